@@ -1,0 +1,115 @@
+// Typed face of the C++ addon (native/addon). Everything heavy runs on native threads; calls that
+// return promises never block the event loop, the synchronous ones are bounded small work.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface TokenInfo {
+  text: string;
+  /** seconds from the start of the stream */
+  start: number;
+  /** 0..1, the token's posterior */
+  conf: number;
+}
+
+export interface DecodeResult {
+  text: string;
+  tokens: TokenInfo[];
+}
+
+export interface ModelInfo {
+  name: string;
+  architecture: 'earshot-transducer' | 'earshot-pvad' | 'earshot-spkenc';
+  sampleRate: number;
+  /** bytes of tensor data, and a count per tensor type */
+  tensorBytes: number;
+  kernel: string;
+  metadata: Record<string, string | number | boolean>;
+}
+
+export interface HotPhrase {
+  phrase: string;
+  /** log-probability bonus per matched token, e.g. 1.5 */
+  boost: number;
+}
+
+export interface RecognizerOptions {
+  /** encoder frames (40 ms each) per decoding chunk; default from the model file */
+  chunkFrames?: number;
+  /** 1 = greedy, >1 = modified beam search with that many active paths */
+  beam?: number;
+  hotPhrases?: HotPhrase[];
+}
+
+export interface RecognizerStream {
+  /** Queue 16 kHz mono audio (Int16 or float in [-1, 1)); decoding proceeds on a native thread. */
+  acceptWaveform(samples: Int16Array | Float32Array): void;
+  /** Best hypothesis so far (cheap, synchronous). */
+  partial(): DecodeResult;
+  /** Flush the remaining audio, finish decoding, resolve with the final result; the stream can be reused after reset(). */
+  finalize(): Promise<DecodeResult>;
+  reset(): void;
+  dispose(): void;
+}
+
+export interface TransducerModel {
+  info: ModelInfo;
+  createStream(options?: RecognizerOptions): RecognizerStream;
+  dispose(): void;
+}
+
+export interface PvadStream {
+  /** Feed 16 kHz mono audio; returns posteriors [ns, tss, ntss] for each completed 10 ms frame, flattened. */
+  accept(samples: Int16Array | Float32Array): Float32Array;
+  reset(): void;
+}
+
+export interface PvadModel {
+  info: ModelInfo;
+  /** embedding: the enrolled speaker's (length = spkenc embed_dim) or null for plain VAD */
+  createStream(embedding: Float32Array | null): PvadStream;
+  dispose(): void;
+}
+
+export interface SpeakerEncoder {
+  info: ModelInfo;
+  /** L2-normalized embedding of 16 kHz mono speech (runs on a native thread). */
+  embed(samples: Int16Array | Float32Array): Promise<Float32Array>;
+  dispose(): void;
+}
+
+export interface NativeBinding {
+  loadTransducer(file: string): Promise<TransducerModel>;
+  loadPvad(file: string): Promise<PvadModel>;
+  loadSpeakerEncoder(file: string): Promise<SpeakerEncoder>;
+  /** Sends one sd_notify datagram to $NOTIFY_SOCKET; false when there is none. */
+  sdNotify(state: string): boolean;
+  kernelName(): string;
+}
+
+// Works both from daemon/ (tsx) and from dist/daemon/ (compiled).
+function findRepoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('cannot find the Earshot installation root (no package.json above the daemon)');
+    dir = parent;
+  }
+  return dir;
+}
+
+let cached: NativeBinding | undefined;
+
+/** Loads build/Release/earshot.node once; throws with a hint when the addon is not built. */
+export function native(): NativeBinding {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const file = process.env.EARSHOT_ADDON ?? path.join(findRepoRoot(), 'build', 'Release', 'earshot.node');
+  try {
+    cached = require(file) as NativeBinding;
+  } catch (err) {
+    throw new Error(`cannot load the Earshot engine addon at ${file} (run "npm install" to build it): ${(err as Error).message}`);
+  }
+  return cached;
+}
