@@ -1,0 +1,1 @@
+"""Earshot training recipe: features, model, losses, quantization and the GGUF exporter."""
