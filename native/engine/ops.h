@@ -1,0 +1,42 @@
+// Small float operations shared by the models: the layers around the quantized products.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "gguf.h"
+
+namespace earshot {
+
+// Looks a tensor up by name and checks its shape (GgufFile::tensor, or an in-memory table in tests).
+using TensorLookup = std::function<const Tensor&(const std::string& name, int64_t rows, int64_t cols)>;
+
+// A float vector parameter (norm weight, bias, embedding table): must be stored as F32.
+const float* f32_data(const TensorLookup& get, const std::string& name, int64_t rows, int64_t cols);
+
+// y = W x + b over n rows, through quant.h's products (every weight type the contract allows).
+struct Linear {
+  const Tensor* w = nullptr;
+  const float* b = nullptr;
+  void load(const TensorLookup& get, const std::string& prefix, int64_t out, int64_t in);
+  int64_t out() const { return w->rows; }
+  int64_t in() const { return w->cols; }
+  void forward(const float* x, int64_t n, float* y) const;
+};
+
+struct LayerNorm {
+  const float* w = nullptr;
+  const float* b = nullptr;
+  int64_t dim = 0;
+  void load(const TensorLookup& get, const std::string& prefix, int64_t d);
+  // n rows of dim floats; in == out allowed.
+  void forward(const float* x, int64_t n, float* y) const;
+};
+
+float sigmoid(float x);
+void swish_inplace(float* x, int64_t n);
+// In place; returns the log of the normalizer (log-sum-exp).
+float log_softmax_inplace(float* x, int64_t n);
+void softmax_inplace(float* x, int64_t n);
+
+}  // namespace earshot

@@ -1,0 +1,230 @@
+#include "search.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <deque>
+
+namespace earshot {
+
+ContextGraph::ContextGraph(const std::vector<Phrase>& phrases) {
+  nodes_.emplace_back();
+  for (const Phrase& p : phrases) {
+    int n = 0;
+    for (int tok : p.tokens) {
+      auto it = nodes_[n].next.find(tok);
+      int child;
+      if (it == nodes_[n].next.end()) {
+        child = int(nodes_.size());
+        nodes_[n].next[tok] = child;
+        nodes_.emplace_back();
+        nodes_[child].acc = nodes_[n].acc + p.boost;
+      } else {
+        child = it->second;
+        nodes_[child].acc = std::max(nodes_[child].acc, nodes_[n].acc + p.boost);
+      }
+      n = child;
+    }
+    if (n) nodes_[n].end = true;
+  }
+  // Breadth first: failure link = longest proper suffix that is also a prefix in the trie.
+  std::deque<int> queue;
+  for (auto& kv : nodes_[0].next) queue.push_back(kv.second);
+  while (!queue.empty()) {
+    int n = queue.front();
+    queue.pop_front();
+    for (auto& kv : nodes_[n].next) {
+      int child = kv.second;
+      int f = nodes_[n].fail;
+      while (f && !nodes_[f].next.count(kv.first)) f = nodes_[f].fail;
+      auto it = nodes_[f].next.find(kv.first);
+      nodes_[child].fail = (it != nodes_[f].next.end() && it->second != child) ? it->second : 0;
+      queue.push_back(child);
+    }
+  }
+  // banked of a node: the acc of the deepest completed phrase on its own path.
+  queue.push_back(0);
+  while (!queue.empty()) {
+    int n = queue.front();
+    queue.pop_front();
+    for (auto& kv : nodes_[n].next) {
+      Node& c = nodes_[kv.second];
+      c.banked = c.end ? c.acc : nodes_[n].banked;
+      queue.push_back(kv.second);
+    }
+  }
+}
+
+int ContextGraph::step(int state, int token, float* delta) const {
+  const Node& from = nodes_[state];
+  auto it = from.next.find(token);
+  int to;
+  float kept = 0;
+  if (it != from.next.end()) {
+    to = it->second;
+  } else {
+    // The match broke: keep the completed phrases, fall back along failure links.
+    kept = from.banked;
+    int f = from.fail;
+    while (f && !nodes_[f].next.count(token)) f = nodes_[f].fail;
+    auto jt = nodes_[f].next.find(token);
+    to = jt != nodes_[f].next.end() ? jt->second : 0;
+  }
+  *delta = nodes_[to].acc - from.acc + kept;
+  // A finished phrase with nothing longer to match banks its boost by returning to the root.
+  if (nodes_[to].end && nodes_[to].next.empty()) to = 0;
+  return to;
+}
+
+std::vector<int> tokenize_phrase(const std::string& phrase, const std::vector<std::string>& vocab) {
+  static const std::string kSpace = "\xe2\x96\x81";  // U+2581
+  std::string text;
+  bool in_word = false;
+  for (char ch : phrase) {
+    if (std::isspace(static_cast<unsigned char>(ch))) {
+      in_word = false;
+      continue;
+    }
+    if (!in_word && !text.empty()) text += kSpace;
+    in_word = true;
+    text += char(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  bool word_pieces = false;
+  for (const auto& t : vocab)
+    if (t.size() > kSpace.size() && t.compare(0, kSpace.size(), kSpace) == 0) word_pieces = true;
+  if (word_pieces) text = kSpace + text;
+  std::vector<int> ids;
+  size_t at = 0;
+  while (at < text.size()) {
+    int best = -1;
+    size_t best_len = 0;
+    for (size_t id = 0; id < vocab.size(); ++id) {
+      const std::string& t = vocab[id];
+      if (t.size() > best_len && text.compare(at, t.size(), t) == 0 && t != "<blk>") {
+        best = int(id);
+        best_len = t.size();
+      }
+    }
+    if (best < 0) return {};
+    ids.push_back(best);
+    at += best_len;
+  }
+  return ids;
+}
+
+Search::Search(const TransducerModel& model, int beam, std::shared_ptr<const ContextGraph> context)
+    : model_(model), beam_(std::max(1, beam)), context_(std::move(context)) {
+  reset();
+}
+
+void Search::reset() {
+  hyps_.assign(1, Hyp{});
+  pred_cache_.clear();
+}
+
+const float* Search::pred_for(const std::vector<Token>& tokens) {
+  const TransducerConfig& c = model_.config();
+  std::vector<int> history(c.pred_context, c.blank);
+  for (int i = 0; i < c.pred_context && i < int(tokens.size()); ++i)
+    history[c.pred_context - 1 - i] = tokens[tokens.size() - 1 - i].id;
+  auto it = pred_cache_.find(history);
+  if (it != pred_cache_.end()) return it->second.data();
+  if (pred_cache_.size() > 4096) pred_cache_.clear();  // bounded: histories are few and short
+  std::vector<float>& out = pred_cache_[history];
+  out.resize(c.joiner_dim);
+  model_.predict(history.data(), out.data());
+  return out.data();
+}
+
+void Search::decode(const float* enc, int T, int64_t first_frame) {
+  const TransducerConfig& c = model_.config();
+  join_enc_.resize(size_t(T) * c.joiner_dim);
+  logp_.resize(c.vocab);
+  model_.join_encoder(enc, T, join_enc_.data());
+  for (int t = 0; t < T; ++t) {
+    const float* je = &join_enc_[size_t(t) * c.joiner_dim];
+    if (beam_ == 1) greedy_frame(je, first_frame + t);
+    else beam_frame(je, first_frame + t);
+  }
+}
+
+void Search::greedy_frame(const float* join_enc, int64_t frame) {
+  const int blank = model_.config().blank;
+  Hyp& h = hyps_[0];
+  for (int emitted = 0; emitted < 3; ++emitted) {
+    model_.joint(join_enc, pred_for(h.tokens), logp_.data());
+    int best = int(std::max_element(logp_.begin(), logp_.end()) - logp_.begin());
+    if (best == blank) break;
+    h.tokens.push_back(Token{best, frame, logp_[best]});
+    h.score += logp_[best];
+  }
+}
+
+void Search::beam_frame(const float* join_enc, int64_t frame) {
+  const TransducerConfig& c = model_.config();
+  const int V = c.vocab;
+  struct Cand {
+    double score;
+    int hyp, token, ctx;
+    float logp;
+  };
+  std::vector<Cand> cands;
+  cands.reserve(hyps_.size() * V);
+  for (size_t h = 0; h < hyps_.size(); ++h) {
+    const Hyp& hyp = hyps_[h];
+    model_.joint(join_enc, pred_for(hyp.tokens), logp_.data());
+    for (int v = 0; v < V; ++v) {
+      double s = hyp.score + logp_[v];
+      int ctx = hyp.ctx;
+      if (v != c.blank && context_) {
+        float delta;
+        ctx = context_->step(hyp.ctx, v, &delta);
+        s += delta;
+      }
+      cands.push_back(Cand{s, int(h), v, ctx, logp_[v]});
+    }
+  }
+  size_t k = std::min<size_t>(beam_, cands.size());
+  std::partial_sort(cands.begin(), cands.begin() + k, cands.end(),
+                    [](const Cand& a, const Cand& b) { return a.score > b.score; });
+  std::vector<Hyp> next;
+  for (size_t i = 0; i < k; ++i) {
+    const Cand& cd = cands[i];
+    Hyp h = hyps_[cd.hyp];
+    h.score = cd.score;
+    if (cd.token != c.blank) {
+      h.tokens.push_back(Token{cd.token, frame, cd.logp});
+      h.ctx = cd.ctx;
+      h.key = (h.key ^ uint64_t(cd.token + 1)) * 1099511628211ull;
+    }
+    auto same = std::find_if(next.begin(), next.end(), [&](const Hyp& o) {
+      if (o.key != h.key || o.tokens.size() != h.tokens.size()) return false;
+      for (size_t j = 0; j < o.tokens.size(); ++j)
+        if (o.tokens[j].id != h.tokens[j].id) return false;
+      return true;
+    });
+    if (same == next.end()) {
+      next.push_back(std::move(h));
+    } else {
+      // Equal token sequences: the same hypothesis reached two ways, probabilities add.
+      double a = same->score, b = h.score, m = std::max(a, b);
+      same->score = m + std::log(std::exp(a - m) + std::exp(b - m));
+    }
+  }
+  hyps_ = std::move(next);
+}
+
+std::vector<Token> Search::best() const {
+  const Hyp* best = nullptr;
+  double best_score = -INFINITY;
+  for (const Hyp& h : hyps_) {
+    double s = h.score - (context_ ? context_->pending(h.ctx) : 0.f);
+    if (!best || s > best_score) {
+      best = &h;
+      best_score = s;
+    }
+  }
+  return best ? best->tokens : std::vector<Token>{};
+}
+
+}  // namespace earshot

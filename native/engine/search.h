@@ -1,0 +1,78 @@
+// Transducer searches over encoder outputs: greedy (at most 3 symbols a frame) and modified beam
+// search (one symbol a frame, equal prefixes merged) with contextual biasing of hot phrases.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transducer.h"
+
+namespace earshot {
+
+struct Token {
+  int id = 0;
+  int64_t frame = 0;  // encoder frame that emitted it
+  float logp = 0;     // its log-posterior there
+};
+
+// Hot phrases as a token trie with failure links (Aho-Corasick). A path earns `boost` per matched
+// token while it follows a phrase; if the match breaks, the unfinished part is taken back.
+class ContextGraph {
+ public:
+  struct Phrase {
+    std::vector<int> tokens;
+    float boost;
+  };
+  explicit ContextGraph(const std::vector<Phrase>& phrases);
+  // Next state after `token` from `state`; *delta gets the score change (may be negative).
+  int step(int state, int token, float* delta) const;
+  // Provisional boost held in `state`, taken back when a hypothesis ends there.
+  float pending(int state) const { return nodes_[state].acc - nodes_[state].banked; }
+  size_t size() const { return nodes_.size(); }
+
+ private:
+  struct Node {
+    std::map<int, int> next;
+    int fail = 0;
+    float acc = 0;     // boost earned along the path from the root
+    float banked = 0;  // part of acc from phrases completed on this path (kept on a break)
+    bool end = false;
+  };
+  std::vector<Node> nodes_;
+};
+
+// Splits a phrase into token ids by greedy longest match: lower case, words joined by "▁" (and a
+// leading "▁" when the vocabulary has word-initial pieces). Empty when a character has no token.
+std::vector<int> tokenize_phrase(const std::string& phrase, const std::vector<std::string>& vocab);
+
+class Search {
+ public:
+  Search(const TransducerModel& model, int beam, std::shared_ptr<const ContextGraph> context);
+  // Decodes T encoder frames [T, D], the first being stream frame first_frame.
+  void decode(const float* enc, int T, int64_t first_frame);
+  // Best hypothesis so far (boosts of unfinished phrases taken back).
+  std::vector<Token> best() const;
+  void reset();
+
+ private:
+  struct Hyp {
+    std::vector<Token> tokens;
+    double score = 0;
+    int ctx = 0;
+    uint64_t key = 1469598103934665603ull;  // hash of the token ids, to merge equal prefixes
+  };
+  const float* pred_for(const std::vector<Token>& tokens);
+  void greedy_frame(const float* join_enc, int64_t frame);
+  void beam_frame(const float* join_enc, int64_t frame);
+
+  const TransducerModel& model_;
+  int beam_;
+  std::shared_ptr<const ContextGraph> context_;
+  std::vector<Hyp> hyps_;
+  std::map<std::vector<int>, std::vector<float>> pred_cache_;  // history -> join.pred output
+  std::vector<float> join_enc_, logp_;
+};
+
+}  // namespace earshot

@@ -1,0 +1,111 @@
+#include "stream.h"
+
+#include <cmath>
+
+namespace earshot {
+
+namespace {
+const std::string kSpace = "\xe2\x96\x81";  // U+2581, the word boundary of the token list
+
+std::string piece_text(const std::string& piece) {
+  std::string out;
+  for (size_t i = 0; i < piece.size();) {
+    if (piece.compare(i, kSpace.size(), kSpace) == 0) {
+      out += ' ';
+      i += kSpace.size();
+    } else {
+      out += piece[i++];
+    }
+  }
+  return out;
+}
+
+std::shared_ptr<const ContextGraph> build_context(const TransducerModel& m, const StreamOptions& opt,
+                                                  std::vector<std::string>& rejected) {
+  if (opt.hot_phrases.empty()) return nullptr;
+  std::vector<ContextGraph::Phrase> phrases;
+  for (const auto& hp : opt.hot_phrases) {
+    std::vector<int> ids = tokenize_phrase(hp.first, m.config().tokens);
+    if (ids.empty()) rejected.push_back(hp.first);
+    else phrases.push_back({ids, hp.second});
+  }
+  return std::make_shared<ContextGraph>(phrases);
+}
+}  // namespace
+
+std::string join_tokens(const std::vector<std::string>& pieces) {
+  std::string s;
+  for (const auto& p : pieces) s += piece_text(p);
+  size_t a = s.find_first_not_of(' '), z = s.find_last_not_of(' ');
+  return a == std::string::npos ? std::string() : s.substr(a, z - a + 1);
+}
+
+TransducerStream::TransducerStream(std::shared_ptr<const TransducerModel> model, const StreamOptions& opt)
+    : model_(std::move(model)),
+      chunk_(opt.chunk_frames > 0 ? opt.chunk_frames : model_->config().chunk_frames),
+      enc_(model_->new_encoder_state()),
+      context_(build_context(*model_, opt, rejected_)),
+      search_(*model_, opt.beam, context_) {}
+
+void TransducerStream::accept(const float* samples, size_t n) { fbank_.accept(samples, n); }
+void TransducerStream::accept_int16(const int16_t* samples, size_t n) { fbank_.accept_int16(samples, n); }
+
+int TransducerStream::decode_ready() {
+  size_t old = feats_.size();
+  fbank_.take(feats_);
+  model_->cmvn(feats_.data() + old, int64_t(feats_.size() - old) / 80);
+  const size_t per_chunk = size_t(chunk_) * model_->config().stack * 80;
+  int done = 0;
+  while (feats_.size() >= per_chunk) done += decode(chunk_);
+  return done;
+}
+
+void TransducerStream::finalize() {
+  decode_ready();
+  // Leftover fbank frames short of a whole encoder frame are dropped, as in training.
+  int frames = int(feats_.size() / (size_t(model_->config().stack) * 80));
+  if (frames) decode(frames);
+  feats_.clear();
+}
+
+int TransducerStream::decode(int frames) {
+  const TransducerConfig& c = model_->config();
+  const size_t per_frame = size_t(c.stack) * 80;
+  enc_out_.resize(size_t(frames) * c.d_model);
+  int64_t first = enc_.frames;
+  model_->encode_chunk(enc_, feats_.data(), frames, enc_out_.data());
+  feats_.erase(feats_.begin(), feats_.begin() + frames * per_frame);
+  search_.decode(enc_out_.data(), frames, first);
+  if (c.has_cif) {
+    for (int t = 0; t < frames; ++t) {
+      double before = cif_sum_;
+      cif_sum_ += model_->cif_alpha(&enc_out_[size_t(t) * c.d_model]);
+      if (std::floor(cif_sum_) > std::floor(before)) boundaries_.push_back((first + t + 1) * model_->frame_seconds());
+    }
+  }
+  return frames;
+}
+
+Transcript TransducerStream::result() const {
+  Transcript r;
+  const auto& vocab = model_->config().tokens;
+  std::vector<std::string> pieces;
+  for (const Token& t : search_.best()) {
+    pieces.push_back(vocab[t.id]);
+    r.tokens.push_back(TokenOut{piece_text(vocab[t.id]), t.frame * model_->frame_seconds(), std::exp(t.logp)});
+  }
+  r.text = join_tokens(pieces);
+  r.boundaries = boundaries_;
+  return r;
+}
+
+void TransducerStream::reset() {
+  fbank_.reset();
+  feats_.clear();
+  enc_ = model_->new_encoder_state();
+  search_.reset();
+  cif_sum_ = 0;
+  boundaries_.clear();
+}
+
+}  // namespace earshot

@@ -1,0 +1,66 @@
+// One recognition stream: audio -> fbank -> CMVN -> stacked chunks -> encoder -> search.
+// Not thread safe; the addon serializes calls on its worker.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fbank.h"
+#include "search.h"
+#include "transducer.h"
+
+namespace earshot {
+
+struct StreamOptions {
+  int chunk_frames = 0;  // 0: the model's default
+  int beam = 1;          // 1: greedy
+  std::vector<std::pair<std::string, float>> hot_phrases;  // phrase, boost per token
+};
+
+struct TokenOut {
+  std::string text;
+  double start = 0;  // seconds from the stream's start
+  float conf = 0;
+};
+
+struct Transcript {
+  std::string text;
+  std::vector<TokenOut> tokens;
+  std::vector<double> boundaries;  // CIF token boundaries in seconds (models with a CIF head)
+};
+
+class TransducerStream {
+ public:
+  TransducerStream(std::shared_ptr<const TransducerModel> model, const StreamOptions& opt);
+  void accept(const float* samples, size_t n);        // [-1, 1)
+  void accept_int16(const int16_t* samples, size_t n);
+  // Encodes and searches every complete chunk; returns the encoder frames decoded.
+  int decode_ready();
+  // Decodes what is left (a shorter last chunk); later audio needs reset() first.
+  void finalize();
+  Transcript result() const;
+  void reset();
+  int64_t encoder_frames() const { return enc_.frames; }
+  // Phrases that could not be tokenized with the model's vocabulary.
+  const std::vector<std::string>& rejected_phrases() const { return rejected_; }
+
+ private:
+  int decode(int frames);
+
+  std::shared_ptr<const TransducerModel> model_;
+  int chunk_;
+  Fbank fbank_;
+  std::vector<float> feats_;  // CMVN'd fbank frames not yet encoded
+  TransducerModel::EncoderState enc_;
+  std::shared_ptr<const ContextGraph> context_;
+  Search search_;
+  std::vector<std::string> rejected_;
+  double cif_sum_ = 0;
+  std::vector<double> boundaries_;
+  std::vector<float> enc_out_;
+};
+
+// Joins token strings: "▁" becomes a space, the result trimmed.
+std::string join_tokens(const std::vector<std::string>& pieces);
+
+}  // namespace earshot
