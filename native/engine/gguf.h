@@ -51,12 +51,12 @@ class GgufFile {
   const std::map<std::string, Tensor>& tensors() const { return tensors_; }
 
  private:
-  struct Value;
+  const std::vector<uint8_t>& raw(const std::string& key, uint32_t* type) const;
   std::string path_;
   void* map_ = nullptr;
   size_t size_ = 0;
   std::map<std::string, Tensor> tensors_;
-  std::map<std::string, std::vector<uint8_t>> raw_meta_;  // implementation detail of the loader
+  std::map<std::string, std::vector<uint8_t>> raw_meta_;  // value bytes as in the file, checked at load
   std::map<std::string, uint32_t> meta_type_;
 };
 

@@ -4,6 +4,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 #include "gguf.h"
 
 namespace earshot {
@@ -22,11 +24,19 @@ uint16_t fp32_to_fp16(float f);
 void quantize_row_q4_0(const float* x, BlockQ4_0* y, int64_t n);
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n);
 void dequantize_row_q4_0(const BlockQ4_0* x, float* y, int64_t n);
+void dequantize_row_q8_0(const BlockQ8_0* x, float* y, int64_t n);
 
 // Which kernel family runs ("scalar", "avx2", "neon", "neon-dotprod", "neon-armv7").
 const char* kernel_name();
 // For tests and benchmarks: force a family ("scalar" always works); returns false if unsupported.
 bool force_kernel(const char* name);
+// Families this CPU can run, best first (the default pick, unless EARSHOT_KERNEL names another).
+std::vector<std::string> available_kernel_names();
+
+// Threads for one product (rows are split between them; results are identical for any count).
+// Default 1. The pool is process-wide; a product started while another holds it runs on its caller.
+void set_threads(int n);
+int threads();
 
 // y[r] = W[r,:] . x + bias[r] for r in [0, W.rows); bias may be null. x has W.cols floats.
 void matvec(const Tensor& W, const float* x, float* y, const float* bias);

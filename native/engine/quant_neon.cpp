@@ -1,0 +1,191 @@
+// NEON kernels for aarch64 without the dot product extension (Cortex-A72) and for armv7 (armhf,
+// built with -mfpu=neon-vfpv4). NEON is baseline on both, so this file uses the engine's flags.
+#if defined(__ARM_NEON)
+#include <arm_neon.h>
+
+#include "quant_kernels.h"
+
+namespace earshot {
+namespace {
+
+#if defined(__aarch64__)
+inline float hsum(float32x4_t v) { return vaddvq_f32(v); }
+inline float32x4_t fma4(float32x4_t acc, float32x4_t a, float32x4_t b) { return vfmaq_f32(acc, a, b); }
+inline float half(uint16_t h) {
+  __fp16 f;
+  __builtin_memcpy(&f, &h, 2);
+  return float(f);
+}
+#else
+inline float hsum(float32x4_t v) {
+  float32x2_t s = vadd_f32(vget_low_f32(v), vget_high_f32(v));
+  return vget_lane_f32(vpadd_f32(s, s), 0);
+}
+inline float32x4_t fma4(float32x4_t acc, float32x4_t a, float32x4_t b) { return vmlaq_f32(acc, a, b); }
+inline float half(uint16_t h) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0); }
+#endif
+
+inline float32x4_t half4(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+
+// Signed weights q - 8 of a block: lo = weights 0..15 (low nibbles), hi = weights 16..31.
+inline void unpack_q4(const uint8_t* qs, int8x16_t* lo, int8x16_t* hi) {
+  const uint8x16_t v = vld1q_u8(qs);
+  const int8x16_t eight = vdupq_n_s8(8);
+  *lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0F))), eight);
+  *hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), eight);
+}
+
+// 32 int8 products summed into int32 lanes. Q4_0: |product| <= 8 * 127, so four fit in an int16
+// lane; Q8_0: |product| <= 128 * 127, so only two do before widening.
+inline int32x4_t dot_q4_block(int8x16_t lo, int8x16_t hi, const int8_t* xq) {
+  const int8x16_t x0 = vld1q_s8(xq), x1 = vld1q_s8(xq + 16);
+  int16x8_t p = vmull_s8(vget_low_s8(lo), vget_low_s8(x0));
+  p = vmlal_s8(p, vget_high_s8(lo), vget_high_s8(x0));
+  p = vmlal_s8(p, vget_low_s8(hi), vget_low_s8(x1));
+  p = vmlal_s8(p, vget_high_s8(hi), vget_high_s8(x1));
+  return vpaddlq_s16(p);
+}
+
+inline int32x4_t dot_q8_block(int8x16_t w0, int8x16_t w1, const int8_t* xq) {
+  const int8x16_t x0 = vld1q_s8(xq), x1 = vld1q_s8(xq + 16);
+  int16x8_t a = vmull_s8(vget_low_s8(w0), vget_low_s8(x0));
+  a = vmlal_s8(a, vget_high_s8(w0), vget_high_s8(x0));
+  int16x8_t b = vmull_s8(vget_low_s8(w1), vget_low_s8(x1));
+  b = vmlal_s8(b, vget_high_s8(w1), vget_high_s8(x1));
+  return vpadalq_s16(vpaddlq_s16(a), b);
+}
+
+template <int M>
+void q4_row(const BlockQ4_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
+  float32x4_t acc[M];
+  for (int m = 0; m < M; ++m) acc[m] = vdupq_n_f32(0.f);
+  for (int64_t b = 0; b < nb; ++b) {
+    int8x16_t lo, hi;
+    unpack_q4(w[b].qs, &lo, &hi);
+    const float dw = half(w[b].d);
+    for (int m = 0; m < M; ++m) {
+      const BlockQ8x& xb = x[m * nb + b];
+      acc[m] = fma4(acc[m], vcvtq_f32_s32(dot_q4_block(lo, hi, xb.qs)), vdupq_n_f32(dw * xb.d));
+    }
+  }
+  for (int m = 0; m < M; ++m) y[m * ldy] = hsum(acc[m]);
+}
+
+template <int M>
+void q8_row(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
+  float32x4_t acc[M];
+  for (int m = 0; m < M; ++m) acc[m] = vdupq_n_f32(0.f);
+  for (int64_t b = 0; b < nb; ++b) {
+    const int8x16_t w0 = vld1q_s8(w[b].qs), w1 = vld1q_s8(w[b].qs + 16);
+    const float dw = half(w[b].d);
+    for (int m = 0; m < M; ++m) {
+      const BlockQ8x& xb = x[m * nb + b];
+      acc[m] = fma4(acc[m], vcvtq_f32_s32(dot_q8_block(w0, w1, xb.qs)), vdupq_n_f32(dw * xb.d));
+    }
+  }
+  for (int m = 0; m < M; ++m) y[m * ldy] = hsum(acc[m]);
+}
+
+inline float32x4_t load4(const float* p) { return vld1q_f32(p); }
+inline float32x4_t load4(const uint16_t* p) { return half4(p); }
+inline float load1(const float* p) { return *p; }
+inline float load1(const uint16_t* p) { return half(*p); }
+
+template <int M, int U, typename WT>
+void float_row(const WT* w, int64_t cols, const float* x, float* y, int64_t ldy) {
+  float32x4_t acc[M][U];
+  for (int m = 0; m < M; ++m)
+    for (int u = 0; u < U; ++u) acc[m][u] = vdupq_n_f32(0.f);
+  int64_t i = 0;
+  for (; i + 4 * U <= cols; i += 4 * U)
+    for (int u = 0; u < U; ++u) {
+      const float32x4_t wv = load4(w + i + 4 * u);
+      for (int m = 0; m < M; ++m) acc[m][u] = fma4(acc[m][u], wv, vld1q_f32(x + m * cols + i + 4 * u));
+    }
+  for (; i + 4 <= cols; i += 4) {
+    const float32x4_t wv = load4(w + i);
+    for (int m = 0; m < M; ++m) acc[m][0] = fma4(acc[m][0], wv, vld1q_f32(x + m * cols + i));
+  }
+  for (int m = 0; m < M; ++m) {
+    for (int u = 1; u < U; ++u) acc[m][0] = vaddq_f32(acc[m][0], acc[m][u]);
+    float s = hsum(acc[m][0]);
+    for (int64_t t = i; t < cols; ++t) s += load1(w + t) * x[m * cols + t];
+    y[m * ldy] = s;
+  }
+}
+
+void q4_neon(const BlockQ4_0* w, int64_t nb, const BlockQ8x* x, int64_t n, float* y, int64_t ldy, int64_t r0,
+             int64_t r1) {
+  for (int64_t j = 0; j < n; j += 4) {
+    const BlockQ8x* xj = x + j * nb;
+    float* yj = y + j * ldy;
+    const int64_t m = n - j < 4 ? n - j : 4;
+    for (int64_t r = r0; r < r1; ++r) {
+      const BlockQ4_0* wr = w + r * nb;
+      switch (m) {
+        case 1: q4_row<1>(wr, nb, xj, yj + r, ldy); break;
+        case 2: q4_row<2>(wr, nb, xj, yj + r, ldy); break;
+        case 3: q4_row<3>(wr, nb, xj, yj + r, ldy); break;
+        default: q4_row<4>(wr, nb, xj, yj + r, ldy); break;
+      }
+    }
+  }
+}
+
+void q8_neon(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, int64_t n, float* y, int64_t ldy, int64_t r0,
+             int64_t r1) {
+  for (int64_t j = 0; j < n; j += 4) {
+    const BlockQ8x* xj = x + j * nb;
+    float* yj = y + j * ldy;
+    const int64_t m = n - j < 4 ? n - j : 4;
+    for (int64_t r = r0; r < r1; ++r) {
+      const BlockQ8_0* wr = w + r * nb;
+      switch (m) {
+        case 1: q8_row<1>(wr, nb, xj, yj + r, ldy); break;
+        case 2: q8_row<2>(wr, nb, xj, yj + r, ldy); break;
+        case 3: q8_row<3>(wr, nb, xj, yj + r, ldy); break;
+        default: q8_row<4>(wr, nb, xj, yj + r, ldy); break;
+      }
+    }
+  }
+}
+
+template <typename WT>
+void float_product(const WT* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0,
+                   int64_t r1) {
+  for (int64_t j = 0; j < n; j += 4) {
+    const float* xj = x + j * cols;
+    float* yj = y + j * ldy;
+    const int64_t m = n - j < 4 ? n - j : 4;
+    for (int64_t r = r0; r < r1; ++r) {
+      const WT* wr = w + r * cols;
+      switch (m) {
+        case 1: float_row<1, 4>(wr, cols, xj, yj + r, ldy); break;
+        case 2: float_row<2, 4>(wr, cols, xj, yj + r, ldy); break;
+        case 3: float_row<3, 2>(wr, cols, xj, yj + r, ldy); break;
+        default: float_row<4, 2>(wr, cols, xj, yj + r, ldy); break;
+      }
+    }
+  }
+}
+
+void f32_neon(const float* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0,
+              int64_t r1) {
+  float_product(w, cols, x, n, y, ldy, r0, r1);
+}
+
+void f16_neon(const uint16_t* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0,
+              int64_t r1) {
+  float_product(w, cols, x, n, y, ldy, r0, r1);
+}
+
+}  // namespace
+
+#if defined(__aarch64__)
+const KernelSet kNeonKernels = {"neon", q4_neon, q8_neon, f32_neon, f16_neon};
+#else
+const KernelSet kNeonKernels = {"neon-armv7", q4_neon, q8_neon, f32_neon, f16_neon};
+#endif
+
+}  // namespace earshot
+#endif
