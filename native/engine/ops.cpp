@@ -42,6 +42,26 @@ void LayerNorm::forward(const float* x, int64_t n, float* y) const {
   }
 }
 
+void LstmLayer::load(const TensorLookup& get, const std::string& prefix, int64_t in, int64_t h) {
+  hidden = h;
+  ih.w = &get(prefix + ".w_ih", 4 * h, in);
+  ih.b = f32_data(get, prefix + ".bias", 1, 4 * h);
+  hh = &get(prefix + ".w_hh", 4 * h, h);
+}
+
+void LstmLayer::step(const float* gates_in, float* h, float* c, float* g) const {
+  const int64_t H = hidden;
+  matvec(*hh, h, g, nullptr);
+  for (int64_t k = 0; k < H; ++k) {
+    float i = sigmoid(gates_in[k] + g[k]);
+    float f = sigmoid(gates_in[H + k] + g[H + k]);
+    float u = std::tanh(gates_in[2 * H + k] + g[2 * H + k]);
+    float o = sigmoid(gates_in[3 * H + k] + g[3 * H + k]);
+    c[k] = f * c[k] + i * u;
+    h[k] = o * std::tanh(c[k]);
+  }
+}
+
 float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
 
 void swish_inplace(float* x, int64_t n) {

@@ -33,6 +33,17 @@ struct LayerNorm {
   void forward(const float* x, int64_t n, float* y) const;
 };
 
+// One LSTM layer, PyTorch gate order i, f, g, o; bias = b_ih + b_hh. Tensors <prefix>.w_ih [4H, in],
+// <prefix>.w_hh [4H, H], <prefix>.bias [4H].
+struct LstmLayer {
+  Linear ih;  // w_ih with the summed bias
+  const Tensor* hh = nullptr;
+  int64_t hidden = 0;
+  void load(const TensorLookup& get, const std::string& prefix, int64_t in, int64_t h);
+  // gates_in: w_ih x + bias for this step (4H). Updates h and c (H each); scratch holds 4H.
+  void step(const float* gates_in, float* h, float* c, float* scratch) const;
+};
+
 float sigmoid(float x);
 void swish_inplace(float* x, int64_t n);
 // In place; returns the log of the normalizer (log-sum-exp).

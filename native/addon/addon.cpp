@@ -1,0 +1,666 @@
+// Node binding of the engine. Loading, decoding and embedding run on libuv worker threads
+// (Napi::AsyncWorker); the calls that run on the JS thread only copy or read small state.
+// Engine errors are C++ exceptions; node-addon-api turns uncaught ones into JS exceptions.
+#define NAPI_CPP_EXCEPTIONS
+#include <napi.h>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "gguf.h"
+#include "pvad.h"
+#include "quant.h"
+#include "speaker.h"
+#include "stream.h"
+#include "transducer.h"
+
+using namespace earshot;
+
+namespace {
+
+struct AddonData {
+  Napi::FunctionReference transducer, stream, pvad, pvad_stream, speaker;
+};
+
+AddonData& data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
+
+[[noreturn]] void throw_type(Napi::Env env, const std::string& msg) {
+  throw Napi::TypeError::New(env, msg);
+}
+
+// Int16Array or Float32Array -> floats in [-1, 1).
+std::vector<float> audio_arg(const Napi::Value& v, const char* what) {
+  Napi::Env env = v.Env();
+  if (v.IsTypedArray()) {
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    if (ta.TypedArrayType() == napi_int16_array) {
+      Napi::Int16Array a = v.As<Napi::Int16Array>();
+      std::vector<float> out(a.ElementLength());
+      for (size_t i = 0; i < out.size(); ++i) out[i] = a[i] / 32768.f;
+      return out;
+    }
+    if (ta.TypedArrayType() == napi_float32_array) {
+      Napi::Float32Array a = v.As<Napi::Float32Array>();
+      return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+    }
+  }
+  throw_type(env, std::string(what) + ": expected an Int16Array or a Float32Array of 16 kHz mono samples");
+}
+
+Napi::Object model_info(Napi::Env env, const GgufFile* f, const std::string& name, const char* arch,
+                        const std::vector<std::pair<std::string, double>>& numbers) {
+  Napi::Object info = Napi::Object::New(env);
+  info.Set("name", name);
+  info.Set("architecture", arch);
+  info.Set("sampleRate", 16000);
+  info.Set("kernel", kernel_name());
+  double bytes = 0;
+  Napi::Object types = Napi::Object::New(env);
+  std::map<std::string, int> counts;
+  Napi::Object meta = Napi::Object::New(env);
+  if (f) {
+    for (const auto& kv : f->tensors()) {
+      bytes += double(kv.second.bytes);
+      const char* t = kv.second.type == DType::F32 ? "F32" : kv.second.type == DType::F16 ? "F16"
+                      : kv.second.type == DType::Q4_0 ? "Q4_0" : "Q8_0";
+      counts[t]++;
+    }
+    if (f->has("earshot.provenance")) meta.Set("earshot.provenance", f->str("earshot.provenance"));
+    meta.Set("path", f->path());
+  }
+  for (const auto& kv : counts) types.Set(kv.first, kv.second);
+  for (const auto& kv : numbers) meta.Set(kv.first, kv.second);
+  info.Set("tensorBytes", bytes);
+  info.Set("tensorTypes", types);
+  info.Set("metadata", meta);
+  return info;
+}
+
+Napi::Object transcript_to_js(Napi::Env env, const Transcript& t) {
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("text", t.text);
+  Napi::Array toks = Napi::Array::New(env, t.tokens.size());
+  for (size_t i = 0; i < t.tokens.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("text", t.tokens[i].text);
+    o.Set("start", t.tokens[i].start);
+    o.Set("conf", t.tokens[i].conf);
+    toks.Set(uint32_t(i), o);
+  }
+  r.Set("tokens", toks);
+  Napi::Array b = Napi::Array::New(env, t.boundaries.size());
+  for (size_t i = 0; i < t.boundaries.size(); ++i) b.Set(uint32_t(i), t.boundaries[i]);
+  r.Set("boundaries", b);
+  return r;
+}
+
+// ---- loading ----
+
+template <typename Model, const char* kWhat>
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, std::string path, Napi::FunctionReference* ctor)
+      : Napi::AsyncWorker(env), path_(std::move(path)), ctor_(ctor), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      auto file = std::make_shared<GgufFile>(path_);
+      model_ = std::make_shared<Model>(file);
+    } catch (const std::exception& e) {
+      SetError(std::string("cannot load the ") + kWhat + ": " + e.what());  // the loader names the file
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      auto* holder = new std::shared_ptr<const Model>(model_);
+      auto ext = Napi::External<std::shared_ptr<const Model>>::New(
+          env, holder, [](Napi::Env, std::shared_ptr<const Model>* p) { delete p; });
+      deferred_.Resolve(ctor_->New({ext}));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::string path_;
+  Napi::FunctionReference* ctor_;
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<Model> model_;
+};
+
+std::string path_arg(const Napi::CallbackInfo& info, const char* fn) {
+  if (info.Length() < 1 || !info[0].IsString()) throw_type(info.Env(), std::string(fn) + ": expected a model file path");
+  return info[0].As<Napi::String>().Utf8Value();
+}
+
+const char kTransducerWhat[] = "transducer model";
+const char kPvadWhat[] = "personal VAD model";
+const char kSpeakerWhat[] = "speaker encoder model";
+
+template <typename Model>
+std::shared_ptr<const Model> unwrap_model(const Napi::CallbackInfo& info, const char* what) {
+  if (info.Length() < 1 || !info[0].IsExternal()) throw_type(info.Env(), std::string(what) + " objects come from the load functions");
+  return *info[0].As<Napi::External<std::shared_ptr<const Model>>>().Data();
+}
+
+// ---- recognizer streams ----
+
+// Shared between the JS-facing stream and its decode worker.
+struct StreamCore {
+  enum Kind { kAudio, kFinalize, kReset };
+  struct Item {
+    Kind kind;
+    std::vector<float> audio;
+    uint64_t id;
+  };
+  std::mutex mu;
+  std::deque<Item> queue;
+  bool running = false;
+  Transcript partial;                        // guarded by mu
+  std::map<uint64_t, Transcript> finished;   // finalize id -> result, guarded by mu
+  std::unique_ptr<TransducerStream> engine;  // only the worker touches it while running
+};
+
+class DecodeWorker;
+
+class RecognizerStreamWrap : public Napi::ObjectWrap<RecognizerStreamWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "RecognizerStream",
+                       {InstanceMethod("acceptWaveform", &RecognizerStreamWrap::AcceptWaveform),
+                        InstanceMethod("partial", &RecognizerStreamWrap::Partial),
+                        InstanceMethod("finalize", &RecognizerStreamWrap::Finalize),
+                        InstanceMethod("reset", &RecognizerStreamWrap::Reset),
+                        InstanceMethod("dispose", &RecognizerStreamWrap::Dispose)});
+  }
+
+  RecognizerStreamWrap(const Napi::CallbackInfo& info);
+  void kick(Napi::Env env);
+  void on_done(Napi::Env env, const std::string* error);
+
+ private:
+  void check_live(const char* fn) {
+    if (!core_) throw Napi::Error::New(Env(), std::string("RecognizerStream.") + fn + ": the stream is disposed");
+  }
+  Napi::Value AcceptWaveform(const Napi::CallbackInfo& info) {
+    check_live("acceptWaveform");
+    if (finalized_) throw Napi::Error::New(info.Env(), "RecognizerStream.acceptWaveform: the stream is finalized; call reset() before feeding new audio");
+    if (info.Length() < 1) throw_type(info.Env(), "acceptWaveform: expected an Int16Array or a Float32Array of 16 kHz mono samples");
+    std::vector<float> a = audio_arg(info[0], "acceptWaveform");
+    {
+      std::lock_guard<std::mutex> lock(core_->mu);
+      core_->queue.push_back({StreamCore::kAudio, std::move(a), 0});
+    }
+    kick(info.Env());
+    return info.Env().Undefined();
+  }
+  Napi::Value Partial(const Napi::CallbackInfo& info) {
+    check_live("partial");
+    std::lock_guard<std::mutex> lock(core_->mu);
+    return transcript_to_js(info.Env(), core_->partial);
+  }
+  Napi::Value Finalize(const Napi::CallbackInfo& info) {
+    check_live("finalize");
+    auto d = Napi::Promise::Deferred::New(info.Env());
+    if (finalized_) {
+      // Finalizing again gives the same final result (after the first one lands).
+      pending_.emplace(last_finalize_, d);
+      if (!core_->running) on_done(info.Env(), nullptr);
+      return d.Promise();
+    }
+    finalized_ = true;
+    last_finalize_ = ++next_id_;
+    {
+      std::lock_guard<std::mutex> lock(core_->mu);
+      core_->queue.push_back({StreamCore::kFinalize, {}, last_finalize_});
+    }
+    pending_.emplace(last_finalize_, d);
+    kick(info.Env());
+    return d.Promise();
+  }
+  Napi::Value Reset(const Napi::CallbackInfo& info) {
+    check_live("reset");
+    finalized_ = false;
+    {
+      std::lock_guard<std::mutex> lock(core_->mu);
+      core_->queue.push_back({StreamCore::kReset, {}, 0});
+    }
+    kick(info.Env());
+    return info.Env().Undefined();
+  }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (!core_) return info.Env().Undefined();
+    {
+      std::lock_guard<std::mutex> lock(core_->mu);
+      core_->queue.clear();
+    }
+    for (auto& kv : pending_) kv.second.Reject(Napi::Error::New(info.Env(), "RecognizerStream disposed before finalize() finished").Value());
+    pending_.clear();
+    core_.reset();  // a running worker keeps its own reference until it ends
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<StreamCore> core_;
+  std::multimap<uint64_t, Napi::Promise::Deferred> pending_;
+  bool finalized_ = false;
+  uint64_t next_id_ = 0, last_finalize_ = 0;
+  std::map<uint64_t, Transcript> results_;  // finalize results already delivered (for a repeat)
+};
+
+class DecodeWorker : public Napi::AsyncWorker {
+ public:
+  DecodeWorker(Napi::Env env, std::shared_ptr<StreamCore> core, RecognizerStreamWrap* owner)
+      : Napi::AsyncWorker(env), core_(std::move(core)), owner_(Napi::Persistent(owner->Value())), wrap_(owner) {}
+
+  void Execute() override {
+    for (;;) {
+      StreamCore::Item item;
+      {
+        std::lock_guard<std::mutex> lock(core_->mu);
+        if (core_->queue.empty()) return;
+        item = std::move(core_->queue.front());
+        core_->queue.pop_front();
+      }
+      try {
+        TransducerStream& s = *core_->engine;
+        if (item.kind == StreamCore::kAudio) {
+          s.accept(item.audio.data(), item.audio.size());
+          s.decode_ready();
+        } else if (item.kind == StreamCore::kFinalize) {
+          s.finalize();
+        } else {
+          s.reset();
+        }
+        Transcript t = s.result();
+        std::lock_guard<std::mutex> lock(core_->mu);
+        if (item.kind == StreamCore::kFinalize) core_->finished[item.id] = t;
+        core_->partial = std::move(t);
+      } catch (const std::exception& e) {
+        SetError(std::string("decoding failed: ") + e.what());
+        return;
+      }
+    }
+  }
+  void OnOK() override { done(nullptr); }
+  void OnError(const Napi::Error& e) override {
+    std::string msg = e.Message();
+    done(&msg);
+  }
+
+ private:
+  void done(const std::string* error) {
+    {
+      std::lock_guard<std::mutex> lock(core_->mu);
+      core_->running = false;
+    }
+    wrap_->on_done(Env(), error);
+    owner_.Reset();
+  }
+  std::shared_ptr<StreamCore> core_;
+  Napi::ObjectReference owner_;  // keeps the JS stream alive while decoding
+  RecognizerStreamWrap* wrap_;
+};
+
+RecognizerStreamWrap::RecognizerStreamWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RecognizerStreamWrap>(info) {
+  Napi::Env env = info.Env();
+  auto model = unwrap_model<TransducerModel>(info, "RecognizerStream");
+  StreamOptions opt;
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Object o = info[1].As<Napi::Object>();
+    Napi::Value c = o.Get("chunkFrames"), b = o.Get("beam"), h = o.Get("hotPhrases");
+    if (!c.IsUndefined()) {
+      if (!c.IsNumber() || c.As<Napi::Number>().Int32Value() < 1 || c.As<Napi::Number>().Int32Value() > 1000 ||
+          c.As<Napi::Number>().DoubleValue() != c.As<Napi::Number>().Int32Value())
+        throw Napi::RangeError::New(env, "createStream: chunkFrames must be an integer from 1 to 1000");
+      opt.chunk_frames = c.As<Napi::Number>().Int32Value();
+    }
+    if (!b.IsUndefined()) {
+      if (!b.IsNumber() || b.As<Napi::Number>().Int32Value() < 1 || b.As<Napi::Number>().Int32Value() > 16 ||
+          b.As<Napi::Number>().DoubleValue() != b.As<Napi::Number>().Int32Value())
+        throw Napi::RangeError::New(env, "createStream: beam must be an integer from 1 to 16");
+      opt.beam = b.As<Napi::Number>().Int32Value();
+    }
+    if (!h.IsUndefined()) {
+      if (!h.IsArray()) throw_type(env, "createStream: hotPhrases must be an array of { phrase, boost }");
+      Napi::Array arr = h.As<Napi::Array>();
+      for (uint32_t i = 0; i < arr.Length(); ++i) {
+        Napi::Value e = arr.Get(i);
+        if (!e.IsObject()) throw_type(env, "createStream: hotPhrases[" + std::to_string(i) + "] must be { phrase, boost }");
+        Napi::Value p = e.As<Napi::Object>().Get("phrase"), w = e.As<Napi::Object>().Get("boost");
+        if (!p.IsString() || !w.IsNumber() || !std::isfinite(w.As<Napi::Number>().DoubleValue()))
+          throw_type(env, "createStream: hotPhrases[" + std::to_string(i) + "] needs a string phrase and a finite number boost");
+        opt.hot_phrases.emplace_back(p.As<Napi::String>().Utf8Value(), w.As<Napi::Number>().FloatValue());
+      }
+    }
+  }
+  core_ = std::make_shared<StreamCore>();
+  core_->engine = std::make_unique<TransducerStream>(model, opt);
+  if (!core_->engine->rejected_phrases().empty()) {
+    std::string list;
+    for (const auto& p : core_->engine->rejected_phrases()) list += (list.empty() ? "\"" : ", \"") + p + "\"";
+    throw Napi::Error::New(env, "createStream: hot phrase(s) " + list + " cannot be spelled with the model's tokens");
+  }
+}
+
+void RecognizerStreamWrap::kick(Napi::Env env) {
+  {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    if (core_->running || core_->queue.empty()) return;
+    core_->running = true;
+  }
+  (new DecodeWorker(env, core_, this))->Queue();
+}
+
+void RecognizerStreamWrap::on_done(Napi::Env env, const std::string* error) {
+  if (!core_) return;  // disposed meanwhile: its promises were already rejected
+  Napi::HandleScope scope(env);
+  if (error) {
+    for (auto& kv : pending_) kv.second.Reject(Napi::Error::New(env, *error).Value());
+    pending_.clear();
+  } else {
+    {
+      std::lock_guard<std::mutex> lock(core_->mu);
+      for (auto& kv : core_->finished) results_[kv.first] = kv.second;
+      core_->finished.clear();
+    }
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      auto r = results_.find(it->first);
+      if (r == results_.end()) {
+        ++it;
+        continue;
+      }
+      it->second.Resolve(transcript_to_js(env, r->second));
+      it = pending_.erase(it);
+    }
+    // Only the latest result can be asked for again.
+    for (auto it = results_.begin(); it != results_.end();)
+      it = it->first == last_finalize_ ? std::next(it) : results_.erase(it);
+  }
+  kick(env);
+}
+
+// ---- transducer model ----
+
+class TransducerWrap : public Napi::ObjectWrap<TransducerWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "TransducerModel",
+                       {InstanceMethod("createStream", &TransducerWrap::CreateStream),
+                        InstanceMethod("dispose", &TransducerWrap::Dispose),
+                        InstanceMethod("debugEncode", &TransducerWrap::DebugEncode),
+                        InstanceMethod("debugJoint", &TransducerWrap::DebugJoint)});
+  }
+  TransducerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TransducerWrap>(info) {
+    model_ = unwrap_model<TransducerModel>(info, "TransducerModel");
+    const TransducerConfig& c = model_->config();
+    info.This().As<Napi::Object>().Set(
+        "info", model_info(info.Env(), model_->file(), c.name, "earshot-transducer",
+                           {{"vocab_size", c.vocab}, {"d_model", c.d_model}, {"n_layers", c.n_layers},
+                            {"n_heads", c.n_heads}, {"ff_dim", c.ff_dim}, {"conv_kernel", c.conv_kernel},
+                            {"stack", c.stack}, {"pred_dim", c.pred_dim}, {"joiner_dim", c.joiner_dim},
+                            {"chunk_frames", c.chunk_frames}, {"left_context_frames", c.left_context},
+                            {"has_cif", c.has_cif ? 1 : 0}}));
+  }
+
+ private:
+  const std::shared_ptr<const TransducerModel>& live(const char* fn) {
+    if (!model_) throw Napi::Error::New(Env(), std::string("TransducerModel.") + fn + ": the model is disposed");
+    return model_;
+  }
+  Napi::Value CreateStream(const Napi::CallbackInfo& info) {
+    auto* holder = new std::shared_ptr<const TransducerModel>(live("createStream"));
+    auto ext = Napi::External<std::shared_ptr<const TransducerModel>>::New(
+        info.Env(), holder, [](Napi::Env, std::shared_ptr<const TransducerModel>* p) { delete p; });
+    Napi::Value opts = info.Length() > 0 ? info[0] : info.Env().Undefined();
+    if (!opts.IsUndefined() && !opts.IsObject()) throw_type(info.Env(), "createStream: options must be an object");
+    return data(info.Env()).stream.New({ext, opts});
+  }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    model_.reset();  // streams keep their own reference
+    return info.Env().Undefined();
+  }
+  // Test hook (blocks the caller): raw encoder output of whole audio decoded chunk by chunk.
+  Napi::Value DebugEncode(const Napi::CallbackInfo& info) {
+    const TransducerModel& m = *live("debugEncode");
+    if (info.Length() < 1) throw_type(info.Env(), "debugEncode: expected audio");
+    std::vector<float> audio = audio_arg(info[0], "debugEncode");
+    int C = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : m.config().chunk_frames;
+    if (C < 1) throw Napi::RangeError::New(info.Env(), "debugEncode: chunk must be >= 1");
+    Fbank fb;
+    fb.accept(audio.data(), audio.size());
+    std::vector<float> f;
+    size_t frames = fb.take(f);
+    m.cmvn(f.data(), int64_t(frames));
+    const int S = m.config().stack, D = m.config().d_model;
+    int T = int(frames / S);
+    Napi::Float32Array out = Napi::Float32Array::New(info.Env(), size_t(T) * D);
+    auto st = m.new_encoder_state();
+    for (int t = 0; t < T; t += C)
+      m.encode_chunk(st, &f[size_t(t) * S * 80], std::min(C, T - t), out.Data() + size_t(t) * D);
+    return out;
+  }
+  // Test hook: joiner log-probabilities for one encoder frame and a token history (oldest first).
+  Napi::Value DebugJoint(const Napi::CallbackInfo& info) {
+    const TransducerModel& m = *live("debugJoint");
+    const TransducerConfig& c = m.config();
+    if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsTypedArray())
+      throw_type(info.Env(), "debugJoint: expected (Float32Array enc frame, Int32Array history)");
+    Napi::Float32Array enc = info[0].As<Napi::Float32Array>();
+    Napi::Int32Array hist = info[1].As<Napi::Int32Array>();
+    if (enc.ElementLength() != size_t(c.d_model) || hist.ElementLength() != size_t(c.pred_context))
+      throw Napi::RangeError::New(info.Env(), "debugJoint: wrong enc or history length");
+    for (size_t i = 0; i < hist.ElementLength(); ++i)
+      if (hist[i] < 0 || hist[i] >= c.vocab) throw Napi::RangeError::New(info.Env(), "debugJoint: token id out of range");
+    std::vector<float> je(c.joiner_dim), jp(c.joiner_dim);
+    m.join_encoder(enc.Data(), 1, je.data());
+    m.predict(hist.Data(), jp.data());
+    Napi::Float32Array out = Napi::Float32Array::New(info.Env(), c.vocab);
+    m.joint(je.data(), jp.data(), out.Data());
+    return out;
+  }
+  std::shared_ptr<const TransducerModel> model_;
+};
+
+// ---- personal VAD ----
+
+class PvadStreamWrap : public Napi::ObjectWrap<PvadStreamWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "PvadStream",
+                       {InstanceMethod("accept", &PvadStreamWrap::Accept), InstanceMethod("reset", &PvadStreamWrap::Reset)});
+  }
+  PvadStreamWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PvadStreamWrap>(info) {
+    auto model = unwrap_model<PvadModel>(info, "PvadStream");
+    const float* e = nullptr;
+    if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) {
+      if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        throw_type(info.Env(), "PvadModel.createStream: embedding must be a Float32Array or null");
+      Napi::Float32Array a = info[1].As<Napi::Float32Array>();
+      if (a.ElementLength() != size_t(model->config().embed_dim))
+        throw Napi::RangeError::New(info.Env(), "PvadModel.createStream: embedding has " + std::to_string(a.ElementLength()) +
+                                                    " values, the model expects " + std::to_string(model->config().embed_dim));
+      e = a.Data();
+    }
+    stream_ = std::make_unique<PvadStream>(model, e);
+  }
+
+ private:
+  Napi::Value Accept(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1) throw_type(info.Env(), "PvadStream.accept: expected audio");
+    std::vector<float> a = audio_arg(info[0], "PvadStream.accept");
+    out_.clear();
+    stream_->accept(a.data(), a.size(), out_);
+    Napi::Float32Array r = Napi::Float32Array::New(info.Env(), out_.size());
+    std::copy(out_.begin(), out_.end(), r.Data());
+    return r;
+  }
+  Napi::Value Reset(const Napi::CallbackInfo& info) {
+    stream_->reset();
+    return info.Env().Undefined();
+  }
+  std::unique_ptr<PvadStream> stream_;
+  std::vector<float> out_;
+};
+
+class PvadWrap : public Napi::ObjectWrap<PvadWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "PvadModel",
+                       {InstanceMethod("createStream", &PvadWrap::CreateStream), InstanceMethod("dispose", &PvadWrap::Dispose)});
+  }
+  PvadWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PvadWrap>(info) {
+    model_ = unwrap_model<PvadModel>(info, "PvadModel");
+    const PvadConfig& c = model_->config();
+    Napi::Object inf = model_info(info.Env(), model_->file(), c.name, "earshot-pvad",
+                                  {{"hidden", c.hidden}, {"embed_dim", c.embed_dim}});
+    inf.Get("metadata").As<Napi::Object>().Set("spkenc_name", c.spkenc_name);
+    info.This().As<Napi::Object>().Set("info", inf);
+  }
+
+ private:
+  Napi::Value CreateStream(const Napi::CallbackInfo& info) {
+    if (!model_) throw Napi::Error::New(info.Env(), "PvadModel.createStream: the model is disposed");
+    auto* holder = new std::shared_ptr<const PvadModel>(model_);
+    auto ext = Napi::External<std::shared_ptr<const PvadModel>>::New(
+        info.Env(), holder, [](Napi::Env, std::shared_ptr<const PvadModel>* p) { delete p; });
+    return data(info.Env()).pvad_stream.New({ext, info.Length() > 0 ? info[0] : info.Env().Null()});
+  }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    model_.reset();
+    return info.Env().Undefined();
+  }
+  std::shared_ptr<const PvadModel> model_;
+};
+
+// ---- speaker encoder ----
+
+class EmbedWorker : public Napi::AsyncWorker {
+ public:
+  EmbedWorker(Napi::Env env, std::shared_ptr<const SpeakerEncoder> m, std::vector<float> audio)
+      : Napi::AsyncWorker(env), model_(std::move(m)), audio_(std::move(audio)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      out_ = model_->embed(audio_.data(), audio_.size());
+    } catch (const std::exception& e) {
+      SetError(std::string("SpeakerEncoder.embed: ") + e.what());
+    }
+  }
+  void OnOK() override {
+    Napi::Float32Array r = Napi::Float32Array::New(Env(), out_.size());
+    std::copy(out_.begin(), out_.end(), r.Data());
+    deferred_.Resolve(r);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::shared_ptr<const SpeakerEncoder> model_;
+  std::vector<float> audio_, out_;
+  Napi::Promise::Deferred deferred_;
+};
+
+class SpeakerWrap : public Napi::ObjectWrap<SpeakerWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "SpeakerEncoder",
+                       {InstanceMethod("embed", &SpeakerWrap::Embed), InstanceMethod("dispose", &SpeakerWrap::Dispose)});
+  }
+  SpeakerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SpeakerWrap>(info) {
+    model_ = unwrap_model<SpeakerEncoder>(info, "SpeakerEncoder");
+    const SpeakerConfig& c = model_->config();
+    info.This().As<Napi::Object>().Set(
+        "info", model_info(info.Env(), model_->file(), c.name, "earshot-spkenc",
+                           {{"hidden", c.hidden}, {"n_layers", c.n_layers}, {"embed_dim", c.embed_dim},
+                            {"window_frames", c.window_frames}, {"window_hop", c.window_hop}}));
+  }
+
+ private:
+  Napi::Value Embed(const Napi::CallbackInfo& info) {
+    if (!model_) throw Napi::Error::New(info.Env(), "SpeakerEncoder.embed: the model is disposed");
+    if (info.Length() < 1) throw_type(info.Env(), "SpeakerEncoder.embed: expected audio");
+    auto* w = new EmbedWorker(info.Env(), model_, audio_arg(info[0], "SpeakerEncoder.embed"));
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
+  }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    model_.reset();
+    return info.Env().Undefined();
+  }
+  std::shared_ptr<const SpeakerEncoder> model_;
+};
+
+// ---- module functions ----
+
+template <typename Model, const char* kWhat>
+Napi::Value load(const Napi::CallbackInfo& info, Napi::FunctionReference AddonData::*ctor, const char* fn) {
+  auto* w = new LoadWorker<Model, kWhat>(info.Env(), path_arg(info, fn), &(data(info.Env()).*ctor));
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value SdNotify(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw_type(env, "sdNotify: expected a state string such as \"READY=1\"");
+  std::string state = info[0].As<Napi::String>().Utf8Value();
+  const char* sock = std::getenv("NOTIFY_SOCKET");
+  if (!sock || !*sock) return Napi::Boolean::New(env, false);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  size_t len = std::strlen(sock);
+  if (len >= sizeof(addr.sun_path)) throw Napi::Error::New(env, "sdNotify: NOTIFY_SOCKET is too long");
+  if (sock[0] != '/' && sock[0] != '@') throw Napi::Error::New(env, std::string("sdNotify: NOTIFY_SOCKET must be a path or @abstract name, got ") + sock);
+  std::memcpy(addr.sun_path, sock, len);
+  if (sock[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
+  socklen_t alen = socklen_t(offsetof(sockaddr_un, sun_path) + len + (sock[0] == '@' ? 0 : 1));
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw Napi::Error::New(env, std::string("sdNotify: socket: ") + std::strerror(errno));
+  ssize_t n = sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), alen);
+  int err = errno;
+  close(fd);
+  if (n < 0) throw Napi::Error::New(env, std::string("sdNotify: cannot send to ") + sock + ": " + std::strerror(err));
+  return Napi::Boolean::New(env, true);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* d = new AddonData();
+  env.SetInstanceData(d);
+  d->transducer = Napi::Persistent(TransducerWrap::Init(env));
+  d->stream = Napi::Persistent(RecognizerStreamWrap::Init(env));
+  d->pvad = Napi::Persistent(PvadWrap::Init(env));
+  d->pvad_stream = Napi::Persistent(PvadStreamWrap::Init(env));
+  d->speaker = Napi::Persistent(SpeakerWrap::Init(env));
+  exports.Set("loadTransducer", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                return load<TransducerModel, kTransducerWhat>(info, &AddonData::transducer, "loadTransducer");
+              }));
+  exports.Set("loadPvad", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                return load<PvadModel, kPvadWhat>(info, &AddonData::pvad, "loadPvad");
+              }));
+  exports.Set("loadSpeakerEncoder", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                return load<SpeakerEncoder, kSpeakerWhat>(info, &AddonData::speaker, "loadSpeakerEncoder");
+              }));
+  exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
+  exports.Set("kernelName", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                return Napi::String::New(info.Env(), kernel_name());
+              }));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(earshot, Init)
