@@ -16,14 +16,18 @@ export interface TokenInfo {
 export interface DecodeResult {
   text: string;
   tokens: TokenInfo[];
+  /** token boundaries (seconds) from the CIF head; empty for models without one */
+  boundaries: number[];
 }
 
 export interface ModelInfo {
   name: string;
   architecture: 'earshot-transducer' | 'earshot-pvad' | 'earshot-spkenc';
   sampleRate: number;
-  /** bytes of tensor data, and a count per tensor type */
+  /** bytes of tensor data */
   tensorBytes: number;
+  /** tensor count per type, e.g. { F32: 54, Q4_0: 21 } */
+  tensorTypes: Record<string, number>;
   kernel: string;
   metadata: Record<string, string | number | boolean>;
 }
@@ -47,7 +51,8 @@ export interface RecognizerStream {
   acceptWaveform(samples: Int16Array | Float32Array): void;
   /** Best hypothesis so far (cheap, synchronous). */
   partial(): DecodeResult;
-  /** Flush the remaining audio, finish decoding, resolve with the final result; the stream can be reused after reset(). */
+  /** Flush the remaining audio, finish decoding, resolve with the final result; the stream can be reused after reset().
+   * Calling it again resolves with the same result; acceptWaveform throws until reset(). */
   finalize(): Promise<DecodeResult>;
   reset(): void;
   dispose(): void;
@@ -55,8 +60,14 @@ export interface RecognizerStream {
 
 export interface TransducerModel {
   info: ModelInfo;
+  /** Throws on bad options, e.g. a hot phrase the model's tokens cannot spell. */
   createStream(options?: RecognizerOptions): RecognizerStream;
+  /** Streams already created keep working; the model's memory goes with the last of them. */
   dispose(): void;
+  /** Test hook (synchronous, blocks): encoder output [frames * d_model] of the audio, chunk by chunk. */
+  debugEncode(samples: Int16Array | Float32Array, chunkFrames?: number): Float32Array;
+  /** Test hook: joiner log-probabilities [vocab] for one encoder frame and a token history (oldest first). */
+  debugJoint(encFrame: Float32Array, history: Int32Array): Float32Array;
 }
 
 export interface PvadStream {
@@ -83,7 +94,8 @@ export interface NativeBinding {
   loadTransducer(file: string): Promise<TransducerModel>;
   loadPvad(file: string): Promise<PvadModel>;
   loadSpeakerEncoder(file: string): Promise<SpeakerEncoder>;
-  /** Sends one sd_notify datagram to $NOTIFY_SOCKET; false when there is none. */
+  /** Sends one sd_notify datagram to $NOTIFY_SOCKET (a path or an @abstract name); false when there is
+   * none; throws when the socket cannot be reached. */
   sdNotify(state: string): boolean;
   kernelName(): string;
 }
