@@ -30,7 +30,7 @@ def speech() -> np.ndarray:
         raw = os.path.join(tmp, 'a.wav')
         out = os.path.join(tmp, 'b.wav')
         subprocess.run(['espeak-ng', '-w', raw, 'turn on the kitchen light'], check=True)
-        subprocess.run(['sox', raw, '-r', '16000', '-c', '1', '-b', '16', out], check=True)
+        subprocess.run(['sox', '-D', raw, '-r', '16000', '-c', '1', '-b', '16', out], check=True)
         wave, sr = torchaudio.load(out)
         assert sr == 16000
     return np.round(wave[0].numpy() * 32768).clip(-32768, 32767).astype(np.int16)
