@@ -1,0 +1,266 @@
+// Configuration: YAML file -> zod schema -> typed, fully defaulted Config. Every error names the key.
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { defaultStateDir, installRoot } from './paths.js';
+
+const ms = (def: number, min = 0) => z.number().int().min(min).default(def);
+
+const audioSchema = z
+  .object({
+    source: z.enum(['alsa', 'file', 'stdin']).default('alsa'),
+    /** arecord -D name */
+    device: z.string().min(1).default('default'),
+    file: z.string().min(1).nullable().default(null),
+    realtime: z.boolean().default(false),
+    /** raw PCM on stdin */
+    stdin: z
+      .object({
+        sample_rate: z.number().int().min(4000).max(384000).default(16000),
+        channels: z.number().int().min(1).max(32).default(1),
+        format: z.enum(['s16le', 's32le', 'f32le']).default('s16le'),
+      })
+      .strict()
+      .default({}),
+    retry: z
+      .object({ initial_ms: ms(500, 10), max_ms: ms(30000, 10) })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .refine((a) => a.source !== 'file' || a.file !== null, { message: 'audio.source is "file" but audio.file is not set', path: ['file'] })
+  .refine((a) => a.retry.initial_ms <= a.retry.max_ms, { message: 'must not exceed audio.retry.max_ms', path: ['retry', 'initial_ms'] });
+
+const modelsSchema = z
+  .object({
+    transducer: z.string().min(1).default('models/earshot-en-int4.gguf'),
+    pvad: z.string().min(1).default('models/pvad.gguf'),
+    speaker_encoder: z.string().min(1).default('models/spkenc.gguf'),
+  })
+  .strict()
+  .default({});
+
+const recognizerSchema = z
+  .object({
+    beam: z.number().int().min(1).max(16).default(1),
+    chunk_frames: z.number().int().min(1).max(64).nullable().default(null),
+    hot_phrases: z.array(z.object({ phrase: z.string().min(1), boost: z.number().min(0).max(10).default(1.5) }).strict()).default([]),
+    partials: z.boolean().default(false),
+    partial_interval_ms: ms(250, 50),
+  })
+  .strict()
+  .default({});
+
+const profileSchema = z.object({ name: z.string().min(1).optional(), file: z.string().min(1) }).strict();
+
+const vadSchema = z
+  .object({
+    /** target: only enrolled speakers open/hold a segment; any: every voice does */
+    mode: z.enum(['target', 'any']).default('target'),
+    threshold: z.number().gt(0).lt(1).default(0.5),
+    profiles: z.array(profileSchema).default([]),
+  })
+  .strict()
+  .default({});
+
+const segmenterSchema = z
+  .object({
+    pre_roll_ms: ms(300),
+    trailing_ms: ms(400, 10),
+    max_segment_ms: ms(15000, 500),
+    min_speech_ms: ms(100, 10),
+    listen_timeout_ms: ms(5000, 100),
+  })
+  .strict()
+  .default({});
+
+const mqttSchema = z
+  .object({
+    /** null: start the embedded broker */
+    url: z
+      .string()
+      .regex(/^mqtts?:\/\/[^\s]+$/, 'must be an mqtt:// or mqtts:// URL')
+      .nullable()
+      .default(null),
+    embedded: z
+      .object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(1883) })
+      .strict()
+      .default({}),
+    prefix: z.string().regex(/^[^#+\s]+$/, 'must be a topic prefix without wildcards or spaces').default('earshot'),
+    client_id: z.string().min(1).nullable().default(null),
+    protocol_version: z.union([z.literal(4), z.literal(5)]).default(5),
+    username: z.string().min(1).nullable().default(null),
+    password: z.string().nullable().default(null),
+    /** read the password from this environment variable (kept out of the config file) */
+    password_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').nullable().default(null),
+    ca: z.string().min(1).nullable().default(null),
+    cert: z.string().min(1).nullable().default(null),
+    key: z.string().min(1).nullable().default(null),
+    reject_unauthorized: z.boolean().default(true),
+    keepalive_s: z.number().int().min(1).max(3600).default(30),
+    reconnect_ms: ms(2000, 100),
+    /** MQTT 5 message expiry for transcripts; 0 = none */
+    message_expiry_s: z.number().int().min(0).default(0),
+  })
+  .strict()
+  .refine((m) => (m.cert === null) === (m.key === null), { message: 'mqtt.cert and mqtt.key must be given together', path: ['cert'] })
+  .refine((m) => m.password === null || m.password_env === null, { message: 'give mqtt.password or mqtt.password_env, not both', path: ['password_env'] })
+  .default({});
+
+const outboxSchema = z
+  .object({
+    max_entries: z.number().int().min(1).default(1000),
+    /** on SIGTERM, how long to wait for the broker to acknowledge what is pending */
+    drain_timeout_ms: ms(5000),
+    retry_ms: ms(5000, 100),
+  })
+  .strict()
+  .default({});
+
+const homeAssistantSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    discovery_prefix: z.string().min(1).default('homeassistant'),
+    device_name: z.string().min(1).nullable().default(null),
+  })
+  .strict()
+  .default({});
+
+const hermesSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** defaults to the site name */
+    site_id: z.string().min(1).nullable().default(null),
+  })
+  .strict()
+  .default({});
+
+const watchdogSchema = z
+  .object({
+    /** WATCHDOG=1 stops when no audio frame arrived for this long... */
+    max_frame_gap_ms: ms(2000, 10),
+    /** ...or when the pipeline is this far behind the audio */
+    max_lag_ms: ms(3000, 10),
+  })
+  .strict()
+  .default({});
+
+export const configSchema = z
+  .object({
+    site: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or - (it is used in topic names)').default('default'),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    state_dir: z.string().min(1).nullable().default(null),
+    audio: audioSchema.default({}),
+    models: modelsSchema,
+    recognizer: recognizerSchema,
+    vad: vadSchema,
+    segmenter: segmenterSchema,
+    mqtt: mqttSchema,
+    outbox: outboxSchema,
+    homeassistant: homeAssistantSchema,
+    hermes: hermesSchema,
+    watchdog: watchdogSchema,
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema> & { state_dir: string };
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly key?: string,
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Overrides from the command line, applied before validation. */
+export interface ConfigOverrides {
+  input?: string;
+  realtime?: boolean;
+  mqttUrl?: string;
+  site?: string;
+  embeddedPort?: number;
+  stateDir?: string;
+}
+
+function describeIssue(issue: z.ZodIssue): ConfigError {
+  const key = issue.path.join('.');
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    const where = key ? `${key}.` : '';
+    return new ConfigError(`unknown key ${issue.keys.map((k) => `"${where}${k}"`).join(', ')}`, `${where}${issue.keys[0]}`);
+  }
+  if (issue.code === 'invalid_type') message = issue.received === 'undefined' ? 'is required' : `expected ${issue.expected}, got ${issue.received}`;
+  if (issue.code === 'invalid_enum_value') message = `must be one of ${issue.options.map((o) => JSON.stringify(o)).join(', ')}, got ${JSON.stringify(issue.received)}`;
+  return new ConfigError(`${key || '(root)'}: ${message}`, key);
+}
+
+/** Validates a parsed document (plus overrides) into a Config; throws ConfigError naming the key. */
+export function validateConfig(doc: unknown, overrides: ConfigOverrides = {}, baseDir = process.cwd()): Config {
+  if (doc === null || doc === undefined) doc = {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('the configuration must be a YAML mapping of keys to values');
+  const raw = structuredClone(doc) as Record<string, any>;
+  const section = (name: string) => (raw[name] && typeof raw[name] === 'object' ? raw[name] : (raw[name] = {}));
+  if (overrides.input !== undefined) Object.assign(section('audio'), { source: 'file', file: overrides.input });
+  if (overrides.realtime !== undefined) section('audio').realtime = overrides.realtime;
+  if (overrides.mqttUrl !== undefined) section('mqtt').url = overrides.mqttUrl;
+  if (overrides.site !== undefined) raw.site = overrides.site;
+  if (overrides.stateDir !== undefined) raw.state_dir = overrides.stateDir;
+  if (overrides.embeddedPort !== undefined) {
+    const mqtt = section('mqtt');
+    mqtt.embedded = { ...(mqtt.embedded ?? {}), port: overrides.embeddedPort };
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw describeIssue(result.error.issues[0]);
+  const cfg = result.data;
+  // Paths in the file are relative to the file; model paths fall back to the installation root
+  // so the shipped config works from anywhere.
+  const rel = (p: string | null) => (p === null || path.isAbsolute(p) ? p : path.resolve(baseDir, p));
+  const modelPath = (p: string) => {
+    if (path.isAbsolute(p)) return p;
+    const local = path.resolve(baseDir, p);
+    return fs.existsSync(local) ? local : path.resolve(installRoot(), p);
+  };
+  cfg.audio.file = overrides.input !== undefined ? path.resolve(overrides.input) : rel(cfg.audio.file);
+  cfg.models = { transducer: modelPath(cfg.models.transducer), pvad: modelPath(cfg.models.pvad), speaker_encoder: modelPath(cfg.models.speaker_encoder) };
+  cfg.vad.profiles = cfg.vad.profiles.map((p) => ({ ...p, file: rel(p.file)! }));
+  cfg.mqtt.ca = rel(cfg.mqtt.ca);
+  cfg.mqtt.cert = rel(cfg.mqtt.cert);
+  cfg.mqtt.key = rel(cfg.mqtt.key);
+  if (cfg.mqtt.password_env !== null && process.env[cfg.mqtt.password_env] === undefined) {
+    throw new ConfigError(`mqtt.password_env: environment variable ${cfg.mqtt.password_env} is not set`, 'mqtt.password_env');
+  }
+  const stateDir = cfg.state_dir === null ? defaultStateDir() : rel(cfg.state_dir)!;
+  return { ...cfg, state_dir: stateDir };
+}
+
+/** Reads and validates a YAML file. */
+export function loadConfig(file: string | undefined, overrides: ConfigOverrides = {}): Config {
+  if (file === undefined) return validateConfig({}, overrides);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read configuration file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text, { prettyErrors: true });
+  } catch (err) {
+    throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  try {
+    return validateConfig(doc, overrides, path.dirname(path.resolve(file)));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${file}: ${err.message}`, err.key);
+    throw err;
+  }
+}
+
+/** The effective configuration as printed by check-config: the password never appears. */
+export function redactedConfig(cfg: Config): Config {
+  return { ...cfg, mqtt: { ...cfg.mqtt, password: cfg.mqtt.password === null ? null : '(set)' } };
+}
