@@ -1,0 +1,438 @@
+// `earshot run`: wires source -> pipeline -> MQTT, and owns the life cycle (start, SIGHUP reload,
+// SIGTERM shutdown with a bounded wait for outbox acknowledgements, live enrollment).
+import fs from 'node:fs';
+import path from 'node:path';
+import { AlsaSource } from './audio/alsa-source.js';
+import { AudioClock } from './audio/clock.js';
+import { FileSource } from './audio/file-source.js';
+import type { AudioSource, MicState } from './audio/source.js';
+import { StdinSource } from './audio/stdin-source.js';
+import { SAMPLE_RATE } from './audio/wav.js';
+import { loadConfig, type Config, type ConfigOverrides } from './config.js';
+import { enroll } from './enroll.js';
+import { childLogger, setLogLevel } from './log.js';
+import { loadPvad, loadSpeakerEncoder, loadTransducer, pvadSpeakerEncoderName, type LoadedSpeakerEncoder } from './models.js';
+import type { PvadModel, TransducerModel } from './native.js';
+import { Outbox } from './outbox.js';
+import { Pipeline, type FinalSegment } from './pipeline.js';
+import { loadProfile, makeProfile, saveProfile, type Profile } from './profiles.js';
+import { segmenterOptionsFromConfig } from './segmenter.js';
+import { SystemdNotifier } from './sdnotify.js';
+import { buildTranscript } from './transcript.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/broker.js';
+import { textCaptured, textCapturedTopic, vadPayload, vadTopic, type HermesCommand } from './mqtt/hermes.js';
+import { MqttLink } from './mqtt/link.js';
+import { version } from './version.js';
+
+const log = childLogger('daemon');
+const FRAME = SAMPLE_RATE / 100;
+
+export interface DaemonOptions {
+  configFile?: string;
+  overrides?: ConfigOverrides;
+  /** with file input: exit once the file is transcribed and delivered (else keep serving) */
+  exitAtEnd?: boolean;
+  notifier?: SystemdNotifier;
+}
+
+interface Models {
+  transducer: TransducerModel;
+  pvad: PvadModel;
+  speakerEncoder?: LoadedSpeakerEncoder;
+  paths: Config['models'];
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+export class Daemon {
+  cfg: Config;
+  private models!: Models;
+  private profiles: Profile[] = [];
+  private outbox!: Outbox;
+  private broker: EmbeddedBroker | undefined;
+  link!: MqttLink;
+  private source!: AudioSource;
+  private pipeline!: Pipeline;
+  private clock!: AudioClock;
+  private readonly notifier: SystemdNotifier;
+  private lastAudioAt = performance.now();
+  private segments = 0;
+  private readonly publishing = new Set<Promise<void>>();
+  private stopping = false;
+  private startedAt = Date.now();
+  private detailTimer: NodeJS.Timeout | undefined;
+  private enrollment: { name: string; need: number; chunks: Float32Array[]; have: number } | undefined;
+  private hermesSession: string | null = null;
+  private done: Promise<void>;
+  private resolveDone!: () => void;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.cfg = loadConfig(opts.configFile, opts.overrides);
+    this.notifier = opts.notifier ?? new SystemdNotifier();
+    this.done = new Promise((r) => (this.resolveDone = r));
+  }
+
+  /** Resolves when the daemon has shut down. */
+  finished(): Promise<void> {
+    return this.done;
+  }
+
+  get brokerUrl(): string {
+    return this.cfg.mqtt.url ?? this.broker!.url;
+  }
+
+  async start(): Promise<void> {
+    setLogLevel(this.cfg.log_level);
+    this.notifier.status('loading models');
+    // A bad input file should fail before the slow parts.
+    const source = this.makeSource(this.cfg);
+    if (source instanceof FileSource) source.load();
+    this.models = await this.loadModels(this.cfg);
+    this.profiles = this.loadProfiles(this.cfg, this.models);
+    this.outbox = new Outbox(path.join(this.cfg.state_dir, 'outbox'), this.cfg.outbox.max_entries);
+    this.outbox.open();
+    await this.startLink(this.cfg);
+    this.pipeline = this.makePipeline(this.cfg);
+    this.source = source;
+    this.startSource();
+    this.publishMuted();
+    this.detailTimer = setInterval(() => this.publishDetail(), 30_000);
+    this.detailTimer.unref();
+    this.notifier.ready(this.statusLine());
+    this.notifier.startWatchdog(() => this.healthProblem());
+    log.info({ site: this.cfg.site, source: this.source.kind, device: this.source.device, model: this.models.transducer.info.name, profiles: this.profiles.map((p) => p.name) }, 'earshot running');
+  }
+
+  private async loadModels(cfg: Config): Promise<Models> {
+    const [transducer, pvad] = await Promise.all([loadTransducer(cfg.models.transducer), loadPvad(cfg.models.pvad)]);
+    // The speaker encoder is needed only for enrollment and speaker scores.
+    let speakerEncoder: LoadedSpeakerEncoder | undefined;
+    if (fs.existsSync(cfg.models.speaker_encoder)) speakerEncoder = await loadSpeakerEncoder(cfg.models.speaker_encoder);
+    else if (cfg.vad.profiles.length) throw new Error(`speaker profiles are configured but the speaker encoder model ${cfg.models.speaker_encoder} does not exist`);
+    if (speakerEncoder) {
+      const expected = pvadSpeakerEncoderName(pvad);
+      if (expected && expected !== speakerEncoder.encoder.info.name) {
+        throw new Error(`the personal VAD ${cfg.models.pvad} was trained with speaker encoder "${expected}", but ${cfg.models.speaker_encoder} is "${speakerEncoder.encoder.info.name}"`);
+      }
+    }
+    return { transducer, pvad, speakerEncoder, paths: cfg.models };
+  }
+
+  private profileDir(cfg: Config): string {
+    return path.join(cfg.state_dir, 'profiles');
+  }
+
+  private loadProfiles(cfg: Config, models: Models): Profile[] {
+    const dim = Number(models.pvad.info.metadata['earshot.embed_dim']) || undefined;
+    const profiles = cfg.vad.profiles.map((p) => loadProfile(p.file, models.speakerEncoder, dim, p.name));
+    // Profiles enrolled live over MQTT live in the state directory.
+    const dir = this.profileDir(cfg);
+    if (fs.existsSync(dir)) {
+      for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+        try {
+          profiles.push(loadProfile(path.join(dir, f), models.speakerEncoder, dim));
+        } catch (err) {
+          log.error({ err: (err as Error).message }, 'ignoring an enrolled profile');
+        }
+      }
+    }
+    return profiles;
+  }
+
+  private makeSource(cfg: Config): AudioSource {
+    const a = cfg.audio;
+    if (a.source === 'file') return new FileSource(a.file!, a.realtime);
+    if (a.source === 'stdin') return new StdinSource(a.stdin);
+    return new AlsaSource({ device: a.device, retry: a.retry });
+  }
+
+  private startSource(): void {
+    const source = this.source;
+    this.clock = new AudioClock(source.live);
+    source.on('audio', (samples) => {
+      if (source !== this.source) return;
+      this.lastAudioAt = performance.now();
+      this.clock.arrived(samples.length);
+      this.pipeline.push(samples);
+      if (this.enrollment) this.collectEnrollment(samples);
+    });
+    source.on('state', (state: MicState) => {
+      this.link.publishRetained(this.link.topics.mic, state);
+      this.publishDetail();
+    });
+    source.on('end', () => void this.onInputEnd(source));
+    source.start();
+  }
+
+  private async onInputEnd(source: AudioSource): Promise<void> {
+    if (source !== this.source) return;
+    this.pipeline.endOfInput();
+    await this.pipeline.drain();
+    await Promise.all(this.publishing);
+    log.info({ segments: this.segments }, 'end of input');
+    if (this.opts.exitAtEnd) await this.shutdown('end of input');
+  }
+
+  private makePipeline(cfg: Config): Pipeline {
+    const pipeline = new Pipeline(
+      { transducer: this.models.transducer, pvad: this.models.pvad, speakerEncoder: this.models.speakerEncoder },
+      {
+        segmenter: segmenterOptionsFromConfig(this.profiles.length ? cfg.vad : { ...cfg.vad, mode: 'any' }, cfg.segmenter),
+        recognizer: { beam: cfg.recognizer.beam, chunkFrames: cfg.recognizer.chunk_frames ?? undefined, hotPhrases: cfg.recognizer.hot_phrases },
+        profiles: this.profiles,
+        partials: cfg.recognizer.partials,
+        partialIntervalMs: cfg.recognizer.partial_interval_ms,
+      },
+    );
+    const hermesSite = cfg.hermes.site_id ?? cfg.site;
+    pipeline.on('open', (seg) => {
+      this.link.publishRetained(this.link.topics.vad, { speaking: true, segment: seg.index, time: new Date(this.clock.wallMs(seg.speechStartFrame * FRAME)).toISOString() });
+      if (cfg.hermes.enabled) this.link.publishVolatile(vadTopic(hermesSite, true), vadPayload(hermesSite, Math.round(this.clock.wallMs(seg.speechStartFrame * FRAME) - this.startedAt)), 0);
+    });
+    pipeline.on('close', (seg) => {
+      this.link.publishRetained(this.link.topics.vad, { speaking: false, segment: seg.index, time: new Date(this.clock.wallMs(seg.speechEndFrame * FRAME)).toISOString() });
+      if (cfg.hermes.enabled) this.link.publishVolatile(vadTopic(hermesSite, false), vadPayload(hermesSite, Math.round(this.clock.wallMs(seg.speechEndFrame * FRAME) - this.startedAt)), 0);
+    });
+    pipeline.on('partial', (p) => this.link.publishVolatile(this.link.topics.partial, { site: cfg.site, segment: p.index, text: p.text }, 0));
+    pipeline.on('final', (seg) => this.onFinal(seg, cfg));
+    pipeline.on('error', () => {}); // logged by the pipeline; the daemon goes on with the next segment
+    return pipeline;
+  }
+
+  private onFinal(seg: FinalSegment, cfg: Config): void {
+    if (!seg.text.trim()) {
+      log.debug({ segment: seg.index }, 'segment without words: nothing to publish');
+      return;
+    }
+    const t = buildTranscript(seg, cfg.site, (frame) => this.clock.wallMs(frame * FRAME));
+    this.segments++;
+    log.info({ id: t.id, text: t.text, speaker: t.speaker?.name ?? null, latency: t.latency }, 'transcript');
+    const p = this.link
+      .publishDurable(t.id, this.link.topics.transcript, t)
+      .catch((err) => log.error({ id: t.id, err: (err as Error).message }, 'cannot journal a transcript'))
+      .finally(() => this.publishing.delete(p));
+    this.publishing.add(p);
+    if (cfg.hermes.enabled) this.link.publishVolatile(textCapturedTopic(), textCaptured(t, cfg.hermes.site_id ?? cfg.site, this.hermesSession), 1);
+    this.notifier.status(this.statusLine());
+  }
+
+  private async startLink(cfg: Config): Promise<void> {
+    if (cfg.mqtt.url === null && !this.broker) this.broker = await startEmbeddedBroker(cfg.mqtt.embedded.host, cfg.mqtt.embedded.port);
+    this.link = new MqttLink({ cfg, url: cfg.mqtt.url ?? this.broker!.url, outbox: this.outbox, version, modelName: this.models.transducer.info.name });
+    this.link.on('command', (name, payload) => this.onCommand(name, payload));
+    this.link.on('hermes', (cmd) => this.onHermes(cmd));
+    this.link.on('connected', () => this.publishDetail());
+    this.link.on('acked', () => this.publishDetailSoon());
+    this.link.start();
+  }
+
+  private onCommand(name: string, payload: Buffer): void {
+    const text = payload.toString().trim();
+    log.info({ command: name, payload: text.slice(0, 200) }, 'command');
+    switch (name) {
+      case 'mute':
+        // HA's switch sends ON/OFF to this one topic
+        if (/^(off|false|0)$/i.test(text)) this.setMuted(false);
+        else this.setMuted(true);
+        break;
+      case 'unmute':
+        this.setMuted(false);
+        break;
+      case 'listen':
+        this.pipeline.listen();
+        break;
+      case 'stop':
+        this.pipeline.finish('stop');
+        break;
+      case 'reload':
+        void this.reload();
+        break;
+      case 'enroll':
+        this.startEnrollment(text);
+        break;
+      default:
+        log.warn({ command: name }, 'unknown command (known: mute, unmute, listen, stop, reload, enroll)');
+    }
+  }
+
+  private onHermes(cmd: HermesCommand): void {
+    if (cmd.kind === 'startListening') {
+      this.hermesSession = cmd.sessionId;
+      this.pipeline.listen();
+    } else if (cmd.kind === 'stopListening') {
+      this.pipeline.finish('stop');
+      this.hermesSession = null;
+    } else this.setMuted(cmd.kind === 'toggleOff');
+  }
+
+  setMuted(muted: boolean): void {
+    if (muted) this.pipeline.mute();
+    else this.pipeline.unmute();
+    this.publishMuted();
+  }
+
+  private publishMuted(): void {
+    this.link.publishRetained(this.link.topics.muted, this.pipeline.muted ? 'ON' : 'OFF');
+    this.publishDetail();
+  }
+
+  private startEnrollment(payload: string): void {
+    let req: { name?: unknown; seconds?: unknown } = {};
+    try {
+      req = payload ? JSON.parse(payload) : {};
+    } catch {
+      req = { name: payload };
+    }
+    const name = typeof req.name === 'string' && /^[\w-]{1,64}$/.test(req.name) ? req.name : null;
+    const seconds = typeof req.seconds === 'number' && req.seconds >= 5 && req.seconds <= 120 ? req.seconds : 15;
+    if (!name || !this.models.speakerEncoder) {
+      this.link.publishVolatile(this.link.topics.enrollResult, { ok: false, error: !name ? 'enroll needs {"name": "<letters, digits, _ or ->", "seconds": 15}' : 'no speaker encoder model is installed' }, 1);
+      return;
+    }
+    log.info({ name, seconds }, 'live enrollment: recording');
+    this.enrollment = { name, need: seconds * SAMPLE_RATE, chunks: [], have: 0 };
+    this.link.publishVolatile(this.link.topics.enrollResult, { ok: null, name, state: 'recording', seconds }, 1);
+  }
+
+  private collectEnrollment(samples: Float32Array): void {
+    const e = this.enrollment!;
+    e.chunks.push(samples.slice());
+    e.have += samples.length;
+    if (e.have < e.need) return;
+    this.enrollment = undefined;
+    const audio = new Float32Array(e.have);
+    let o = 0;
+    for (const c of e.chunks) {
+      audio.set(c, o);
+      o += c.length;
+    }
+    void (async () => {
+      try {
+        const res = await enroll([audio], this.models.pvad, this.models.speakerEncoder!, { minSpeechSeconds: Math.min(10, (e.need / SAMPLE_RATE) * 0.6), threshold: this.cfg.vad.threshold });
+        const file = path.join(this.profileDir(this.cfg), `${e.name}.json`);
+        saveProfile(file, makeProfile(e.name, res.embedding, this.models.speakerEncoder!, res.speechSeconds, ['live']));
+        log.info({ name: e.name, file, speech_s: res.speechSeconds }, 'enrolled');
+        this.link.publishVolatile(this.link.topics.enrollResult, { ok: true, name: e.name, speech_seconds: res.speechSeconds, file }, 1);
+        this.rebuildPipeline(this.cfg);
+      } catch (err) {
+        log.warn({ name: e.name, err: (err as Error).message }, 'enrollment failed');
+        this.link.publishVolatile(this.link.topics.enrollResult, { ok: false, name: e.name, error: (err as Error).message }, 1);
+      }
+    })();
+  }
+
+  private rebuildPipeline(cfg: Config): void {
+    const old = this.pipeline;
+    const muted = old.muted;
+    old.finish('stop');
+    // The old pipeline finishes its pending segments on its own; its events stay wired.
+    void old.drain().then(() => old.dispose());
+    this.profiles = this.loadProfiles(cfg, this.models);
+    this.pipeline = this.makePipeline(cfg);
+    // Keep frame numbers (and so wall-clock times) continuous with the audio already received.
+    this.pipeline.alignTo(this.clock.samples);
+    if (muted) this.pipeline.mute();
+  }
+
+  /** SIGHUP / cmd/reload: re-read the configuration file; a bad one is reported and ignored. */
+  async reload(): Promise<void> {
+    let next: Config;
+    try {
+      next = loadConfig(this.opts.configFile, this.opts.overrides);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'reload refused: the configuration is invalid; keeping the current one');
+      return;
+    }
+    try {
+      setLogLevel(next.log_level);
+      if (!same(next.models, this.cfg.models)) this.models = await this.loadModels(next);
+      this.rebuildPipeline(next);
+      if (!same(next.audio, this.cfg.audio)) {
+        await this.source.stop();
+        this.source = this.makeSource(next);
+        this.startSource();
+      }
+      const linkKeys = (c: Config) => [c.site, c.mqtt, c.homeassistant, c.hermes];
+      if (!same(linkKeys(next), linkKeys(this.cfg))) {
+        await this.link.stop();
+        if (!same(next.mqtt.embedded, this.cfg.mqtt.embedded) || next.mqtt.url !== null) {
+          await this.broker?.close();
+          this.broker = undefined;
+        }
+        await this.startLink(next);
+      }
+      this.cfg = next;
+      this.publishMuted();
+      log.info('configuration reloaded');
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'reload failed; parts of the new configuration may not be applied');
+    }
+  }
+
+  /** null when healthy; else why the watchdog ping is withheld. */
+  healthProblem(): string | null {
+    const now = performance.now();
+    const gap = now - this.lastAudioAt;
+    if (this.source.live && gap > this.cfg.watchdog.max_frame_gap_ms) return `no audio frames for ${Math.round(gap)} ms`;
+    const backlogMs = (this.pipeline.backlogSamples / SAMPLE_RATE) * 1000;
+    if (backlogMs > this.cfg.watchdog.max_lag_ms) return `pipeline ${Math.round(backlogMs)} ms behind the audio`;
+    const waiting = this.pipeline.oldestPendingMs(now);
+    if (waiting > this.cfg.watchdog.max_lag_ms) return `a segment has waited ${Math.round(waiting)} ms for its transcript`;
+    return null;
+  }
+
+  private statusLine(): string {
+    const mic = this.source?.state();
+    return `${this.pipeline?.muted ? 'muted' : 'listening'} on ${this.source?.kind}:${this.source?.device} (${mic?.state ?? 'starting'}); ${this.segments} transcripts; outbox ${this.outbox?.pending ?? 0} pending, ${this.outbox?.dropped ?? 0} dropped`;
+  }
+
+  private detailSoon: NodeJS.Timeout | undefined;
+
+  private publishDetailSoon(): void {
+    if (this.detailSoon) return;
+    this.detailSoon = setTimeout(() => {
+      this.detailSoon = undefined;
+      this.publishDetail();
+    }, 200);
+  }
+
+  private publishDetail(): void {
+    if (!this.link || !this.pipeline) return;
+    this.link.publishRetained(this.link.topics.statusDetail, {
+      state: this.stopping ? 'stopping' : 'running',
+      site: this.cfg.site,
+      version,
+      model: this.models.transducer.info.name,
+      muted: this.pipeline.muted,
+      mic: this.source?.state() ?? null,
+      profiles: this.profiles.map((p) => p.name),
+      transcripts: this.segments,
+      outbox: { pending: this.outbox.pending, dropped: this.outbox.dropped, expired: this.outbox.expired },
+      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+    });
+  }
+
+  /** SIGTERM: stop capture, close the open segment, wait (bounded) for acknowledgements. */
+  async shutdown(reason: string): Promise<void> {
+    if (this.stopping) return this.done;
+    this.stopping = true;
+    log.info({ reason }, 'shutting down');
+    this.notifier.stopping();
+    clearInterval(this.detailTimer);
+    clearTimeout(this.detailSoon);
+    await this.source?.stop();
+    if (this.pipeline) {
+      this.pipeline.finish('stop');
+      await Promise.race([this.pipeline.drain(), new Promise((r) => setTimeout(r, this.cfg.outbox.drain_timeout_ms))]);
+      this.pipeline.dispose();
+    }
+    await Promise.all(this.publishing);
+    if (this.link) {
+      const acked = await this.link.drain(this.cfg.outbox.drain_timeout_ms);
+      if (!acked) log.warn({ pending: this.outbox.pending }, 'exiting with unacknowledged transcripts; they are journalled and will be sent at the next start');
+      await this.link.stop();
+    }
+    await this.broker?.close();
+    this.resolveDone();
+  }
+}

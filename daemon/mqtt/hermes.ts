@@ -1,0 +1,55 @@
+// Hermes protocol compatibility (Rhasspy / Snips): textCaptured for each transcript, voice
+// activity up/down, and the ASR session and toggle commands addressed to our siteId.
+import type { Transcript } from '../transcript.js';
+
+export const HERMES_IN = ['hermes/asr/startListening', 'hermes/asr/stopListening', 'hermes/asr/toggleOn', 'hermes/asr/toggleOff'] as const;
+
+export function textCapturedTopic(): string {
+  return 'hermes/asr/textCaptured';
+}
+
+export function textCaptured(t: Transcript, siteId: string, sessionId: string | null) {
+  let offset = 0;
+  const tokens = t.words.map((w) => {
+    const rangeStart = t.text.indexOf(w.word, offset);
+    const start = rangeStart < 0 ? offset : rangeStart;
+    offset = start + w.word.length;
+    return { value: w.word, confidence: w.conf, rangeStart: start, rangeEnd: start + w.word.length, time: { start: w.start, end: w.end } };
+  });
+  const likelihood = t.words.length ? t.words.reduce((s, w) => s + w.conf, 0) / t.words.length : 0;
+  return {
+    text: t.text,
+    likelihood: Math.round(likelihood * 1000) / 1000,
+    seconds: t.duration_s,
+    siteId,
+    sessionId,
+    wakewordId: null,
+    asrTokens: [tokens],
+    lang: null,
+  };
+}
+
+export function vadTopic(siteId: string, up: boolean): string {
+  return `hermes/voiceActivity/${siteId}/${up ? 'vadUp' : 'vadDown'}`;
+}
+
+export function vadPayload(siteId: string, signalMs: number) {
+  return { siteId, signalMs };
+}
+
+export type HermesCommand = { kind: 'startListening' | 'stopListening' | 'toggleOn' | 'toggleOff'; sessionId: string | null };
+
+/** Parses an incoming Hermes message; null when it is not for this site or malformed. */
+export function parseHermes(topic: string, payload: Buffer, siteId: string): HermesCommand | null {
+  const kind = topic.slice('hermes/asr/'.length) as HermesCommand['kind'];
+  if (!(HERMES_IN as readonly string[]).includes(topic)) return null;
+  let body: { siteId?: unknown; sessionId?: unknown };
+  try {
+    body = payload.length ? JSON.parse(payload.toString()) : {};
+  } catch {
+    return null;
+  }
+  const target = typeof body.siteId === 'string' ? body.siteId : 'default';
+  if (target !== siteId) return null;
+  return { kind, sessionId: typeof body.sessionId === 'string' ? body.sessionId : null };
+}

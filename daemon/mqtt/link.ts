@@ -1,0 +1,223 @@
+// The daemon's MQTT connection: availability with a last will, retained state topics re-sent on
+// every (re)connect, commands in, and transcripts out through the durable outbox. mqtt.js keeps a
+// QoS 1 message it has sent in its own store and replays it after a reconnect until PUBACK, so an
+// outbox entry is handed to it once per process; a restarted daemon hands over the whole journal.
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Config } from '../config.js';
+import { childLogger } from '../log.js';
+import type { Outbox, OutboxEntry } from '../outbox.js';
+import { discoveryMessages } from './homeassistant.js';
+import { HERMES_IN, parseHermes, type HermesCommand } from './hermes.js';
+import { Topics } from './topics.js';
+
+const log = childLogger('mqtt');
+
+export interface LinkEvents {
+  command: [name: string, payload: Buffer];
+  hermes: [cmd: HermesCommand];
+  connected: [];
+  disconnected: [];
+  acked: [id: string];
+}
+
+export interface LinkOptions {
+  cfg: Config;
+  url: string;
+  outbox: Outbox;
+  version: string;
+  modelName: string;
+}
+
+/** The URL with any user:password@ removed, for logs. */
+export function safeUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//');
+}
+
+export class MqttLink extends EventEmitter<LinkEvents> {
+  readonly topics: Topics;
+  private client: MqttClient | undefined;
+  private readonly retained = new Map<string, string>();
+  private readonly handed = new Set<string>();
+  private readonly cfg: Config;
+  private readonly hermesSite: string;
+  private flushing = false;
+
+  constructor(private readonly opts: LinkOptions) {
+    super();
+    this.cfg = opts.cfg;
+    this.topics = new Topics(this.cfg.mqtt.prefix, this.cfg.site);
+    this.hermesSite = this.cfg.hermes.site_id ?? this.cfg.site;
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  private clientOptions(): IClientOptions {
+    const m = this.cfg.mqtt;
+    const read = (file: string, what: string) => {
+      try {
+        return fs.readFileSync(file);
+      } catch (err) {
+        throw new Error(`cannot read the MQTT ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    };
+    const embedded = this.cfg.mqtt.url === null;
+    return {
+      clientId: m.client_id ?? `earshot-${this.cfg.site}-${Math.random().toString(16).slice(2, 8)}`,
+      // aedes speaks MQTT 3.1.1 only
+      protocolVersion: embedded ? 4 : m.protocol_version,
+      clean: true,
+      keepalive: m.keepalive_s,
+      reconnectPeriod: m.reconnect_ms,
+      connectTimeout: 10_000,
+      queueQoSZero: false,
+      username: m.username ?? undefined,
+      password: m.password_env ? process.env[m.password_env] : (m.password ?? undefined),
+      ca: m.ca ? read(m.ca, 'CA certificate') : undefined,
+      cert: m.cert ? read(m.cert, 'client certificate') : undefined,
+      key: m.key ? read(m.key, 'client key') : undefined,
+      rejectUnauthorized: m.reject_unauthorized,
+      will: { topic: this.topics.status, payload: Buffer.from('offline'), qos: 1, retain: true },
+    };
+  }
+
+  start(): void {
+    const options = this.clientOptions();
+    log.info({ url: safeUrl(this.opts.url), clientId: options.clientId, user: options.username ?? null }, 'connecting to MQTT broker');
+    const client = mqtt.connect(this.opts.url, options);
+    this.client = client;
+    client.on('connect', () => this.onConnect());
+    client.on('close', () => {
+      if (this.wasConnected) log.warn('MQTT connection lost; transcripts stay in the outbox until it is back');
+      this.wasConnected = false;
+      this.emit('disconnected');
+    });
+    client.on('error', (err) => log.warn({ err: err.message }, 'MQTT error'));
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+  }
+
+  private wasConnected = false;
+
+  private onConnect(): void {
+    const client = this.client!;
+    this.wasConnected = true;
+    log.info({ url: safeUrl(this.opts.url) }, 'MQTT connected');
+    client.publish(this.topics.status, 'online', { qos: 1, retain: true });
+    for (const [topic, payload] of this.retained) client.publish(topic, payload, { qos: 1, retain: true });
+    const subs = [this.topics.cmdWildcard];
+    if (this.cfg.homeassistant.enabled) subs.push(`${this.cfg.homeassistant.discovery_prefix}/status`);
+    if (this.cfg.hermes.enabled) subs.push(...HERMES_IN);
+    client.subscribe(subs, { qos: 1 });
+    if (this.cfg.homeassistant.enabled) this.announce();
+    this.emit('connected');
+    void this.flush();
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    if (topic.startsWith(this.topics.cmdPrefix)) {
+      this.emit('command', topic.slice(this.topics.cmdPrefix.length), payload);
+    } else if (this.cfg.homeassistant.enabled && topic === `${this.cfg.homeassistant.discovery_prefix}/status`) {
+      if (payload.toString() === 'online') {
+        log.info('Home Assistant came online: announcing the device again');
+        this.announce();
+      }
+    } else if (topic.startsWith('hermes/')) {
+      const cmd = parseHermes(topic, payload, this.hermesSite);
+      if (cmd) this.emit('hermes', cmd);
+    }
+  }
+
+  /** Publishes the Home Assistant discovery configs (retained). */
+  announce(): void {
+    for (const m of discoveryMessages({
+      discoveryPrefix: this.cfg.homeassistant.discovery_prefix,
+      topics: this.topics,
+      deviceName: this.cfg.homeassistant.device_name ?? `Earshot ${this.cfg.site}`,
+      version: this.opts.version,
+      model: this.opts.modelName,
+    })) {
+      this.client?.publish(m.topic, JSON.stringify(m.payload), { qos: 1, retain: true });
+    }
+  }
+
+  /** Retained state (mic, muted, status detail, vad): kept and re-sent after a reconnect. */
+  publishRetained(topic: string, payload: unknown): void {
+    const text = typeof payload === 'string' ? payload : JSON.stringify(payload);
+    this.retained.set(topic, text);
+    if (this.connected) this.client!.publish(topic, text, { qos: 1, retain: true });
+  }
+
+  /** Fire-and-forget (partials, Hermes voice activity): dropped while disconnected. */
+  publishVolatile(topic: string, payload: unknown, qos: 0 | 1 = 0): void {
+    if (!this.connected) return;
+    this.client!.publish(topic, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos });
+  }
+
+  /** Journals a transcript (durable before anything is sent), then sends it. */
+  async publishDurable(id: string, topic: string, payload: unknown): Promise<void> {
+    await this.opts.outbox.add(id, topic, typeof payload === 'string' ? payload : JSON.stringify(payload));
+    void this.flush();
+  }
+
+  /** Hands every journalled entry not yet given to mqtt.js over to it, oldest first. */
+  async flush(): Promise<void> {
+    if (this.flushing || !this.connected) return;
+    this.flushing = true;
+    try {
+      for (const entry of this.opts.outbox.list()) {
+        if (!this.connected) break;
+        if (this.handed.has(entry.id)) continue;
+        await this.send(entry);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async send(entry: OutboxEntry): Promise<void> {
+    const expiry = this.cfg.mqtt.message_expiry_s;
+    const v5 = this.cfg.mqtt.url !== null && this.cfg.mqtt.protocol_version === 5;
+    const options: mqtt.IClientPublishOptions = { qos: 1 };
+    if (expiry > 0) {
+      const left = expiry - Math.floor((Date.now() - entry.created) / 1000);
+      if (left <= 0) {
+        log.warn({ id: entry.id }, 'transcript expired before it could be delivered');
+        await this.opts.outbox.expire(entry.id);
+        return;
+      }
+      if (v5) options.properties = { messageExpiryInterval: left };
+    }
+    this.handed.add(entry.id);
+    this.client!.publish(entry.topic, entry.payload, options, (err) => {
+      if (err) {
+        // mqtt.js gave up on it (client ended): it stays journalled for the next process
+        this.handed.delete(entry.id);
+        return;
+      }
+      this.handed.delete(entry.id);
+      void this.opts.outbox.ack(entry.id).then(() => this.emit('acked', entry.id));
+    });
+  }
+
+  /** Waits until the outbox is empty or the time is up; true when everything was acknowledged. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.opts.outbox.pending > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.opts.outbox.pending === 0;
+  }
+
+  /** Publishes offline (the will is only for crashes) and disconnects. */
+  async stop(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    if (client.connected) {
+      await new Promise<void>((resolve) => client.publish(this.topics.status, 'offline', { qos: 1, retain: true }, () => resolve()));
+    }
+    await new Promise<void>((resolve) => client.end(!client.connected, {}, () => resolve()));
+  }
+}

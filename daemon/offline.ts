@@ -1,0 +1,105 @@
+// Offline runs over WAV files (`earshot transcribe`, `earshot vad`) through the same pVAD,
+// segmenter and recognizer as the daemon.
+import { readWav16kMono, SAMPLE_RATE } from './audio/wav.js';
+import type { Config } from './config.js';
+import { loadPvad, loadSpeakerEncoder, loadTransducer, type LoadedSpeakerEncoder } from './models.js';
+import type { PvadModel } from './native.js';
+import { Pipeline, type FinalSegment } from './pipeline.js';
+import { loadProfile, type Profile } from './profiles.js';
+import { FRAME_MS, Segmenter, segmenterOptionsFromConfig } from './segmenter.js';
+import fs from 'node:fs';
+
+const CHUNK = SAMPLE_RATE / 10; // feed 100 ms at a time, like a capture device would
+
+const sec = (frames: number) => Math.round(frames * FRAME_MS) / 1000;
+
+export async function loadProfilesFor(files: string[], cfg: Config, pvad: PvadModel): Promise<{ profiles: Profile[]; encoder?: LoadedSpeakerEncoder }> {
+  const all = [...cfg.vad.profiles.map((p) => p.file), ...files];
+  if (all.length === 0) return { profiles: [] };
+  if (!fs.existsSync(cfg.models.speaker_encoder)) throw new Error(`speaker profiles need the speaker encoder model ${cfg.models.speaker_encoder}, which does not exist`);
+  const encoder = await loadSpeakerEncoder(cfg.models.speaker_encoder);
+  const dim = Number(pvad.info.metadata['earshot.embed_dim']) || undefined;
+  return { profiles: all.map((f) => loadProfile(f, encoder, dim)), encoder };
+}
+
+/** Posteriors [ns, tss, ntss] per frame; with several profiles, the frame's best-scoring one. */
+export function framePosteriors(pvad: PvadModel, samples: Float32Array, profiles: Profile[]): number[][] {
+  const embeddings = profiles.length ? profiles.map((p) => p.embedding) : [null];
+  const posts = embeddings.map((e) => pvad.createStream(e).accept(samples));
+  const out: number[][] = [];
+  for (let j = 0; j < posts[0].length / 3; j++) {
+    let best = 0;
+    for (let p = 1; p < posts.length; p++) if (posts[p][3 * j + 1] > posts[best][3 * j + 1]) best = p;
+    out.push([posts[best][3 * j], posts[best][3 * j + 1], posts[best][3 * j + 2]]);
+  }
+  return out;
+}
+
+export interface VadResult {
+  file: string;
+  frame_ms: number;
+  scores?: number[][];
+  segments?: { segment: number; start: number; end: number }[];
+}
+
+export async function runVad(files: string[], cfg: Config, profileFiles: string[], frames: boolean, emit: (r: VadResult) => void): Promise<void> {
+  const pvad = await loadPvad(cfg.models.pvad);
+  const { profiles } = await loadProfilesFor(profileFiles, cfg, pvad);
+  const vadCfg = profiles.length ? cfg.vad : { ...cfg.vad, mode: 'any' as const };
+  for (const file of files) {
+    const { samples } = readWav16kMono(file);
+    const scores = framePosteriors(pvad, samples, profiles);
+    if (frames) {
+      emit({ file, frame_ms: FRAME_MS, scores: scores.map((s) => s.map((x) => Math.round(x * 10000) / 10000)) });
+      continue;
+    }
+    const seg = new Segmenter(segmenterOptionsFromConfig(vadCfg, cfg.segmenter));
+    const segments: { segment: number; start: number; end: number }[] = [];
+    const take = (evs: ReturnType<Segmenter['push']>) => {
+      for (const ev of evs) if (ev.type === 'close') segments.push({ segment: segments.length, start: sec(ev.speechStartFrame), end: sec(ev.speechEndFrame) });
+    };
+    for (const [ns, tss, ntss] of scores) take(seg.push(ns, tss, ntss));
+    take(seg.finish('end_of_input'));
+    emit({ file, frame_ms: FRAME_MS, segments });
+  }
+}
+
+export interface TranscribeLine {
+  file: string;
+  segment: number;
+  start: number;
+  end: number;
+  text: string;
+  tokens: { text: string; start: number; conf: number }[];
+}
+
+export async function runTranscribe(files: string[], cfg: Config, profileFiles: string[], emit: (line: TranscribeLine) => void): Promise<void> {
+  const [transducer, pvad] = await Promise.all([loadTransducer(cfg.models.transducer), loadPvad(cfg.models.pvad)]);
+  const { profiles, encoder } = await loadProfilesFor(profileFiles, cfg, pvad);
+  const decoded = files.map((f) => ({ file: f, samples: readWav16kMono(f).samples })); // fail early on a bad file
+  for (const { file, samples } of decoded) {
+    const pipeline = new Pipeline(
+      { transducer, pvad, speakerEncoder: encoder },
+      {
+        segmenter: segmenterOptionsFromConfig(profiles.length ? cfg.vad : { ...cfg.vad, mode: 'any' }, cfg.segmenter),
+        recognizer: { beam: cfg.recognizer.beam, chunkFrames: cfg.recognizer.chunk_frames ?? undefined, hotPhrases: cfg.recognizer.hot_phrases },
+        profiles,
+      },
+    );
+    let n = 0;
+    let failure: Error | undefined;
+    pipeline.on('error', (err) => (failure = err));
+    pipeline.on('final', (seg: FinalSegment) => {
+      emit({ file, segment: n++, start: sec(seg.speechStartFrame), end: sec(seg.speechEndFrame), text: seg.text, tokens: seg.tokens });
+    });
+    for (let i = 0; i < samples.length; i += CHUNK) {
+      pipeline.push(samples.subarray(i, Math.min(samples.length, i + CHUNK)));
+      // let finished segments come out while the file is still being read
+      if (pipeline.pendingFinalCount > 0) await new Promise((r) => setImmediate(r));
+    }
+    pipeline.endOfInput();
+    await pipeline.drain();
+    pipeline.dispose();
+    if (failure) throw failure;
+  }
+}

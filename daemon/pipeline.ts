@@ -1,0 +1,328 @@
+// The frame pipeline: audio -> personal VAD (one stream per enrolled profile, or one plain VAD
+// stream) -> segmenter -> streaming recognizer -> 'final' events. The recognizer is fed while the
+// segment is open, so at close only the last chunk remains to decode. pVAD accept() is small
+// synchronous work; recognition and speaker embedding run on the addon's native threads.
+import { EventEmitter } from 'node:events';
+import { childLogger } from './log.js';
+import type { LoadedSpeakerEncoder } from './models.js';
+import type { PvadModel, PvadStream, RecognizerOptions, RecognizerStream, TokenInfo, TransducerModel } from './native.js';
+import { cosine, type Profile } from './profiles.js';
+import { FRAME_MS, Segmenter, type CloseReason, type SegmenterOptions } from './segmenter.js';
+import { SAMPLE_RATE } from './audio/wav.js';
+
+const log = childLogger('pipeline');
+const FRAME = (SAMPLE_RATE * FRAME_MS) / 1000; // 160 samples
+/** speaker embeddings of shorter speech are too noisy to report */
+const MIN_EMBED_SAMPLES = SAMPLE_RATE / 2;
+
+export interface SpeakerMatch {
+  name: string;
+  score: number;
+}
+
+export interface SegmentInfo {
+  index: number;
+  startFrame: number;
+  speechStartFrame: number;
+  forced: boolean;
+}
+
+export interface FinalSegment extends SegmentInfo {
+  endFrame: number;
+  speechEndFrame: number;
+  reason: CloseReason;
+  text: string;
+  /** token start times in seconds from the start of the stream */
+  tokens: TokenInfo[];
+  speaker: SpeakerMatch | null;
+  scores: SpeakerMatch[];
+  /** performance.now() when the segmenter closed the segment and when the text was final */
+  closedAt: number;
+  finalAt: number;
+  model: string;
+}
+
+export interface PipelineEvents {
+  open: [info: SegmentInfo];
+  close: [info: SegmentInfo & { endFrame: number; speechEndFrame: number; reason: CloseReason }];
+  final: [segment: FinalSegment];
+  partial: [partial: { index: number; text: string }];
+  error: [err: Error];
+}
+
+export interface PipelineModels {
+  transducer: TransducerModel;
+  pvad: PvadModel;
+  speakerEncoder?: LoadedSpeakerEncoder;
+}
+
+export interface PipelineOptions {
+  segmenter: SegmenterOptions;
+  recognizer?: RecognizerOptions;
+  profiles: Profile[];
+  partials?: boolean;
+  partialIntervalMs?: number;
+}
+
+/** Growable sample store addressed by absolute sample index, trimmed from the front. */
+class SampleStore {
+  private data = new Float32Array(SAMPLE_RATE * 4);
+  private start = 0; // absolute index of data[0]
+  private length = 0;
+
+  get end(): number {
+    return this.start + this.length;
+  }
+
+  append(samples: Float32Array): void {
+    if (this.length + samples.length > this.data.length) {
+      const grown = new Float32Array(Math.max(this.data.length * 2, this.length + samples.length));
+      grown.set(this.data.subarray(0, this.length));
+      this.data = grown;
+    }
+    this.data.set(samples, this.length);
+    this.length += samples.length;
+  }
+
+  slice(from: number, to: number): Float32Array {
+    const a = Math.max(from, this.start) - this.start;
+    const b = Math.min(to, this.end) - this.start;
+    return b > a ? this.data.slice(a, b) : new Float32Array(0);
+  }
+
+  reset(at: number): void {
+    this.start = at;
+    this.length = 0;
+  }
+
+  trimBefore(index: number): void {
+    const drop = Math.min(this.length, Math.max(0, index - this.start));
+    if (drop < SAMPLE_RATE) return; // amortize the copy
+    this.data.copyWithin(0, drop, this.length);
+    this.length -= drop;
+    this.start += drop;
+  }
+}
+
+interface OpenSegment extends SegmentInfo {
+  stream: RecognizerStream;
+  fedUntil: number; // absolute sample index
+  lastPartial: string;
+}
+
+export class Pipeline extends EventEmitter<PipelineEvents> {
+  readonly segmenter: Segmenter;
+  private readonly pvadStreams: PvadStream[];
+  private readonly audio = new SampleStore();
+  private total = 0; // samples received
+  private pvadFed = 0; // absolute sample index fed to the pVAD streams
+  private nextFrame = 0; // absolute frame index of the next posterior
+  private open: OpenSegment | undefined;
+  private segmentCount = 0;
+  private finals: Promise<void> = Promise.resolve();
+  private pendingFinals = 0;
+  private readonly pendingSince: number[] = [];
+  private partialTimer: NodeJS.Timeout | undefined;
+  private mutedFlag = false;
+  /** frames analysed; the watchdog compares it with the audio that arrived */
+  framesProcessed = 0;
+
+  constructor(
+    private readonly models: PipelineModels,
+    private readonly opts: PipelineOptions,
+  ) {
+    super();
+    this.segmenter = new Segmenter(opts.segmenter);
+    const embeddings = opts.profiles.length ? opts.profiles.map((p) => p.embedding) : [null];
+    this.pvadStreams = embeddings.map((e) => models.pvad.createStream(e));
+    if (opts.partials) {
+      this.partialTimer = setInterval(() => this.emitPartial(), opts.partialIntervalMs ?? 250);
+      this.partialTimer.unref();
+    }
+  }
+
+  get muted(): boolean {
+    return this.mutedFlag;
+  }
+
+  get samplesReceived(): number {
+    return this.total;
+  }
+
+  /** samples still waiting for analysis (the pVAD's look-ahead plus anything unprocessed) */
+  get backlogSamples(): number {
+    return this.total - this.nextFrame * FRAME;
+  }
+
+  get segmentOpen(): boolean {
+    return this.open !== undefined;
+  }
+
+  push(samples: Float32Array): void {
+    this.audio.append(samples);
+    this.total += samples.length;
+    if (this.mutedFlag) {
+      this.audio.trimBefore(this.total - this.opts.segmenter.preRollFrames * FRAME);
+      return;
+    }
+    if (this.total <= this.pvadFed) return;
+    const feed = this.audio.slice(this.pvadFed, this.total);
+    this.pvadFed = this.total;
+    const posts = this.pvadStreams.map((s) => s.accept(feed));
+    const frames = posts[0].length / 3;
+    for (let j = 0; j < frames; j++) {
+      const frame = this.nextFrame++;
+      // With several profiles, a frame is target speech if any enrolled speaker's stream says so.
+      let best = 0;
+      for (let p = 1; p < posts.length; p++) if (posts[p][3 * j + 1] > posts[best][3 * j + 1]) best = p;
+      const ns = posts[best][3 * j];
+      const tss = posts[best][3 * j + 1];
+      const ntss = posts[best][3 * j + 2];
+      if (this.segmenter.frames < frame) this.segmenter.advanceTo(frame);
+      for (const ev of this.segmenter.push(ns, tss, ntss)) {
+        if (ev.type === 'open') this.openSegment(ev.startFrame, ev.speechStartFrame, ev.forced);
+        else this.closeSegment(ev.endFrame, ev.speechEndFrame, ev.speechStartFrame, ev.reason);
+      }
+      this.framesProcessed++;
+    }
+    if (this.open) this.feedRecognizer(this.nextFrame * FRAME);
+    const keepFrom = this.open ? this.open.startFrame * FRAME : (this.nextFrame - this.opts.segmenter.preRollFrames - 2) * FRAME;
+    this.audio.trimBefore(keepFrom);
+  }
+
+  /** A pipeline started mid-stream (reload): frame numbers continue from this sample position. */
+  alignTo(samples: number): void {
+    this.total = samples;
+    this.nextFrame = Math.ceil(samples / FRAME);
+    this.pvadFed = this.nextFrame * FRAME;
+    this.segmenter.advanceTo(this.nextFrame);
+    this.audio.reset(samples);
+  }
+
+  /** Opens a segment now, without waiting for the VAD. */
+  listen(): void {
+    if (this.mutedFlag) return;
+    for (const ev of this.segmenter.listen()) if (ev.type === 'open') this.openSegment(ev.startFrame, ev.speechStartFrame, ev.forced);
+    if (this.open) this.feedRecognizer(this.nextFrame * FRAME);
+  }
+
+  /** Closes the open segment (stop listening, end of input, shutdown) and transcribes it. */
+  finish(reason: CloseReason): void {
+    for (const ev of this.segmenter.finish(reason)) if (ev.type === 'close') this.closeSegment(ev.endFrame, ev.speechEndFrame, ev.speechStartFrame, ev.reason);
+  }
+
+  /** End of input: the pVAD's look-ahead frames are not coming, close what is open. */
+  endOfInput(): void {
+    if (this.open) this.feedRecognizer(this.total);
+    this.finish('end_of_input');
+  }
+
+  mute(): void {
+    if (this.mutedFlag) return;
+    this.finish('stop');
+    this.mutedFlag = true;
+  }
+
+  unmute(): void {
+    if (!this.mutedFlag) return;
+    this.mutedFlag = false;
+    // Restart the pVAD on a frame boundary so its frame numbers stay aligned with the audio.
+    for (const s of this.pvadStreams) s.reset();
+    this.nextFrame = Math.ceil(this.total / FRAME);
+    this.pvadFed = this.nextFrame * FRAME;
+  }
+
+  /** Resolves when every closed segment's final result has been emitted. */
+  drain(): Promise<void> {
+    return this.finals;
+  }
+
+  /** ms the oldest closed segment has been waiting for its final text (0 when none) */
+  oldestPendingMs(now = performance.now()): number {
+    return this.pendingSince.length ? now - this.pendingSince[0] : 0;
+  }
+
+  get pendingFinalCount(): number {
+    return this.pendingFinals;
+  }
+
+  dispose(): void {
+    clearInterval(this.partialTimer);
+  }
+
+  private openSegment(startFrame: number, speechStartFrame: number, forced: boolean): void {
+    const stream = this.models.transducer.createStream(this.opts.recognizer);
+    const index = this.segmentCount++;
+    this.open = { index, startFrame, speechStartFrame, forced, stream, fedUntil: startFrame * FRAME, lastPartial: '' };
+    log.debug({ segment: index, startFrame, forced }, 'segment open');
+    this.emit('open', { index, startFrame, speechStartFrame, forced });
+  }
+
+  private feedRecognizer(until: number): void {
+    const seg = this.open!;
+    const upto = Math.min(until, this.total);
+    if (upto <= seg.fedUntil) return;
+    seg.stream.acceptWaveform(this.audio.slice(seg.fedUntil, upto));
+    seg.fedUntil = upto;
+  }
+
+  private closeSegment(endFrame: number, speechEndFrame: number, speechStartFrame: number, reason: CloseReason): void {
+    const seg = this.open;
+    if (!seg) return;
+    this.feedRecognizer(Math.min(endFrame * FRAME, this.total));
+    this.open = undefined;
+    const closedAt = performance.now();
+    const info = { index: seg.index, startFrame: seg.startFrame, speechStartFrame, forced: seg.forced, endFrame, speechEndFrame, reason };
+    log.debug(info, 'segment closed');
+    this.emit('close', info);
+    const decoding = seg.stream.finalize();
+    const speechAudio = this.audio.slice(speechStartFrame * FRAME, speechEndFrame * FRAME);
+    const matching = this.matchSpeaker(speechAudio);
+    this.pendingFinals++;
+    this.pendingSince.push(closedAt);
+    // Results are emitted in segment order even if a later one finishes decoding first.
+    this.finals = this.finals.then(async () => {
+      try {
+        const [result, match] = await Promise.all([decoding, matching]);
+        const offset = (seg.startFrame * FRAME) / SAMPLE_RATE;
+        this.emit('final', {
+          ...info,
+          text: result.text,
+          tokens: result.tokens.map((t) => ({ text: t.text, start: Math.round((t.start + offset) * 1000) / 1000, conf: Math.round(t.conf * 1000) / 1000 })),
+          speaker: match.best,
+          scores: match.scores,
+          closedAt,
+          finalAt: performance.now(),
+          model: this.models.transducer.info.name,
+        });
+      } catch (err) {
+        log.error({ segment: seg.index, err: (err as Error).message }, 'decoding a segment failed');
+        this.emit('error', err as Error);
+      } finally {
+        this.pendingFinals--;
+        this.pendingSince.shift();
+        seg.stream.dispose();
+      }
+    });
+  }
+
+  private async matchSpeaker(speech: Float32Array): Promise<{ best: SpeakerMatch | null; scores: SpeakerMatch[] }> {
+    const enc = this.models.speakerEncoder;
+    if (!enc || this.opts.profiles.length === 0 || speech.length < MIN_EMBED_SAMPLES) return { best: null, scores: [] };
+    const emb = await enc.encoder.embed(speech);
+    const scores = this.opts.profiles
+      .map((p) => ({ name: p.name, score: Math.round(cosine(emb, p.embedding) * 1000) / 1000 }))
+      .sort((a, b) => b.score - a.score);
+    return { best: scores[0], scores };
+  }
+
+  private emitPartial(): void {
+    const seg = this.open;
+    if (!seg) return;
+    const { text } = seg.stream.partial();
+    if (text && text !== seg.lastPartial) {
+      seg.lastPartial = text;
+      this.emit('partial', { index: seg.index, text });
+    }
+  }
+}

@@ -1,0 +1,115 @@
+import test from 'ava';
+import { Segmenter, segmenterOptionsFromConfig, type SegmentEvent, type SegmenterOptions } from '../daemon/segmenter.js';
+
+// Posteriors [ns, tss, ntss] per 10 ms frame, written as a string: '.' silence, 'T' target
+// speech, 'O' another speaker's speech, each character one frame.
+const P: Record<string, [number, number, number]> = { '.': [0.9, 0.05, 0.05], T: [0.05, 0.9, 0.05], O: [0.05, 0.05, 0.9], t: [0.45, 0.5, 0.05] };
+
+const opts = (over: Partial<SegmenterOptions> = {}): SegmenterOptions => ({
+  mode: 'target',
+  threshold: 0.5,
+  preRollFrames: 3,
+  trailingFrames: 5,
+  maxFrames: 100,
+  minSpeechFrames: 4,
+  listenTimeoutFrames: 20,
+  ...over,
+});
+
+function run(frames: string, o: SegmenterOptions, finish = true): SegmentEvent[] {
+  const s = new Segmenter(o);
+  const ev: SegmentEvent[] = [];
+  for (const c of frames.replace(/\s/g, '')) ev.push(...s.push(...P[c]));
+  if (finish) ev.push(...s.finish('end_of_input'));
+  return ev;
+}
+
+const closes = (ev: SegmentEvent[]) => ev.filter((e) => e.type === 'close').map((e) => e.type === 'close' && [e.startFrame, e.speechStartFrame, e.speechEndFrame, e.endFrame, e.reason]);
+
+test('opens after min_speech with pre-roll, closes after the trailing stretch', (t) => {
+  // frames:        0123456789...
+  const ev = run('..........TTTTTTTTTT..........', opts());
+  const open = ev.find((e) => e.type === 'open')!;
+  t.deepEqual(open, { type: 'open', startFrame: 7, speechStartFrame: 10, forced: false });
+  // speech frames 10..19, trailing 5 frames close it at frame 24 (exclusive end 25)
+  t.deepEqual(closes(ev), [[7, 10, 20, 25, 'silence']]);
+});
+
+test('the open event comes on the frame that completes min_speech: latency of the decision', (t) => {
+  const s = new Segmenter(opts());
+  const at: number[] = [];
+  'TTTTTT'.split('').forEach((c, i) => {
+    if (s.push(...P[c]).some((e) => e.type === 'open')) at.push(i);
+  });
+  t.deepEqual(at, [3]);
+});
+
+test('bursts shorter than min_speech do not open a segment', (t) => {
+  t.deepEqual(run('...TTT....TT...T.TTT...', opts()), []);
+});
+
+test('a pause shorter than the trailing stretch does not cut the segment', (t) => {
+  t.deepEqual(closes(run('TTTTTT....TTTTTT........', opts())), [[0, 0, 16, 21, 'silence']]);
+});
+
+test('mode target: another speaker neither opens nor holds a segment', (t) => {
+  t.deepEqual(run('OOOOOOOOOOOOOOOO', opts()), []);
+  // target speech, then another voice right away: closes as if it were silence
+  t.deepEqual(closes(run('TTTTTTOOOOOOOOOOOO', opts())), [[0, 0, 6, 11, 'silence']]);
+});
+
+test('mode any: every voice opens and holds', (t) => {
+  t.deepEqual(closes(run('OOOOOO....TTTT........', opts({ mode: 'any' }))), [[0, 0, 14, 19, 'silence']]);
+});
+
+test('threshold applies to the mode score', (t) => {
+  t.deepEqual(run('tttttttt', opts({ threshold: 0.6 })), []);
+  t.is(closes(run('tttttttt......', opts({ threshold: 0.5 }))).length, 1);
+});
+
+test('max length closes and speech that goes on reopens at once', (t) => {
+  const ev = run('T'.repeat(25) + '.'.repeat(10), opts({ maxFrames: 10, preRollFrames: 0 }));
+  t.deepEqual(closes(ev), [
+    [0, 0, 10, 10, 'max_length'],
+    [10, 10, 20, 20, 'max_length'],
+    [20, 20, 25, 30, 'silence'],
+  ]);
+});
+
+test('listen opens at once with pre-roll; it times out when nobody speaks', (t) => {
+  const s = new Segmenter(opts());
+  for (let i = 0; i < 10; i++) s.push(...P['.']);
+  t.deepEqual(s.listen(), [{ type: 'open', startFrame: 7, speechStartFrame: 10, forced: true }]);
+  t.deepEqual(s.listen(), [], 'a second listen is a no-op');
+  const ev: SegmentEvent[] = [];
+  for (let i = 0; i < 30; i++) ev.push(...s.push(...P['.']));
+  t.deepEqual(closes(ev), [[7, 10, 10, 27, 'listen_timeout']]);
+});
+
+test('a listened segment with speech closes on trailing silence, with the speech times', (t) => {
+  const s = new Segmenter(opts());
+  s.listen();
+  const ev: SegmentEvent[] = [];
+  for (const c of '..TTT' + '.'.repeat(6)) ev.push(...s.push(...P[c]));
+  t.deepEqual(closes(ev), [[0, 2, 5, 10, 'silence']]);
+});
+
+test('finish closes an open segment at the current frame; end of input too', (t) => {
+  t.deepEqual(closes(run('....TTTTTT', opts())), [[1, 4, 10, 10, 'end_of_input']]);
+  const s = new Segmenter(opts());
+  t.deepEqual(s.finish('stop'), []);
+});
+
+test('frames skipped while muted keep numbering; a segment cannot be skipped over', (t) => {
+  const s = new Segmenter(opts());
+  s.advanceTo(100);
+  const ev: SegmentEvent[] = [];
+  for (const c of 'TTTT') ev.push(...s.push(...P[c]));
+  t.deepEqual(ev[0], { type: 'open', startFrame: 97, speechStartFrame: 100, forced: false });
+  t.throws(() => s.advanceTo(200), { message: /inside an open segment/ });
+});
+
+test('options from the configuration are converted to frames', (t) => {
+  const o = segmenterOptionsFromConfig({ mode: 'any', threshold: 0.4 }, { pre_roll_ms: 300, trailing_ms: 400, max_segment_ms: 15000, min_speech_ms: 100, listen_timeout_ms: 5000 });
+  t.deepEqual(o, { mode: 'any', threshold: 0.4, preRollFrames: 30, trailingFrames: 40, maxFrames: 1500, minSpeechFrames: 10, listenTimeoutFrames: 500 });
+});
