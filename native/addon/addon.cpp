@@ -316,11 +316,19 @@ class DecodeWorker : public Napi::AsyncWorker {
 };
 
 RecognizerStreamWrap::RecognizerStreamWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RecognizerStreamWrap>(info) {
-  Napi::Env env = info.Env();
-  auto model = unwrap_model<TransducerModel>(info, "RecognizerStream");
+  // Everything that can fail was done by TransducerWrap::CreateStream: a throwing ObjectWrap
+  // constructor is not safe.
+  core_ = std::make_shared<StreamCore>();
+  core_->engine.reset(info[0].As<Napi::External<TransducerStream>>().Data());
+}
+
+// Parses createStream's options and builds the engine stream; throws JS errors naming the problem.
+std::unique_ptr<TransducerStream> make_stream(Napi::Env env, std::shared_ptr<const TransducerModel> model,
+                                              const Napi::Value& options) {
+  if (!options.IsUndefined() && !options.IsObject()) throw_type(env, "createStream: options must be an object");
   StreamOptions opt;
-  if (info.Length() > 1 && info[1].IsObject()) {
-    Napi::Object o = info[1].As<Napi::Object>();
+  if (options.IsObject()) {
+    Napi::Object o = options.As<Napi::Object>();
     Napi::Value c = o.Get("chunkFrames"), b = o.Get("beam"), h = o.Get("hotPhrases");
     if (!c.IsUndefined()) {
       if (!c.IsNumber() || c.As<Napi::Number>().Int32Value() < 1 || c.As<Napi::Number>().Int32Value() > 1000 ||
@@ -347,13 +355,13 @@ RecognizerStreamWrap::RecognizerStreamWrap(const Napi::CallbackInfo& info) : Nap
       }
     }
   }
-  core_ = std::make_shared<StreamCore>();
-  core_->engine = std::make_unique<TransducerStream>(model, opt);
-  if (!core_->engine->rejected_phrases().empty()) {
+  auto stream = std::make_unique<TransducerStream>(std::move(model), opt);
+  if (!stream->rejected_phrases().empty()) {
     std::string list;
-    for (const auto& p : core_->engine->rejected_phrases()) list += (list.empty() ? "\"" : ", \"") + p + "\"";
+    for (const auto& p : stream->rejected_phrases()) list += (list.empty() ? "\"" : ", \"") + p + "\"";
     throw Napi::Error::New(env, "createStream: hot phrase(s) " + list + " cannot be spelled with the model's tokens");
   }
+  return stream;
 }
 
 void RecognizerStreamWrap::kick(Napi::Env env) {
@@ -422,12 +430,8 @@ class TransducerWrap : public Napi::ObjectWrap<TransducerWrap> {
     return model_;
   }
   Napi::Value CreateStream(const Napi::CallbackInfo& info) {
-    auto* holder = new std::shared_ptr<const TransducerModel>(live("createStream"));
-    auto ext = Napi::External<std::shared_ptr<const TransducerModel>>::New(
-        info.Env(), holder, [](Napi::Env, std::shared_ptr<const TransducerModel>* p) { delete p; });
-    Napi::Value opts = info.Length() > 0 ? info[0] : info.Env().Undefined();
-    if (!opts.IsUndefined() && !opts.IsObject()) throw_type(info.Env(), "createStream: options must be an object");
-    return data(info.Env()).stream.New({ext, opts});
+    auto stream = make_stream(info.Env(), live("createStream"), info.Length() > 0 ? info[0] : info.Env().Undefined());
+    return data(info.Env()).stream.New({Napi::External<TransducerStream>::New(info.Env(), stream.release())});
   }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     model_.reset();  // streams keep their own reference
@@ -483,19 +487,9 @@ class PvadStreamWrap : public Napi::ObjectWrap<PvadStreamWrap> {
     return DefineClass(env, "PvadStream",
                        {InstanceMethod("accept", &PvadStreamWrap::Accept), InstanceMethod("reset", &PvadStreamWrap::Reset)});
   }
+  // Built and checked by PvadWrap::CreateStream (a throwing ObjectWrap constructor is not safe).
   PvadStreamWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PvadStreamWrap>(info) {
-    auto model = unwrap_model<PvadModel>(info, "PvadStream");
-    const float* e = nullptr;
-    if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) {
-      if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-        throw_type(info.Env(), "PvadModel.createStream: embedding must be a Float32Array or null");
-      Napi::Float32Array a = info[1].As<Napi::Float32Array>();
-      if (a.ElementLength() != size_t(model->config().embed_dim))
-        throw Napi::RangeError::New(info.Env(), "PvadModel.createStream: embedding has " + std::to_string(a.ElementLength()) +
-                                                    " values, the model expects " + std::to_string(model->config().embed_dim));
-      e = a.Data();
-    }
-    stream_ = std::make_unique<PvadStream>(model, e);
+    stream_.reset(info[0].As<Napi::External<PvadStream>>().Data());
   }
 
  private:
@@ -534,10 +528,19 @@ class PvadWrap : public Napi::ObjectWrap<PvadWrap> {
  private:
   Napi::Value CreateStream(const Napi::CallbackInfo& info) {
     if (!model_) throw Napi::Error::New(info.Env(), "PvadModel.createStream: the model is disposed");
-    auto* holder = new std::shared_ptr<const PvadModel>(model_);
-    auto ext = Napi::External<std::shared_ptr<const PvadModel>>::New(
-        info.Env(), holder, [](Napi::Env, std::shared_ptr<const PvadModel>* p) { delete p; });
-    return data(info.Env()).pvad_stream.New({ext, info.Length() > 0 ? info[0] : info.Env().Null()});
+    const float* e = nullptr;
+    Napi::Value v = info.Length() > 0 ? info[0] : info.Env().Null();
+    if (!v.IsNull() && !v.IsUndefined()) {
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        throw_type(info.Env(), "PvadModel.createStream: embedding must be a Float32Array or null");
+      Napi::Float32Array a = v.As<Napi::Float32Array>();
+      if (a.ElementLength() != size_t(model_->config().embed_dim))
+        throw Napi::RangeError::New(info.Env(), "PvadModel.createStream: embedding has " + std::to_string(a.ElementLength()) +
+                                                    " values, the model expects " + std::to_string(model_->config().embed_dim));
+      e = a.Data();
+    }
+    auto stream = std::make_unique<PvadStream>(model_, e);
+    return data(info.Env()).pvad_stream.New({Napi::External<PvadStream>::New(info.Env(), stream.release())});
   }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     model_.reset();

@@ -52,9 +52,9 @@ class TransducerStream {
   Fbank fbank_;
   std::vector<float> feats_;  // CMVN'd fbank frames not yet encoded
   TransducerModel::EncoderState enc_;
+  std::vector<std::string> rejected_;  // filled while context_ is built: declared before it
   std::shared_ptr<const ContextGraph> context_;
   Search search_;
-  std::vector<std::string> rejected_;
   double cif_sum_ = 0;
   std::vector<double> boundaries_;
   std::vector<float> enc_out_;

@@ -164,6 +164,12 @@ static void test_biasing() {
     s.finalize();
     return s.result().text;
   };
+  {
+    StreamOptions opt;
+    opt.hot_phrases = {{"caf\xc3\xa9", 1.f}, {"hue go", 1.f}};
+    TransducerStream s(rt.model, opt);
+    CHECK(s.rejected_phrases() == std::vector<std::string>{"caf\xc3\xa9"}, "the unspellable phrase is reported");
+  }
   std::string greedy = decode(1, {}), beam = decode(4, {});
   std::printf("greedy: \"%s\"\nbeam 4: \"%s\"\n", greedy.c_str(), beam.c_str());
   CHECK(!beam.empty(), "beam search gave nothing");
