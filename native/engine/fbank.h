@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace earshot {
@@ -29,19 +30,17 @@ class Fbank {
   int num_bins() const { return bins_; }
   int64_t frames_emitted() const { return emitted_; }
 
+  struct Tables;  // window, FFT twiddles, mel filters: built once per option set, shared
+
  private:
   void drain();
   void compute_frame(const float* wave, float* out);
 
+  std::shared_ptr<const Tables> tab_;
   int bins_, frame_len_, frame_shift_, fft_size_;
   std::vector<float> pending_;  // samples not yet consumed by a complete frame (already x32768)
   std::vector<float> ready_;    // completed frames
   int64_t emitted_ = 0;
-  std::vector<double> window_;
-  std::vector<double> cos_, sin_;  // FFT twiddles
-  std::vector<int> bitrev_;
-  struct Filter { int first; std::vector<float> w; };
-  std::vector<Filter> filters_;
   std::vector<double> re_, im_, power_;
 };
 
