@@ -1,0 +1,369 @@
+"""Trains the speaker encoder and the personal VAD (FiLM, and the concatenation baseline).
+
+On the GPU machine (see models/PVAD_CARD.md for the exact calls):
+    python3 training/pvad_train.py spkenc --carry .carry/pvad --deb .carry/deb --out $OUT
+    python3 training/pvad_train.py pvad --carry .carry/pvad --deb .carry/deb --spkenc .carry/pvad/spkenc.pt --out $OUT
+Locally, as a smoke test: add --tiny (few speakers, few steps, CPU).
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pvad_data as d  # noqa: E402
+from earshot.features import GlobalCmvn  # noqa: E402
+from earshot.pvad import PersonalVad, SpeakerEncoder, count_parameters  # noqa: E402
+
+SPK_CFG = dict(hidden=256, n_layers=3, embed_dim=128, window_frames=160, window_hop=80)
+VAD_CFG = dict(hidden=128, embed_dim=128)
+
+
+def log(*a):
+    print(f"[{time.strftime('%H:%M:%S')}]", *a, flush=True)
+
+
+def setup_tools(deb_dirs):
+    """Unpacks the carried Debian packages (espeak-ng, flite, flac) when the tools are missing."""
+    if not deb_dirs:
+        return "espeak-ng", None, "flite"
+    root = "/tmp/r"
+    os.makedirs(root, exist_ok=True)
+    for dd in deb_dirs:
+        for f in glob.glob(os.path.join(dd, "*.deb")):
+            subprocess.run(["dpkg", "-x", f, root], check=True)
+    lib = [f"{root}/usr/lib/x86_64-linux-gnu", f"{root}/lib/x86_64-linux-gnu",
+           f"{root}/usr/lib/x86_64-linux-gnu/pulseaudio"]
+    os.environ["LD_LIBRARY_PATH"] = ":".join(lib + [os.environ.get("LD_LIBRARY_PATH", "")])
+    os.environ["PATH"] = f"{root}/usr/bin:" + os.environ["PATH"]
+    return f"{root}/usr/bin/espeak-ng", f"{root}/usr/lib/x86_64-linux-gnu/espeak-ng-data", f"{root}/usr/bin/flite"
+
+
+def _load_trimmed(path):
+    return d.trim_silence(d.load_audio(path))
+
+
+def load_speakers(args, split="train"):
+    """{speaker: [utterances]} from the carried recordings and freshly synthesized voices."""
+    espeak, espeak_data, flite = setup_tools(args.deb)
+    rows = d.read_manifest(os.path.join(args.carry, "manifest.tsv"))
+    if args.tiny:
+        keep = sorted({r["speaker"] for r in rows})[:args.tiny]
+        rows = [r for r in rows if r["speaker"] in keep]
+    variants = d.espeak_variants(espeak_data or "/usr/lib/x86_64-linux-gnu/espeak-ng-data")
+    n_es, n_fl, per = (args.tiny, 2, 3) if args.tiny else (args.n_espeak, args.n_flite, args.per_voice)
+    syn = d.synthetic_speakers(split, n_es, n_fl, variants, args.seed)
+    t = time.time()
+    made = d.synthesize(syn, per, os.path.join(args.work, "synth"), args.seed, args.jobs, espeak, espeak_data, flite)
+    log(f"synthesized {len(made)} utterances of {len(syn)} voices in {time.time() - t:.1f}s")
+    paths = [(os.path.join(args.carry, r["path"]), r["speaker"], r["source"]) for r in rows]
+    paths += [(p, s, "synth") for s, p, _ in made]
+    with d.pool(args.jobs) as pool:
+        audio = pool.map(_load_trimmed, [p for p, _, _ in paths], chunksize=8)
+    speakers, source = {}, {}
+    for (p, s, src), x in zip(paths, audio):
+        if len(x) >= d.WIN * 2:
+            speakers.setdefault(s, []).append(x)
+            source[s] = src
+    log(f"{len(speakers)} speakers, {sum(len(x) for v in speakers.values() for x in v) / 16000 / 3600:.2f} h")
+    return speakers, source
+
+
+# ---------------------------------------------------------------------------------------------
+# Speaker encoder
+
+
+def _spk_feature_job(job):
+    utts, seed, augment_it = job
+    rng = np.random.default_rng(seed)
+    x = np.concatenate(utts)
+    while len(x) < 24000:  # at least 1.5 s so a 160-frame window fits
+        x = np.concatenate([x, x])
+    if augment_it:
+        x = d.augment(x, rng)
+    return d.features(x).numpy().astype(np.float16)
+
+
+class AamSoftmax(nn.Module):
+    def __init__(self, dim, n_classes, margin=0.2, scale=30.0):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(n_classes, dim) * 0.01)
+        self.margin, self.scale = margin, scale
+
+    def forward(self, emb, y, margin):
+        cos = F.linear(F.normalize(emb, dim=-1), F.normalize(self.w, dim=-1)).clamp(-1 + 1e-6, 1 - 1e-6)
+        theta = torch.acos(cos)
+        target = torch.cos(theta + margin)
+        onehot = F.one_hot(y, cos.shape[1]).bool()
+        logits = torch.where(onehot, target, cos) * self.scale
+        return F.cross_entropy(logits, y), (cos.argmax(1) == y).float().mean()
+
+
+def train_spkenc(args, dev):
+    speakers, source = load_speakers(args)
+    names = sorted(speakers)
+    # Chunks of at most ~20 s per feature job; copies: one clean, args.copies-1 augmented.
+    jobs, owner = [], []
+    for si, s in enumerate(names):
+        utts, cur, chunks = speakers[s], [], []
+        for x in utts:
+            cur.append(x)
+            if sum(len(u) for u in cur) > 20 * 16000:
+                chunks.append(cur)
+                cur = []
+        if cur:
+            chunks.append(cur)
+        for ci, ch in enumerate(chunks):
+            for k in range(args.copies):
+                jobs.append((ch, d.stable_seed(args.seed, s, ci, k), k > 0))
+                owner.append(si)
+    t = time.time()
+    with d.pool(args.jobs) as pool:
+        feats = pool.map(_spk_feature_job, jobs, chunksize=4)
+    log(f"speaker features: {len(feats)} chunks in {time.time() - t:.1f}s")
+    cmvn = GlobalCmvn()
+    for f, (_, _, aug) in zip(feats, jobs):
+        if not aug:
+            cmvn.accumulate(torch.from_numpy(f.astype(np.float32)))
+    mean, istd = cmvn.stats()
+    lens = [len(f) for f in feats]
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    allf = torch.from_numpy(np.concatenate(feats)).to(dev)
+    ranges = {}
+    for (a, n), si in zip(zip(starts, lens), owner):
+        ranges.setdefault(si, []).append((int(a), int(n)))
+    real = [si for si, s in enumerate(names) if source[s] != "synth"]
+    synth = [si for si, s in enumerate(names) if source[s] == "synth"]
+    model = SpeakerEncoder(**SPK_CFG).to(dev)
+    model.set_cmvn(mean.to(dev), istd.to(dev))
+    head = AamSoftmax(SPK_CFG["embed_dim"], len(names)).to(dev)
+    log(f"speaker encoder: {count_parameters(model)} parameters, {len(names)} classes "
+        f"({len(real)} real, {len(synth)} synthetic)")
+    opt = torch.optim.AdamW(list(model.parameters()) + list(head.parameters()), lr=args.lr, weight_decay=1e-4)
+    steps, B, W = args.steps, args.batch, SPK_CFG["window_frames"]
+    rng = np.random.default_rng(args.seed)
+    ar = torch.arange(W, device=dev)
+    t = time.time()
+    for step in range(steps):
+        lr = args.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / steps))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        n_real = int(B * args.real_share) if synth else B
+        ys = list(rng.choice(real, n_real)) + (list(rng.choice(synth, B - n_real)) if synth else [])
+        st = []
+        for si in ys:
+            a, n = ranges[si][int(rng.integers(len(ranges[si])))]
+            st.append(a + int(rng.integers(0, n - W + 1)))
+        idx = torch.tensor(st, device=dev)[:, None] + ar
+        x = allf[idx].float()
+        y = torch.tensor(ys, device=dev)
+        margin = args.margin * min(1.0, step / (0.3 * steps))
+        loss, acc = head(model.embed_windows(x), y, margin)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 3.0)
+        opt.step()
+        if step % 200 == 0 or step == steps - 1:
+            log(f"spk step {step} loss {loss.item():.3f} acc {acc.item():.3f} lr {lr:.2e} ({time.time() - t:.0f}s)")
+    model.cpu()
+    info = dict(cfg=SPK_CFG, classes=len(names), real=len(real), synthetic=len(synth), steps=steps,
+                batch=B, hours=float(sum(lens) / 100 / 3600), seed=args.seed)
+    torch.save({"state": model.state_dict(), "info": info}, os.path.join(args.out, "spkenc.pt"))
+    log("saved spkenc.pt", json.dumps(info))
+
+
+# ---------------------------------------------------------------------------------------------
+# Personal VAD
+
+_POOL = {}
+
+
+def _mix_job(job):
+    seed, ti, others = job
+    rng = np.random.default_rng(seed)
+    names, utts = _POOL["names"], _POOL["utts"]
+    w, lab, _ = d.make_mixture(utts[names[ti]], [utts[names[o]] for o in others], rng)
+    return d.features(w).numpy().astype(np.float16), lab.astype(np.int8)
+
+
+def _pieces(utts, rng):
+    """Long recordings cut into 1-4 s pieces (commands are short); short ones kept whole."""
+    out = []
+    for x in utts:
+        if len(x) <= 4 * 16000:
+            out.append(x)
+            continue
+        pos = 0
+        while pos < len(x) - 8000:
+            n = int(rng.uniform(1.0, 4.0) * 16000)
+            out.append(x[pos:pos + n])
+            pos += n
+    return out
+
+
+def enrollment_embeddings(model, utts, rng, n, dev):
+    """n embeddings per speaker, each from a random 4-10 s draw of its speech."""
+    out = []
+    for _ in range(n):
+        order = rng.permutation(len(utts))
+        x, total = [], 0
+        for i in order:
+            u = utts[i]
+            if len(u) > 10 * 16000:
+                a = int(rng.integers(0, len(u) - 4 * 16000))
+                u = u[a:a + int(rng.uniform(4, 10) * 16000)]
+            x.append(u)
+            total += len(u)
+            if total > 4 * 16000:
+                break
+        f = d.features(np.concatenate(x)).to(dev)
+        with torch.no_grad():
+            out.append(model.embed_utterance(f).cpu())
+    return torch.stack(out)
+
+
+def make_mixtures(names, source, n, seed, jobs):
+    rng = np.random.default_rng(seed)
+    real = [i for i, s in enumerate(names) if source[s] != "synth"]
+    work = []
+    for k in range(n):
+        ti = int(rng.choice(real)) if rng.random() < 0.5 else int(rng.integers(len(names)))
+        others = [int(o) for o in rng.choice(len(names), int(rng.integers(1, 3)))]
+        others = [o for o in others if o != ti] or [(ti + 1) % len(names)]
+        work.append((d.stable_seed(seed, k), ti, others))
+    with d.pool(jobs) as pool:
+        res = pool.map(_mix_job, work, chunksize=16)
+    return [(f, lab, ti) for (f, lab), (_, ti, _) in zip(res, work)]
+
+
+def batches(mix, bs, rng):
+    order = rng.permutation(len(mix))
+    for i in range(0, len(order) - bs + 1, bs):
+        yield [mix[j] for j in order[i:i + bs]]
+
+
+def collate(batch, embeds, p_zero, rng, dev):
+    T = max(len(f) for f, _, _ in batch)
+    x = torch.zeros(len(batch), T, 80)
+    y = torch.full((len(batch), T), -100, dtype=torch.long)
+    e = torch.zeros(len(batch), VAD_CFG["embed_dim"])
+    for b, (f, lab, ti) in enumerate(batch):
+        x[b, :len(f)] = torch.from_numpy(f.astype(np.float32))
+        lab = torch.from_numpy(lab.astype(np.int64))
+        if rng.random() < p_zero:
+            lab = torch.where(lab == 2, torch.ones_like(lab), lab)  # nobody enrolled: all speech is target
+        else:
+            e[b] = embeds[ti][int(rng.integers(len(embeds[ti])))]
+        y[b, :len(lab)] = lab
+    return x.to(dev), e.to(dev), y.to(dev)
+
+
+def train_pvad(args, dev):
+    speakers, source = load_speakers(args)
+    names = sorted(speakers)
+    ck = torch.load(args.spkenc, map_location="cpu")
+    spk = SpeakerEncoder(**ck["info"]["cfg"])
+    spk.load_state_dict(ck["state"])
+    spk.to(dev).eval()
+    rng = np.random.default_rng(args.seed)
+    t = time.time()
+    embeds = [enrollment_embeddings(spk, speakers[s], rng, args.enroll_draws, dev) for s in names]
+    log(f"enrollment embeddings for {len(names)} speakers in {time.time() - t:.1f}s")
+    _POOL["names"] = names
+    _POOL["utts"] = {s: _pieces(speakers[s], np.random.default_rng(d.stable_seed(args.seed, s))) for s in names}
+    t = time.time()
+    mix = make_mixtures(names, source, args.mixtures, args.seed, args.jobs)
+    val = make_mixtures(names, source, max(64, args.mixtures // 50), args.seed + 1, args.jobs)
+    log(f"{len(mix)} mixtures ({sum(len(m[0]) for m in mix) / 360000:.1f} h) in {time.time() - t:.1f}s")
+    cmvn = GlobalCmvn()
+    for f, _, _ in mix[:2000]:
+        cmvn.accumulate(torch.from_numpy(f.astype(np.float32)))
+    mean, istd = cmvn.stats()
+    results = {}
+    for cond in args.conditioning:
+        torch.manual_seed(args.seed)
+        model = PersonalVad(conditioning=cond, **VAD_CFG).to(dev)
+        model.set_cmvn(mean.to(dev), istd.to(dev))
+        opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+        brng = np.random.default_rng(args.seed)
+        step, t = 0, time.time()
+        while step < args.steps:
+            for batch in batches(mix, args.batch, brng):
+                if step >= args.steps:
+                    break
+                lr = args.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                x, e, y = collate(batch, embeds, args.p_zero, brng, dev)
+                logits, _ = model(x, e)
+                loss = F.cross_entropy(logits.reshape(-1, 3), y.reshape(-1), ignore_index=-100)
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 3.0)
+                opt.step()
+                if step % 200 == 0 or step == args.steps - 1:
+                    log(f"pvad[{cond}] step {step} loss {loss.item():.4f} lr {lr:.2e} ({time.time() - t:.0f}s)")
+                step += 1
+        model.eval()
+        vrng = np.random.default_rng(7)
+        correct = total = 0
+        with torch.no_grad():
+            for batch in batches(val, min(64, len(val)), vrng):
+                x, e, y = collate(batch, embeds, 0.0, vrng, dev)
+                pred = model(x, e)[0].argmax(-1)
+                m = y >= 0
+                correct += (pred[m] == y[m]).sum().item()
+                total += m.sum().item()
+        results[cond] = dict(val_frame_acc=correct / max(1, total), params=count_parameters(model))
+        log(f"pvad[{cond}] validation frame accuracy {results[cond]['val_frame_acc']:.4f}")
+        info = dict(cfg=dict(VAD_CFG, conditioning=cond), steps=args.steps, batch=args.batch,
+                    mixtures=len(mix), p_zero=args.p_zero, seed=args.seed, spkenc=ck["info"], **results[cond])
+        torch.save({"state": model.cpu().state_dict(), "info": info}, os.path.join(args.out, f"pvad_{cond}.pt"))
+    log("results", json.dumps(results))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["spkenc", "pvad"])
+    ap.add_argument("--carry", default=".carry/pvad")
+    ap.add_argument("--deb", nargs="*", default=None, help="folders of .deb files to unpack for espeak-ng/flite/flac")
+    ap.add_argument("--work", default="/tmp/pvad-work")
+    ap.add_argument("--out", default="/tmp/pvad-out")
+    ap.add_argument("--spkenc", default=".carry/pvad/spkenc.pt")
+    ap.add_argument("--tiny", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count())
+    ap.add_argument("--n-espeak", type=int, default=600)
+    ap.add_argument("--n-flite", type=int, default=60)
+    ap.add_argument("--per-voice", type=int, default=10)
+    ap.add_argument("--copies", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--margin", type=float, default=0.2)
+    ap.add_argument("--real-share", type=float, default=0.6)
+    ap.add_argument("--mixtures", type=int, default=12000)
+    ap.add_argument("--enroll-draws", type=int, default=6)
+    ap.add_argument("--p-zero", type=float, default=0.2)
+    ap.add_argument("--conditioning", nargs="+", default=["film", "concat"])
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    os.makedirs(args.work, exist_ok=True)
+    torch.set_num_threads(max(1, min(8, args.jobs)))
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    log(f"device {dev}, torch {torch.__version__}, {args.jobs} jobs")
+    (train_spkenc if args.what == "spkenc" else train_pvad)(args, dev)
+
+
+if __name__ == "__main__":
+    main()

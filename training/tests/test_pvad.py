@@ -1,0 +1,161 @@
+"""Speaker encoder and personal VAD: shapes, streaming, the zero-embedding path, mixture labels and
+the GGUF round trip (docs/model-format.md, earshot-spkenc / earshot-pvad)."""
+import os
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import pvad_data  # noqa: E402
+import pvad_export  # noqa: E402
+from earshot.pvad import PersonalVad, SpeakerEncoder, count_parameters  # noqa: E402
+
+
+def small_models(seed=0):
+    torch.manual_seed(seed)
+    spk = SpeakerEncoder(hidden=32, n_layers=3, embed_dim=32, window_frames=40, window_hop=20).eval()
+    vad = PersonalVad(hidden=32, embed_dim=32).eval()
+    for m in (spk, vad):
+        m.set_cmvn(torch.randn(80) * 2 + 5, torch.rand(80) + 0.5)
+    return spk, vad
+
+
+class ModuleTest(unittest.TestCase):
+    def test_shipped_sizes_fit_the_budgets(self):
+        self.assertLessEqual(count_parameters(SpeakerEncoder()), 1_500_000)
+        self.assertLess(count_parameters(PersonalVad()), 1_000_000 // 1.0625)  # Q8_0: 34 bytes per 32
+
+    def test_speaker_encoder_shapes_and_windows(self):
+        spk, _ = small_models()
+        f = torch.randn(130, 80) * 3 + 5
+        self.assertEqual(spk.window_starts(130), [0, 20, 40, 60, 80])
+        self.assertEqual(spk.window_starts(25), [0])
+        e = spk.embed_utterance(f)
+        self.assertEqual(tuple(e.shape), (32,))
+        self.assertAlmostEqual(e.norm().item(), 1.0, places=5)
+        # The utterance embedding is the normalized mean of independent windows.
+        w = spk.embed_windows(torch.stack([f[s:s + 40] for s in spk.window_starts(130)]))
+        torch.testing.assert_close(e, torch.nn.functional.normalize(w.mean(0), dim=-1))
+        self.assertEqual(tuple(spk.embed_utterance(f[:10]).shape), (32,))
+
+    def test_pvad_streaming_equals_whole_sequence(self):
+        _, vad = small_models()
+        x, e = torch.randn(2, 57, 80) * 3 + 5, torch.nn.functional.normalize(torch.randn(2, 32), dim=-1)
+        with torch.no_grad():
+            whole, _ = vad(x, e)
+            state, parts = None, []
+            for t in range(57):  # frame by frame, as the engine runs
+                y, state = vad(x[:, t:t + 1], e, state)
+                parts.append(y)
+        self.assertEqual(tuple(whole.shape), (2, 57, 3))
+        torch.testing.assert_close(torch.cat(parts, 1), whole, atol=1e-5, rtol=1e-5)
+
+    def test_zero_embedding_is_film_of_the_biases(self):
+        _, vad = small_models()
+        x = torch.randn(1, 20, 80) * 3 + 5
+        with torch.no_grad():
+            got, _ = vad(x, torch.zeros(1, 32))
+            h0 = torch.relu(vad.inp(vad.normalize(x)))
+            h1, _ = vad.lstm0(h0)
+            h2, _ = vad.lstm1(h1 * (1 + vad.film_gamma.bias) + vad.film_beta.bias)
+            torch.testing.assert_close(got, vad.out(h2))
+            p = vad.posteriors(x, torch.zeros(1, 32))
+        torch.testing.assert_close(p.sum(-1), torch.ones(1, 20))
+
+    def test_concat_variant_reads_the_embedding(self):
+        torch.manual_seed(1)
+        vad = PersonalVad(hidden=16, embed_dim=8, conditioning="concat").eval()
+        x = torch.randn(1, 10, 80)
+        with torch.no_grad():
+            a, _ = vad(x, torch.zeros(1, 8))
+            b, _ = vad(x, torch.ones(1, 8))
+        self.assertEqual(vad.lstm1.input_size, 24)
+        self.assertGreater((a - b).abs().max().item(), 1e-4)
+        with self.assertRaises(ValueError):
+            PersonalVad(conditioning="bogus")
+
+
+class MixtureTest(unittest.TestCase):
+    def tone(self, seconds, f0, rng):
+        t = np.arange(int(seconds * 16000)) / 16000
+        x = 0.3 * np.sin(2 * np.pi * f0 * t) * (1 + 0.3 * np.sin(2 * np.pi * 3 * t))
+        x = np.concatenate([np.zeros(4000), x, np.zeros(4000)]) + 1e-4 * rng.standard_normal(len(x) + 8000)
+        return x.astype(np.float32)
+
+    def test_energy_labels_find_the_burst(self):
+        rng = np.random.default_rng(0)
+        s = pvad_data.speech_frames(self.tone(1.0, 200, rng))
+        on = np.flatnonzero(s)
+        # 0.25 s of silence first (25 frames; frame k covers 160k..160k+400), 1 s of "speech".
+        self.assertTrue(21 <= on[0] <= 25, on[0])
+        self.assertTrue(120 <= on[-1] <= 125, on[-1])
+        self.assertEqual(len(on), on[-1] - on[0] + 1)
+
+    def test_mixture_labels_follow_the_sources(self):
+        rng = np.random.default_rng(3)
+        target = [self.tone(1.0, 150, rng)]
+        others = [[self.tone(0.8, 300, rng)]]
+        w, lab, spans = pvad_data.make_mixture(target, others, rng, p_noise=0.0, p_reverb=0.0)
+        self.assertEqual(len(lab), pvad_data.frame_count(len(w)))
+        self.assertIn(1, lab)
+        for a, b, is_target in spans:
+            self.assertTrue(np.all(lab[a:b] == (1 if is_target else 2)))
+        # Label 0 where the mixture is silent (no noise added here).
+        quiet = lab == 0
+        idx = np.arange(len(lab))[quiet]
+        energy = np.array([np.abs(w[160 * k:160 * k + 400]).max() for k in idx])
+        self.assertLess(np.median(energy), 0.01)
+
+
+class ExportTest(unittest.TestCase):
+    def test_round_trip_names_shapes_and_arithmetic(self):
+        spk, vad = small_models()
+        with tempfile.TemporaryDirectory() as d:
+            p1, p2 = os.path.join(d, "spk.gguf"), os.path.join(d, "pvad.gguf")
+            pvad_export.export_spkenc(spk, p1, {"test": True})
+            pvad_export.export_pvad(vad, p2, {"test": True})
+            m1, m2 = pvad_export.FileModel(p1), pvad_export.FileModel(p2)
+            meta, t = m1.meta, m1.tensors
+            self.assertEqual(meta["general.architecture"], "earshot-spkenc")
+            self.assertEqual((meta["earshot.hidden"], meta["earshot.n_layers"], meta["earshot.embed_dim"]), (32, 3, 32))
+            self.assertEqual(t["spk.lstm.0.w_ih"][0].shape, (128, 80))
+            self.assertEqual(t["spk.lstm.0.w_ih"][1], "F16")  # in = 80 is no multiple of 32
+            self.assertEqual(t["spk.lstm.1.w_ih"][0].shape, (128, 32))
+            self.assertEqual(t["spk.lstm.2.w_hh"][1], "Q8_0")
+            self.assertEqual(t["spk.proj.weight"][0].shape, (32, 32))
+            torch.testing.assert_close(t["spk.lstm.1.bias"][0], spk.lstm.bias_ih_l1 + spk.lstm.bias_hh_l1)
+            names = {"feat.mean", "feat.istd", "pvad.in.weight", "pvad.in.bias", "pvad.lstm.0.w_ih",
+                     "pvad.lstm.0.w_hh", "pvad.lstm.0.bias", "pvad.film.gamma.weight", "pvad.film.gamma.bias",
+                     "pvad.film.beta.weight", "pvad.film.beta.bias", "pvad.lstm.1.w_ih", "pvad.lstm.1.w_hh",
+                     "pvad.lstm.1.bias", "pvad.out.weight", "pvad.out.bias"}
+            self.assertEqual(set(m2.tensors), names)
+            self.assertEqual(m2.meta["general.architecture"], "earshot-pvad")
+            self.assertEqual(m2.meta["earshot.embed_dim"], 32)
+            self.assertEqual(m2.meta["earshot.spkenc_name"], pvad_export.SPKENC_NAME)
+            self.assertEqual(m2.tensors["pvad.film.gamma.weight"][0].shape, (32, 32))
+            self.assertEqual(m2.tensors["pvad.out.weight"][0].shape, (3, 32))
+            # The file's arithmetic (Q8_0) stays close to the float module.
+            x = torch.randn(1, 50, 80) * 3 + 5
+            e = torch.nn.functional.normalize(torch.randn(1, 32), dim=-1)
+            with torch.no_grad():
+                ref = vad.posteriors(x, e)
+                got, _ = m2.pvad(x, e)
+                self.assertLess((ref - got).abs().max().item(), 0.02)
+                f = torch.randn(90, 80) * 3 + 5
+                cos = torch.dot(spk.embed_utterance(f), m1.spk_utterance(f)).item()
+            self.assertGreater(cos, 0.999)
+            # A corrupted byte in the tensor data is refused.
+            with open(p2, "rb") as f:
+                blob = bytearray(f.read())
+            blob[-5] ^= 0xFF
+            with open(p2, "wb") as f:
+                f.write(bytes(blob))
+            with self.assertRaisesRegex(ValueError, "CRC"):
+                pvad_export.read_gguf(p2)
+
+
+if __name__ == "__main__":
+    unittest.main()
