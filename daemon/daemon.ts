@@ -11,7 +11,7 @@ import { SAMPLE_RATE } from './audio/wav.js';
 import { loadConfig, type Config, type ConfigOverrides } from './config.js';
 import { enroll } from './enroll.js';
 import { childLogger, setLogLevel } from './log.js';
-import { loadPvad, loadSpeakerEncoder, loadTransducer, pvadSpeakerEncoderName, type LoadedSpeakerEncoder } from './models.js';
+import { loadPvad, loadSpeakerEncoder, loadTransducer, pvadEmbedDim, pvadSpeakerEncoderName, type LoadedSpeakerEncoder } from './models.js';
 import type { PvadModel, TransducerModel } from './native.js';
 import { Outbox } from './outbox.js';
 import { Pipeline, type FinalSegment } from './pipeline.js';
@@ -123,7 +123,7 @@ export class Daemon {
   }
 
   private loadProfiles(cfg: Config, models: Models): Profile[] {
-    const dim = Number(models.pvad.info.metadata['earshot.embed_dim']) || undefined;
+    const dim = pvadEmbedDim(models.pvad);
     const profiles = cfg.vad.profiles.map((p) => loadProfile(p.file, models.speakerEncoder, dim, p.name));
     // Profiles enrolled live over MQTT live in the state directory.
     const dir = this.profileDir(cfg);

@@ -1,7 +1,7 @@
 // Loading the three models through the engine addon, with errors that say which file and why.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { native, type PvadModel, type SpeakerEncoder, type TransducerModel } from './native.js';
+import { native, type ModelInfo, type PvadModel, type SpeakerEncoder, type TransducerModel } from './native.js';
 
 export class ModelError extends Error {
   constructor(message: string) {
@@ -44,8 +44,19 @@ export async function loadSpeakerEncoder(file: string): Promise<LoadedSpeakerEnc
   return { encoder, sha256, file };
 }
 
+/** A model metadata value, whether the addon reports it bare ("embed_dim") or as in the file ("earshot.embed_dim"). */
+function meta(info: ModelInfo, key: string): string | number | boolean | undefined {
+  return info.metadata[key] ?? info.metadata[`earshot.${key}`];
+}
+
 /** The speaker-encoder name a pVAD model was trained with (its embeddings must come from it). */
 export function pvadSpeakerEncoderName(pvad: PvadModel): string | undefined {
-  const v = pvad.info.metadata['earshot.spkenc_name'];
-  return typeof v === 'string' ? v : undefined;
+  const v = meta(pvad.info, 'spkenc_name');
+  return typeof v === 'string' && v ? v : undefined;
+}
+
+/** The embedding size the pVAD expects. */
+export function pvadEmbedDim(pvad: PvadModel): number | undefined {
+  const v = Number(meta(pvad.info, 'embed_dim'));
+  return Number.isFinite(v) && v > 0 ? v : undefined;
 }

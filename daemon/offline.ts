@@ -2,7 +2,7 @@
 // segmenter and recognizer as the daemon.
 import { readWav16kMono, SAMPLE_RATE } from './audio/wav.js';
 import type { Config } from './config.js';
-import { loadPvad, loadSpeakerEncoder, loadTransducer, type LoadedSpeakerEncoder } from './models.js';
+import { loadPvad, loadSpeakerEncoder, loadTransducer, pvadEmbedDim, type LoadedSpeakerEncoder } from './models.js';
 import type { PvadModel } from './native.js';
 import { Pipeline, type FinalSegment } from './pipeline.js';
 import { loadProfile, type Profile } from './profiles.js';
@@ -18,7 +18,7 @@ export async function loadProfilesFor(files: string[], cfg: Config, pvad: PvadMo
   if (all.length === 0) return { profiles: [] };
   if (!fs.existsSync(cfg.models.speaker_encoder)) throw new Error(`speaker profiles need the speaker encoder model ${cfg.models.speaker_encoder}, which does not exist`);
   const encoder = await loadSpeakerEncoder(cfg.models.speaker_encoder);
-  const dim = Number(pvad.info.metadata['earshot.embed_dim']) || undefined;
+  const dim = pvadEmbedDim(pvad);
   return { profiles: all.map((f) => loadProfile(f, encoder, dim)), encoder };
 }
 
