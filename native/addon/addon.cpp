@@ -279,7 +279,8 @@ class DecodeWorker : public Napi::AsyncWorker {
         TransducerStream& s = *core_->engine;
         if (item.kind == StreamCore::kAudio) {
           s.accept(item.audio.data(), item.audio.size());
-          s.decode_ready();
+          // The snapshot is rebuilt only when a chunk was decoded, not for every piece of audio.
+          if (s.decode_ready() == 0) continue;
         } else if (item.kind == StreamCore::kFinalize) {
           s.finalize();
         } else {

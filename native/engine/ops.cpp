@@ -62,8 +62,6 @@ void LstmLayer::step(const float* gates_in, float* h, float* c, float* g) const 
   }
 }
 
-float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
-
 void swish_inplace(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = x[i] * sigmoid(x[i]);
 }

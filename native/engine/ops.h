@@ -1,5 +1,6 @@
 // Small float operations shared by the models: the layers around the quantized products.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -44,7 +45,7 @@ struct LstmLayer {
   void step(const float* gates_in, float* h, float* c, float* scratch) const;
 };
 
-float sigmoid(float x);
+inline float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
 void swish_inplace(float* x, int64_t n);
 // In place; returns the log of the normalizer (log-sum-exp).
 float log_softmax_inplace(float* x, int64_t n);
