@@ -1,0 +1,40 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { repoRoot, tmpDir } from './helpers/tmp.js';
+
+function exposure(unitFile: string): number {
+  const out = spawnSync('systemd-analyze', ['security', '--offline=true', unitFile], { encoding: 'utf8' });
+  const m = /Overall exposure level for .*: (\d+\.\d+)/.exec(out.stdout + out.stderr);
+  if (!m) throw new Error(`no exposure level in: ${out.stdout}${out.stderr}`);
+  return Number(m[1]);
+}
+
+const unit = (name: string) => fs.readFileSync(path.join(repoRoot, 'systemd', name), 'utf8');
+
+test('earshot.service is hardened to an exposure of 2.0 or lower', (t) => {
+  const score = exposure(path.join(repoRoot, 'systemd', 'earshot.service'));
+  t.true(score <= 2.0, `exposure ${score}`);
+});
+
+test('an earshot@ instance is hardened the same way', (t) => {
+  const dir = tmpDir('unit');
+  const inst = path.join(dir, 'earshot@kitchen.service');
+  fs.copyFileSync(path.join(repoRoot, 'systemd', 'earshot@.service'), inst);
+  t.true(exposure(inst) <= 2.0);
+});
+
+test('the units are Type=notify with a watchdog, in group audio, with state and configuration directories', (t) => {
+  for (const name of ['earshot.service', 'earshot@.service']) {
+    const text = unit(name);
+    for (const line of ['Type=notify', 'NotifyAccess=main', 'DynamicUser=yes', 'SupplementaryGroups=audio', 'DeviceAllow=char-alsa rw', 'ProtectSystem=strict', 'ConfigurationDirectory=earshot', 'ExecReload=/bin/kill -HUP $MAINPID']) {
+      t.true(text.split('\n').includes(line), `${name}: ${line}`);
+    }
+    t.regex(text, /^WatchdogSec=\d+s$/m);
+    t.regex(text, /^StateDirectory=earshot/m);
+    t.notRegex(text, /^MemoryDenyWriteExecute=yes/m, 'V8 needs writable+executable memory');
+  }
+  t.regex(unit('earshot@.service'), /--config \$\{CONFIGURATION_DIRECTORY\}\/%i\.yaml --site %i/);
+  t.regex(unit('earshot@.service'), /^StateDirectory=earshot\/%i$/m);
+});
