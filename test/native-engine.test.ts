@@ -29,7 +29,8 @@ from training.earshot.model import Transducer, TransducerConfig
 from training.earshot.pvad import PersonalVad, SpeakerEncoder
 from training.earshot.tokens import TOKENS
 from training.export import export_transducer
-from training.tests.test_engine_parity import cmvn_of, export_pvad, export_spkenc, speech
+from training import pvad_export
+from training.tests.test_engine_parity import cmvn_of, round_fp16_inputs, speech
 out = sys.argv[2]
 torch.manual_seed(0)
 wave = speech()
@@ -51,7 +52,8 @@ with torch.no_grad():
         ref[key] = [[TOKENS[t].replace('\\u2581', ' '), f] for t, f in m.greedy(enc, lens)[0]]
     spk = SpeakerEncoder(hidden=64, n_layers=3, embed_dim=32).eval(); spk.set_cmvn(mean, istd)
     pvad = PersonalVad(hidden=64, embed_dim=32).eval(); pvad.set_cmvn(mean, istd)
-    export_spkenc(spk, out + '/spk.gguf', 'F32'); export_pvad(pvad, out + '/pvad.gguf', 'F32')
+    round_fp16_inputs(spk, pvad)
+    pvad_export.export_spkenc(spk, out + '/spk.gguf', {}, 'F32'); pvad_export.export_pvad(pvad, out + '/pvad.gguf', {}, wtype='F32')
     ref['embedding'] = spk.embed_utterance(fb).tolist()
     e = torch.nn.functional.normalize(torch.randn(32), dim=0)
     ref['pvadEmbedding'] = e.tolist()

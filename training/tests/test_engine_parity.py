@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from training.earshot import features
-from training.earshot.gguf import GgufWriter
 from training.earshot.model import Transducer, TransducerConfig
 from training.earshot.tokens import TOKENS
 from training.earshot.pvad import PersonalVad, SpeakerEncoder
+from training import pvad_export
 from training.export import export_transducer
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -163,59 +163,18 @@ class TransducerParity(unittest.TestCase):
             self.compare("q4_0", chunk, enc_tol=0.1, logp_tol=1e-3)
 
 
-def common_meta(w: GgufWriter, arch: str, mean, istd):
-    w.add("general.architecture", arch)
-    w.add("general.name", "parity-" + arch)
-    w.add_u32("earshot.format_version", 1)
-    w.add_u32("earshot.feat.sample_rate", 16000)
-    w.add_u32("earshot.feat.num_mel_bins", 80)
-    w.add_f32("earshot.feat.frame_length_ms", 25.0)
-    w.add_f32("earshot.feat.frame_shift_ms", 10.0)
-    w.add_tensor("feat.mean", mean)
-    w.add_tensor("feat.istd", istd)
-
-
-def add_lstm(w: GgufWriter, prefix: str, lstm, layer: int, weights: str):
-    w_ih = getattr(lstm, f"weight_ih_l{layer}")
-    # an input of 80 is no multiple of 32: that matrix stays F32 (docs/model-format.md)
-    w.add_tensor(f"{prefix}.w_ih", w_ih, weights if w_ih.shape[1] % 32 == 0 else "F32")
-    w.add_tensor(f"{prefix}.w_hh", getattr(lstm, f"weight_hh_l{layer}"), weights)
-    w.add_tensor(f"{prefix}.bias", getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}"))
-
-
-# Written here from the contract's tensor table until training/ has an exporter for these two.
-def export_spkenc(m: SpeakerEncoder, path: str, weights: str):
-    w = GgufWriter()
-    common_meta(w, "earshot-spkenc", m.feat_mean, m.feat_istd)
-    for key, v in (("hidden", m.hidden), ("n_layers", m.n_layers), ("embed_dim", m.embed_dim),
-                   ("window_frames", m.window_frames), ("window_hop", m.window_hop)):
-        w.add_u32(f"earshot.{key}", v)
-    for layer in range(m.n_layers):
-        add_lstm(w, f"spk.lstm.{layer}", m.lstm, layer, weights)
-    w.add_tensor("spk.proj.weight", m.proj.weight, weights)
-    w.add_tensor("spk.proj.bias", m.proj.bias)
-    w.write(path)
-
-
-def export_pvad(m: PersonalVad, path: str, weights: str):
-    w = GgufWriter()
-    common_meta(w, "earshot-pvad", m.feat_mean, m.feat_istd)
-    w.add_u32("earshot.hidden", m.hidden)
-    w.add_u32("earshot.embed_dim", m.embed_dim)
-    w.add("earshot.spkenc_name", "parity-earshot-spkenc")
-    w.add_tensor("pvad.in.weight", m.inp.weight)  # 80 inputs: F32
-    w.add_tensor("pvad.in.bias", m.inp.bias)
-    add_lstm(w, "pvad.lstm.0", m.lstm0, 0, weights)
-    for name, lin in (("pvad.film.gamma", m.film_gamma), ("pvad.film.beta", m.film_beta), ("pvad.out", m.out)):
-        w.add_tensor(f"{name}.weight", lin.weight, weights)
-        w.add_tensor(f"{name}.bias", lin.bias)
-    add_lstm(w, "pvad.lstm.1", m.lstm1, 0, weights)
-    w.write(path)
+def round_fp16_inputs(spk: SpeakerEncoder, pvad: PersonalVad):
+    """The exporter stores the 80-input matrices as F16 (80 is no multiple of 32): round them in
+    the PyTorch modules too, so an F32 export holds exactly the modules' weights."""
+    with torch.no_grad():
+        for w in (spk.lstm.weight_ih_l0, pvad.inp.weight):
+            w.copy_(w.half().float())
 
 
 class SpeakerAndPvadParity(unittest.TestCase):
-    """F32 files: the engine's LSTM/FiLM arithmetic against PyTorch's, same fbank up to the float64
-    difference. (These models have no QAT path, so Q4_0 would differ from PyTorch by design.)"""
+    """F32 files (F16 where the input is 80) against the PyTorch modules; Q8_0 files, as shipped,
+    against training/pvad_export.FileModel, the Python statement of the file's arithmetic (Q8_0
+    activations). The Q8_0 tolerance allows a quantization step flipped by float-order noise."""
 
     @classmethod
     def setUpClass(cls):
@@ -232,10 +191,14 @@ class SpeakerAndPvadParity(unittest.TestCase):
         cls.spk.set_cmvn(mean, istd)
         cls.pvad = PersonalVad(hidden=64, embed_dim=32).eval()
         cls.pvad.set_cmvn(mean, istd)
-        cls.spk_file = os.path.join(cls.tmp.name, "spk.gguf")
-        cls.pvad_file = os.path.join(cls.tmp.name, "pvad.gguf")
-        export_spkenc(cls.spk, cls.spk_file, "F32")
-        export_pvad(cls.pvad, cls.pvad_file, "F32")
+        round_fp16_inputs(cls.spk, cls.pvad)
+        cls.files = {}
+        for wtype in ("F32", "Q8_0"):
+            spk_file = os.path.join(cls.tmp.name, f"spk_{wtype}.gguf")
+            pvad_file = os.path.join(cls.tmp.name, f"pvad_{wtype}.gguf")
+            pvad_export.export_spkenc(cls.spk, spk_file, {}, wtype)
+            pvad_export.export_pvad(cls.pvad, pvad_file, {}, wtype=wtype)
+            cls.files[wtype] = (spk_file, pvad_file)
 
     @classmethod
     def tearDownClass(cls):
@@ -244,26 +207,32 @@ class SpeakerAndPvadParity(unittest.TestCase):
     def test_speaker_embedding(self):
         self.assertGreater(self.fbank.shape[0], 160)
         with torch.no_grad():
-            want = self.spk.embed_utterance(self.fbank)
-        got = torch.tensor(run_engine("spkenc", self.spk_file, self.audio_file)["emb"])
-        err = (got - want).abs().max().item()
-        print(f"\nspeaker embedding: {self.fbank.shape[0]} frames, max |diff| {err:.3g}")
-        self.assertLessEqual(err, 1e-4)
-        self.assertAlmostEqual(got.norm().item(), 1.0, places=5)
+            refs = {"F32": self.spk.embed_utterance(self.fbank),
+                    "Q8_0": pvad_export.FileModel(self.files["Q8_0"][0]).spk_utterance(self.fbank)}
+        for wtype, tol in (("F32", 1e-4), ("Q8_0", 1e-3)):
+            got = torch.tensor(run_engine("spkenc", self.files[wtype][0], self.audio_file)["emb"])
+            err = (got - refs[wtype]).abs().max().item()
+            print(f"\nspeaker embedding {wtype}: {self.fbank.shape[0]} frames, max |diff| {err:.3g}")
+            self.assertLessEqual(err, tol)
+            self.assertAlmostEqual(got.norm().item(), 1.0, places=5)
 
     def test_pvad_posteriors(self):
         e = torch.nn.functional.normalize(torch.randn(32), dim=0)
+        file_model = pvad_export.FileModel(self.files["Q8_0"][1])
         for emb in (e, None):
+            cond = (torch.zeros(32) if emb is None else emb).unsqueeze(0)
             with torch.no_grad():
-                cond = torch.zeros(32) if emb is None else emb
-                want = self.pvad.posteriors(self.fbank.unsqueeze(0), cond.unsqueeze(0))[0]
+                refs = {"F32": self.pvad.posteriors(self.fbank.unsqueeze(0), cond)[0],
+                        "Q8_0": file_model.pvad(self.fbank.unsqueeze(0), cond)[0][0]}
             extra = "null" if emb is None else json.dumps(emb.tolist())
-            got = torch.tensor(run_engine("pvad", self.pvad_file, self.audio_file, 0, extra)["post"]).view(-1, 3)
-            self.assertEqual(got.shape, want.shape)
-            err = (got - want).abs().max().item()
-            print(f"\npvad ({'enrolled' if emb is not None else 'nobody enrolled'}): {got.shape[0]} frames, "
-                  f"max |posterior diff| {err:.3g}")
-            self.assertLessEqual(err, 1e-4)
+            for wtype, tol in (("F32", 1e-4), ("Q8_0", 1e-3)):
+                got = run_engine("pvad", self.files[wtype][1], self.audio_file, 0, extra)["post"]
+                got = torch.tensor(got).view(-1, 3)
+                self.assertEqual(got.shape, refs[wtype].shape)
+                err = (got - refs[wtype]).abs().max().item()
+                print(f"\npvad {wtype} ({'enrolled' if emb is not None else 'nobody enrolled'}): "
+                      f"{got.shape[0]} frames, max |posterior diff| {err:.3g}")
+                self.assertLessEqual(err, tol)
 
 
 if __name__ == "__main__":
