@@ -264,6 +264,26 @@ def trim_silence(x: np.ndarray, margin_frames: int = 10) -> np.ndarray:
     return x[a:b]
 
 
+def split_at_pauses(x: np.ndarray, rng, min_s: float = 1.0, max_s: float = 4.0, pause_frames: int = 8) -> list:
+    """Cuts a long recording into pieces of about min_s..max_s seconds, at pauses where possible
+    (so pieces start and end like utterances); pieces longer than max_s * 1.5 are cut hard."""
+    s = speech_frames(x, fill_gap=pause_frames)
+    cuts = [(a + b) // 2 * HOP for a, b in _runs(~s) if b - a >= pause_frames]
+    pieces, start = [], 0
+    goal = rng.uniform(min_s, max_s) * SAMPLE_RATE
+    for c in cuts + [len(x)]:
+        while c - start > 1.5 * max_s * SAMPLE_RATE:
+            pieces.append(x[start:start + int(goal)])
+            start += int(goal)
+            goal = rng.uniform(min_s, max_s) * SAMPLE_RATE
+        if c - start >= goal or c == len(x):
+            if c - start >= 0.5 * SAMPLE_RATE:
+                pieces.append(x[start:c])
+            start = c
+            goal = rng.uniform(min_s, max_s) * SAMPLE_RATE
+    return [trim_silence(p) for p in pieces]
+
+
 # ---------------------------------------------------------------------------------------------
 # Noise and reverberation
 

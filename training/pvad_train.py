@@ -197,17 +197,10 @@ def _mix_job(job):
 
 
 def _pieces(utts, rng):
-    """Long recordings cut into 1-4 s pieces (commands are short); short ones kept whole."""
+    """Long recordings cut at pauses into 1-4 s pieces (commands are short); short ones kept whole."""
     out = []
     for x in utts:
-        if len(x) <= 4 * 16000:
-            out.append(x)
-            continue
-        pos = 0
-        while pos < len(x) - 8000:
-            n = int(rng.uniform(1.0, 4.0) * 16000)
-            out.append(x[pos:pos + n])
-            pos += n
+        out.extend([x] if len(x) <= 4 * 16000 else d.split_at_pauses(x, rng) or [x])
     return out
 
 

@@ -1,0 +1,211 @@
+"""Measures the speaker encoder and the personal VAD on the development set (bench/pvad_devset.py).
+
+    /usr/bin/python3 bench/pvad_eval.py --dev runs/pvad-dev --spkenc models/spkenc.gguf \
+        --pvad models/pvad.gguf --float runs/pvad/pvad_film.pt runs/pvad/pvad_concat.pt \
+        --baselines runs/pvad-dev/baselines.json --out runs/pvad-dev/metrics.json
+
+- Speaker verification EER: enrollment embedding vs every test piece (1.5-4 s), all pairs.
+- Personal VAD, enrolled with the target's enrollment speech: AP per class and micro mAP over
+  frames (as Personal VAD reports them); also as a plain VAD (zero embedding): speech AP with
+  score 1 - p(non-speech) against speech labels, next to Silero VAD and WebRTC VAD scores made by
+  bench/pvad_baselines.mjs on the same mixtures.
+- End of segment: a segment opens after `min_on` frames with p(target) > 0.5 and closes after a
+  trailing stretch of frames at or below it; latency = close decision minus the end of the last
+  target speech in it; a command is cut when a segment closes inside it.
+- Cost: seconds of CPU (one thread) per second of audio.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "training"))
+import pvad_data as d  # noqa: E402
+import pvad_export as px  # noqa: E402
+
+
+def average_precision(y: np.ndarray, s: np.ndarray) -> float:
+    """Area under the precision-recall steps (scikit-learn's average_precision_score)."""
+    order = np.argsort(-s, kind="mergesort")
+    y, s = y[order].astype(np.float64), s[order]
+    thr = np.r_[np.flatnonzero(np.diff(s)), len(y) - 1]
+    tps = np.cumsum(y)[thr]
+    fps = thr + 1 - tps
+    if tps[-1] == 0:
+        return float("nan")
+    precision, recall = tps / (tps + fps), tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def eer(scores: np.ndarray, labels: np.ndarray) -> float:
+    order = np.argsort(-scores)
+    lab = labels[order]
+    fr = 1 - np.cumsum(lab) / lab.sum()          # targets rejected above each cut
+    fa = np.cumsum(1 - lab) / (1 - lab).sum()    # non-targets accepted
+    i = np.argmin(np.abs(fr - fa))
+    return float((fr[i] + fa[i]) / 2)
+
+
+def load_feats(dev, rel):
+    return d.features(d.load_audio(os.path.join(dev, rel)))
+
+
+def speaker_eer(embed, meta, dev):
+    names = meta["speakers"]
+    enr = torch.stack([embed(load_feats(dev, meta["enroll"][s])) for s in names])
+    test = torch.stack([embed(load_feats(dev, t["wav"])) for t in meta["tests"]])
+    who = np.array([names.index(t["speaker"]) for t in meta["tests"]])
+    sc = (test @ enr.t()).numpy()
+    lab = (who[:, None] == np.arange(len(names))[None, :]).astype(np.float64)
+    out = {"all": eer(sc.ravel(), lab.ravel()), "trials": int(lab.size), "target_trials": int(lab.sum())}
+    for group in ("libri", "espeak", "flite"):
+        rows = np.array([names[w].startswith(group) for w in who])
+        cols = np.array([n.startswith(group) for n in names])
+        if rows.any():
+            out[group] = eer(sc[rows][:, cols].ravel(), lab[rows][:, cols].ravel())
+    return out, {s: e for s, e in zip(names, enr)}
+
+
+def pad_batch(feats):
+    T = max(len(f) for f in feats)
+    x = torch.zeros(len(feats), T, 80)
+    for i, f in enumerate(feats):
+        x[i, :len(f)] = f
+    return x
+
+
+def run_vad(fn, feats, embeds, chunk=50):
+    out = []
+    for i in range(0, len(feats), chunk):
+        x = pad_batch(feats[i:i + chunk])
+        with torch.no_grad():
+            p = fn(x, torch.stack(embeds[i:i + chunk]))
+        out += [p[j, :len(f)].numpy() for j, f in enumerate(feats[i:i + chunk])]
+    return out
+
+
+def class_metrics(posts, labels):
+    p = np.concatenate(posts)
+    y = np.concatenate(labels)
+    onehot = np.eye(3)[y]
+    ap = [average_precision(onehot[:, k], p[:, k]) for k in range(3)]
+    return {"ap_non_speech": ap[0], "ap_target": ap[1], "ap_other": ap[2],
+            "map_micro": average_precision(onehot.ravel(), p.ravel()),
+            "frame_accuracy": float((p.argmax(1) == y).mean())}
+
+
+def segments(p, thr, min_on, trail):
+    """Closed segments (start, close_frame) of the trailing-silence rule on target scores p."""
+    out, is_open, above, below, start = [], False, 0, 0, 0
+    for t, v in enumerate(p):
+        if not is_open:
+            above = above + 1 if v > thr else 0
+            if above >= min_on:
+                is_open, start, below = True, t - min_on + 1, 0
+        else:
+            below = below + 1 if v <= thr else 0
+            if below >= trail:
+                out.append((start, t))
+                is_open, above = False, 0
+    if is_open:
+        out.append((start, len(p) - 1))
+    return out
+
+
+def end_of_segment(posts, meta, thr=0.5, min_on=5, trails=(10, 15, 20, 25, 30, 40, 50, 60, 80)):
+    res = {}
+    for trail in trails:
+        lat, cut, missed, total, false_seg = [], 0, 0, 0, 0
+        for p, m in zip(posts, meta["mixtures"]):
+            segs = segments(p[:, 1], thr, min_on, trail)
+            spans = [(a, b) for a, b, is_t in m["spans"] if is_t]
+            total += len(spans)
+            for a, b in spans:
+                if any(a <= c < b - 1 for _, c in segs):
+                    cut += 1
+                if not any(s <= b - 1 and c >= a for s, c in segs):
+                    missed += 1
+            for s, c in segs:
+                ends = [b - 1 for a, b in spans if s <= b - 1 <= c]
+                if not ends:
+                    if not any(s <= b - 1 and c >= a for a, b in spans):
+                        false_seg += 1
+                    continue
+                if c < len(p) - 1:
+                    lat.append((c - max(ends)) * 10)
+        res[f"{trail * 10}ms"] = {
+            "latency_p50_ms": float(np.percentile(lat, 50)) if lat else None,
+            "latency_p90_ms": float(np.percentile(lat, 90)) if lat else None,
+            "cut_commands": cut, "missed_commands": missed, "commands": total, "false_segments": false_seg}
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dev", default="runs/pvad-dev")
+    ap.add_argument("--spkenc", default="models/spkenc.gguf")
+    ap.add_argument("--pvad", default="models/pvad.gguf")
+    ap.add_argument("--float", nargs="*", default=[], help="PyTorch checkpoints to measure next to the file")
+    ap.add_argument("--baselines", default=None)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    meta = json.load(open(os.path.join(args.dev, "devset.json")))
+    spk = px.FileModel(args.spkenc)
+    results = {}
+    t = time.time()
+    results["spkenc_eer"], enr = speaker_eer(spk.spk_utterance, meta, args.dev)
+    print("speaker EER", json.dumps(results["spkenc_eer"]), f"({time.time() - t:.0f}s)", flush=True)
+    feats = [load_feats(args.dev, m["wav"]) for m in meta["mixtures"]]
+    labels = [np.array(m["labels"]) for m in meta["mixtures"]]
+    seconds = sum(len(f) for f in feats) / 100
+    emb = [enr[m["target"]] for m in meta["mixtures"]]
+    zero = [torch.zeros_like(e) for e in emb]
+    speech = [(lab > 0).astype(np.int64) for lab in labels]
+    vad = px.FileModel(args.pvad)
+    models = {"file": lambda x, e: vad.pvad(x, e)[0]}
+    for ck in args.float:
+        m, info = px.load_checkpoint(ck)
+        models[f"float_{info['cfg']['conditioning']}"] = m.posteriors
+    for name, fn in models.items():
+        posts = run_vad(fn, feats, emb)
+        r = class_metrics(posts, labels)
+        zp = run_vad(fn, feats, zero)
+        y, s = np.concatenate(speech), 1 - np.concatenate(zp)[:, 0]
+        r["speech_ap_zero_embedding"] = average_precision(y, s)
+        y2 = np.concatenate(speech)
+        r["speech_ap_enrolled"] = average_precision(y2, 1 - np.concatenate(posts)[:, 0])
+        if name == "file":
+            r["end_of_segment"] = end_of_segment(posts, meta)
+        else:
+            start = time.process_time()
+            for f, e in zip(feats, emb):  # one stream at a time, as a device runs it
+                with torch.no_grad():
+                    fn(f.unsqueeze(0), e.unsqueeze(0))
+            r["cpu_seconds_per_audio_second"] = (time.process_time() - start) / seconds
+        results[name] = r
+        print(name, json.dumps({k: v for k, v in r.items() if k != "end_of_segment"}), flush=True)
+        if "end_of_segment" in r:
+            for k, v in r["end_of_segment"].items():
+                print("  trail", k, json.dumps(v))
+    if args.baselines:
+        base = json.load(open(args.baselines))
+        y = np.concatenate(speech)
+        for name, b in base["models"].items():
+            s = np.concatenate([np.array(b["scores"][m["wav"]])[:len(lab)] for m, lab in zip(meta["mixtures"], labels)])
+            results[name] = {"speech_ap": average_precision(y, s),
+                             "cpu_seconds_per_audio_second": b["cpu_seconds_per_audio_second"]}
+            print(name, json.dumps(results[name]))
+    results["dev"] = {"mixtures": len(feats), "minutes": seconds / 60, "speakers": len(meta["speakers"]),
+                      "frames_per_class": np.bincount(np.concatenate(labels), minlength=3).tolist()}
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
