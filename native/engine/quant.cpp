@@ -340,8 +340,9 @@ void quantize_activations(const float* x, int64_t cols, int64_t n, std::vector<B
       quantize_row_q8_0(x + j * cols + b * kBlock, &tmp, kBlock);
       BlockQ8x& o = out[size_t(j * nb + b)];
       o.d = fp16_to_fp32(tmp.d);
-      o.sum = 0;
-      for (int i = 0; i < kBlock; ++i) o.sum += tmp.qs[i];
+      int32_t sum = 0;
+      for (int i = 0; i < kBlock; ++i) sum += tmp.qs[i];
+      o.offset8 = -8.f * o.d * float(sum);
       memcpy(o.qs, tmp.qs, kBlock);
     }
 }

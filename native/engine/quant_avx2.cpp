@@ -26,28 +26,37 @@ inline __m256i unpack_nibbles(const uint8_t* qs) {
 inline __m256i load32(const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
 // One weight row against M activation rows; the unpacked weights are reused M times.
-// sum((q - 8) * x) = sum(q * x) - 8 * sum(x): maddubs takes the unsigned nibbles directly.
+// sum((q - 8) * x) = sum(q * x) - 8 * sum(x): maddubs takes the unsigned nibbles directly and
+// BlockQ8x.offset8 carries the second term.
+// Even and odd blocks go to separate accumulators so two FMA chains overlap.
 template <int M>
 void q4_row(const BlockQ4_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[M];
-  float corr[M];
-  for (int m = 0; m < M; ++m) {
-    acc[m] = _mm256_setzero_ps();
-    corr[m] = 0.f;
-  }
-  for (int64_t b = 0; b < nb; ++b) {
+  __m256 acc[M][2];
+  float corr[M][2];
+  for (int m = 0; m < M; ++m)
+    for (int u = 0; u < 2; ++u) {
+      acc[m][u] = _mm256_setzero_ps();
+      corr[m][u] = 0.f;
+    }
+  auto block = [&](int64_t b, int u) {
     const __m256i qw = unpack_nibbles(w[b].qs);
     const float dw = _cvtsh_ss(w[b].d);
     for (int m = 0; m < M; ++m) {
       const BlockQ8x& xb = x[m * nb + b];
       const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(qw, load32(xb.qs)), ones);
-      const float d = dw * xb.d;
-      acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d), acc[m]);
-      corr[m] += d * float(xb.sum);
+      acc[m][u] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * xb.d), acc[m][u]);
+      corr[m][u] += dw * xb.offset8;
     }
+  };
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    block(b, 0);
+    block(b + 1, 1);
   }
-  for (int m = 0; m < M; ++m) y[m * ldy] = hsum(acc[m]) - 8.f * corr[m];
+  if (b < nb) block(b, 0);
+  for (int m = 0; m < M; ++m)
+    y[m * ldy] = hsum(_mm256_add_ps(acc[m][0], acc[m][1])) + (corr[m][0] + corr[m][1]);
 }
 
 // maddubs needs one unsigned operand: |w| times x carrying w's sign.

@@ -7,11 +7,11 @@
 
 namespace earshot {
 
-// An activation block: Q8_0 with its scale already widened and the sum of its quants (lets a Q4_0
-// kernel multiply the unsigned nibbles and subtract 8 * sum once per block).
+// An activation block: Q8_0 with its scale already widened, and -8 * d * sum(qs), which lets a Q4_0
+// kernel multiply the unsigned nibbles and correct for their offset of 8 once per block.
 struct BlockQ8x {
   float d;
-  int32_t sum;
+  float offset8;
   int8_t qs[32];
 };
 
