@@ -66,6 +66,8 @@ export interface TransducerModel {
   dispose(): void;
   /** Test hook (synchronous, blocks): encoder output [frames * d_model] of the audio, chunk by chunk. */
   debugEncode(samples: Int16Array | Float32Array, chunkFrames?: number): Float32Array;
+  /** Test hook: the engine's raw log-mel frames [frames * 80] of the audio (before CMVN). */
+  debugFbank(samples: Int16Array | Float32Array): Float32Array;
   /** Test hook: joiner log-probabilities [vocab] for one encoder frame and a token history (oldest first). */
   debugJoint(encFrame: Float32Array, history: Int32Array): Float32Array;
 }

@@ -411,7 +411,8 @@ class TransducerWrap : public Napi::ObjectWrap<TransducerWrap> {
                        {InstanceMethod("createStream", &TransducerWrap::CreateStream),
                         InstanceMethod("dispose", &TransducerWrap::Dispose),
                         InstanceMethod("debugEncode", &TransducerWrap::DebugEncode),
-                        InstanceMethod("debugJoint", &TransducerWrap::DebugJoint)});
+                        InstanceMethod("debugJoint", &TransducerWrap::DebugJoint),
+                        InstanceMethod("debugFbank", &TransducerWrap::DebugFbank)});
   }
   TransducerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TransducerWrap>(info) {
     model_ = unwrap_model<TransducerModel>(info, "TransducerModel");
@@ -456,6 +457,18 @@ class TransducerWrap : public Napi::ObjectWrap<TransducerWrap> {
     auto st = m.new_encoder_state();
     for (int t = 0; t < T; t += C)
       m.encode_chunk(st, &f[size_t(t) * S * 80], std::min(C, T - t), out.Data() + size_t(t) * D);
+    return out;
+  }
+  // Test hook: the raw log-mel frames [T * 80] the engine computes for the audio (before CMVN).
+  Napi::Value DebugFbank(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1) throw_type(info.Env(), "debugFbank: expected audio");
+    std::vector<float> audio = audio_arg(info[0], "debugFbank");
+    Fbank fb;
+    fb.accept(audio.data(), audio.size());
+    std::vector<float> f;
+    fb.take(f);
+    Napi::Float32Array out = Napi::Float32Array::New(info.Env(), f.size());
+    std::copy(f.begin(), f.end(), out.Data());
     return out;
   }
   // Test hook: joiner log-probabilities for one encoder frame and a token history (oldest first).
