@@ -64,8 +64,11 @@ void TransducerModel::load(const TensorLookup& get) {
   require(c.n_layers > 0 && c.n_layers <= 64 && c.ff_dim > 0 && c.conv_kernel > 0 && c.conv_kernel <= 64,
           where, "bad n_layers / ff_dim / conv_kernel");
   require(c.stack > 0 && c.stack <= 16 && c.pred_dim > 0 && c.pred_context > 0 && c.pred_context <= 8 &&
-              c.joiner_dim > 0 && c.chunk_frames > 0,
+              c.joiner_dim > 0 && c.chunk_frames > 0 && c.chunk_frames <= 1000,
           where, "bad stack / pred_dim / pred_context / joiner_dim / chunk_frames");
+  // The attention cache holds L frames per layer for the whole stream: keep it bounded.
+  require(c.left_context >= 0 && c.left_context <= 10000, where,
+          "left_context_frames " + std::to_string(c.left_context) + " is out of range (0..10000)");
 
   const int D = c.d_model, F = c.ff_dim, K = c.conv_kernel;
   mean_ = f32_data(get, "feat.mean", 1, 80);
