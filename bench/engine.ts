@@ -2,7 +2,9 @@
 // over a fixed set of files (FSDD takes 0-4, the dev split, and the bundled sample), with the same
 // measurements for baselines run in this process: an F32 export of the model if present, and beam
 // search. Last line: one JSON object.
-//   npm run bench:engine -- [--model FILE] [--baseline FILE] [--data DIR]
+// The personal VAD and the speaker encoder, when their files exist, are measured too: the pVAD runs
+// synchronously on the event loop, so its per-call time matters as much as its real-time factor.
+//   npm run bench:engine -- [--model FILE] [--baseline FILE] [--pvad FILE] [--spkenc FILE] [--data DIR]
 import fs from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -19,6 +21,8 @@ function arg(name: string, fallback: string): string {
 const modelFile = arg('model', path.join(root, 'models', 'earshot-en-int4.gguf'));
 const baselineFile = arg('baseline', path.join(root, 'models', 'earshot-en-f32.gguf'));
 const dataDir = arg('data', path.resolve(root, '../shared/data'));
+const pvadFile = arg('pvad', path.join(root, 'models', 'pvad.gguf'));
+const spkencFile = arg('spkenc', path.join(root, 'models', 'spkenc.gguf'));
 
 interface Clip {
   name: string;
@@ -118,6 +122,52 @@ async function measure(file: string, clips: Clip[], beam: number, model?: Transd
   return [run, m];
 }
 
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))];
+}
+
+async function measurePvad(clips: Clip[]) {
+  const m = await native().loadPvad(pvadFile);
+  const calls: number[] = [];
+  let audio = 0;
+  const cpu0 = process.cpuUsage();
+  for (const clip of clips) {
+    const s = m.createStream(null);
+    for (let i = 0; i < clip.samples.length; i += 1600) {
+      const a = performance.now();
+      s.accept(clip.samples.subarray(i, i + 1600));
+      calls.push(performance.now() - a);
+    }
+    audio += clip.samples.length / 16000;
+  }
+  const cpu = process.cpuUsage(cpu0);
+  m.dispose();
+  return {
+    file: path.relative(root, pvadFile),
+    rtf: +((cpu.user + cpu.system) / 1e6 / audio).toFixed(4),
+    accept_100ms_p99_ms: +percentile(calls, 0.99).toFixed(3),
+    accept_100ms_max_ms: +Math.max(...calls).toFixed(3),
+  };
+}
+
+async function measureSpkenc(clips: Clip[]) {
+  const m = await native().loadSpeakerEncoder(spkencFile);
+  // enrollment-sized input: the clips joined into one 10 s utterance
+  const joined = new Float32Array(160000);
+  let at = 0;
+  for (const c of clips) {
+    if (at >= joined.length) break;
+    joined.set(c.samples.subarray(0, joined.length - at), at);
+    at += c.samples.length;
+  }
+  const a = performance.now();
+  await m.embed(joined);
+  const ms = performance.now() - a;
+  m.dispose();
+  return { file: path.relative(root, spkencFile), embed_10s_ms: +ms.toFixed(1), rtf: +(ms / 10000).toFixed(4) };
+}
+
 async function main(): Promise<void> {
   if (!fs.existsSync(modelFile)) {
     throw new Error(`${modelFile} does not exist: export the shipped model first (training/export.py) or pass --model FILE`);
@@ -134,6 +184,10 @@ async function main(): Promise<void> {
     [baseline] = await measure(baselineFile, clips, 1);
     runs.push(baseline);
   }
+  const pvad = fs.existsSync(pvadFile) ? await measurePvad(clips) : null;
+  const spkenc = fs.existsSync(spkencFile) ? await measureSpkenc(clips) : null;
+  if (pvad) console.log(`${pvad.file}: RTF ${pvad.rtf} (cpu); accept() of 100 ms on the event loop p99 ${pvad.accept_100ms_p99_ms} ms, max ${pvad.accept_100ms_max_ms} ms`);
+  if (spkenc) console.log(`${spkenc.file}: 10 s embedded in ${spkenc.embed_10s_ms} ms`);
   for (const r of runs) {
     const acc = r.digits_total ? `, digits ${r.digits_correct}/${r.digits_total}` : '';
     console.log(`${r.file} beam ${r.beam}: RTF ${r.rtf} (cpu), ${r.rtf_wall} (wall); load ${r.load_ms} ms, +${r.model_rss_mib} MiB RSS; event loop max ${r.event_loop_max_ms} ms, addon calls p99 ${r.sync_call_p99_ms} ms, max ${r.sync_call_max_ms} ms${acc}`);
@@ -155,6 +209,8 @@ async function main(): Promise<void> {
     beam4_over_greedy: +(beam.rtf / ship.rtf).toFixed(2),
     baseline: baseline ? { model: baseline.file, rtf: baseline.rtf, model_rss_mib: baseline.model_rss_mib } : null,
     baseline_over_model_rtf: baseline ? +(baseline.rtf / ship.rtf).toFixed(2) : null,
+    pvad,
+    spkenc,
     runs,
   };
   console.log(JSON.stringify(summary));

@@ -73,8 +73,14 @@ export interface TransducerModel {
 }
 
 export interface PvadStream {
-  /** Feed 16 kHz mono audio; returns posteriors [ns, tss, ntss] for each completed 10 ms frame, flattened. */
+  /** Feed 16 kHz mono audio; returns posteriors [ns, tss, ntss] for each completed 10 ms frame, flattened.
+   * Runs on the calling (JS) thread: about 0.1 ms per 10 ms frame on x86 (bench:engine measures it),
+   * several times more on ARM boards; prefer acceptAsync for live audio there. Throws while
+   * acceptAsync calls are pending on the stream. */
   accept(samples: Int16Array | Float32Array): Float32Array;
+  /** The same on a native thread; calls are processed in order, one at a time. */
+  acceptAsync(samples: Int16Array | Float32Array): Promise<Float32Array>;
+  /** Forget the state; after pending acceptAsync calls if there are any. */
   reset(): void;
 }
 

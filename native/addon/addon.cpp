@@ -499,7 +499,9 @@ class PvadStreamWrap : public Napi::ObjectWrap<PvadStreamWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "PvadStream",
-                       {InstanceMethod("accept", &PvadStreamWrap::Accept), InstanceMethod("reset", &PvadStreamWrap::Reset)});
+                       {InstanceMethod("accept", &PvadStreamWrap::Accept),
+                        InstanceMethod("acceptAsync", &PvadStreamWrap::AcceptAsync),
+                        InstanceMethod("reset", &PvadStreamWrap::Reset)});
   }
   // Built and checked by PvadWrap::CreateStream (a throwing ObjectWrap constructor is not safe).
   PvadStreamWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PvadStreamWrap>(info) {
@@ -507,8 +509,55 @@ class PvadStreamWrap : public Napi::ObjectWrap<PvadStreamWrap> {
   }
 
  private:
+  // One acceptAsync call in flight at a time, the rest queued in order; a reset() while busy is
+  // queued too, so it lands between the right pieces of audio.
+  struct Job {
+    bool reset;
+    std::vector<float> audio;
+    Napi::Promise::Deferred deferred;
+  };
+  class Worker : public Napi::AsyncWorker {
+   public:
+    Worker(Napi::Env env, PvadStreamWrap* owner, PvadStream* stream, std::vector<float> audio)
+        : Napi::AsyncWorker(env), owner_(owner), ref_(Napi::Persistent(owner->Value())), stream_(stream),
+          audio_(std::move(audio)) {}
+    void Execute() override { stream_->accept(audio_.data(), audio_.size(), out_); }
+    void OnOK() override {
+      Napi::Float32Array r = Napi::Float32Array::New(Env(), out_.size());
+      std::copy(out_.begin(), out_.end(), r.Data());
+      owner_->finish(r);
+    }
+
+   private:
+    PvadStreamWrap* owner_;
+    Napi::ObjectReference ref_;  // keeps the stream (and its engine state) alive meanwhile
+    PvadStream* stream_;
+    std::vector<float> audio_, out_;
+  };
+
+  void pump(Napi::Env env) {
+    while (!busy_ && !jobs_.empty()) {
+      if (jobs_.front().reset) {
+        stream_->reset();
+        jobs_.pop_front();
+        continue;
+      }
+      busy_ = true;
+      (new Worker(env, this, stream_.get(), std::move(jobs_.front().audio)))->Queue();
+    }
+  }
+  void finish(Napi::Float32Array r) {
+    busy_ = false;
+    Napi::Promise::Deferred d = jobs_.front().deferred;
+    jobs_.pop_front();
+    d.Resolve(r);
+    pump(Env());
+  }
+  bool pending() const { return busy_ || !jobs_.empty(); }
+
   Napi::Value Accept(const Napi::CallbackInfo& info) {
     if (info.Length() < 1) throw_type(info.Env(), "PvadStream.accept: expected audio");
+    if (pending()) throw Napi::Error::New(info.Env(), "PvadStream.accept: acceptAsync() calls are still running on this stream");
     std::vector<float> a = audio_arg(info[0], "PvadStream.accept");
     out_.clear();
     stream_->accept(a.data(), a.size(), out_);
@@ -516,12 +565,22 @@ class PvadStreamWrap : public Napi::ObjectWrap<PvadStreamWrap> {
     std::copy(out_.begin(), out_.end(), r.Data());
     return r;
   }
+  Napi::Value AcceptAsync(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1) throw_type(info.Env(), "PvadStream.acceptAsync: expected audio");
+    auto d = Napi::Promise::Deferred::New(info.Env());
+    jobs_.push_back(Job{false, audio_arg(info[0], "PvadStream.acceptAsync"), d});
+    pump(info.Env());
+    return d.Promise();
+  }
   Napi::Value Reset(const Napi::CallbackInfo& info) {
-    stream_->reset();
+    if (pending()) jobs_.push_back(Job{true, {}, Napi::Promise::Deferred::New(info.Env())});
+    else stream_->reset();
     return info.Env().Undefined();
   }
   std::unique_ptr<PvadStream> stream_;
   std::vector<float> out_;
+  std::deque<Job> jobs_;
+  bool busy_ = false;
 };
 
 class PvadWrap : public Napi::ObjectWrap<PvadWrap> {
