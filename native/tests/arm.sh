@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# ARM checks under emulation (`npm run test:arm`):
+#   1. cross-builds the addon with cmake-js for arm64 (one build: Cortex-A72 and A76 kernels picked at
+#      run time) and armhf (armv7 + NEON), with the toolchain files in cmake/;
+#   2. fetches Debian bookworm's arm64 and armhf nodejs 18 (+ libnode108 and its libraries) with
+#      apt-get download (cached in .arm/debs) and unpacks them with dpkg -x into .arm/root-<arch>;
+#   3. loads each addon in that Node under qemu (QEMU_CPU=cortex-a72 and cortex-a76 for arm64, qemu-arm
+#      for armhf), checks the kernel family, and decodes the same audio with a small Q4_0 transducer
+#      exported by training/export.py: the tokens and times must equal the x86 addon's.
+# Needs root once for `dpkg --add-architecture` (CI runs as root).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+ARM=$ROOT/.arm
+mkdir -p "$ARM"
+failures=()
+log() { printf '\n== %s\n' "$*"; }
+
+# ---- Debian's Node for arm64 and armhf ---------------------------------------------------------------
+LIBS="libc6 libgcc-s1 libstdc++6 libbrotli1 libc-ares2 libicu72 libnghttp2-14 libssl3 libuv1 zlib1g libnode108 nodejs"
+JS_DEPS="node-acorn node-cjs-module-lexer node-undici node-busboy node-xtend"  # libnode108's arch-all deps
+
+fetch_node() {  # debian arch
+  local arch=$1 dir=$ARM/debs/$1 root=$ARM/root-$1
+  if [[ ! -x $root/usr/bin/node ]]; then
+    if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+      dpkg --add-architecture "$arch"
+      NEED_UPDATE=1
+    fi
+    if [[ ${NEED_UPDATE:-0} == 1 ]] || ! apt-cache show "nodejs:$arch" >/dev/null 2>&1; then
+      apt-get update -qq || echo "(apt-get update reported errors; using what it fetched)"
+      NEED_UPDATE=0
+    fi
+    mkdir -p "$dir" "$root"
+    local pkgs=()
+    for p in $LIBS; do pkgs+=("$p:$arch"); done
+    (cd "$dir" && apt-get download -q "${pkgs[@]}" $JS_DEPS 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+    for deb in "$dir"/*.deb; do dpkg -x "$deb" "$root"; done
+  fi
+  [[ -x $root/usr/bin/node ]] || { echo "no Debian node for $arch in $root"; return 1; }
+}
+
+# ---- addons ------------------------------------------------------------------------------------------
+build_addon() {  # cmake-js arch, toolchain file, out dir
+  npx cmake-js compile --out "$3" --arch "$1" --CDCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/$2" >"$3.log" 2>&1 ||
+    { tail -40 "$3.log"; return 1; }
+}
+
+log "cross-building the addon (cmake-js)"
+[[ -f build/Release/earshot.node ]] || npx cmake-js compile --out build >build.log 2>&1 || { tail -40 build.log; exit 1; }
+build_addon arm64 aarch64-linux-gnu.cmake build-addon-arm64
+build_addon arm arm-linux-gnueabihf.cmake build-addon-armhf
+file -b build-addon-arm64/Release/earshot.node build-addon-armhf/Release/earshot.node | cut -d, -f1-2
+
+log "Debian bookworm nodejs for arm64 and armhf"
+fetch_node arm64
+fetch_node armhf
+
+# ---- a small Q4_0 model and audio, from the training code --------------------------------------------
+FIX=$ARM/fixture
+mkdir -p "$FIX"
+/usr/bin/python3 - "$ROOT" "$FIX" <<'PY'
+import sys
+import torch
+sys.path.insert(0, sys.argv[1])
+from training.export import export_transducer
+from training.earshot.model import Transducer, TransducerConfig
+from training.tests.test_engine_parity import cmvn_of, speech
+out = sys.argv[2]
+torch.manual_seed(0)
+wave = speech()
+wave.astype('<f4').tofile(out + '/audio.f32')
+mean, istd = cmvn_of(wave)
+cfg = TransducerConfig(d_model=64, n_layers=2, n_heads=4, ff_dim=128, conv_kernel=5, pred_dim=32,
+                       joiner_dim=64, chunk_frames=4, left_context_frames=8, has_cif=True)
+m = Transducer(cfg).eval()
+m.feat_mean.copy_(mean); m.feat_istd.copy_(istd)
+with torch.no_grad():  # a random model that emits tokens, so the comparison means something
+    m.joiner.out.bias.mul_(4.0); m.joiner.out.bias[0] += 1.0
+export_transducer(m, out + '/tiny-q4_0.gguf', 'q4_0', name='tiny')
+PY
+
+# ---- decode everywhere and compare -------------------------------------------------------------------
+decode() {  # label, expected kernel, runner words... ; compares with $REF
+  local label=$1 want=$2 out
+  shift 2
+  local addon=$1
+  shift
+  if ! out=$("$@" "$ROOT/native/tests/arm-decode.cjs" "$addon" "$FIX/tiny-q4_0.gguf" "$FIX/audio.f32" 2>&1); then
+    printf '%s\n' "$out" | tail -20
+    echo "FAILED [$label] decode"
+    failures+=("$label")
+    return
+  fi
+  out=$(printf '%s\n' "$out" | tail -1)
+  local kernel tokens
+  kernel=$(node -e 'console.log(JSON.parse(process.argv[1]).kernel)' "$out")
+  tokens=$(node -e 'const r=JSON.parse(process.argv[1]);console.log(JSON.stringify(r.tokens))' "$out")
+  printf '[%s] %s\n' "$label" "$out" | cut -c1-220
+  [[ -z $want || $kernel == "$want" ]] || { echo "FAILED [$label] kernel $kernel, expected $want"; failures+=("$label:kernel"); }
+  if [[ -n ${REF:-} && $tokens != "$REF" ]]; then
+    echo "FAILED [$label] tokens differ from x86"
+    failures+=("$label:tokens")
+  fi
+  [[ -n ${REF:-} ]] || REF=$tokens
+}
+
+log "decoding: x86 reference, then emulated ARM"
+REF=
+decode x86 "" "$ROOT/build/Release/earshot.node" node
+[[ $REF != "[]" ]] || { echo "FAILED: the reference decode emitted no tokens"; failures+=("x86:empty"); }
+R64=$ARM/root-arm64
+R32=$ARM/root-armhf
+QEMU_CPU=cortex-a72 decode arm64-a72 neon "$ROOT/build-addon-arm64/Release/earshot.node" qemu-aarch64 -L "$R64" "$R64/usr/bin/node"
+QEMU_CPU=cortex-a76 decode arm64-a76 neon-dotprod "$ROOT/build-addon-arm64/Release/earshot.node" qemu-aarch64 -L "$R64" "$R64/usr/bin/node"
+decode armhf neon-armv7 "$ROOT/build-addon-armhf/Release/earshot.node" qemu-arm -L "$R32" "$R32/usr/bin/node"
+
+if ((${#failures[@]})); then
+  echo "FAILED: ${failures[*]}"
+  exit 1
+fi
+echo "ARM emulation checks passed"
