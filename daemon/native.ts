@@ -106,6 +106,9 @@ export interface NativeBinding {
    * none; throws when the socket cannot be reached. */
   sdNotify(state: string): boolean;
   kernelName(): string;
+  /** Threads sharing each matrix product, process-wide (default 1: the benchmarks' single thread);
+   * returns the count now in effect. */
+  setThreads(n: number): number;
 }
 
 // Works both from daemon/ (tsx) and from dist/daemon/ (compiled).

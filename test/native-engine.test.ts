@@ -92,6 +92,19 @@ test('kernelName names the kernel family in use', (t) => {
   t.true(['scalar', 'avx2', 'neon', 'neon-dotprod', 'neon-armv7'].includes(n.kernelName()));
 });
 
+test.serial('setThreads: the same tokens with 2 threads; bad counts are refused', async (t) => {
+  const m = await n.loadTransducer(q4File);
+  const one = await decode(m, audio, 1600);
+  t.is(n.setThreads(2), 2);
+  try {
+    t.deepEqual(await decode(m, audio, 1600), one);
+  } finally {
+    n.setThreads(1);
+  }
+  t.throws(() => n.setThreads(0), { message: /1 to 64/ });
+  t.throws(() => n.setThreads(1.5), { message: /1 to 64/ });
+});
+
 test('model info describes the file', async (t) => {
   const m = await n.loadTransducer(q4File);
   t.is(m.info.architecture, 'earshot-transducer');

@@ -731,6 +731,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 return load<SpeakerEncoder, kSpeakerWhat>(info, &AddonData::speaker, "loadSpeakerEncoder");
               }));
   exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
+  exports.Set("setThreads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                Napi::Env e = info.Env();
+                if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 1 ||
+                    info[0].As<Napi::Number>().DoubleValue() > 64 ||
+                    info[0].As<Napi::Number>().DoubleValue() != info[0].As<Napi::Number>().Int32Value())
+                  throw Napi::RangeError::New(e, "setThreads: expected an integer from 1 to 64");
+                set_threads(info[0].As<Napi::Number>().Int32Value());
+                return Napi::Number::New(e, threads());
+              }));
   exports.Set("kernelName", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 return Napi::String::New(info.Env(), kernel_name());
               }));
