@@ -114,7 +114,8 @@ void Fbank::accept_int16(const int16_t* samples, size_t n) {
 void Fbank::accept(const float* samples, size_t n) {
   size_t old = pending_.size();
   pending_.resize(old + n);
-  for (size_t i = 0; i < n; ++i) pending_[old + i] = samples[i] * 32768.f;
+  // A NaN or infinity from a broken source would poison every later frame (and the search): zero it.
+  for (size_t i = 0; i < n; ++i) pending_[old + i] = std::isfinite(samples[i]) ? samples[i] * 32768.f : 0.f;
   drain();
 }
 

@@ -109,6 +109,17 @@ int main() {
   fb.reset();
   fb.accept_int16(short_sig.data(), 1);
   CHECK(fb.frames_ready() == 0, "reset kept pending samples");
+  // Non-finite input samples count as silence instead of spreading NaN.
+  std::vector<float> bad(1600, 0.1f);
+  bad[10] = NAN;
+  bad[500] = INFINITY;
+  Fbank fb2;
+  fb2.accept(bad.data(), bad.size());
+  std::vector<float> frames;
+  fb2.take(frames);
+  bool finite = !frames.empty();
+  for (float v : frames) finite = finite && std::isfinite(v);
+  CHECK(finite, "NaN / infinity in the input gave non-finite features");
   if (failures) std::fprintf(stderr, "%d failure(s)\n", failures);
   else std::printf("test_fbank: ok\n");
   return failures ? 1 : 0;
