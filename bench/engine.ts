@@ -178,7 +178,15 @@ async function main(): Promise<void> {
   const peakShipped = peakRssMiB();
   const [beam] = await measure(modelFile, clips, 4, model);
   const runs: Run[] = [ship, beam];
-  console.log(`kernel ${native().kernelName()}, ${clips.length} files, ${ship.audio_s} s of audio, node RSS before loading ${rssStart.toFixed(1)} MiB`);
+  // The portable C++ kernels as a baseline for the SIMD ones, same model, same process.
+  const kernel = native().kernelName();
+  let scalar: Run | undefined;
+  if (kernel !== 'scalar' && native().useKernel('scalar')) {
+    [scalar] = await measure(modelFile, clips, 1, model);
+    native().useKernel(kernel);
+    runs.push({ ...scalar, file: `${scalar.file} (scalar kernels)` });
+  }
+  console.log(`kernel ${kernel}, ${clips.length} files, ${ship.audio_s} s of audio, node RSS before loading ${rssStart.toFixed(1)} MiB`);
   let baseline: Run | undefined;
   if (fs.existsSync(baselineFile) && baselineFile !== modelFile) {
     [baseline] = await measure(baselineFile, clips, 1);
@@ -207,6 +215,8 @@ async function main(): Promise<void> {
     sync_call_p99_ms: Math.max(...runs.map((r) => r.sync_call_p99_ms)),
     beam4_rtf: beam.rtf,
     beam4_over_greedy: +(beam.rtf / ship.rtf).toFixed(2),
+    scalar_rtf: scalar ? scalar.rtf : null,
+    scalar_over_simd: scalar ? +(scalar.rtf / ship.rtf).toFixed(2) : null,
     baseline: baseline ? { model: baseline.file, rtf: baseline.rtf, model_rss_mib: baseline.model_rss_mib } : null,
     baseline_over_model_rtf: baseline ? +(baseline.rtf / ship.rtf).toFixed(2) : null,
     pvad,

@@ -106,6 +106,10 @@ export interface NativeBinding {
    * none; throws when the socket cannot be reached. */
   sdNotify(state: string): boolean;
   kernelName(): string;
+  /** Kernel families this CPU runs, best first. */
+  availableKernels(): string[];
+  /** For benchmarks and tests: switch the kernel family process-wide; false if this CPU lacks it. */
+  useKernel(name: string): boolean;
   /** Threads sharing each matrix product, process-wide (default 1: the benchmarks' single thread);
    * returns the count now in effect. */
   setThreads(n: number): number;

@@ -92,6 +92,25 @@ test('kernelName names the kernel family in use', (t) => {
   t.true(['scalar', 'avx2', 'neon', 'neon-dotprod', 'neon-armv7'].includes(n.kernelName()));
 });
 
+test.serial('every available kernel family decodes the same tokens', async (t) => {
+  const m = await n.loadTransducer(q4File);
+  const kernels = n.availableKernels();
+  const best = n.kernelName();
+  t.is(kernels[0], best);
+  t.true(kernels.includes('scalar'));
+  const want = await decode(m, audio, 1600);
+  try {
+    for (const k of kernels) {
+      t.true(n.useKernel(k));
+      t.is(n.kernelName(), k);
+      t.deepEqual(tokensOf(await decode(m, audio, 1600)), tokensOf(want), k);
+    }
+  } finally {
+    n.useKernel(best);
+  }
+  t.false(n.useKernel('no-such-kernel'));
+});
+
 test.serial('setThreads: the same tokens with 2 threads; bad counts are refused', async (t) => {
   const m = await n.loadTransducer(q4File);
   const one = await decode(m, audio, 1600);

@@ -740,6 +740,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 set_threads(info[0].As<Napi::Number>().Int32Value());
                 return Napi::Number::New(e, threads());
               }));
+  exports.Set("useKernel", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                if (info.Length() < 1 || !info[0].IsString()) throw_type(info.Env(), "useKernel: expected a kernel family name");
+                return Napi::Boolean::New(info.Env(), force_kernel(info[0].As<Napi::String>().Utf8Value().c_str()));
+              }));
+  exports.Set("availableKernels", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                std::vector<std::string> names = available_kernel_names();
+                Napi::Array a = Napi::Array::New(info.Env(), names.size());
+                for (size_t i = 0; i < names.size(); ++i) a.Set(uint32_t(i), names[i]);
+                return a;
+              }));
   exports.Set("kernelName", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 return Napi::String::New(info.Env(), kernel_name());
               }));
