@@ -1,0 +1,194 @@
+// Shared pieces of `npm run bench`: paths, the development sets, WER, child processes, machine
+// description. Every benchmark writes its figures to runs/bench/results/<name>.json (ignored) and
+// prints them as its last stdout line; bench/run-all.ts renders bench/RESULTS.md from those files.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readWav16kMono } from '../../daemon/audio/wav.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const sharedData = path.join(path.resolve(repoRoot, '../shared'), 'data');
+/** Caches and raw results; runs/ is ignored by git. */
+export const workDir = path.join(repoRoot, 'runs', 'bench');
+export const resultsDir = path.join(workDir, 'results');
+export const python = '/usr/bin/python3'; // Debian's, with torch (the first python3 on PATH has none)
+
+export const models = {
+  int4: path.join(repoRoot, 'models', 'earshot-en-int4.gguf'),
+  f32: path.join(repoRoot, 'models', 'earshot-en-f32.gguf'),
+  pvad: path.join(repoRoot, 'models', 'pvad.gguf'),
+  spkenc: path.join(repoRoot, 'models', 'spkenc.gguf'),
+};
+
+export interface Clip {
+  set: 'fsdd' | 'synth';
+  id: string;
+  file: string;
+  text: string;
+}
+
+/** FSDD takes 0-4 (the dataset's test split, kept out of training). */
+export function fsddClips(): Clip[] {
+  const dir = path.join(sharedData, 'fsdd');
+  const lines = fs.readFileSync(path.join(dir, 'manifest.tsv'), 'utf8').trim().split('\n');
+  const cols = lines[0].split('\t');
+  const clips: Clip[] = [];
+  for (const line of lines.slice(1)) {
+    const row = Object.fromEntries(line.split('\t').map((v, i) => [cols[i], v]));
+    const take = Number(/_(\d+)\.wav$/.exec(row.path)?.[1]);
+    if (take >= 0 && take <= 4) clips.push({ set: 'fsdd', id: row.path, file: path.join(dir, row.path), text: row.transcript });
+  }
+  return clips;
+}
+
+export const synthDir = path.join(workDir, 'synth');
+
+/** The two held-out synthetic voices, synthesized (once, cached) by bench/lib/synth_devset.py. */
+export function synthClips(): Clip[] {
+  const manifest = path.join(synthDir, 'manifest.json');
+  if (!fs.existsSync(manifest)) throw new Error(`${manifest} is missing: run ${python} bench/lib/synth_devset.py first`);
+  const m = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { utterances: { wav: string; text: string; voice: string }[] };
+  return m.utterances.map((u) => ({ set: 'synth', id: `${u.voice}/${u.wav}`, file: path.join(synthDir, u.wav), text: u.text }));
+}
+
+export function ensureSynthDevset(): void {
+  run(python, [path.join(repoRoot, 'bench', 'lib', 'synth_devset.py'), '--out', synthDir]);
+}
+
+export function devClips(): Clip[] {
+  return [...fsddClips(), ...synthClips()];
+}
+
+export function loadAudio(clip: Clip): Float32Array {
+  return readWav16kMono(clip.file).samples;
+}
+
+function editDistance(a: string[], b: string[]): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+export const words = (s: string) => s.toLowerCase().replace(/[^a-z' ]+/g, ' ').split(/\s+/).filter(Boolean);
+
+/** Corpus WER: word edits over reference words, summed over the utterances. */
+export function wer(pairs: { ref: string; hyp: string }[]): { wer: number; errors: number; words: number; utterances: number } {
+  let errors = 0;
+  let n = 0;
+  for (const p of pairs) {
+    const r = words(p.ref);
+    errors += editDistance(r, words(p.hyp));
+    n += r.length;
+  }
+  return { wer: n ? errors / n : NaN, errors, words: n, utterances: pairs.length };
+}
+
+/** WER per development set, from utterances tagged with their set. */
+export function werBySet(rows: { set: string; ref: string; hyp: string }[]): Record<string, ReturnType<typeof wer>> {
+  const out: Record<string, ReturnType<typeof wer>> = {};
+  for (const set of [...new Set(rows.map((r) => r.set))]) out[set] = wer(rows.filter((r) => r.set === set));
+  return out;
+}
+
+/** Runs a command to completion (inheriting stderr); throws with its output on failure. */
+export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd ?? repoRoot, env: opts.env ?? process.env, encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.error) throw new Error(`cannot run ${cmd}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}: ${r.stdout.slice(-2000)}`);
+  return r.stdout;
+}
+
+/** The last line of a program's stdout parsed as JSON (every bench piece ends with one). */
+export function lastJson<T = Record<string, unknown>>(stdout: string): T {
+  const lines = stdout.trim().split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const l = lines[i].trim();
+    if (l.startsWith('{')) return JSON.parse(l) as T;
+  }
+  throw new Error(`no JSON line in output: ${stdout.slice(-500)}`);
+}
+
+/** Runs a Node child (with tsx) and returns its last JSON line. Async so a parent can sample it. */
+export function nodeChild<T>(script: string, args: string[], onSpawn?: (pid: number) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import=tsx', script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    if (onSpawn && child.pid) onSpawn(child.pid);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`${path.relative(repoRoot, script)} exited with ${code}`));
+      else {
+        try {
+          resolve(lastJson<T>(out));
+        } catch (err) {
+          reject(err);
+        }
+      }
+    });
+  });
+}
+
+export function writeResult(name: string, value: unknown): string {
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const file = path.join(resultsDir, `${name}.json`);
+  fs.writeFileSync(file, JSON.stringify(value, null, 1));
+  return file;
+}
+
+export function readResult<T = any>(name: string): T | undefined {
+  const file = path.join(resultsDir, `${name}.json`);
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as T) : undefined;
+}
+
+export function requireFile(file: string, hint: string): void {
+  if (!fs.existsSync(file)) throw new Error(`${path.relative(repoRoot, file)} does not exist (${hint})`);
+}
+
+export function machine(): Record<string, string | number> {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  let osName = `${os.type()} ${os.release()}`;
+  try {
+    const rel = fs.readFileSync('/etc/os-release', 'utf8');
+    osName = /PRETTY_NAME="([^"]+)"/.exec(rel)?.[1] ?? osName;
+  } catch {
+    /* keep uname */
+  }
+  return { cpu, cores: os.cpus().length, memory_gib: +(os.totalmem() / 2 ** 30).toFixed(1), os: osName, kernel: os.release(), node: process.version, arch: process.arch };
+}
+
+export function percentile(values: number[], p: number): number {
+  if (!values.length) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const idx = (p / 100) * (s.length - 1);
+  const lo = Math.floor(idx);
+  const hi = Math.ceil(idx);
+  return s[lo] + (s[hi] - s[lo]) * (idx - lo);
+}
+
+/** Least-squares slope of y over x. */
+export function slope(x: number[], y: number[]): number {
+  const n = x.length;
+  const mx = x.reduce((a, b) => a + b, 0) / n;
+  const my = y.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (x[i] - mx) * (y[i] - my);
+    den += (x[i] - mx) ** 2;
+  }
+  return den ? num / den : 0;
+}
+
+export const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+export const peakRssMiB = () => process.resourceUsage().maxRSS / 1024;
+export const rssMiB = () => process.memoryUsage().rss / 2 ** 20;

@@ -1,0 +1,129 @@
+"""Exports the encoder of an Earshot transducer file to ONNX, for the onnxruntime comparison.
+
+    /usr/bin/python3 bench/onnx_export.py --gguf models/earshot-en-f32.gguf --out bench/onnx/encoder-fp32.onnx
+
+The graph takes the raw fbank [1, T, 80] (as the engine's debugFbank gives it), applies the model's
+CMVN, and runs the whole utterance at once with the streaming chunk mask (chunk_frames,
+left_context_frames): docs/model-format.md says this equals chunk-by-chunk decoding, so its output
+is comparable to the engine's debugEncode frame for frame. A sidecar <out>.json names the source
+file and its SHA-256 so the benchmark can tell a stale export.
+"""
+import argparse
+import hashlib
+import json
+import math
+import os
+import sys
+
+import torch
+import torch.nn as nn
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "training"))
+from training.earshot.model import Transducer, TransducerConfig, chunk_mask  # noqa: E402
+from training.export import transducer_tensors  # noqa: E402
+from pvad_export import read_gguf  # noqa: E402
+
+HYPER = ["vocab_size", "d_model", "n_layers", "n_heads", "ff_dim", "conv_kernel", "stack", "pred_dim",
+         "pred_context", "joiner_dim", "chunk_frames", "left_context_frames"]
+
+
+def load_transducer_gguf(path: str):
+    """(float Transducer holding a GGUF file's weights (quantized ones dequantized), metadata)."""
+    meta, tensors = read_gguf(path)
+    if meta.get("general.architecture") != "earshot-transducer":
+        raise ValueError(f"{path}: not an earshot-transducer file ({meta.get('general.architecture')})")
+    cfg = TransducerConfig(**{k: int(meta[f"earshot.{k}"]) for k in HYPER},
+                           has_cif=bool(meta["earshot.has_cif"]), num_mel_bins=int(meta["earshot.feat.num_mel_bins"]))
+    model = Transducer(cfg)
+    with torch.no_grad():
+        # The exporter's own name list, so the two directions cannot drift apart.
+        for name, param, _ in transducer_tensors(model):
+            value = tensors[name][0]
+            param.copy_(value.reshape(param.shape))
+    return model.eval(), meta
+
+
+class OnnxAttention(nn.Module):
+    """ChunkedSelfAttention with an additive mask: same maths, but without the -inf fill and
+    nan_to_num (no padded rows here), which exports to plain MatMul/Softmax."""
+
+    def __init__(self, attn):
+        super().__init__()
+        self.a = attn
+
+    def forward(self, x, bias):
+        b, t, d = x.shape
+        h = self.a.h
+        q, k, v = self.a.qkv(self.a.norm(x)).view(b, t, 3, h, d // h).permute(2, 0, 3, 1, 4)
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(d // h) + bias
+        y = torch.matmul(torch.softmax(scores, dim=-1), v).transpose(1, 2).reshape(b, t, d)
+        return self.a.out(y)
+
+
+class EncoderGraph(nn.Module):
+    def __init__(self, model: Transducer):
+        super().__init__()
+        self.m = model
+        self.attn = nn.ModuleList([OnnxAttention(blk.attn) for blk in model.encoder.blocks])
+
+    def forward(self, fbank):
+        cfg = self.m.cfg
+        x = (fbank - self.m.feat_mean) * self.m.feat_istd
+        t_out = x.shape[1] // cfg.stack
+        x = self.m.encoder.input(x[:, : t_out * cfg.stack].reshape(1, t_out, cfg.stack * cfg.num_mel_bins))
+        allowed = chunk_mask(t_out, cfg.chunk_frames, cfg.left_context_frames)
+        bias = torch.zeros(t_out, t_out).masked_fill(~allowed, -1e9)
+        pad = torch.ones(1, t_out, dtype=torch.bool)
+        for blk, attn in zip(self.m.encoder.blocks, self.attn):
+            x = x + 0.5 * blk.ff1(x)
+            x = x + attn(x, bias)
+            x = x + blk.conv(x, pad)
+            x = x + 0.5 * blk.ff2(x)
+            x = blk.out_norm(x)
+        return x
+
+
+def sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gguf", default="models/earshot-en-f32.gguf")
+    ap.add_argument("--out", default="bench/onnx/encoder-fp32.onnx")
+    ap.add_argument("--opset", type=int, default=14)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    model, meta = load_transducer_gguf(args.gguf)
+    graph = EncoderGraph(model).eval()
+    fb = torch.randn(1, 203, model.cfg.num_mel_bins) * 3 + 10
+    with torch.no_grad():
+        ref, _ = model.encode(fb, torch.tensor([fb.shape[1]]))
+        mine = graph(fb)
+    err = float((ref - mine).abs().max())
+    if err > 1e-4:
+        raise SystemExit(f"the ONNX graph differs from the model by {err}")
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(graph, (fb,), args.out, input_names=["fbank"], output_names=["enc"],
+                          dynamic_axes={"fbank": {1: "frames"}, "enc": {1: "enc_frames"}},
+                          opset_version=args.opset, do_constant_folding=True)
+    info = {"source": os.path.relpath(os.path.abspath(args.gguf), ROOT), "source_sha256": sha256(args.gguf),
+            "chunk_frames": model.cfg.chunk_frames, "left_context_frames": model.cfg.left_context_frames,
+            "d_model": model.cfg.d_model, "encoder_parameters": sum(p.numel() for p in model.encoder.parameters()),
+            "opset": args.opset, "torch": torch.__version__, "max_abs_diff_vs_model": err,
+            "tokens": meta["earshot.tokens"], "pred_context": model.cfg.pred_context}
+    with open(args.out + ".json", "w") as f:
+        json.dump(info, f, indent=1)
+    print(json.dumps({"onnx": args.out, "bytes": os.path.getsize(args.out),
+                      **{k: v for k, v in info.items() if k != "tokens"}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+// Debian's pocketsphinx (apt: pocketsphinx pocketsphinx-en-us) with its general en-us acoustic and
+// language models on the development sets: what a Debian user has today. One pocketsphinx_batch
+// process over a control file, timed by /usr/bin/time (its CPU time includes loading the models).
+// The audio is what Earshot gets: the daemon's WAV reader and resampler to 16 kHz, as raw PCM.
+// Writes runs/bench/results/pocketsphinx.json; last stdout line: JSON summary.
+//
+//   node --import=tsx bench/pocketsphinx.ts [--limit N]
+import fs from 'node:fs';
+import path from 'node:path';
+import { devClips, ensureSynthDevset, loadAudio, run, werBySet, workDir, writeResult } from './lib/common.js';
+
+const MODEL = '/usr/share/pocketsphinx/model/en-us';
+const limitArg = process.argv.indexOf('--limit');
+const limit = limitArg > 0 ? Number(process.argv[limitArg + 1]) : 0;
+
+function main() {
+  for (const f of ['/usr/bin/pocketsphinx_batch', `${MODEL}/en-us/mdef`, `${MODEL}/en-us.lm.bin`]) {
+    if (!fs.existsSync(f)) throw new Error(`${f} is missing: apt-get install -y pocketsphinx pocketsphinx-en-us`);
+  }
+  ensureSynthDevset();
+  let clips = devClips();
+  if (limit > 0) clips = [...clips.filter((c) => c.set === 'fsdd').slice(0, limit), ...clips.filter((c) => c.set === 'synth').slice(0, limit)];
+  const dir = path.join(workDir, 'pocketsphinx');
+  const rawDir = path.join(dir, 'raw');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(rawDir, { recursive: true });
+  let audioS = 0;
+  const ctl: string[] = [];
+  clips.forEach((clip, i) => {
+    const x = loadAudio(clip);
+    audioS += x.length / 16000;
+    const pcm = new Int16Array(x.length);
+    for (let k = 0; k < x.length; k++) pcm[k] = Math.max(-32768, Math.min(32767, Math.round(x[k] * 32768)));
+    const id = `u${String(i).padStart(4, '0')}`;
+    fs.writeFileSync(path.join(rawDir, `${id}.raw`), Buffer.from(pcm.buffer));
+    ctl.push(id);
+  });
+  fs.writeFileSync(path.join(dir, 'files.ctl'), ctl.join('\n') + '\n');
+  // The same run over 0.5 s of silence alone: the cost of loading the models.
+  fs.writeFileSync(path.join(rawDir, 'silence.raw'), Buffer.alloc(16000));
+  fs.writeFileSync(path.join(dir, 'load.ctl'), 'silence\n');
+  const load = batch(dir, rawDir, 'load.ctl', 'load');
+  const hypFile = path.join(dir, 'files.hyp');
+  const { wall, user, sys, maxKiB } = batch(dir, rawDir, 'files.ctl', 'files');
+  // hyp lines: "words words (u0001 -12345)"
+  const hyps = new Map<string, string>();
+  for (const line of fs.readFileSync(hypFile, 'utf8').split('\n')) {
+    const m = /^(.*)\((u\d+)(?:\s+-?\d+)?\)\s*$/.exec(line);
+    if (m) hyps.set(m[2], m[1].trim());
+  }
+  const utterances = clips.map((c, i) => ({ id: c.id, set: c.set, ref: c.text, hyp: (hyps.get(ctl[i]) ?? '').toLowerCase() }));
+  const result = {
+    bench: 'pocketsphinx',
+    version: run('dpkg-query', ['-W', '-f', '${Version}', 'pocketsphinx']).trim(),
+    model: `${MODEL} (en-us acoustic model, en-us.lm.bin, cmudict-en-us.dict)`,
+    audio_s: audioS,
+    cpu_s: user + sys,
+    wall_s: wall,
+    rtf: (user + sys) / audioS,
+    load_cpu_s: load.user + load.sys,
+    rtf_without_load: (user + sys - load.user - load.sys) / audioS,
+    peak_rss_mib: maxKiB / 1024,
+    model_mib: ['en-us', 'en-us.lm.bin', 'cmudict-en-us.dict'].reduce((a, f) => a + du(path.join(MODEL, f)), 0) / 2 ** 20,
+    wer: werBySet(utterances),
+    utterances,
+  };
+  writeResult('pocketsphinx', result);
+  console.log(JSON.stringify({ bench: 'pocketsphinx', rtf: result.rtf, wer: Object.fromEntries(Object.entries(result.wer).map(([k, v]) => [k, v.wer])) }));
+}
+
+function batch(dir: string, rawDir: string, ctl: string, name: string) {
+  const timeFile = path.join(dir, `${name}.time`);
+  run('/usr/bin/time', ['-o', timeFile, '-f', '%e %U %S %M', 'pocketsphinx_batch',
+    '-adcin', 'yes', '-cepdir', rawDir, '-cepext', '.raw', '-ctl', path.join(dir, ctl),
+    '-hmm', `${MODEL}/en-us`, '-lm', `${MODEL}/en-us.lm.bin`, '-dict', `${MODEL}/cmudict-en-us.dict`,
+    '-samprate', '16000', '-hyp', path.join(dir, `${name}.hyp`), '-logfn', path.join(dir, `${name}.log`)]);
+  const [wall, user, sys, maxKiB] = fs.readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  return { wall, user, sys, maxKiB };
+}
+
+function du(p: string): number {
+  const st = fs.statSync(p);
+  return st.isDirectory() ? fs.readdirSync(p).reduce((a, f) => a + du(path.join(p, f)), 0) : st.size;
+}
+
+try {
+  main();
+} catch (err) {
+  console.error(`bench/pocketsphinx: ${(err as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,186 @@
+// Recognizer benchmark, single thread: Earshot int4 and F32 (addon) against the same encoder in
+// ONNX run by onnxruntime-node in fp32 and int8. Each engine runs in its own process (load time,
+// peak RSS); encoder time is compared on equal inputs (the engine's fbank); WER on the development
+// sets. The ONNX encoder's output is decoded greedily with the F32 model's joiner (debugJoint), as
+// the engine decodes. Writes runs/bench/results/recognizer.json; last stdout line: JSON summary.
+//
+//   node --import=tsx bench/recognizer.ts [--int4 F] [--f32 F] [--onnx-dir DIR] [--limit N]
+import fs from 'node:fs';
+import path from 'node:path';
+import { native } from '../daemon/native.js';
+import { devClips, ensureSynthDevset, models, nodeChild, python, repoRoot, requireFile, run, werBySet, workDir, writeResult, type Clip } from './lib/common.js';
+
+function opt(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? path.resolve(process.argv[i + 1]) : fallback;
+}
+
+const int4File = opt('int4', models.int4);
+const f32File = opt('f32', models.f32);
+const onnxDir = opt('onnx-dir', path.join(repoRoot, 'bench', 'onnx'));
+const limit = Number(opt('limit', '0').split('/').pop());
+const worker = path.join(repoRoot, 'bench', 'recognizer-worker.ts');
+const scratch = path.join(workDir, 'recognizer');
+
+interface OnnxInfo {
+  source_sha256: string;
+  tokens: string[];
+  pred_context: number;
+  quantized?: { onnxruntime: string };
+}
+
+function readInfo(file: string): OnnxInfo | undefined {
+  return fs.existsSync(`${file}.json`) ? (JSON.parse(fs.readFileSync(`${file}.json`, 'utf8')) as OnnxInfo) : undefined;
+}
+
+function sha256(file: string): string {
+  return run('sha256sum', [file]).split(' ')[0];
+}
+
+/** The fp32 export, redone when it is missing or was made from another F32 file. */
+function ensureFp32Export(sha: string): string {
+  const file = path.join(onnxDir, 'encoder-fp32.onnx');
+  if (readInfo(file)?.source_sha256 !== sha || !fs.existsSync(file)) {
+    process.stderr.write(`exporting ${path.relative(repoRoot, f32File)} to ONNX...\n`);
+    run(python, [path.join(repoRoot, 'bench', 'onnx_export.py'), '--gguf', f32File, '--out', file]);
+  }
+  return file;
+}
+
+interface Index {
+  d_model?: number;
+  clips: { id: string; samples: number; encFrames: number; encOffset: number }[];
+}
+
+function readEnc(prefix: string): { index: Index; data: Float32Array } {
+  const index = JSON.parse(fs.readFileSync(`${prefix}.index.json`, 'utf8')) as Index;
+  const buf = fs.readFileSync(`${prefix}.enc.bin`);
+  return { index, data: new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4) };
+}
+
+/** Greedy transducer search over stored encoder frames, with the engine's joiner; at most 3
+ * symbols per frame, as docs/model-format.md fixes it. Returns text and emission times. */
+function greedy(joint: (enc: Float32Array, hist: Int32Array) => Float32Array, enc: Float32Array, frames: number, d: number, tokens: string[], context: number) {
+  const hist = new Int32Array(context); // blank (0) where there is no history yet
+  const emitted: [string, number][] = [];
+  for (let t = 0; t < frames; t++) {
+    const frame = enc.subarray(t * d, (t + 1) * d);
+    for (let n = 0; n < 3; n++) {
+      const logp = joint(frame, hist);
+      let best = 0;
+      for (let k = 1; k < logp.length; k++) if (logp[k] > logp[best]) best = k;
+      if (best === 0) break;
+      emitted.push([tokens[best], +(t * 0.04).toFixed(2)]);
+      hist.copyWithin(0, 1);
+      hist[context - 1] = best;
+    }
+  }
+  const text = emitted.map(([s]) => s).join('').replace(/\u2581/g, ' ').replace(/\s+/g, ' ').trim();
+  return { text, tokens: emitted };
+}
+
+function maxAbsDiff(a: { index: Index; data: Float32Array }, b: { index: Index; data: Float32Array }, d: number): { max_abs: number; rel_rms: number } {
+  let maxAbs = 0;
+  let num = 0;
+  let den = 0;
+  a.index.clips.forEach((ca, i) => {
+    const cb = b.index.clips[i];
+    const n = Math.min(ca.encFrames, cb.encFrames) * d;
+    for (let k = 0; k < n; k++) {
+      const x = a.data[ca.encOffset + k];
+      const diff = x - b.data[cb.encOffset + k];
+      maxAbs = Math.max(maxAbs, Math.abs(diff));
+      num += diff * diff;
+      den += x * x;
+    }
+  });
+  return { max_abs: maxAbs, rel_rms: Math.sqrt(num / (den || 1)) };
+}
+
+async function main() {
+  requireFile(int4File, 'the shipped int4 model; pass --int4 FILE to use another');
+  requireFile(f32File, 'the F32 export of the same model; pass --f32 FILE');
+  ensureSynthDevset();
+  let clips: Clip[] = devClips();
+  if (limit > 0) clips = [...clips.filter((c) => c.set === 'fsdd').slice(0, limit), ...clips.filter((c) => c.set === 'synth').slice(0, limit)];
+  fs.mkdirSync(scratch, { recursive: true });
+  const clipsFile = path.join(scratch, 'clips.json');
+  fs.writeFileSync(clipsFile, JSON.stringify(clips));
+
+  const f32Sha = sha256(f32File);
+  const fp32Onnx = ensureFp32Export(f32Sha);
+  const info = readInfo(fp32Onnx)!;
+  const int8Onnx = path.join(onnxDir, 'encoder-int8.onnx');
+  const int8Info = readInfo(int8Onnx);
+  const int8Fresh = fs.existsSync(int8Onnx) && int8Info?.source_sha256 === f32Sha;
+  const notes: string[] = [];
+  if (!int8Fresh) notes.push(fs.existsSync(int8Onnx) ? `${path.relative(repoRoot, int8Onnx)} was quantized from another F32 model: int8 row left out (re-run bench/onnx/quantize.py on the GPU machine)` : `${path.relative(repoRoot, int8Onnx)} is missing: int8 row left out (it is made by bench/onnx/quantize.py with Python's onnxruntime)`);
+
+  const rows: Record<string, any> = {};
+  const idle = await nodeChild<{ peak_rss_mib: number }>(worker, ['idle']);
+  const f32Prefix = path.join(scratch, 'earshot-f32');
+  rows['earshot-f32'] = await nodeChild(worker, ['earshot', f32File, clipsFile, f32Prefix]);
+  rows['earshot-int4'] = await nodeChild(worker, ['earshot', int4File, clipsFile, path.join(scratch, 'earshot-int4')]);
+  const onnxRuns: [string, string][] = [['onnx-fp32', fp32Onnx]];
+  if (int8Fresh) onnxRuns.push(['onnx-int8', int8Onnx]);
+  for (const [name, file] of onnxRuns) rows[name] = await nodeChild(worker, ['onnx', file, f32Prefix, path.join(scratch, name)]);
+
+  // Decode the ONNX encoders' output with the F32 model's joiner.
+  const joiner = await native().loadTransducer(f32File);
+  const d = Number(joiner.info.metadata.d_model);
+  const joint = (e: Float32Array, h: Int32Array) => joiner.debugJoint(e, h);
+  const engineEnc = readEnc(f32Prefix);
+  const int4Enc = readEnc(path.join(scratch, 'earshot-int4'));
+  rows['earshot-int4'].encoder_vs_f32 = maxAbsDiff(engineEnc, int4Enc, d);
+  for (const [name] of onnxRuns) {
+    const enc = readEnc(path.join(scratch, name));
+    rows[name].encoder_vs_f32 = maxAbsDiff(engineEnc, enc, d);
+    rows[name].utterances = enc.index.clips.map((c, i) => {
+      const g = greedy(joint, enc.data.subarray(c.encOffset), c.encFrames, d, info.tokens, info.pred_context ?? 2);
+      return { id: clips[i].id, set: clips[i].set, ref: clips[i].text, hyp: g.text, seconds: c.samples / 16000, tokens: g.tokens };
+    });
+  }
+  const sameAsF32 = (name: string) => {
+    const base = rows['earshot-f32'].utterances as { hyp: string }[];
+    const u = rows[name].utterances as { hyp: string }[];
+    return u.filter((x, i) => x.hyp === base[i].hyp).length / u.length;
+  };
+  const table = Object.entries(rows).map(([name, r]) => {
+    const fbank = rows['earshot-f32'].fbank_cpu_s as number;
+    return {
+      name,
+      file_mib: r.file_bytes / 2 ** 20,
+      load_ms: r.load_ms,
+      peak_rss_mib: r.peak_rss_mib,
+      model_rss_mib: r.model_rss_mib,
+      encoder_ms_per_audio_s: (1000 * r.encoder_cpu_s) / r.audio_s,
+      // fbank (the engine's, the same for all) + encoder: the work ONNX and Earshot both do
+      rtf_fbank_encoder: (fbank + r.encoder_cpu_s) / r.audio_s,
+      rtf_streaming_decode: r.decode_cpu_s !== undefined ? r.decode_cpu_s / r.audio_s : null,
+      wer: werBySet(r.utterances),
+      same_text_as_f32: sameAsF32(name),
+      encoder_vs_f32: r.encoder_vs_f32 ?? null,
+    };
+  });
+  const result = {
+    bench: 'recognizer',
+    audio_s: rows['earshot-f32'].audio_s,
+    clips: { fsdd: clips.filter((c) => c.set === 'fsdd').length, synth: clips.filter((c) => c.set === 'synth').length },
+    node_idle_peak_rss_mib: idle.peak_rss_mib,
+    fbank_ms_per_audio_s: (1000 * rows['earshot-f32'].fbank_cpu_s) / rows['earshot-f32'].audio_s,
+    kernel: rows['earshot-int4'].kernel,
+    onnxruntime_quantizer: int8Info?.quantized?.onnxruntime ?? null,
+    models: { int4: path.relative(repoRoot, int4File), f32: path.relative(repoRoot, f32File), onnx_fp32: path.relative(repoRoot, fp32Onnx), onnx_int8: int8Fresh ? path.relative(repoRoot, int8Onnx) : null },
+    table,
+    notes,
+    utterances: Object.fromEntries(Object.entries(rows).map(([k, r]) => [k, r.utterances])),
+  };
+  writeResult('recognizer', result);
+  const brief = table.map((t) => ({ name: t.name, enc_ms_per_s: +t.encoder_ms_per_audio_s.toFixed(2), rss: +t.peak_rss_mib.toFixed(1), wer: Object.fromEntries(Object.entries(t.wer).map(([k, v]) => [k, +v.wer.toFixed(4)])) }));
+  console.log(JSON.stringify({ bench: 'recognizer', audio_s: result.audio_s, table: brief, notes }));
+}
+
+main().catch((err) => {
+  console.error(`bench/recognizer: ${(err as Error).stack ?? err}`);
+  process.exit(1);
+});
