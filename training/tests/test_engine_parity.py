@@ -66,6 +66,20 @@ const audio = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
       at += len;
     }
     console.log(JSON.stringify({ tokens: out }));
+  } else if (kind === 'texts') {
+    // extra: { lengths, options }: the text of each clip decoded with those stream options.
+    const m = await n.loadTransducer(model);
+    const { lengths, options } = JSON.parse(extra);
+    const out = [];
+    let at = 0;
+    for (const len of lengths) {
+      const s = m.createStream(options);
+      s.acceptWaveform(audio.subarray(at, at + len));
+      out.push((await s.finalize()).text);
+      s.dispose();
+      at += len;
+    }
+    console.log(JSON.stringify({ texts: out }));
   } else if (kind === 'pvad') {
     const m = await n.loadPvad(model);
     const e = extra === 'null' ? null : Float32Array.from(JSON.parse(extra));
@@ -153,6 +167,37 @@ def engine_batch_tokens(tmp: str, model_file: str, clips, chunk: int):
     audio_file = os.path.join(tmp, "batch.f32")
     np.concatenate(clips).astype(np.float32).tofile(audio_file)
     return run_engine("batch", model_file, audio_file, chunk, json.dumps([len(c) for c in clips]))["tokens"]
+
+
+def check_model_tokens(test: unittest.TestCase, model_file: str, tmp: str):
+    m, vocab = transducer_from_gguf(model_file)
+    clips = fsdd_clips()
+    chunk = m.cfg.chunk_frames
+    got = engine_batch_tokens(tmp, model_file, clips, chunk)
+    want = [greedy_tokens(m, vocab, c, chunk) for c in clips]
+    same = sum(g == w for g, w in zip(got, want))
+    print(f"\n{os.path.basename(model_file)}: {same}/{len(clips)} recordings with identical tokens and frames")
+    test.assertEqual(got, want)
+
+
+def check_hot_phrase(test: unittest.TestCase, model_file: str, tmp: str):
+    said = [speech("turn on the hue go lamp", v) for v in ("en-us", "en")]
+    other = [speech("turn on the kitchen light", v) for v in ("en-us", "en")]
+    clips = said + other
+    audio_file = os.path.join(tmp, "hot.f32")
+    np.concatenate(clips).tofile(audio_file)
+
+    def texts(options):
+        extra = json.dumps({"lengths": [len(c) for c in clips], "options": options})
+        return run_engine("texts", model_file, audio_file, 0, extra)["texts"]
+
+    plain = texts({"beam": 4})
+    boosted = texts({"beam": 4, "hotPhrases": [{"phrase": "Hue Go", "boost": 2.0}]})
+    print(f"\nbeam 4: {plain}\nbeam 4 + hot phrase 'Hue Go': {boosted}")
+    for text in boosted[:len(said)]:
+        test.assertIn("hue go", text)
+    for text in boosted[len(said):]:
+        test.assertNotIn("hue go", text)
 
 
 class TransducerParity(unittest.TestCase):
@@ -250,14 +295,13 @@ class TransducerParity(unittest.TestCase):
     def test_shipped_model_tokens(self):
         """The shipped model: the engine's greedy tokens equal the PyTorch QAT model's on FSDD take 0
         (40 recordings of the dev split), decoded with the model's own chunk size."""
-        m, vocab = transducer_from_gguf(SHIPPED)
-        clips = fsdd_clips()
-        chunk = m.cfg.chunk_frames
-        got = engine_batch_tokens(self.tmp.name, SHIPPED, clips, chunk)
-        want = [greedy_tokens(m, vocab, c, chunk) for c in clips]
-        same = sum(g == w for g, w in zip(got, want))
-        print(f"\nshipped model: {same}/{len(clips)} recordings with identical tokens and frames")
-        self.assertEqual(got, want)
+        check_model_tokens(self, SHIPPED, self.tmp.name)
+
+    @unittest.skipUnless(os.path.exists(SHIPPED), "models/earshot-en-int4.gguf not exported yet")
+    def test_shipped_model_hot_phrase(self):
+        """Contextual biasing on the shipped model: a device name said in a command comes out when
+        listed as a hot phrase, and a listed phrase that was not said is not inserted."""
+        check_hot_phrase(self, SHIPPED, self.tmp.name)
 
     def test_f32(self):
         for chunk in (1, 4, 16):
