@@ -1,0 +1,48 @@
+// Personal VAD step of `npm run bench`: runs the pvad helper's scripts as they are (dev set,
+// Silero/WebRTC baselines, evaluation) and keeps their figures. The dev set and the baselines do
+// not depend on our models, so they are reused when present (delete runs/pvad-dev to redo them).
+// Writes runs/bench/results/pvad.json; last stdout line: JSON summary.
+//
+//   node --import=tsx bench/lib/pvad.ts [--pvad FILE] [--spkenc FILE]
+import fs from 'node:fs';
+import path from 'node:path';
+import { models, python, repoRoot, requireFile, run, sharedData, writeResult } from './common.js';
+
+function opt(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? path.resolve(process.argv[i + 1]) : fallback;
+}
+
+const pvadFile = opt('pvad', models.pvad);
+const spkencFile = opt('spkenc', models.spkenc);
+const dev = path.join(repoRoot, 'runs', 'pvad-dev');
+
+function main() {
+  requireFile(pvadFile, 'the personal VAD model');
+  requireFile(spkencFile, 'the speaker encoder model');
+  const devset = path.join(dev, 'devset.json');
+  const t0 = Date.now();
+  if (!fs.existsSync(devset)) run(python, [path.join(repoRoot, 'bench', 'pvad_devset.py'), '--data', sharedData, '--out', dev]);
+  const baselines = path.join(dev, 'baselines.json');
+  if (!fs.existsSync(baselines) || fs.statSync(baselines).mtimeMs < fs.statSync(devset).mtimeMs) {
+    run(process.execPath, [path.join(repoRoot, 'bench', 'pvad_baselines.mjs'), dev, baselines]);
+  }
+  const out = path.join(dev, 'metrics.json');
+  // Float checkpoints (FiLM vs concatenation) are measured too when the training runs left them here.
+  const floats = ['pvad_film.pt', 'pvad_concat.pt'].map((f) => path.join(repoRoot, 'runs', 'pvad', f)).filter((f) => fs.existsSync(f));
+  const args = [path.join(repoRoot, 'bench', 'pvad_eval.py'), '--dev', dev, '--spkenc', spkencFile, '--pvad', pvadFile, '--baselines', baselines, '--out', out];
+  if (floats.length) args.push('--float', ...floats);
+  run(python, args);
+  const metrics = JSON.parse(fs.readFileSync(out, 'utf8'));
+  const result = { bench: 'pvad', pvad: path.relative(repoRoot, pvadFile), spkenc: path.relative(repoRoot, spkencFile), seconds: (Date.now() - t0) / 1000, float_checkpoints: floats.map((f) => path.relative(repoRoot, f)), metrics };
+  writeResult('pvad', result);
+  const f = metrics.file ?? {};
+  console.log(JSON.stringify({ bench: 'pvad', map: f.map_micro, speech_ap: f.speech_ap_zero_embedding, silero_ap: metrics.silero?.speech_ap, webrtc_ap: metrics.webrtc?.speech_ap }));
+}
+
+try {
+  main();
+} catch (err) {
+  console.error(`bench/pvad: ${(err as Error).message}`);
+  process.exit(1);
+}
