@@ -15,16 +15,16 @@ import net from 'node:net';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { encodeWav16, readWav16kMono } from '../daemon/audio/wav.js';
-import { percentile, repoRoot, requireFile, run, slope, wer, workDir, writeResult } from './lib/common.js';
+import { modelsDir as defaultModels, percentile, repoRoot, sampleWav as defaultSample, requireFile, run, slope, wer, workDir, writeResult } from './lib/common.js';
 
 function opt(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
-const sampleWav = path.resolve(opt('sample', path.join(repoRoot, 'samples', 'sample.wav')));
+const sampleWav = path.resolve(opt('sample', defaultSample));
 const truthFile = path.resolve(opt('truth', sampleWav.replace(/\.wav$/, '.json')));
-const modelsDir = path.resolve(opt('models', path.join(repoRoot, 'models')));
+const modelsDir = path.resolve(opt('models', defaultModels));
 const rssMinutes = Number(opt('rss-minutes', '10'));
 const minRealtimeS = Number(opt('min-realtime-s', '60'));
 const dir = path.join(workDir, 'e2e');

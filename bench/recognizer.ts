@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { native } from '../daemon/native.js';
-import { devClips, ensureSynthDevset, models, nodeChild, python, repoRoot, requireFile, run, werBySet, workDir, writeResult, type Clip } from './lib/common.js';
+import { devClips, ensureSynthDevset, models, nodeChild, percentile, python, repoRoot, requireFile, run, werBySet, workDir, writeResult, type Clip } from './lib/common.js';
 
 function opt(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -97,6 +97,14 @@ function maxAbsDiff(a: { index: Index; data: Float32Array }, b: { index: Index; 
   return { max_abs: maxAbs, rel_rms: Math.sqrt(num / (den || 1)) };
 }
 
+/** Last token's emission minus end of speech on the held-out voices, utterances decoded without
+ * error, as training/evaluate.py measures it: a token counts at the end of the 40 ms frame that
+ * emits it (the engine reports the frame's start). The synthesizer trims to 20 ms after speech. */
+function emissionLatency(utts: { set: string; ref: string; hyp: string; seconds: number; tokens: [string, number][] }[], chunk: number) {
+  const ms = utts.filter((u) => u.set === 'synth' && u.hyp === u.ref && u.tokens.length).map((u) => (u.tokens[u.tokens.length - 1][1] + 0.04 - (u.seconds - 0.02)) * 1000);
+  return { utterances: ms.length, p50_ms: percentile(ms, 50), p90_ms: percentile(ms, 90), mean_ms: ms.reduce((a, b) => a + b, 0) / (ms.length || 1), chunk_frames: chunk };
+}
+
 async function main() {
   requireFile(int4File, 'the shipped int4 model; pass --int4 FILE to use another');
   requireFile(f32File, 'the F32 export of the same model; pass --f32 FILE');
@@ -128,6 +136,7 @@ async function main() {
   // Decode the ONNX encoders' output with the F32 model's joiner.
   const joiner = await native().loadTransducer(f32File);
   const d = Number(joiner.info.metadata.d_model);
+  const chunkFrames = Number(joiner.info.metadata.chunk_frames);
   const joint = (e: Float32Array, h: Int32Array) => joiner.debugJoint(e, h);
   const engineEnc = readEnc(f32Prefix);
   const int4Enc = readEnc(path.join(scratch, 'earshot-int4'));
@@ -164,6 +173,7 @@ async function main() {
   });
   const result = {
     bench: 'recognizer',
+    emission_latency: Object.fromEntries(Object.entries(rows).map(([k, r]) => [k, emissionLatency(r.utterances, chunkFrames)])),
     audio_s: rows['earshot-f32'].audio_s,
     clips: { fsdd: clips.filter((c) => c.set === 'fsdd').length, synth: clips.filter((c) => c.set === 'synth').length },
     node_idle_peak_rss_mib: idle.peak_rss_mib,

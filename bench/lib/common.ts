@@ -15,12 +15,17 @@ export const workDir = path.join(repoRoot, 'runs', 'bench');
 export const resultsDir = path.join(workDir, 'results');
 export const python = '/usr/bin/python3'; // Debian's, with torch (the first python3 on PATH has none)
 
+/** EARSHOT_BENCH_MODELS=DIR runs the whole bench on other model files (e.g. a small random model
+ * from training/export.py while the shipped ones are not there), same file names. */
+export const modelsDir = path.resolve(process.env.EARSHOT_BENCH_MODELS ?? path.join(repoRoot, 'models'));
 export const models = {
-  int4: path.join(repoRoot, 'models', 'earshot-en-int4.gguf'),
-  f32: path.join(repoRoot, 'models', 'earshot-en-f32.gguf'),
-  pvad: path.join(repoRoot, 'models', 'pvad.gguf'),
-  spkenc: path.join(repoRoot, 'models', 'spkenc.gguf'),
+  int4: path.join(modelsDir, 'earshot-en-int4.gguf'),
+  f32: path.join(modelsDir, 'earshot-en-f32.gguf'),
+  pvad: path.join(modelsDir, 'pvad.gguf'),
+  spkenc: path.join(modelsDir, 'spkenc.gguf'),
 };
+/** EARSHOT_BENCH_SAMPLE=FILE.wav (with FILE.json beside it) replaces the bundled sample. */
+export const sampleWav = path.resolve(process.env.EARSHOT_BENCH_SAMPLE ?? path.join(repoRoot, 'samples', 'sample.wav'));
 
 export interface Clip {
   set: 'fsdd' | 'synth';

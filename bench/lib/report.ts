@@ -1,0 +1,245 @@
+// Renders bench/RESULTS.md from runs/bench/results/*.json (written by the bench pieces).
+import fs from 'node:fs';
+import path from 'node:path';
+import { readResult, repoRoot } from './common.js';
+
+const f = (v: unknown, digits = 1): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '–');
+const pct = (v: unknown): string => (typeof v === 'number' && Number.isFinite(v) ? `${(100 * v).toFixed(1)} %` : '–');
+const table = (head: string[], rows: (string | number)[][]): string =>
+  [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+
+export interface RunInfo {
+  date: string;
+  commit: string;
+  machine: Record<string, string | number>;
+  total_s: number;
+  steps: { name: string; seconds: number; ok: boolean; error?: string; reused?: string }[];
+  plots: string[];
+}
+
+const HOW_TO = `## How to run
+
+\`npm run bench\` runs every piece below one after the other (each engine in a process of its own),
+rewrites this file and the plots in \`bench/plots/\`; it takes about 15 minutes on a 2-core x86-64
+machine. Raw results and caches go to \`runs/bench/\` (ignored by git).
+
+What it needs (Debian bookworm):
+
+- \`apt-get install -y mosquitto pocketsphinx pocketsphinx-en-us espeak-ng flite python3-torch python3-torchaudio\`
+- \`apt-get install -y python3-matplotlib\` (the plots, drawn by \`/usr/bin/python3 bench/plots.py\`)
+- \`npm install\` (builds the addon; \`onnxruntime-node\` is a devDependency and
+  \`ONNXRUNTIME_NODE_INSTALL=skip\` is enough: its CPU binaries come inside the package)
+- the models in \`models/\`, the bundled \`samples/sample.wav\` + \`sample.json\`, and the recordings in
+  \`../shared/data\` (FSDD takes 0-4).
+- The int8 ONNX encoder (\`bench/onnx/encoder-int8.onnx\`) needs Python's \`onnxruntime\`, which Debian
+  does not package: it is made once per model elsewhere with
+  \`python3 bench/onnx/quantize.py bench/onnx/encoder-fp32.onnx bench/onnx/encoder-int8.onnx\` and
+  committed; the bench leaves the int8 row out when that file was made from another model. The fp32
+  export is redone by \`bench/onnx_export.py\` whenever the F32 model changes.
+
+Pieces, each runnable alone (each prints one JSON object as its last line):
+\`node --import=tsx bench/recognizer.ts\`, \`bench/pocketsphinx.ts\`, \`bench/e2e.ts\`, \`bench/lib/pvad.ts\`,
+\`bench/lib/training.ts\`; \`node --import=tsx bench/run-all.ts --only e2e,report\` redoes some and
+renders the rest from the last results. Kernel and engine micro-benchmarks: \`npm run bench:kernels\`,
+\`npm run bench:engine\`.`;
+
+function recognizerSection(): string {
+  const r = readResult('recognizer');
+  const ps = readResult('pocketsphinx');
+  if (!r) return '## 1. Recognizer\n\nNot measured in this run (see the failures below).';
+  const int4 = r.table.find((t: any) => t.name === 'earshot-int4');
+  const rows = r.table.map((t: any) => [
+    `**${t.name}**`,
+    f(t.file_mib, 2),
+    f(t.load_ms, 0),
+    f(t.peak_rss_mib, 1),
+    f(t.encoder_ms_per_audio_s, 2),
+    `${f(t.encoder_ms_per_audio_s / int4.encoder_ms_per_audio_s, 2)}×`,
+    f(t.rtf_fbank_encoder, 4),
+    t.rtf_streaming_decode === null ? '–' : f(t.rtf_streaming_decode, 4),
+    pct(t.wer.fsdd?.wer),
+    pct(t.wer.synth?.wer),
+    pct(t.same_text_as_f32),
+  ]);
+  const psRows = ps
+    ? [[`**pocketsphinx** ${ps.version}`, f(ps.model_mib, 1), f(ps.load_cpu_s * 1000, 0), f(ps.peak_rss_mib, 1), '–', '–', '–', `${f(ps.rtf_without_load, 3)} (${f(ps.rtf, 3)} with loading)`, pct(ps.wer.fsdd?.wer), pct(ps.wer.synth?.wer), '–']]
+    : [];
+  const emis = Object.entries(r.emission_latency ?? {}).map(([k, v]: [string, any]) => [k, v.utterances, f(v.p50_ms, 0), f(v.p90_ms, 0), f(v.mean_ms, 0)]);
+  const diffs = r.table.filter((t: any) => t.encoder_vs_f32).map((t: any) => `${t.name} ${f(t.encoder_vs_f32.max_abs, 4)} max, ${pct(t.encoder_vs_f32.rel_rms)} relative RMS`);
+  return `## 1. Recognizer (one thread)
+
+${r.clips.fsdd} FSDD clips (takes 0-4, 8 kHz, 4 speakers) and ${r.clips.synth} utterances of the two
+held-out synthetic voices (\`${'flite:rms'}\`, \`${'espeak:en-us+f3'}\`; the recipe's dev texts, synthesized
+here), ${f(r.audio_s / 60, 1)} minutes of audio in all. Earshot kernel: \`${r.kernel}\`.
+
+${table(['engine', 'file (MiB)', 'load (ms)', 'peak RSS (MiB)', 'encoder CPU ms per audio s', 'vs int4', 'RTF fbank + encoder', 'RTF streaming decode', 'WER FSDD', 'WER held-out voices', 'same text as F32'], [...rows, ...psRows])}
+
+- **Encoder time on equal inputs**: Earshot's \`debugEncode\` (chunk by chunk with the attention and
+  convolution caches, the model's ${'chunk'} size, as the daemon runs it) minus its \`debugFbank\` time,
+  against \`session.run\` of the ONNX export on the same fbank (the engine's). The ONNX graph is the
+  whole-utterance encoder with the streaming chunk mask (same output: ONNX fp32 differs from Earshot
+  F32 by ${diffs.find((d: string) => d.startsWith('onnx-fp32')) ?? '–'}), which lets onnxruntime run each layer as one matrix
+  product over the utterance, a batching advantage a live stream does not have.
+  fbank alone: ${f(r.fbank_ms_per_audio_s, 2)} ms per audio second (the same for every row).
+- **RTF streaming decode**: the daemon's path (stream fed 100 ms pieces, greedy search, finalize), CPU
+  time of all threads over audio time. ONNX rows decode greedily with the F32 model's joiner
+  (\`debugJoint\`, not timed). pocketsphinx: one \`pocketsphinx_batch\` over all files (general en-us
+  acoustic and language model, dictionary), CPU time from \`/usr/bin/time\`; loading (a run over 0.5 s
+  of silence) subtracted, and its load column is CPU ms.
+- **Peak RSS**: the whole process (node ${f(r.node_idle_peak_rss_mib, 1)} MiB alone) after the run;
+  each engine in its own process. Encoder output vs Earshot F32: ${diffs.join('; ')}.
+- WER: word edits over reference words, summed over the set.${r.notes.length ? `\n- ${r.notes.join('\n- ')}` : ''}
+${emis.length ? `\nToken emission latency in the engine's streaming decode (held-out voices, utterances decoded without error; last token's time minus end of speech, which is 20 ms before the clip's end by the synthesizer's trim):\n\n${table(['engine', 'utterances', 'p50 (ms)', 'p90 (ms)', 'mean (ms)'], emis)}\n` : ''}
+![speed vs size](plots/speed_vs_size.png)
+
+![token emission times](plots/emissions.png)`;
+}
+
+function pvadSection(): string {
+  const p = readResult('pvad');
+  if (!p) return '## 2. Personal VAD\n\nNot measured in this run (see the failures below).';
+  const m = p.metrics;
+  const rows = [];
+  for (const [name, v] of Object.entries(m) as [string, any][]) {
+    if (!v || typeof v !== 'object' || !('speech_ap' in v || 'map_micro' in v)) continue;
+    const label = name === 'file' ? `**Earshot pVAD** (\`${p.pvad}\`, engine arithmetic)` : name.startsWith('float_') ? `pVAD float, ${name.slice(6)} conditioning` : name === 'silero' ? 'Silero VAD (onnxruntime-node)' : name === 'webrtc' ? 'WebRTC VAD (npm webrtcvad)' : name;
+    rows.push([label, f(v.map_micro, 3), f(v.ap_non_speech, 3), f(v.ap_target, 3), f(v.ap_other, 3), f(v.speech_ap_zero_embedding ?? v.speech_ap, 3), f(v.cpu_seconds_per_audio_second * 1000, 2)]);
+  }
+  const eos = m.file?.end_of_segment ?? {};
+  const eosRows = Object.entries(eos).map(([k, v]: [string, any]) => [k, f(v.latency_p50_ms, 0), f(v.latency_p90_ms, 0), `${v.cut_commands}/${v.commands}`, v.missed_commands, v.false_segments]);
+  const eer = m.spkenc_eer ? Object.entries(m.spkenc_eer).filter(([k]) => k !== 'trials' && k !== 'target_trials').map(([k, v]) => `${k} ${pct(v)}`).join(', ') : '–';
+  return `## 2. Personal VAD
+
+Development mixtures of speakers never used in training (bench/pvad_devset.py: ${m.dev?.mixtures} mixtures,
+${f(m.dev?.minutes, 1)} minutes, ${m.dev?.speakers} speakers), measured by bench/pvad_eval.py (AP per class and micro mAP
+as Personal VAD reports them, the target enrolled; "speech AP" = speech vs non-speech with no one
+enrolled, score 1 - p(non-speech)) and bench/pvad_baselines.mjs (Silero, WebRTC on the same frames).
+Cost: CPU ms per second of audio, one thread; the Earshot row is the addon's pVAD stream.
+
+${table(['model', 'mAP', 'AP non-speech', 'AP target', 'AP other', 'speech AP', 'CPU ms per audio s'], rows)}
+
+Speaker encoder EER (enrollment vs test pieces): ${eer}.
+
+End of segment on the same mixtures (segment closes after the trailing stretch; latency = close minus
+end of the target's speech; a cut = a segment closed inside a command):
+
+${table(['trailing stretch', 'p50 (ms)', 'p90 (ms)', 'commands cut', 'missed', 'false segments'], eosRows)}`;
+}
+
+function e2eSection(): string {
+  const e = readResult('e2e');
+  if (!e) return '## 3. End to end\n\nNot measured in this run (see the failures below).';
+  const rt = e.realtime;
+  const mem = e.memory;
+  return `## 3. End to end (daemon, real mosquitto, real time)
+
+\`node bin/earshot run --input ${e.sample} --realtime --mqtt-url mqtt://127.0.0.1:PORT --site ...\` against
+${e.broker} on a free loopback port; a subscriber in the bench process records when each transcript
+arrives (QoS 1). The sample (${f(e.sample_s, 1)} s, ${e.truth_segments} utterances) is played ${rt.runs.length} time(s) in real time.
+Latency = arrival minus the true end of speech from \`samples/sample.json\` (the file starts playing
+when the daemon logs "earshot running"). No speaker is enrolled: the pVAD runs as a plain VAD.
+
+${table(['measure', 'value'], [
+    ['end-of-segment latency p50', `${f(rt.latency_p50_ms, 0)} ms`],
+    ['end-of-segment latency p90', `${f(rt.latency_p90_ms, 0)} ms`],
+    ['end-of-segment latency max', `${f(rt.latency_max_ms, 0)} ms`],
+    ['same, from the daemon\'s own VAD speech end, p50 / p90', `${f(rt.latency_from_vad_end_p50_ms, 0)} / ${f(rt.latency_from_vad_end_p90_ms, 0)} ms`],
+    ['utterances transcribed', `${rt.received}/${rt.segments}`],
+    ['WER on the sample', rt.wer ? pct(rt.wer.wer) : '–'],
+    ['daemon CPU per second of audio (real time)', `${f(rt.cpu_s_per_audio_s * 1000, 1)} ms`],
+  ])}
+
+Memory: the sample back to back, ${f(mem.audio_s / 60, 1)} minutes of audio, read from the file as fast as the
+daemon takes it (not paced, so it takes ${f(mem.wall_s, 0)} s), RSS of the daemon process sampled from /proc every 250 ms.
+
+${table(['measure', 'value'], [
+    ['RSS at start / end / max', `${f(mem.rss_start_mib)} / ${f(mem.rss_end_mib)} / ${f(mem.rss_max_mib)} MiB`],
+    ['RSS slope over the second half', `${f(mem.slope_mib_per_audio_min_second_half, 4)} MiB per minute of audio`],
+    ['grows (more than 1 MiB per 10 minutes)', mem.grows ? '**yes**' : 'no'],
+    ['CPU per second of audio', `${f(mem.cpu_s_per_audio_s * 1000, 1)} ms`],
+    ['transcripts received', `${mem.transcripts} (expected ${mem.transcripts_expected ?? '–'})`],
+  ])}
+
+![sample timeline](plots/sample_timeline.png)
+
+![latency](plots/latency.png)
+
+![RSS](plots/rss.png)`;
+}
+
+function trainingSection(): string {
+  const t = readResult('training');
+  if (!t) return '## 4. Training\n\nNot collected in this run.';
+  if (!t.loss_tables.length && !t.evals.length) {
+    return `## 4. Training: BAT against the full RNN-T loss\n\nNo measurements found in \`${t.reports}/\` (${t.found ? 'the folder has no loss table or evaluation JSON' : 'the folder does not exist'}): the recipe's \`training/measure_loss.py\` (memory, step time) and \`training/evaluate.py\` (emission latency) write them on the GPU machine.`;
+  }
+  const parts = ['## 4. Training: BAT against the full RNN-T loss\n\nFrom the recipe\'s reports (measured on the GPU machine, not by this bench).'];
+  for (const lt of t.loss_tables) {
+    parts.push(`Memory and step time on the same model and batch (\`${lt.file}\`, ${lt.device ?? 'GPU'}, band ${lt.band ?? '–'}):\n\n${table(
+      ['batch', 'seconds', 'T', 'U', 'RNN-T step (ms)', 'BAT step (ms)', 'speed-up', 'RNN-T peak (MiB)', 'BAT peak (MiB)', 'memory ratio'],
+      lt.rows.map((r: any) => [r.batch, r.seconds, r.T, r.U, f(r.rnnt.step_ms), f(r.bat.step_ms), `${f(r.rnnt.step_ms / r.bat.step_ms, 2)}×`, f(r.rnnt.peak_mib, 0), f(r.bat.peak_mib, 0), `${f(r.rnnt.peak_mib / r.bat.peak_mib, 1)}×`]),
+    )}`);
+  }
+  for (const ev of t.evals) {
+    const rows = [];
+    for (const [model, sets] of Object.entries(ev.models) as [string, any][]) {
+      for (const [set, s] of Object.entries(sets) as [string, any][]) rows.push([model, set, pct(s.wer), f(s.mean_last_emission_s * 1000, 0), f(s.last_minus_end_p50_s * 1000, 0), f(s.last_minus_end_p90_s * 1000, 0)]);
+    }
+    parts.push(`Emission latency and WER (\`${ev.file}\`; last token's emission minus end of speech):\n\n${table(['model', 'set', 'WER', 'mean last emission (ms)', 'last - end p50 (ms)', 'last - end p90 (ms)'], rows)}`);
+  }
+  for (const png of t.pngs) parts.push(`![${path.basename(png)}](${path.relative(path.join(repoRoot, 'bench'), path.join(repoRoot, png))})`);
+  return parts.join('\n\n');
+}
+
+function targetsSection(): string {
+  const r = readResult('recognizer');
+  const ps = readResult('pocketsphinx');
+  const e = readResult('e2e');
+  const rows = [];
+  const by = (n: string) => r?.table.find((t: any) => t.name === n);
+  const int4 = by('earshot-int4');
+  const int8 = by('onnx-int8');
+  rows.push(['Earshot engine faster than onnxruntime int8 on the same encoder', int4 && int8 ? `${f(int4.encoder_ms_per_audio_s, 2)} vs ${f(int8.encoder_ms_per_audio_s, 2)} ms per audio s` : 'int8 not measured', int4 && int8 ? (int4.encoder_ms_per_audio_s < int8.encoder_ms_per_audio_s ? 'yes' : '**no**') : '–']);
+  rows.push(['end-of-segment p90 under 500 ms', e ? `p90 ${f(e.realtime.latency_p90_ms, 0)} ms (p50 ${f(e.realtime.latency_p50_ms, 0)})` : 'not measured', e ? (e.realtime.latency_p90_ms < 500 ? 'yes' : '**no**') : '–']);
+  if (int4 && ps) {
+    const both = ['fsdd', 'synth'].map((s) => [int4.wer[s]?.wer, ps.wer[s]?.wer]);
+    rows.push(['WER well below pocketsphinx\'s', `FSDD ${pct(both[0][0])} vs ${pct(both[0][1])}; held-out voices ${pct(both[1][0])} vs ${pct(both[1][1])}`, both.every(([a, b]) => a < b / 2) ? 'yes' : '**no**']);
+  }
+  if (e) rows.push(['RSS does not grow over >= 10 min of audio', `${f(e.memory.slope_mib_per_audio_min_second_half, 4)} MiB/min over ${f(e.memory.audio_s / 60, 1)} min`, e.memory.grows ? '**no**' : 'yes']);
+  return `## Targets (issue 7)\n\n${table(['target', 'measured', 'met'], rows)}`;
+}
+
+export function renderResults(info: RunInfo): string {
+  const m = info.machine;
+  const failed = info.steps.filter((s) => !s.ok);
+  return [
+    '# Earshot benchmarks',
+    '',
+    `Written by \`npm run bench\` on ${info.date} at commit \`${info.commit}\`, in ${f(info.total_s / 60, 1)} minutes.`,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, ${m.os} (Linux ${m.kernel}), Node ${m.node}. Other work shared the machine during the run, so times carry some noise; ratios within one run are steadier than absolute figures.`,
+    '',
+    HOW_TO,
+    '',
+    targetsSection(),
+    '',
+    recognizerSection(),
+    '',
+    pvadSection(),
+    '',
+    e2eSection(),
+    '',
+    trainingSection(),
+    '',
+    '## Steps of this run',
+    '',
+    table(['step', 'seconds', 'result'], info.steps.map((s) => [s.name, s.reused ? '–' : f(s.seconds, 0), s.reused ? `not rerun: results of ${s.reused}` : s.ok ? 'ok' : `**failed**: ${(s.error ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 300)}`])),
+    failed.length ? `\n${failed.length} step(s) failed; their sections show the last results or say they are missing.` : '',
+    '',
+  ].join('\n');
+}
+
+export function writeResults(info: RunInfo): string {
+  const file = path.join(repoRoot, 'bench', 'RESULTS.md');
+  fs.writeFileSync(file, renderResults(info));
+  return file;
+}

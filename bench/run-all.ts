@@ -1,0 +1,94 @@
+// `npm run bench`: every benchmark of bench/, one after the other, then the plots and
+// bench/RESULTS.md. Each piece runs in a child process and may fail alone: the run goes on and the
+// results file says which step failed and why.
+//
+//   npm run bench [-- --only recognizer,e2e]   (steps left out keep their last results)
+// Steps: devsets recognizer pocketsphinx pvad e2e training plots (the report is always written).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ensureSynthDevset, machine, python, repoRoot, resultsDir, run } from './lib/common.js';
+import { writeResults, type RunInfo } from './lib/report.js';
+
+const tsx = (script: string) => [process.execPath, '--import=tsx', path.join(repoRoot, 'bench', script)];
+const STEPS: { name: string; result?: string; cmd?: string[]; fn?: () => void }[] = [
+  { name: 'devsets', fn: ensureSynthDevset },
+  { name: 'recognizer', result: 'recognizer', cmd: tsx('recognizer.ts') },
+  { name: 'pocketsphinx', result: 'pocketsphinx', cmd: tsx('pocketsphinx.ts') },
+  { name: 'pvad', result: 'pvad', cmd: tsx('lib/pvad.ts') },
+  { name: 'e2e', result: 'e2e', cmd: tsx('e2e.ts') },
+  { name: 'training', result: 'training', cmd: tsx('lib/training.ts') },
+  { name: 'plots', cmd: [python, path.join(repoRoot, 'bench', 'plots.py')] },
+];
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+/** Runs a step, echoing its output; resolves with the tail of stderr on failure. */
+function runStep(cmd: string[]): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd[0], cmd.slice(1), { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => process.stdout.write(d));
+    child.stderr.on('data', (d: Buffer) => {
+      process.stderr.write(d);
+      err = (err + d.toString()).slice(-4000);
+    });
+    child.on('error', (e) => resolve(e.message));
+    child.on('close', (code) => resolve(code === 0 ? undefined : err.trim().split('\n').slice(-3).join(' ') || `exit code ${code}`));
+  });
+}
+
+async function main() {
+  const only = option('only')?.split(',');
+  const unknown = only?.filter((s) => s !== 'report' && !STEPS.some((x) => x.name === s)) ?? [];
+  if (unknown.length) throw new Error(`unknown step(s) ${unknown.join(', ')}; steps: ${STEPS.map((s) => s.name).join(' ')}`);
+  const t0 = Date.now();
+  const steps: RunInfo['steps'] = [];
+  for (const step of STEPS) {
+    const resultFile = step.result ? path.join(resultsDir, `${step.result}.json`) : undefined;
+    if (only && !only.includes(step.name)) {
+      if (resultFile && fs.existsSync(resultFile)) steps.push({ name: step.name, seconds: 0, ok: true, reused: fs.statSync(resultFile).mtime.toISOString().replace(/\.\d+Z$/, 'Z') });
+      continue;
+    }
+    process.stderr.write(`\n== bench: ${step.name} ==\n`);
+    // A failed step must not leave an older run's figures behind as if they were new.
+    if (resultFile) fs.rmSync(resultFile, { force: true });
+    const s0 = Date.now();
+    let error: string | undefined;
+    if (step.fn) {
+      try {
+        step.fn();
+      } catch (e) {
+        error = (e as Error).message;
+      }
+    } else error = await runStep(step.cmd!);
+    steps.push({ name: step.name, seconds: (Date.now() - s0) / 1000, ok: !error, error });
+    process.stderr.write(`== bench: ${step.name} ${error ? `FAILED: ${error}` : 'done'} in ${((Date.now() - s0) / 1000).toFixed(0)} s ==\n`);
+  }
+  let commit = 'unknown';
+  try {
+    commit = run('git', ['rev-parse', '--short', 'HEAD']).trim();
+  } catch {
+    /* not a checkout */
+  }
+  const plotsDir = path.join(repoRoot, 'bench', 'plots');
+  const file = writeResults({
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    commit,
+    machine: machine(),
+    total_s: (Date.now() - t0) / 1000,
+    steps,
+    plots: fs.existsSync(plotsDir) ? fs.readdirSync(plotsDir) : [],
+  });
+  const failed = steps.filter((s) => !s.ok).map((s) => s.name);
+  console.log(JSON.stringify({ bench: 'all', results: path.relative(repoRoot, file), minutes: +((Date.now() - t0) / 60000).toFixed(1), failed }));
+  if (failed.length) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  console.error(`bench: ${(err as Error).message}`);
+  process.exit(2);
+});
