@@ -6,12 +6,18 @@
 #      apt-get download (cached in .arm/debs) and unpacks them with dpkg -x into .arm/root-<arch>;
 #   3. loads each addon in that Node under qemu (QEMU_CPU=cortex-a72 and cortex-a76 for arm64, qemu-arm
 #      for armhf), checks the kernel family, and decodes the same audio with a small Q4_0 transducer
-#      exported by training/export.py: the tokens and times must equal the x86 addon's.
+#      exported by training/export.py: the tokens and times must equal the x86 addon's;
+#   4. builds the .deb for both (packaging/build-deb.sh, with lintian), unpacks each into its Node root
+#      with dpkg -x and runs the installed `earshot` from there under qemu: --version, check-config,
+#      and, once the shipped models and samples/sample.wav exist, `earshot transcribe` of the sample,
+#      whose output must equal x86's.
+# EARSHOT_ARM_STAGES picks stages (default "decode package").
 # Needs root once for `dpkg --add-architecture` (CI runs as root).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 ARM=$ROOT/.arm
+STAGES=${EARSHOT_ARM_STAGES:-decode package}
 mkdir -p "$ARM"
 failures=()
 log() { printf '\n== %s\n' "$*"; }
@@ -50,7 +56,7 @@ log "cross-building the addon (cmake-js)"
 [[ -f build/Release/earshot.node ]] || npx cmake-js compile --out build >build.log 2>&1 || { tail -40 build.log; exit 1; }
 build_addon arm64 aarch64-linux-gnu.cmake build-addon-arm64
 build_addon arm arm-linux-gnueabihf.cmake build-addon-armhf
-file -b build-addon-arm64/Release/earshot.node build-addon-armhf/Release/earshot.node | cut -d, -f1-2
+! command -v file >/dev/null || file -b build-addon-arm64/Release/earshot.node build-addon-armhf/Release/earshot.node | cut -d, -f1-2
 
 log "Debian bookworm nodejs for arm64 and armhf"
 fetch_node arm64
@@ -105,15 +111,74 @@ decode() {  # label, expected kernel, runner words... ; compares with $REF
   [[ -n ${REF:-} ]] || REF=$tokens
 }
 
-log "decoding: x86 reference, then emulated ARM"
+R64=$ARM/root-arm64
+R32=$ARM/root-armhf
+log "decoding: x86 reference"
 REF=
 decode x86 "" "$ROOT/build/Release/earshot.node" node
 [[ $REF != "[]" ]] || { echo "FAILED: the reference decode emitted no tokens"; failures+=("x86:empty"); }
-R64=$ARM/root-arm64
-R32=$ARM/root-armhf
-QEMU_CPU=cortex-a72 decode arm64-a72 neon "$ROOT/build-addon-arm64/Release/earshot.node" qemu-aarch64 -L "$R64" "$R64/usr/bin/node"
-QEMU_CPU=cortex-a76 decode arm64-a76 neon-dotprod "$ROOT/build-addon-arm64/Release/earshot.node" qemu-aarch64 -L "$R64" "$R64/usr/bin/node"
-decode armhf neon-armv7 "$ROOT/build-addon-armhf/Release/earshot.node" qemu-arm -L "$R32" "$R32/usr/bin/node"
+if [[ " $STAGES " == *" decode "* ]]; then
+  log "decoding under emulated ARM (addons from the build folders)"
+  QEMU_CPU=cortex-a72 decode arm64-a72 neon "$ROOT/build-addon-arm64/Release/earshot.node" qemu-aarch64 -L "$R64" "$R64/usr/bin/node"
+  QEMU_CPU=cortex-a76 decode arm64-a76 neon-dotprod "$ROOT/build-addon-arm64/Release/earshot.node" qemu-aarch64 -L "$R64" "$R64/usr/bin/node"
+  decode armhf neon-armv7 "$ROOT/build-addon-armhf/Release/earshot.node" qemu-arm -L "$R32" "$R32/usr/bin/node"
+fi
+
+# ---- the Debian package, installed with dpkg -x and run under emulation ------------------------------
+check() {  # label, expected substring, command words...
+  local label=$1 want=$2 out status=0
+  shift 2
+  out=$("$@" 2>&1) || status=$?
+  if ((status != 0)) || [[ $out != *"$want"* ]]; then
+    printf '%s\n' "$out" | tail -15
+    echo "FAILED [$label] (exit $status)"
+    failures+=("$label")
+  else
+    echo "[$label] ok"
+  fi
+}
+
+if [[ " $STAGES " == *" package "* ]]; then
+  VERSION=$(node -p "require('./package.json').version")
+  SAMPLE=samples/sample.wav
+  have_models=1
+  for m in models/earshot-en-int4.gguf models/pvad.gguf "$SAMPLE"; do [[ -f $m ]] || have_models=0; done
+  X86_TEXT=
+  if ((have_models)); then
+    X86_TEXT=$(node bin/earshot transcribe "$SAMPLE")
+    echo "[x86] earshot transcribe: $X86_TEXT" | cut -c1-200
+  fi
+  for arch in arm64 armhf; do
+    log "earshot_${VERSION}_${arch}.deb under emulation"
+    bash packaging/build-deb.sh --arch "$arch"
+    inst=$ARM/installed-$arch
+    rm -rf "$inst"
+    cp -a "$ARM/root-$arch" "$inst"
+    dpkg -x "dist/earshot_${VERSION}_${arch}.deb" "$inst"
+    if [[ $arch == arm64 ]]; then run=(qemu-aarch64 -L "$inst" "$inst/usr/bin/node"); cpus=(cortex-a72 cortex-a76)
+    else run=(qemu-arm -L "$inst" "$inst/usr/bin/node"); cpus=(default); fi
+    # Paths inside the unpacked root are given in full: qemu's -L prefix covers the dynamic loader and
+    # libraries, not every file lookup Node makes.
+    check "$arch earshot --version" "$VERSION" "${run[@]}" "$inst/usr/lib/earshot/bin/earshot" --version
+    check "$arch earshot check-config" '"site"' "${run[@]}" "$inst/usr/lib/earshot/bin/earshot" check-config \
+      "$inst/etc/earshot/earshot.yaml"
+    for cpu in "${cpus[@]}"; do
+      [[ $cpu == default ]] && unset QEMU_CPU || export QEMU_CPU=$cpu
+      want=neon-armv7
+      [[ $cpu == cortex-a72 ]] && want=neon
+      [[ $cpu == cortex-a76 ]] && want=neon-dotprod
+      decode "$arch/$cpu installed addon" "$want" "$inst/usr/lib/earshot/build/Release/earshot.node" "${run[@]}"
+      if ((have_models)); then
+        check "$arch/$cpu earshot transcribe = x86" "$X86_TEXT" "${run[@]}" "$inst/usr/lib/earshot/bin/earshot" \
+          transcribe "$ROOT/$SAMPLE"
+      fi
+    done
+    unset QEMU_CPU
+  done
+  log "systemd-analyze security --offline=true (installed unit)"
+  systemd-analyze security --offline=true "$ARM/installed-arm64/lib/systemd/system/earshot.service" 2>&1 | tail -1
+  ((have_models)) || echo "NOT RUN: earshot transcribe comparison (no models/earshot-en-int4.gguf, models/pvad.gguf and $SAMPLE yet)"
+fi
 
 if ((${#failures[@]})); then
   echo "FAILED: ${failures[*]}"
