@@ -2,6 +2,9 @@
 // and runs only after quant.cpp has checked the CPU, so it must not define anything the rest of the
 // program could share (everything here has internal linkage except the kernel table).
 #if defined(__x86_64__) || defined(__i386__)
+#if !defined(__AVX2__) || !defined(__FMA__) || !defined(__F16C__)
+#error "quant_avx2.cpp needs -mavx2 -mfma -mf16c (set for this file only in cmake/earshot.cmake)"
+#endif
 #include <immintrin.h>
 
 #include "quant_kernels.h"

@@ -2,6 +2,9 @@
 // file alone is compiled with -march=armv8.2-a+dotprod (cmake/earshot.cmake) and runs only when
 // getauxval reports HWCAP_ASIMDDP; everything here has internal linkage except the kernel table.
 #if defined(__aarch64__)
+#if !defined(__ARM_FEATURE_DOTPROD)
+#error "quant_neon_dotprod.cpp needs -march=armv8.2-a+dotprod (set for this file only in cmake/earshot.cmake)"
+#endif
 #include <arm_neon.h>
 
 #include "quant_kernels.h"
