@@ -34,7 +34,8 @@ APP=$STAGE/usr/lib/earshot
 echo "== addon for $ARCH"
 args=(compile --out "$ADDON_DIR" --arch "$CMAKE_JS_ARCH")
 [[ -n $TOOLCHAIN ]] && args+=(--CDCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/$TOOLCHAIN")
-npx cmake-js "${args[@]}" >"$ADDON_DIR.log" 2>&1 || { tail -40 "$ADDON_DIR.log"; exit 1; }
+mkdir -p "$ADDON_DIR"
+npx cmake-js "${args[@]}" >"$ADDON_DIR/cmake-js.log" 2>&1 || { tail -40 "$ADDON_DIR/cmake-js.log"; exit 1; }
 
 echo "== daemon (tsc)"
 npm run -s build:ts

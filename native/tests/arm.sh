@@ -48,12 +48,16 @@ fetch_node() {  # debian arch
 
 # ---- addons ------------------------------------------------------------------------------------------
 build_addon() {  # cmake-js arch, toolchain file, out dir
-  npx cmake-js compile --out "$3" --arch "$1" --CDCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/$2" >"$3.log" 2>&1 ||
-    { tail -40 "$3.log"; return 1; }
+  mkdir -p "$3"
+  npx cmake-js compile --out "$3" --arch "$1" --CDCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/$2" >"$3/cmake-js.log" 2>&1 ||
+    { tail -40 "$3/cmake-js.log"; return 1; }
 }
 
 log "cross-building the addon (cmake-js)"
-[[ -f build/Release/earshot.node ]] || npx cmake-js compile --out build >build.log 2>&1 || { tail -40 build.log; exit 1; }
+if [[ ! -f build/Release/earshot.node ]]; then
+  mkdir -p build
+  npx cmake-js compile --out build >build/cmake-js.log 2>&1 || { tail -40 build/cmake-js.log; exit 1; }
+fi
 build_addon arm64 aarch64-linux-gnu.cmake build-addon-arm64
 build_addon arm arm-linux-gnueabihf.cmake build-addon-armhf
 ! command -v file >/dev/null || file -b build-addon-arm64/Release/earshot.node build-addon-armhf/Release/earshot.node | cut -d, -f1-2

@@ -20,9 +20,10 @@ log() { printf '\n== %s\n' "$*"; }
 configure_build() {  # dir, cmake args...
   local dir=$1
   shift
-  cmake -S "$ROOT" -B "$dir" -DEARSHOT_TESTS=ON "$@" >"$dir.configure.log" 2>&1 ||
-    { cat "$dir.configure.log"; return 1; }
-  cmake --build "$dir" -j"$JOBS" >"$dir.build.log" 2>&1 || { tail -50 "$dir.build.log"; return 1; }
+  mkdir -p "$dir"
+  cmake -S "$ROOT" -B "$dir" -DEARSHOT_TESTS=ON "$@" >"$dir/configure.log" 2>&1 ||
+    { cat "$dir/configure.log"; return 1; }
+  cmake --build "$dir" -j"$JOBS" >"$dir/build.log" 2>&1 || { tail -50 "$dir/build.log"; return 1; }
 }
 
 # A GGUF written by the Python exporter's writer: test_gguf checks it loads and that its quantized
