@@ -1,7 +1,8 @@
 // Kernel benchmark (`npm run bench:kernels`): Q4_0 x Q8_0 products against the engine's own F32 and
 // Q8_0 products on the same shapes, single thread, with memcpy bandwidth measured as the roof.
 // Shapes: the encoder's linears (from a shipped earshot-transducer model given as an argument, else
-// the defaults D=192, F=768, S*80=320), 1024x1024, 4096x4096 and 16384x8192 (larger than the caches).
+// the defaults D=192, F=768, S*80=320, 8 layers, chunk 8), 1024x1024, 4096x4096 and 16384x8192 (larger
+// than the caches); then a whole encoder pass (every layer's weights in turn) per frame and per chunk.
 // The last line is one JSON object.
 #include <algorithm>
 #include <chrono>
@@ -89,7 +90,11 @@ double copy_bandwidth() {
   return double(bytes) / t;
 }
 
-std::vector<Shape> encoder_shapes(int argc, char** argv) {
+struct EncoderDims {
+  int64_t D = 192, F = 768, S = 4, N = 8, C = 8;  // d_model, ff_dim, stack, n_layers, chunk_frames
+};
+
+std::vector<Shape> encoder_shapes(int argc, char** argv, EncoderDims* dims) {
   int64_t D = 192, F = 768, S = 4;
   std::string source = "defaults";
   for (int i = 1; i < argc; ++i) {
@@ -99,17 +104,49 @@ std::vector<Shape> encoder_shapes(int argc, char** argv) {
       D = f.u32("earshot.d_model");
       F = f.u32("earshot.ff_dim");
       S = f.u32("earshot.stack");
+      dims->N = f.u32("earshot.n_layers");
+      dims->C = f.u32("earshot.chunk_frames", uint32_t(dims->C));
       source = argv[i];
       break;
     } catch (const Error& e) {
       std::fprintf(stderr, "skipping %s: %s\n", argv[i], e.what());
     }
   }
-  std::printf("encoder shapes from %s: D=%lld F=%lld S*80=%lld\n", source.c_str(), (long long)D, (long long)F,
-              (long long)(S * 80));
+  dims->D = D;
+  dims->F = F;
+  dims->S = S;
+  std::printf("encoder shapes from %s: D=%lld F=%lld S*80=%lld, %lld layers, chunk %lld\n", source.c_str(),
+              (long long)D, (long long)F, (long long)(S * 80), (long long)dims->N, (long long)dims->C);
   return {{"enc.in", D, S * 80, 1}, {"ff.up", F, D, 1},      {"ff.down", D, F, 1},
           {"attn.qkv", 3 * D, D, 1}, {"attn.out", D, D, 1}, {"conv.pw1", 2 * D, D, 1},
           {"ff.up n=4", F, D, 4}};
+}
+
+// Every linear of the whole encoder, each with its own weights, run in order for one chunk of n
+// frames: what the engine does, caches included (a single shape alone stays in L1/L2).
+double encoder_pass_gflops(DType type, const EncoderDims& e, int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::vector<std::pair<int64_t, int64_t>> shapes = {{e.D, e.S * 80}};
+  for (int64_t l = 0; l < e.N; ++l)
+    for (auto rc : std::vector<std::pair<int64_t, int64_t>>{{e.F, e.D}, {e.D, e.F}, {3 * e.D, e.D}, {e.D, e.D},
+                                                            {2 * e.D, e.D}, {e.D, e.D}, {e.F, e.D}, {e.D, e.F}})
+      shapes.push_back(rc);
+  std::vector<Owned> weights;
+  double flops = 0;
+  int64_t widest = 0;
+  for (auto& rc : shapes) {
+    std::vector<float> w(size_t(rc.first * rc.second));
+    for (auto& v : w) v = normal(rng);
+    weights.push_back(make(type, w, rc.first, rc.second));
+    flops += 2.0 * rc.first * rc.second * n;
+    widest = std::max(widest, std::max(rc.first, rc.second));
+  }
+  std::vector<float> x(size_t(n * widest)), y(size_t(n * widest));
+  for (auto& v : x) v = normal(rng);
+  double t = time_call([&] {
+    for (const Owned& o : weights) matmul(o.t, x.data(), n, y.data(), nullptr);
+  });
+  return flops / t / 1e9;
 }
 
 }  // namespace
@@ -117,7 +154,8 @@ std::vector<Shape> encoder_shapes(int argc, char** argv) {
 int main(int argc, char** argv) {
   set_threads(1);
   const std::string kernel = kernel_name();
-  std::vector<Shape> shapes = encoder_shapes(argc, argv);
+  EncoderDims dims;
+  std::vector<Shape> shapes = encoder_shapes(argc, argv, &dims);
   shapes.push_back({"1024x1024", 1024, 1024, 1});
   shapes.push_back({"4096x4096", 4096, 4096, 1});
   shapes.push_back({"16384x8192", 16384, 8192, 1});  // Q4_0 weights 75 MB: out of every cache
@@ -159,9 +197,25 @@ int main(int argc, char** argv) {
                   (long long)s.n, gflops[0], gflops[1], gflops[2], gbps[0], gbps[1], gbps[2], q4_f32, q4_q8, q4_copy);
     json_shapes += buf;
   }
+  // The whole encoder, frame by frame (n = 1) and chunk by chunk (n = chunk_frames).
+  std::string json_pass;
+  for (int64_t n : {int64_t(1), dims.C}) {
+    double g[3];
+    const DType types[3] = {DType::F32, DType::Q8_0, DType::Q4_0};
+    for (int k = 0; k < 3; ++k) g[k] = encoder_pass_gflops(types[k], dims, n, rng);
+    std::printf("%-12s %6s %6s %2lld | %8.2f %8.2f %8.2f | %17s | %6.2f %6.2f\n", "encoder pass", "", "",
+                (long long)n, g[0], g[1], g[2], "", g[2] / g[0], g[2] / g[1]);
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "%s{\"n\":%lld,\"gflops\":{\"f32\":%.3f,\"q8_0\":%.3f,\"q4_0\":%.3f},\"q4_vs_f32\":%.3f,"
+                  "\"q4_vs_q8\":%.3f}",
+                  json_pass.empty() ? "" : ",", (long long)n, g[0], g[1], g[2], g[2] / g[0], g[2] / g[1]);
+    json_pass += buf;
+  }
   std::printf(
       "{\"bench\":\"kernels\",\"kernel\":\"%s\",\"threads\":1,\"copy_GBps\":%.3f,\"q4_vs_f32_4096\":%.3f,"
-      "\"q4_fraction_of_copy_large\":%.3f,\"shapes\":[%s]}\n",
-      kernel.c_str(), copy / 1e9, q4_vs_f32_4096, q4_pct_copy_large, json_shapes.c_str());
+      "\"q4_fraction_of_copy_large\":%.3f,\"encoder_layers\":%lld,\"encoder_pass\":[%s],\"shapes\":[%s]}\n",
+      kernel.c_str(), copy / 1e9, q4_vs_f32_4096, q4_pct_copy_large, (long long)dims.N, json_pass.c_str(),
+      json_shapes.c_str());
   return 0;
 }
