@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Native tests (`npm run test:native`): every native/tests/test_*.cpp program, built and run
 #   1. natively (Release)                       build-tests/
+#      and again under qemu-x86_64 as a CPU without AVX (Nehalem): the same binary must fall back
+#      to the scalar kernels and never execute an AVX2 instruction outside quant_avx2.cpp
 #   2. under AddressSanitizer + UBSan (clang)   build-asan/
 #   3. for aarch64 under qemu-aarch64, as Cortex-A72 (NEON) and Cortex-A76 (NEON + dotprod)
 #                                               build-aarch64/
@@ -72,6 +74,9 @@ for stage in $STAGES; do
       log "native (Release, $(uname -m))"
       configure_build build-tests -DCMAKE_BUILD_TYPE=Release
       run_tests native build-tests
+      log "the same x86 binaries on a CPU without AVX (qemu-x86_64 -cpu Nehalem)"
+      run_tests x86-noavx build-tests qemu-x86_64 -cpu Nehalem
+      expect_kernel x86-noavx scalar
       ;;
     asan)
       log "AddressSanitizer + UBSan (clang)"
