@@ -54,10 +54,26 @@ def load_feats(dev, rel):
     return d.features(d.load_audio(os.path.join(dev, rel)))
 
 
-def speaker_eer(embed, meta, dev):
+def embed_many(spk, feats):
+    """Utterance embeddings of many utterances at once: all their windows in one batch."""
+    wf, hop = spk.meta["earshot.window_frames"], spk.meta["earshot.window_hop"]
+    groups = {}
+    for i, f in enumerate(feats):
+        n = f.shape[0]
+        starts = [0] if n <= wf else list(range(0, n - wf + 1, hop))
+        groups.setdefault(min(wf, n), []).extend((i, f[s:s + min(wf, n)]) for s in starts)
+    sums = torch.zeros(len(feats), spk.meta["earshot.embed_dim"])
+    for length, items in groups.items():
+        with torch.no_grad():
+            e = spk.spk_windows(torch.stack([w for _, w in items]))
+        sums.index_add_(0, torch.tensor([i for i, _ in items]), e)
+    return torch.nn.functional.normalize(sums, dim=-1)
+
+
+def speaker_eer(spk, meta, dev):
     names = meta["speakers"]
-    enr = torch.stack([embed(load_feats(dev, meta["enroll"][s])) for s in names])
-    test = torch.stack([embed(load_feats(dev, t["wav"])) for t in meta["tests"]])
+    enr = embed_many(spk, [load_feats(dev, meta["enroll"][s]) for s in names])
+    test = embed_many(spk, [load_feats(dev, t["wav"]) for t in meta["tests"]])
     who = np.array([names.index(t["speaker"]) for t in meta["tests"]])
     sc = (test @ enr.t()).numpy()
     lab = (who[:, None] == np.arange(len(names))[None, :]).astype(np.float64)
@@ -78,7 +94,7 @@ def pad_batch(feats):
     return x
 
 
-def run_vad(fn, feats, embeds, chunk=50):
+def run_vad(fn, feats, embeds, chunk=200):
     out = []
     for i in range(0, len(feats), chunk):
         x = pad_batch(feats[i:i + chunk])
@@ -152,13 +168,14 @@ def main():
     ap.add_argument("--float", nargs="*", default=[], help="PyTorch checkpoints to measure next to the file")
     ap.add_argument("--baselines", default=None)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--save-posteriors", default=None, help=".npz of the file model's posteriors (enrolled, zero)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     meta = json.load(open(os.path.join(args.dev, "devset.json")))
     spk = px.FileModel(args.spkenc)
     results = {}
     t = time.time()
-    results["spkenc_eer"], enr = speaker_eer(spk.spk_utterance, meta, args.dev)
+    results["spkenc_eer"], enr = speaker_eer(spk, meta, args.dev)
     print("speaker EER", json.dumps(results["spkenc_eer"]), f"({time.time() - t:.0f}s)", flush=True)
     feats = [load_feats(args.dev, m["wav"]) for m in meta["mixtures"]]
     labels = [np.array(m["labels"]) for m in meta["mixtures"]]
@@ -181,6 +198,9 @@ def main():
         r["speech_ap_enrolled"] = average_precision(y2, 1 - np.concatenate(posts)[:, 0])
         if name == "file":
             r["end_of_segment"] = end_of_segment(posts, meta)
+            if args.save_posteriors:
+                np.savez_compressed(args.save_posteriors, **{f"enrolled_{i}": p for i, p in enumerate(posts)},
+                                    **{f"zero_{i}": p for i, p in enumerate(zp)})
         else:
             start = time.process_time()
             for f, e in zip(feats, emb):  # one stream at a time, as a device runs it
