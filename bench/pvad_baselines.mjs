@@ -40,9 +40,34 @@ function readWav16k(file) {
 const nFrames = (n) => (n < 400 ? 0 : 1 + Math.floor((n - 400) / 160));
 const cpuSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 
+// The Earshot engine's own pVAD (C++ addon) in this same process, when built: plain-VAD speech
+// scores (zero embedding) and enrolled 3-class posteriors, so costs compare within one process and
+// the file's metrics are the engine's, not only PyTorch's.
+const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const addonFile = path.join(repoRoot, 'build', 'Release', 'earshot.node');
+const engine = fs.existsSync(addonFile) ? require(addonFile) : null;
+const pvadModel = engine ? await engine.loadPvad(path.join(repoRoot, 'models', 'pvad.gguf')) : null;
+const spkModel = engine ? await engine.loadSpeakerEncoder(path.join(repoRoot, 'models', 'spkenc.gguf')) : null;
+if (!engine) console.error('build/Release/earshot.node not built: engine pVAD skipped');
+
+function runEngine(pcm, embedding) {
+  const s = pvadModel.createStream(embedding);
+  const parts = [];
+  for (let k = 0; k < pcm.length; k += 320) parts.push(s.accept(pcm.subarray(k, k + 320)));
+  const n = parts.reduce((a, p) => a + p.length, 0);
+  const all = new Float32Array(n);
+  let o = 0;
+  for (const p of parts) { all.set(p, o); o += p.length; }
+  return all;
+}
+
 const meta = JSON.parse(fs.readFileSync(path.join(devDir, 'devset.json'), 'utf8'));
 const silero = await loadSileroVad('default', { sessionOptions: { intraOpNumThreads: 1, interOpNumThreads: 1 } });
 const out = { models: { silero: { scores: {} }, webrtc: { scores: {} } }, onnxruntime: ort.env?.versions ?? null };
+if (engine) out.models.earshot_engine = { scores: {} };
+const enrolled = {};
+const embeddings = {};
+let engineCpu = 0;
 let seconds = 0;
 let sileroCpu = 0;
 let webrtcCpu = 0;
@@ -76,9 +101,23 @@ for (const m of meta.mixtures) {
   }
   webrtcCpu += (cpuSeconds() - t0) / 4; // cost of one detector
   out.models.webrtc.scores[m.wav] = Array.from(votes);
+  if (engine) {
+    t0 = cpuSeconds();
+    const post = runEngine(pcm, null);
+    engineCpu += cpuSeconds() - t0;
+    const sp = [];
+    for (let k = 0; k < post.length / 3; k++) sp.push(1 - post[3 * k]);
+    out.models.earshot_engine.scores[m.wav] = sp;
+    if (!embeddings[m.target]) embeddings[m.target] = await spkModel.embed(readWav16k(path.join(devDir, meta.enroll[m.target])));
+    enrolled[m.wav] = Array.from(runEngine(pcm, embeddings[m.target]));
+  }
+}
+if (engine) {
+  out.models.earshot_engine.cpu_seconds_per_audio_second = engineCpu / seconds;
+  out.engine_enrolled_posteriors = enrolled;
 }
 out.models.silero.cpu_seconds_per_audio_second = sileroCpu / seconds;
 out.models.webrtc.cpu_seconds_per_audio_second = webrtcCpu / seconds;
 out.seconds = seconds;
 fs.writeFileSync(outPath, JSON.stringify(out));
-console.log(JSON.stringify({ seconds, silero_cpu_per_s: sileroCpu / seconds, webrtc_cpu_per_s: webrtcCpu / seconds }));
+console.log(JSON.stringify({ seconds, silero_cpu_per_s: sileroCpu / seconds, webrtc_cpu_per_s: webrtcCpu / seconds, earshot_engine_cpu_per_s: engine ? engineCpu / seconds : null }));

@@ -9,9 +9,7 @@
   frames (as Personal VAD reports them); also as a plain VAD (zero embedding): speech AP with
   score 1 - p(non-speech) against speech labels, next to Silero VAD and WebRTC VAD scores made by
   bench/pvad_baselines.mjs on the same mixtures.
-- End of segment: a segment opens after `min_on` frames with p(target) > 0.5 and closes after a
-  trailing stretch of frames at or below it; latency = close decision minus the end of the last
-  target speech in it; a command is cut when a segment closes inside it.
+- End of segment at the recommended rule (bench/pvad_segments.py sweeps it).
 - Cost: seconds of CPU (one thread) per second of audio.
 """
 import argparse
@@ -24,8 +22,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "training"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pvad_data as d  # noqa: E402
 import pvad_export as px  # noqa: E402
+from pvad_segments import evaluate as end_of_segment  # noqa: E402
 
 
 def average_precision(y: np.ndarray, s: np.ndarray) -> float:
@@ -114,52 +114,6 @@ def class_metrics(posts, labels):
             "frame_accuracy": float((p.argmax(1) == y).mean())}
 
 
-def segments(p, thr, min_on, trail):
-    """Closed segments (start, close_frame) of the trailing-silence rule on target scores p."""
-    out, is_open, above, below, start = [], False, 0, 0, 0
-    for t, v in enumerate(p):
-        if not is_open:
-            above = above + 1 if v > thr else 0
-            if above >= min_on:
-                is_open, start, below = True, t - min_on + 1, 0
-        else:
-            below = below + 1 if v <= thr else 0
-            if below >= trail:
-                out.append((start, t))
-                is_open, above = False, 0
-    if is_open:
-        out.append((start, len(p) - 1))
-    return out
-
-
-def end_of_segment(posts, meta, thr=0.5, min_on=5, trails=(10, 15, 20, 25, 30, 40, 50, 60, 80)):
-    res = {}
-    for trail in trails:
-        lat, cut, missed, total, false_seg = [], 0, 0, 0, 0
-        for p, m in zip(posts, meta["mixtures"]):
-            segs = segments(p[:, 1], thr, min_on, trail)
-            spans = [(a, b) for a, b, is_t in m["spans"] if is_t]
-            total += len(spans)
-            for a, b in spans:
-                if any(a <= c < b - 1 for _, c in segs):
-                    cut += 1
-                if not any(s <= b - 1 and c >= a for s, c in segs):
-                    missed += 1
-            for s, c in segs:
-                ends = [b - 1 for a, b in spans if s <= b - 1 <= c]
-                if not ends:
-                    if not any(s <= b - 1 and c >= a for a, b in spans):
-                        false_seg += 1
-                    continue
-                if c < len(p) - 1:
-                    lat.append((c - max(ends)) * 10)
-        res[f"{trail * 10}ms"] = {
-            "latency_p50_ms": float(np.percentile(lat, 50)) if lat else None,
-            "latency_p90_ms": float(np.percentile(lat, 90)) if lat else None,
-            "cut_commands": cut, "missed_commands": missed, "commands": total, "false_segments": false_seg}
-    return res
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dev", default="runs/pvad-dev")
@@ -197,7 +151,7 @@ def main():
         y2 = np.concatenate(speech)
         r["speech_ap_enrolled"] = average_precision(y2, 1 - np.concatenate(posts)[:, 0])
         if name == "file":
-            r["end_of_segment"] = end_of_segment(posts, meta)
+            r["end_of_segment"] = end_of_segment(posts, meta, on=0.5, off=0.3, min_on=5, trail=30)
             if args.save_posteriors:
                 np.savez_compressed(args.save_posteriors, **{f"enrolled_{i}": p for i, p in enumerate(posts)},
                                     **{f"zero_{i}": p for i, p in enumerate(zp)})
@@ -208,10 +162,7 @@ def main():
                     fn(f.unsqueeze(0), e.unsqueeze(0))
             r["cpu_seconds_per_audio_second"] = (time.process_time() - start) / seconds
         results[name] = r
-        print(name, json.dumps({k: v for k, v in r.items() if k != "end_of_segment"}), flush=True)
-        if "end_of_segment" in r:
-            for k, v in r["end_of_segment"].items():
-                print("  trail", k, json.dumps(v))
+        print(name, json.dumps(r), flush=True)
     if args.baselines:
         base = json.load(open(args.baselines))
         y = np.concatenate(speech)
@@ -220,6 +171,12 @@ def main():
             results[name] = {"speech_ap": average_precision(y, s),
                              "cpu_seconds_per_audio_second": b["cpu_seconds_per_audio_second"]}
             print(name, json.dumps(results[name]))
+        if "engine_enrolled_posteriors" in base:
+            posts = [np.array(base["engine_enrolled_posteriors"][m["wav"]]).reshape(-1, 3)[:len(lab)]
+                     for m, lab in zip(meta["mixtures"], labels)]
+            results["earshot_engine"].update(class_metrics(posts, labels))
+            results["earshot_engine"]["end_of_segment"] = end_of_segment(posts, meta, on=0.5, off=0.3, min_on=5, trail=30)
+            print("earshot_engine", json.dumps(results["earshot_engine"]))
     results["dev"] = {"mixtures": len(feats), "minutes": seconds / 60, "speakers": len(meta["speakers"]),
                       "frames_per_class": np.bincount(np.concatenate(labels), minlength=3).tolist()}
     if args.out:
