@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -62,23 +63,30 @@ Owned make(DType type, const std::vector<float>& w, int64_t rows, int64_t cols) 
   return o;
 }
 
-// Seconds per call: the best of 5 trials, each repeating the call for at least 40 ms.
+// Seconds per call of each function: the best of 5 rounds, each call repeated for at least 40 ms
+// per round. Rounds interleave the functions so that load from other processes hits all of them
+// alike and their ratios stay meaningful on a busy machine.
+std::vector<double> time_calls(const std::vector<std::function<void()>>& fs) {
+  std::vector<double> best(fs.size(), 1e30);
+  for (auto& f : fs) f();  // warm the caches and the page tables
+  for (int round = 0; round < 5; ++round)
+    for (size_t k = 0; k < fs.size(); ++k) {
+      int reps = 0;
+      auto t0 = Clock::now();
+      double dt;
+      do {
+        fs[k]();
+        ++reps;
+        dt = std::chrono::duration<double>(Clock::now() - t0).count();
+      } while (dt < 0.04);
+      best[k] = std::min(best[k], dt / reps);
+    }
+  return best;
+}
+
 template <typename F>
 double time_call(F&& f) {
-  f();  // warm the caches and the page tables
-  double best = 1e30;
-  for (int trial = 0; trial < 5; ++trial) {
-    int reps = 0;
-    auto t0 = Clock::now();
-    double dt;
-    do {
-      f();
-      ++reps;
-      dt = std::chrono::duration<double>(Clock::now() - t0).count();
-    } while (dt < 0.04);
-    best = std::min(best, dt / reps);
-  }
-  return best;
+  return time_calls({std::function<void()>(f)})[0];
 }
 
 // Bytes copied per second by memcpy over a buffer far larger than the caches (read + write each
@@ -123,30 +131,36 @@ std::vector<Shape> encoder_shapes(int argc, char** argv, EncoderDims* dims) {
 }
 
 // Every linear of the whole encoder, each with its own weights, run in order for one chunk of n
-// frames: what the engine does, caches included (a single shape alone stays in L1/L2).
-double encoder_pass_gflops(DType type, const EncoderDims& e, int64_t n, std::mt19937& rng) {
+// frames: what the engine does, caches included (a single shape alone stays in L1/L2). Returns
+// GFLOP/s for F32, Q8_0 and Q4_0 weights, timed interleaved.
+std::vector<double> encoder_pass_gflops(const EncoderDims& e, int64_t n, std::mt19937& rng) {
   std::normal_distribution<float> normal(0.f, 1.f);
   std::vector<std::pair<int64_t, int64_t>> shapes = {{e.D, e.S * 80}};
   for (int64_t l = 0; l < e.N; ++l)
     for (auto rc : std::vector<std::pair<int64_t, int64_t>>{{e.F, e.D}, {e.D, e.F}, {3 * e.D, e.D}, {e.D, e.D},
                                                             {2 * e.D, e.D}, {e.D, e.D}, {e.F, e.D}, {e.D, e.F}})
       shapes.push_back(rc);
-  std::vector<Owned> weights;
+  const DType types[3] = {DType::F32, DType::Q8_0, DType::Q4_0};
+  std::vector<std::vector<Owned>> weights(3);
   double flops = 0;
   int64_t widest = 0;
   for (auto& rc : shapes) {
     std::vector<float> w(size_t(rc.first * rc.second));
     for (auto& v : w) v = normal(rng);
-    weights.push_back(make(type, w, rc.first, rc.second));
+    for (int k = 0; k < 3; ++k) weights[size_t(k)].push_back(make(types[k], w, rc.first, rc.second));
     flops += 2.0 * rc.first * rc.second * n;
     widest = std::max(widest, std::max(rc.first, rc.second));
   }
   std::vector<float> x(size_t(n * widest)), y(size_t(n * widest));
   for (auto& v : x) v = normal(rng);
-  double t = time_call([&] {
-    for (const Owned& o : weights) matmul(o.t, x.data(), n, y.data(), nullptr);
-  });
-  return flops / t / 1e9;
+  std::vector<std::function<void()>> calls;
+  for (int k = 0; k < 3; ++k)
+    calls.push_back([&, k] {
+      for (const Owned& o : weights[size_t(k)]) matmul(o.t, x.data(), n, y.data(), nullptr);
+    });
+  std::vector<double> t = time_calls(calls), g;
+  for (double tk : t) g.push_back(flops / tk / 1e9);
+  return g;
 }
 
 }  // namespace
@@ -176,11 +190,14 @@ int main(int argc, char** argv) {
     for (auto& v : x) v = normal(rng);
     double gflops[3], gbps[3];
     const DType types[3] = {DType::F32, DType::Q8_0, DType::Q4_0};
+    std::vector<Owned> o;
+    std::vector<std::function<void()>> calls;
+    for (int k = 0; k < 3; ++k) o.push_back(make(types[k], w, s.rows, s.cols));
+    for (int k = 0; k < 3; ++k) calls.push_back([&, k] { matmul(o[size_t(k)].t, x.data(), s.n, y.data(), nullptr); });
+    std::vector<double> t = time_calls(calls);
     for (int k = 0; k < 3; ++k) {
-      Owned o = make(types[k], w, s.rows, s.cols);
-      double t = time_call([&] { matmul(o.t, x.data(), s.n, y.data(), nullptr); });
-      gflops[k] = 2.0 * s.rows * s.cols * s.n / t / 1e9;
-      gbps[k] = double(o.bytes.size()) / t / 1e9;
+      gflops[k] = 2.0 * s.rows * s.cols * s.n / t[size_t(k)] / 1e9;
+      gbps[k] = double(o[size_t(k)].bytes.size()) / t[size_t(k)] / 1e9;
     }
     const double q4_f32 = gflops[2] / gflops[0], q4_q8 = gflops[2] / gflops[1], q4_copy = gbps[2] * 1e9 / copy;
     std::printf("%-12s %6lld %6lld %2lld | %8.2f %8.2f %8.2f | %8.2f %8.2f | %6.2f %6.2f %5.0f%%\n", s.name.c_str(),
@@ -200,9 +217,7 @@ int main(int argc, char** argv) {
   // The whole encoder, frame by frame (n = 1) and chunk by chunk (n = chunk_frames).
   std::string json_pass;
   for (int64_t n : {int64_t(1), dims.C}) {
-    double g[3];
-    const DType types[3] = {DType::F32, DType::Q8_0, DType::Q4_0};
-    for (int k = 0; k < 3; ++k) g[k] = encoder_pass_gflops(types[k], dims, n, rng);
+    std::vector<double> g = encoder_pass_gflops(dims, n, rng);
     std::printf("%-12s %6s %6s %2lld | %8.2f %8.2f %8.2f | %17s | %6.2f %6.2f\n", "encoder pass", "", "",
                 (long long)n, g[0], g[1], g[2], "", g[2] / g[0], g[2] / g[1]);
     char buf[256];
