@@ -110,6 +110,8 @@ interface Arrival {
 interface DaemonRun {
   /** wall clock (ms) when the daemon said it runs: the file starts playing then */
   runningAt: number;
+  /** when the daemon logged that its input ended and the pipeline drained (before shutting down) */
+  inputEndAt: number;
   exitedAt: number;
   cpuAtRunning: number;
   cpuLast: number;
@@ -142,6 +144,7 @@ async function runDaemon(url: string, site: string, input: string, realtime: boo
   const proc = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
   const samples: DaemonRun['samples'] = [];
   let runningAt = 0;
+  let inputEndAt = 0;
   let cpuAtRunning = 0;
   let log = '';
   let buf = '';
@@ -156,6 +159,7 @@ async function runDaemon(url: string, site: string, input: string, realtime: boo
         runningAt = JSON.parse(line).time as number; // pino's epoch ms, stamped as the source starts
         cpuAtRunning = procSample(proc.pid!)?.cpu ?? 0;
       }
+      if (!inputEndAt && line.includes('"end of input"')) inputEndAt = JSON.parse(line).time as number;
     }
   });
   const timer = setInterval(() => {
@@ -169,7 +173,7 @@ async function runDaemon(url: string, site: string, input: string, realtime: boo
   await sub.endAsync();
   fs.writeFileSync(path.join(dir, `${site}.log`), log);
   if (code !== 0 || !runningAt) throw new Error(`the daemon exited with ${code}${runningAt ? '' : ' before it ran'}; log: ${path.join(dir, `${site}.log`)}\n${log.slice(-1500)}`);
-  return { runningAt, exitedAt, cpuAtRunning, cpuLast: samples[samples.length - 1]?.cpu ?? cpuAtRunning, samples, arrivals };
+  return { runningAt, inputEndAt: inputEndAt || exitedAt, exitedAt, cpuAtRunning, cpuLast: samples[samples.length - 1]?.cpu ?? cpuAtRunning, samples, arrivals };
 }
 
 /** Pairs each true segment with the first transcript whose speech overlaps it. */
@@ -235,8 +239,9 @@ async function main() {
     const longWav = path.join(dir, 'long.wav');
     fs.writeFileSync(longWav, encodeWav16(long));
     const m = await runDaemon(broker.url, 'bench-rss', longWav, false, 250);
-    const pts = m.samples.filter((s) => s.at >= m.runningAt);
-    const wallS = (m.exitedAt - m.runningAt) / 1000;
+    // While audio flows: from "running" to "end of input" (shutdown frees memory, not of interest).
+    const pts = m.samples.filter((s) => s.at >= m.runningAt && s.at <= m.inputEndAt);
+    const wallS = (m.inputEndAt - m.runningAt) / 1000;
     const longS = long.length / 16000;
     // Audio position of each sample, assuming the file is read at a steady pace.
     const x = pts.map((s) => ((s.at - m.runningAt) / 1000 / wallS) * longS / 60);

@@ -163,6 +163,7 @@ async function main() {
       peak_rss_mib: r.peak_rss_mib,
       model_rss_mib: r.model_rss_mib,
       encoder_ms_per_audio_s: (1000 * r.encoder_cpu_s) / r.audio_s,
+      encoder_one_chunk_ms_per_audio_s: r.encoder_one_chunk_cpu_s !== undefined ? (1000 * r.encoder_one_chunk_cpu_s) / r.audio_s : null,
       // fbank (the engine's, the same for all) + encoder: the work ONNX and Earshot both do
       rtf_fbank_encoder: (fbank + r.encoder_cpu_s) / r.audio_s,
       rtf_streaming_decode: r.decode_cpu_s !== undefined ? r.decode_cpu_s / r.audio_s : null,
