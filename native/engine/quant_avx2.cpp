@@ -113,31 +113,6 @@ void float_row(const WT* w, int64_t cols, const float* x, float* y, int64_t ldy)
   }
 }
 
-// Two to four activation rows at once: their int32 block sums are reduced into one vector, so the
-// scale work of a block (one multiply, two FMAs) is shared by all of them. dx and off hold, per
-// block, the rows' scales and offset terms (zero for padding rows, whose results are dropped).
-void q4_rows4(const BlockQ4_0* w, int64_t nb, const BlockQ8x* const x[4], const __m128* dx, const __m128* off,
-              float* y, int64_t ldy, int64_t rows_used) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m128 acc = _mm_setzero_ps(), corr = _mm_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    const __m256i qw = unpack_nibbles(w[b].qs);
-    __m256i p[4];
-    for (int m = 0; m < 4; ++m) p[m] = _mm256_madd_epi16(_mm256_maddubs_epi16(qw, load32(x[m][b].qs)), ones);
-    // Lanes of h: rows 0-3 over the low then the high 128-bit half; adding the halves gives row sums.
-    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
-    const __m128i sums = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-    const __m128 dw = _mm_set1_ps(_cvtsh_ss(w[b].d));
-    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sums), _mm_mul_ps(dw, dx[b]), acc);
-    corr = _mm_fmadd_ps(dw, off[b], corr);
-  }
-  alignas(16) float out[4];
-  _mm_store_ps(out, _mm_add_ps(acc, corr));
-  for (int64_t m = 0; m < rows_used; ++m) y[m * ldy] = out[m];
-}
-
-constexpr int64_t kMaxGroupBlocks = 512;  // scale tables on the stack: rows up to 16384 columns
-
 // Activation rows go in groups of up to 4 so each weight row is read once per group.
 void q4_avx2(const BlockQ4_0* w, int64_t nb, const BlockQ8x* x, int64_t n, float* y, int64_t ldy, int64_t r0,
              int64_t r1) {
@@ -145,22 +120,6 @@ void q4_avx2(const BlockQ4_0* w, int64_t nb, const BlockQ8x* x, int64_t n, float
     const BlockQ8x* xj = x + j * nb;
     float* yj = y + j * ldy;
     const int64_t m = n - j < 4 ? n - j : 4;
-    if (m > 1 && nb <= kMaxGroupBlocks) {
-      __m128 dx[kMaxGroupBlocks], off[kMaxGroupBlocks];
-      const BlockQ8x* rows[4];
-      for (int64_t k = 0; k < 4; ++k) rows[k] = xj + (k < m ? k : 0) * nb;
-      for (int64_t b = 0; b < nb; ++b) {
-        alignas(16) float d4[4] = {0.f, 0.f, 0.f, 0.f}, o4[4] = {0.f, 0.f, 0.f, 0.f};
-        for (int64_t k = 0; k < m; ++k) {
-          d4[k] = rows[k][b].d;
-          o4[k] = rows[k][b].offset8;
-        }
-        dx[b] = _mm_load_ps(d4);
-        off[b] = _mm_load_ps(o4);
-      }
-      for (int64_t r = r0; r < r1; ++r) q4_rows4(w + r * nb, nb, rows, dx, off, yj + r, ldy, m);
-      continue;
-    }
     for (int64_t r = r0; r < r1; ++r) {
       const BlockQ4_0* wr = w + r * nb;
       switch (m) {
@@ -191,21 +150,18 @@ void q8_avx2(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, int64_t n, float
   }
 }
 
+// Pairs of activation rows with four accumulators each: every row gets the same summation order
+// whatever n is, so a product over n rows equals n single-row products bit for bit.
 template <typename WT>
 void float_product(const WT* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0,
                    int64_t r1) {
-  for (int64_t j = 0; j < n; j += 4) {
+  for (int64_t j = 0; j < n; j += 2) {
     const float* xj = x + j * cols;
     float* yj = y + j * ldy;
-    const int64_t m = n - j < 4 ? n - j : 4;
     for (int64_t r = r0; r < r1; ++r) {
       const WT* wr = w + r * cols;
-      switch (m) {
-        case 1: float_row<1, 4>(wr, cols, xj, yj + r, ldy); break;
-        case 2: float_row<2, 4>(wr, cols, xj, yj + r, ldy); break;
-        case 3: float_row<3, 2>(wr, cols, xj, yj + r, ldy); break;
-        default: float_row<4, 2>(wr, cols, xj, yj + r, ldy); break;
-      }
+      if (n - j >= 2) float_row<2, 4>(wr, cols, xj, yj + r, ldy);
+      else float_row<1, 4>(wr, cols, xj, yj + r, ldy);
     }
   }
 }

@@ -150,21 +150,18 @@ void q8_neon(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, int64_t n, float
   }
 }
 
+// Pairs of activation rows with four accumulators each: every row gets the same summation order
+// whatever n is, so a product over n rows equals n single-row products bit for bit.
 template <typename WT>
 void float_product(const WT* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0,
                    int64_t r1) {
-  for (int64_t j = 0; j < n; j += 4) {
+  for (int64_t j = 0; j < n; j += 2) {
     const float* xj = x + j * cols;
     float* yj = y + j * ldy;
-    const int64_t m = n - j < 4 ? n - j : 4;
     for (int64_t r = r0; r < r1; ++r) {
       const WT* wr = w + r * cols;
-      switch (m) {
-        case 1: float_row<1, 4>(wr, cols, xj, yj + r, ldy); break;
-        case 2: float_row<2, 4>(wr, cols, xj, yj + r, ldy); break;
-        case 3: float_row<3, 2>(wr, cols, xj, yj + r, ldy); break;
-        default: float_row<4, 2>(wr, cols, xj, yj + r, ldy); break;
-      }
+      if (n - j >= 2) float_row<2, 4>(wr, cols, xj, yj + r, ldy);
+      else float_row<1, 4>(wr, cols, xj, yj + r, ldy);
     }
   }
 }

@@ -323,6 +323,28 @@ void test_kernels(const std::vector<std::string>& kernels) {
   }
 }
 
+// A product over n rows gives each row the same bits as a product over that row alone, so a
+// streaming engine's chunked decoding matches whole-utterance decoding exactly (the activations'
+// Q8_0 rounding would otherwise turn last-bit differences into visible ones).
+void test_batch_invariance(const std::string& kernel) {
+  force_kernel(kernel.c_str());
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::F32, DType::F16}) {
+    Weight w = make_weight(t, 45, 320);
+    for (int64_t n = 2; n <= 7; ++n) {
+      std::vector<float> X(size_t(n * 320)), Y(size_t(n * 45)), y(45);
+      for (auto& v : X) v = uniform(-1.f, 1.f);
+      matmul(w.t, X.data(), n, Y.data(), nullptr);
+      int differ = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        matvec(w.t, &X[size_t(j * 320)], y.data(), nullptr);
+        differ += std::memcmp(y.data(), &Y[size_t(j * 45)], 45 * 4) != 0;
+      }
+      CHECK_MSG(differ == 0, kernel + " " + type_name(t) + " n=" + std::to_string(n) + ": " +
+                                 std::to_string(differ) + " rows differ from their matvec");
+    }
+  }
+}
+
 // Threads split rows, so any thread count gives the same bits.
 void test_threads(const std::string& kernel) {
   force_kernel(kernel.c_str());
@@ -370,6 +392,7 @@ int main() {
   test_fp16();
   test_quantizers();
   test_kernels(kernels);
+  for (const auto& k : kernels) test_batch_invariance(k);
   test_threads(best);
   test_errors();
   std::printf("worst |kernel - scalar| / sum|terms| = %.3g\n", g_worst_ratio);
