@@ -72,6 +72,9 @@ async function runCommand(opts: { config?: string; input?: string; realtime?: bo
   await daemon.finished();
   if (printer) await new Promise((r) => setTimeout(r, 300)).then(() => printer!.endAsync());
   if (demoState) fs.rmSync(demoState, { recursive: true, force: true });
+  // Shutdown is complete (capture stopped, outbox drained or journalled): do not let a stray
+  // handle (stdin, a native worker) keep a stopped daemon alive.
+  process.exit(process.exitCode ?? 0);
 }
 
 export function buildProgram(): Command {

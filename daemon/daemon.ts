@@ -190,7 +190,8 @@ export class Daemon {
       if (cfg.hermes.enabled) this.link.publishVolatile(vadTopic(hermesSite, true), vadPayload(hermesSite, Math.round(this.clock.wallMs(seg.speechStartFrame * FRAME) - this.startedAt)), 0);
     });
     pipeline.on('close', (seg) => {
-      this.link.publishRetained(this.link.topics.vad, { speaking: false, segment: seg.index, time: new Date(this.clock.wallMs(seg.speechEndFrame * FRAME)).toISOString() });
+      const at = (frame: number) => new Date(this.clock.wallMs(frame * FRAME)).toISOString();
+      this.link.publishRetained(this.link.topics.vad, { speaking: false, segment: seg.index, time: at(seg.endFrame), speech_end: at(seg.speechEndFrame) });
       if (cfg.hermes.enabled) this.link.publishVolatile(vadTopic(hermesSite, false), vadPayload(hermesSite, Math.round(this.clock.wallMs(seg.speechEndFrame * FRAME) - this.startedAt)), 0);
     });
     pipeline.on('partial', (p) => this.link.publishVolatile(this.link.topics.partial, { site: cfg.site, segment: p.index, text: p.text }, 0));
@@ -433,6 +434,12 @@ export class Daemon {
       await this.link.stop();
     }
     await this.broker?.close();
+    if (this.models) {
+      this.models.transducer.dispose();
+      this.models.pvad.dispose();
+      this.models.speakerEncoder?.encoder.dispose();
+    }
+    log.info({ pending: this.outbox?.pending ?? 0 }, 'stopped');
     this.resolveDone();
   }
 }

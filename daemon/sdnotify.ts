@@ -60,7 +60,8 @@ export class SystemdNotifier {
         if (this.lastUnhealthy !== null) log.info('pipeline healthy again: watchdog pings resume');
         this.lastUnhealthy = null;
         this.notify('WATCHDOG=1');
-      } else if (why !== this.lastUnhealthy) {
+      } else if (this.lastUnhealthy === null || why.replace(/\d+/g, '') !== this.lastUnhealthy.replace(/\d+/g, '')) {
+        // once per kind of problem, not on every tick as its figures change
         this.lastUnhealthy = why;
         log.warn({ reason: why }, 'withholding the watchdog ping');
         this.notify(`STATUS=unhealthy: ${why}`);

@@ -113,7 +113,7 @@ export class Segmenter {
     } else {
       this.silence++;
     }
-    if (seg.forced && !seg.heardSpeech && i + 1 - seg.start >= this.opts.listenTimeoutFrames) {
+    if (seg.forced && !seg.heardSpeech && i + 1 - seg.speechStart >= this.opts.listenTimeoutFrames) {
       events.push(...this.close(i + 1, 'listen_timeout'));
     } else if (seg.heardSpeech && this.silence >= this.opts.trailingFrames) {
       events.push(...this.close(i + 1, 'silence'));

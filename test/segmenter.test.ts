@@ -83,7 +83,7 @@ test('listen opens at once with pre-roll; it times out when nobody speaks', (t) 
   t.deepEqual(s.listen(), [], 'a second listen is a no-op');
   const ev: SegmentEvent[] = [];
   for (let i = 0; i < 30; i++) ev.push(...s.push(...P['.']));
-  t.deepEqual(closes(ev), [[7, 10, 10, 27, 'listen_timeout']]);
+  t.deepEqual(closes(ev), [[7, 10, 10, 30, 'listen_timeout']], 'the timeout counts from the listen command, not the pre-roll');
 });
 
 test('a listened segment with speech closes on trailing silence, with the speech times', (t) => {

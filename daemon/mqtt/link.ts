@@ -91,7 +91,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     this.client = client;
     client.on('connect', () => this.onConnect());
     client.on('close', () => {
-      if (this.wasConnected) log.warn('MQTT connection lost; transcripts stay in the outbox until it is back');
+      if (this.wasConnected && !this.stopping) log.warn('MQTT connection lost; transcripts stay in the outbox until it is back');
       this.wasConnected = false;
       this.emit('disconnected');
     });
@@ -100,6 +100,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   }
 
   private wasConnected = false;
+  private stopping = false;
 
   private onConnect(): void {
     const client = this.client!;
@@ -215,6 +216,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   async stop(): Promise<void> {
     const client = this.client;
     if (!client) return;
+    this.stopping = true;
     if (client.connected) {
       await new Promise<void>((resolve) => client.publish(this.topics.status, 'offline', { qos: 1, retain: true }, () => resolve()));
     }

@@ -56,6 +56,6 @@ export class NotifySocket {
   }
 
   close(): void {
-    this.proc.kill();
+    if (this.proc.exitCode === null) this.proc.kill();
   }
 }

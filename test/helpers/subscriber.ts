@@ -53,6 +53,7 @@ export class Subscriber {
   }
 
   close(): Promise<void> {
+    if (this.client.disconnecting || this.client.disconnected) return Promise.resolve();
     return this.client.endAsync(true);
   }
 }
