@@ -200,8 +200,9 @@ Parsed parse(const uint8_t* data, size_t size, const std::string& where) {
   auto al = out.meta.find("general.alignment");
   if (al != out.meta.end()) {
     if (!meta_u64(al->second, &alignment)) r.fail("general.alignment is not an unsigned integer");
-    if (alignment == 0 || (alignment & (alignment - 1)) || alignment > 65536)
-      r.fail("general.alignment " + std::to_string(alignment) + " is not a power of two up to 65536");
+    // At least 8 so that every F32/F16/block pointer into the mapping is naturally aligned.
+    if (alignment < 8 || (alignment & (alignment - 1)) || alignment > 65536)
+      r.fail("general.alignment " + std::to_string(alignment) + " is not a power of two from 8 to 65536");
   }
 
   std::vector<std::pair<uint64_t, std::string>> offsets;  // (offset, name), for bounds and overlap checks

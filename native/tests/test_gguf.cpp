@@ -281,7 +281,9 @@ void test_damage() {
   expect_bad("crc2", b, "the file is corrupt");
   b = good;
   b[find(b, "general.alignment") + 17 + 4] = 3;  // alignment 3
-  expect_bad("alignment", b, "general.alignment 3 is not a power of two");
+  expect_bad("alignment", b, "general.alignment 3 is not a power of two from 8 to 65536");
+  b[find(b, "general.alignment") + 17 + 4] = 4;  // a power of two, but would allow unaligned floats
+  expect_bad("alignment4", b, "general.alignment 4 is not a power of two");
   b = good;
   b[find(b, "earshot.has_cif") + 15 + 4] = 2;
   expect_bad("bool", b, "metadata 'earshot.has_cif' is a bool with value 2");
