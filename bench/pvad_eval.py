@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pvad_data as d  # noqa: E402
 import pvad_export as px  # noqa: E402
-from pvad_segments import evaluate as end_of_segment  # noqa: E402
+from pvad_segments import sweep as end_of_segment  # noqa: E402
 
 
 def average_precision(y: np.ndarray, s: np.ndarray) -> float:
@@ -52,6 +52,20 @@ def eer(scores: np.ndarray, labels: np.ndarray) -> float:
 
 def load_feats(dev, rel):
     return d.features(d.load_audio(os.path.join(dev, rel)))
+
+
+def speech_ap(scores, labels, tolerance=0):
+    """Speech-vs-non-speech AP; tolerance > 0 leaves out frames within that many frames of a label
+    change, so a detector's own convention for where speech starts and ends is not counted."""
+    ys, ss = [], []
+    for s, lab in zip(scores, labels):
+        y = (lab > 0).astype(np.int64)
+        keep = np.ones(len(y), dtype=bool)
+        for c in np.flatnonzero(np.diff(y)) + 1:
+            keep[max(0, c - tolerance):c + tolerance] = False
+        ys.append(y[keep])
+        ss.append(np.asarray(s)[:len(y)][keep])
+    return average_precision(np.concatenate(ys), np.concatenate(ss))
 
 
 def embed_many(spk, feats):
@@ -146,12 +160,12 @@ def main():
         posts = run_vad(fn, feats, emb)
         r = class_metrics(posts, labels)
         zp = run_vad(fn, feats, zero)
-        y, s = np.concatenate(speech), 1 - np.concatenate(zp)[:, 0]
-        r["speech_ap_zero_embedding"] = average_precision(y, s)
+        r["speech_ap_zero_embedding"] = speech_ap([1 - p[:, 0] for p in zp], labels)
+        r["speech_ap_zero_embedding_tol100ms"] = speech_ap([1 - p[:, 0] for p in zp], labels, 10)
         y2 = np.concatenate(speech)
         r["speech_ap_enrolled"] = average_precision(y2, 1 - np.concatenate(posts)[:, 0])
         if name == "file":
-            r["end_of_segment"] = end_of_segment(posts, meta, on=0.5, off=0.3, min_on=5, trail=30)
+            r["end_of_segment"] = end_of_segment(posts, meta)
             if args.save_posteriors:
                 np.savez_compressed(args.save_posteriors, **{f"enrolled_{i}": p for i, p in enumerate(posts)},
                                     **{f"zero_{i}": p for i, p in enumerate(zp)})
@@ -169,13 +183,14 @@ def main():
         for name, b in base["models"].items():
             s = np.concatenate([np.array(b["scores"][m["wav"]])[:len(lab)] for m, lab in zip(meta["mixtures"], labels)])
             results[name] = {"speech_ap": average_precision(y, s),
+                             "speech_ap_tol100ms": speech_ap([b["scores"][m["wav"]] for m in meta["mixtures"]], labels, 10),
                              "cpu_seconds_per_audio_second": b["cpu_seconds_per_audio_second"]}
             print(name, json.dumps(results[name]))
         if "engine_enrolled_posteriors" in base:
             posts = [np.array(base["engine_enrolled_posteriors"][m["wav"]]).reshape(-1, 3)[:len(lab)]
                      for m, lab in zip(meta["mixtures"], labels)]
             results["earshot_engine"].update(class_metrics(posts, labels))
-            results["earshot_engine"]["end_of_segment"] = end_of_segment(posts, meta, on=0.5, off=0.3, min_on=5, trail=30)
+            results["earshot_engine"]["end_of_segment"] = end_of_segment(posts, meta)
             print("earshot_engine", json.dumps(results["earshot_engine"]))
     results["dev"] = {"mixtures": len(feats), "minutes": seconds / 60, "speakers": len(meta["speakers"]),
                       "frames_per_class": np.bincount(np.concatenate(labels), minlength=3).tolist()}

@@ -70,8 +70,16 @@ def evaluate(posts, meta, on=0.5, off=0.5, min_on=5, trail=30, group=None):
     pct = (lambda q: float(np.percentile(lat, q))) if lat else (lambda q: None)
     return {"on": on, "off": off, "min_on_ms": min_on * 10, "trail_ms": trail * 10,
             "latency_p50_ms": pct(50), "latency_p90_ms": pct(90), "commands": total,
-            "cut_at_long_pause": cut_pause, "cut_mid_speech": cut_model, "missed": missed,
-            "false_segments": false_seg}
+            "cut_commands": cut_pause + cut_model, "cut_at_long_pause": cut_pause, "cut_mid_speech": cut_model,
+            "missed_commands": missed, "false_segments": false_seg}
+
+
+TRAILS = (15, 20, 25, 30, 35, 40, 50, 60, 80)
+
+
+def sweep(posts, meta, on=0.5, off=0.3, min_on=5, trails=TRAILS):
+    """{"300ms": evaluate(...)} over trailing stretches (the layout bench/lib/report.ts reads)."""
+    return {f"{t * 10}ms": evaluate(posts, meta, on, off, min_on, t) for t in trails}
 
 
 def load_posteriors(path, n, kind="enrolled"):
