@@ -1,0 +1,136 @@
+import './helpers/quiet.js';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { readWav16kMono } from '../daemon/audio/wav.js';
+import { concat, DaemonProcess, fixtureModels, silence, speech, writeConfig, writeWav } from './helpers/daemon.js';
+import { freePort } from './helpers/mosquitto.js';
+import { Subscriber } from './helpers/subscriber.js';
+import { repoRoot, tmpDir } from './helpers/tmp.js';
+
+// The shipped personal VAD and speaker encoder; real recordings from the shared data set.
+const shipped = { pvad: path.join(repoRoot, 'models', 'pvad.gguf'), speaker_encoder: path.join(repoRoot, 'models', 'spkenc.gguf') };
+const libri = path.resolve(repoRoot, '../shared/data/librispeech-speakers/librispeech_train-clean-100');
+const dir = tmpDir('profiles');
+const fx = fixtureModels();
+
+function flacPart(file: string, from: number, seconds: number, name: string): string {
+  const out = path.join(dir, name);
+  execFileSync('sox', [path.join(libri, file), '-r', '16000', '-c', '1', '-b', '16', out, 'trim', String(from), String(seconds)]);
+  return out;
+}
+
+const aliceEnroll = flacPart('198-126831-0000.flac', 0, 12.5, 'alice-enroll.wav');
+const aliceTest = flacPart('198-126831-0000.flac', 12.5, 4.6, 'alice-test.wav');
+const bobEnroll = flacPart('229-130880-0000.flac', 0, 12.5, 'bob-enroll.wav');
+const cfg = writeConfig(path.join(dir, 'shipped.yaml'), { models: { transducer: fx.transducer, ...shipped } });
+const otherCfg = writeConfig(path.join(dir, 'other.yaml'), { models: { transducer: fx.transducer, pvad: fx.pvad, speaker_encoder: fx.otherSpeakerEncoder } });
+
+async function earshot(args: string[]) {
+  const p = DaemonProcess.start(args);
+  const { code } = await p.exit(60000);
+  return { code, stderr: p.stderr, stdout: p.stdout };
+}
+
+test('enroll writes a profile tied to the speaker encoder (name and sha256)', async (t) => {
+  const out = path.join(dir, 'alice.json');
+  const r = await earshot(['enroll', '--config', cfg, '--out', out, aliceEnroll]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, /enrolled "alice": \d+\.\d s of speech from 1 file/);
+  const p = JSON.parse(fs.readFileSync(out, 'utf8'));
+  t.is(p.format, 'earshot-speaker-profile');
+  t.is(p.version, 1);
+  t.is(p.name, 'alice');
+  t.true(Math.abs(Date.now() - Date.parse(p.created)) < 120000);
+  t.is(p.model.name, 'earshot-spkenc-v1');
+  t.is(p.model.sha256, crypto.createHash('sha256').update(fs.readFileSync(shipped.speaker_encoder)).digest('hex'));
+  t.true(p.speech_seconds >= 10 && p.speech_seconds <= 12.5, `speech ${p.speech_seconds}`);
+  const norm = Math.hypot(...p.embedding);
+  t.true(Math.abs(norm - 1) < 1e-3);
+  t.deepEqual(p.sources, ['alice-enroll.wav']);
+});
+
+test('enroll refuses too little audio, too little speech, and what is not speech', async (t) => {
+  const short = writeWav(path.join(dir, 'short.wav'), readWav16kMono(aliceEnroll).samples.subarray(0, 16000 * 4));
+  const r1 = await earshot(['enroll', '--config', cfg, '--out', path.join(dir, 'x.json'), short]);
+  t.is(r1.code, 1);
+  t.regex(r1.stderr, /too little audio: the recordings last 4\.0 s; at least 10 s of speech is needed/);
+  const sparse = writeWav(path.join(dir, 'sparse.wav'), concat(readWav16kMono(aliceEnroll).samples.subarray(0, 16000 * 4), silence(8)));
+  const r2 = await earshot(['enroll', '--config', cfg, '--out', path.join(dir, 'x.json'), sparse]);
+  t.is(r2.code, 1);
+  t.regex(r2.stderr, /too little speech: \d+\.\d s found in 12\.0 s of audio; at least 10 s is needed/);
+  const noise = path.join(dir, 'hum.wav');
+  execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', noise, 'synth', '12', 'sine', '50', 'vol', '0.01']);
+  const r3 = await earshot(['enroll', '--config', cfg, '--out', path.join(dir, 'x.json'), noise]);
+  t.is(r3.code, 1);
+  t.regex(r3.stderr, /do not sound like speech|too little speech/);
+  t.false(fs.existsSync(path.join(dir, 'x.json')), 'no profile written');
+});
+
+test("another model's profile, and a corrupted one, are refused clearly", async (t) => {
+  const foreign = path.join(dir, 'foreign.json');
+  const made = await earshot(['enroll', '--config', otherCfg, '--out', foreign, aliceEnroll]);
+  t.is(made.code, 0, made.stderr);
+  const r = await earshot(['vad', '--config', cfg, '--profile', foreign, aliceTest]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /foreign\.json was made with speaker encoder "fixture-other-spkenc" .* but the configured one is "earshot-spkenc-v1" .*: enroll again with this model/);
+  const broken = path.join(dir, 'broken.json');
+  fs.writeFileSync(broken, fs.readFileSync(foreign, 'utf8').slice(0, 80));
+  const r2 = await earshot(['vad', '--config', cfg, '--profile', broken, aliceTest]);
+  t.is(r2.code, 1);
+  t.regex(r2.stderr, /speaker profile .*broken\.json is corrupted \(not JSON/);
+  const wrong = path.join(dir, 'wrong.json');
+  fs.writeFileSync(wrong, JSON.stringify({ ...JSON.parse(fs.readFileSync(foreign, 'utf8')), embedding: 'oops' }));
+  const r3 = await earshot(['vad', '--config', cfg, '--profile', wrong, aliceTest]);
+  t.is(r3.code, 1);
+  t.regex(r3.stderr, /wrong\.json is corrupted or not a profile: embedding: Expected array, received string/);
+});
+
+test('earshot vad --frames prints per-frame posteriors; without it, segments', async (t) => {
+  const r = await earshot(['vad', '--config', cfg, '--frames', aliceTest]);
+  t.is(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  t.is(lines.length, 1);
+  t.deepEqual(Object.keys(lines[0]), ['file', 'frame_ms', 'scores']);
+  t.is(lines[0].frame_ms, 10);
+  const n = readWav16kMono(aliceTest).samples.length;
+  t.is(lines[0].scores.length, Math.floor((n - 400) / 160) + 1);
+  for (const s of lines[0].scores) t.true(s.length === 3 && Math.abs(s[0] + s[1] + s[2] - 1) < 1e-3);
+  const seg = await earshot(['vad', '--config', cfg, aliceTest]);
+  const segs = JSON.parse(seg.stdout).segments;
+  t.true(segs.length >= 1);
+  t.true(segs.every((s: any) => s.end > s.start && s.start >= 0 && s.end <= n / 16000 + 0.01));
+});
+
+test('several enrolled profiles: the transcript says which speaker matched and how well', async (t) => {
+  const alice = path.join(dir, 'alice2.json');
+  const bob = path.join(dir, 'bob.json');
+  t.is((await earshot(['enroll', '--config', cfg, '--out', alice, '--name', 'alice', aliceEnroll])).code, 0);
+  t.is((await earshot(['enroll', '--config', cfg, '--out', bob, bobEnroll])).code, 0);
+  const port = await freePort();
+  const run = writeConfig(path.join(dir, 'run.yaml'), {
+    site: 'p',
+    state_dir: path.join(dir, 'state'),
+    models: { transducer: fx.transducer, ...shipped },
+    vad: { profiles: [{ file: alice }, { file: bob }] },
+    mqtt: { embedded: { port } },
+  });
+  const input = writeWav(path.join(dir, 'alice-pause.wav'), concat(silence(0.5), readWav16kMono(aliceTest).samples, silence(1)));
+  const d = DaemonProcess.start(['run', '--config', run, '--input', input, '--realtime']);
+  t.teardown(() => d.kill('SIGKILL'));
+  await d.waitForLog(/MQTT connected/);
+  const sub = await Subscriber.connect(`mqtt://127.0.0.1:${port}`, ['earshot/p/transcript']);
+  t.teardown(() => sub.close());
+  t.is((await d.exit(30000)).code, 0, d.stderr);
+  const got = sub.json('earshot/p/transcript');
+  t.true(got.length >= 1, d.stderr);
+  for (const tr of got) {
+    t.deepEqual(tr.speaker_scores.map((s: any) => s.name).sort(), ['alice', 'bob']);
+    t.is(tr.speaker.name, tr.speaker_scores[0].name);
+    t.true(tr.speaker.score >= tr.speaker_scores[1].score);
+  }
+  const longest = got.reduce((a: any, b: any) => (b.duration_s > a.duration_s ? b : a));
+  t.is(longest.speaker.name, 'alice', JSON.stringify(longest.speaker_scores));
+});
