@@ -59,17 +59,20 @@ const vadSchema = z
     /** target: only enrolled speakers open/hold a segment; any: every voice does */
     mode: z.enum(['target', 'any']).default('target'),
     threshold: z.number().gt(0).lt(1).default(0.5),
+    /** a frame above this keeps an open segment open (hysteresis; bench/pvad_segments.py) */
+    close_threshold: z.number().gt(0).lt(1).default(0.3),
     profiles: z.array(profileSchema).default([]),
   })
   .strict()
+  .refine((v) => v.close_threshold <= v.threshold, { message: 'must not exceed vad.threshold', path: ['close_threshold'] })
   .default({});
 
 const segmenterSchema = z
   .object({
     pre_roll_ms: ms(300),
-    trailing_ms: ms(400, 10),
+    trailing_ms: ms(300, 10),
     max_segment_ms: ms(15000, 500),
-    min_speech_ms: ms(100, 10),
+    min_speech_ms: ms(50, 10),
     listen_timeout_ms: ms(5000, 100),
   })
   .strict()

@@ -2,9 +2,9 @@
 // clocks, so it is tested on constructed posteriors and behaves identically in the daemon and in
 // `earshot transcribe`.
 //
-// A segment opens once `min_speech` consecutive speech frames are seen (shorter bursts are
+// A segment opens once `min_speech` consecutive frames score at least `threshold` (shorter bursts are
 // clicks or coughs), starting `pre_roll` frames before that burst so the first word is whole. It
-// closes after `trailing` consecutive non-speech frames (the segment ends where speech ended) or
+// closes after `trailing` consecutive frames at or below `closeThreshold` (the segment ends where speech ended) or
 // when it reaches `max_length`. In mode `target`, only the enrolled speaker's speech counts;
 // other voices neither open nor hold a segment. In mode `any`, every voice does.
 
@@ -12,7 +12,10 @@ export const FRAME_MS = 10;
 
 export interface SegmenterOptions {
   mode: 'target' | 'any';
+  /** a frame opens (counts towards min_speech) when its score is at least this */
   threshold: number;
+  /** inside a segment, a frame holds it open when its score is above this (hysteresis) */
+  closeThreshold: number;
   preRollFrames: number;
   trailingFrames: number;
   maxFrames: number;
@@ -22,13 +25,14 @@ export interface SegmenterOptions {
 }
 
 export function segmenterOptionsFromConfig(
-  vad: { mode: 'target' | 'any'; threshold: number },
+  vad: { mode: 'target' | 'any'; threshold: number; close_threshold: number },
   seg: { pre_roll_ms: number; trailing_ms: number; max_segment_ms: number; min_speech_ms: number; listen_timeout_ms: number },
 ): SegmenterOptions {
   const frames = (ms: number) => Math.max(1, Math.round(ms / FRAME_MS));
   return {
     mode: vad.mode,
     threshold: vad.threshold,
+    closeThreshold: Math.min(vad.close_threshold, vad.threshold),
     preRollFrames: Math.round(seg.pre_roll_ms / FRAME_MS),
     trailingFrames: frames(seg.trailing_ms),
     maxFrames: frames(seg.max_segment_ms),
@@ -83,7 +87,9 @@ export class Segmenter {
   push(ns: number, tss: number, ntss: number): SegmentEvent[] {
     const events: SegmentEvent[] = [];
     const i = this.frame++;
-    const isSpeech = speechScore(this.opts.mode, ns, tss, ntss) >= this.opts.threshold;
+    const score = speechScore(this.opts.mode, ns, tss, ntss);
+    // Hysteresis: opening needs a confident frame, holding an open segment only a plausible one.
+    const isSpeech = this.open ? score > this.opts.closeThreshold : score >= this.opts.threshold;
     if (!this.open) {
       this.run = isSpeech ? this.run + 1 : 0;
       if (isSpeech && this.continueAt === i) {

@@ -39,6 +39,7 @@ test('every invalid case names its key', (t) => {
     bad({ segmenter: { trailing_ms: 'long' } }, 'segmenter.trailing_ms', /expected number, got string/),
     bad({ segmenter: { max_segment_ms: 10 } }, 'segmenter.max_segment_ms', /greater than or equal to 500/),
     bad({ vad: { threshold: 1.5 } }, 'vad.threshold', /less than 1/),
+    bad({ vad: { threshold: 0.4, close_threshold: 0.6 } }, 'vad.close_threshold', /must not exceed vad.threshold/),
     bad({ vad: { profiles: [{ name: 'a' }] } }, 'vad.profiles.0.file', /is required/),
     bad({ mqtt: { url: 'http://broker' } }, 'mqtt.url', /mqtt:\/\/ or mqtts:\/\//),
     bad({ mqtt: { protocol_version: 3 } }, 'mqtt.protocol_version', /./),

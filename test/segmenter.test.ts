@@ -8,6 +8,7 @@ const P: Record<string, [number, number, number]> = { '.': [0.9, 0.05, 0.05], T:
 const opts = (over: Partial<SegmenterOptions> = {}): SegmenterOptions => ({
   mode: 'target',
   threshold: 0.5,
+  closeThreshold: 0.5,
   preRollFrames: 3,
   trailingFrames: 5,
   maxFrames: 100,
@@ -67,6 +68,13 @@ test('threshold applies to the mode score', (t) => {
   t.is(closes(run('tttttttt......', opts({ threshold: 0.5 }))).length, 1);
 });
 
+test('hysteresis: weaker frames hold an open segment but cannot open one', (t) => {
+  const h = opts({ threshold: 0.6, closeThreshold: 0.3 });
+  // 't' scores 0.5: between the two thresholds
+  t.deepEqual(run('tttttttt', h), []);
+  t.deepEqual(closes(run('TTTTtttttttt......', h)), [[0, 0, 12, 17, 'silence']]);
+});
+
 test('max length closes and speech that goes on reopens at once', (t) => {
   const ev = run('T'.repeat(25) + '.'.repeat(10), opts({ maxFrames: 10, preRollFrames: 0 }));
   t.deepEqual(closes(ev), [
@@ -110,6 +118,6 @@ test('frames skipped while muted keep numbering; a segment cannot be skipped ove
 });
 
 test('options from the configuration are converted to frames', (t) => {
-  const o = segmenterOptionsFromConfig({ mode: 'any', threshold: 0.4 }, { pre_roll_ms: 300, trailing_ms: 400, max_segment_ms: 15000, min_speech_ms: 100, listen_timeout_ms: 5000 });
-  t.deepEqual(o, { mode: 'any', threshold: 0.4, preRollFrames: 30, trailingFrames: 40, maxFrames: 1500, minSpeechFrames: 10, listenTimeoutFrames: 500 });
+  const o = segmenterOptionsFromConfig({ mode: 'any', threshold: 0.4, close_threshold: 0.3 }, { pre_roll_ms: 300, trailing_ms: 400, max_segment_ms: 15000, min_speech_ms: 100, listen_timeout_ms: 5000 });
+  t.deepEqual(o, { mode: 'any', threshold: 0.4, closeThreshold: 0.3, preRollFrames: 30, trailingFrames: 40, maxFrames: 1500, minSpeechFrames: 10, listenTimeoutFrames: 500 });
 });
