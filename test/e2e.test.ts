@@ -1,0 +1,65 @@
+import './helpers/quiet.js';
+import path from 'node:path';
+import test from 'ava';
+import { DaemonProcess } from './helpers/daemon.js';
+import { freePort, Mosquitto } from './helpers/mosquitto.js';
+import { Subscriber } from './helpers/subscriber.js';
+import { repoRoot, tmpDir } from './helpers/tmp.js';
+import { normalize, percentile, readTruth, wer } from './helpers/truth.js';
+
+// The bundled sample through the shipped models, exactly as a user runs it.
+const sample = path.join(repoRoot, 'samples', 'sample.wav');
+const truth = readTruth(path.join(repoRoot, 'samples', 'sample.json'));
+/** corpus WER the shipped model reaches on the sample with margin (see models/ cards) */
+const MAX_WER = 0.35;
+
+test('end to end: samples/sample.wav through `earshot run --input --realtime` arrives on a subscriber as the expected transcripts', async (t) => {
+  const dir = tmpDir('e2e');
+  const port = await freePort();
+  const mq = new Mosquitto(path.join(dir, 'broker'), port);
+  await mq.start();
+  t.teardown(() => mq.kill());
+  const sub = await Subscriber.connect(mq.url, ['earshot/e2e/#']);
+  t.teardown(() => sub.close());
+  const d = DaemonProcess.start(['run', '--input', sample, '--realtime', '--mqtt-url', mq.url, '--site', 'e2e', '--state-dir', path.join(dir, 'state')]);
+  t.teardown(() => d.kill('SIGKILL'));
+  await d.waitForLog(/earshot running/, 60000);
+  const playing = Date.now(); // the file starts playing as the daemon reports running
+  const exit = await d.exit(truth.at(-1)!.end * 1000 + 60000);
+  t.is(exit.code, 0, d.stderr.slice(-2000));
+  const got = sub.json('earshot/e2e/transcript');
+  t.is(new Set(got.map((m) => m.id)).size, got.length, 'no duplicates on a healthy broker');
+  t.is(got.length, truth.length, `transcripts: ${JSON.stringify(got.map((g) => g.text))}`);
+  const arrivals = sub.on('earshot/e2e/transcript').map((m) => m.at);
+  const latencies: number[] = [];
+  let errors = 0;
+  let words = 0;
+  truth.forEach((seg, i) => {
+    const tr = got[i];
+    const start = (Date.parse(tr.start) - playing) / 1000;
+    const end = (Date.parse(tr.end) - playing) / 1000;
+    t.true(start < seg.end && end > seg.start, `segment ${i}: ${start.toFixed(2)}-${end.toFixed(2)} s against ${seg.start}-${seg.end} s`);
+    t.is(tr.site, 'e2e');
+    t.is(tr.model, got[0].model);
+    t.true(tr.tokens.length > 0 && tr.tokens.every((k: any) => typeof k.text === 'string' && k.conf >= 0 && k.conf <= 1));
+    const ref = normalize(seg.text);
+    errors += wer(ref, normalize(tr.text)) * ref.length;
+    words += ref.length;
+    latencies.push(arrivals[i] - (playing + seg.end * 1000));
+  });
+  const corpusWer = errors / words;
+  t.log(`WER ${(corpusWer * 100).toFixed(1)}% over ${words} words; speech end -> MQTT delivery p50 ${percentile(latencies, 50)} ms, p90 ${percentile(latencies, 90)} ms`);
+  t.true(corpusWer <= MAX_WER, `WER ${corpusWer}: ${JSON.stringify(got.map((g) => g.text))} vs ${JSON.stringify(truth.map((s) => s.text))}`);
+  t.deepEqual(sub.on('earshot/e2e/status').map((m) => m.text).slice(-1), ['offline']);
+});
+
+test('npm run demo: the bundled sample, embedded broker, transcripts printed as they arrive', async (t) => {
+  const d = DaemonProcess.start(['run', '--demo', '--state-dir', tmpDir('demo')]);
+  t.teardown(() => d.kill('SIGKILL'));
+  const exit = await d.exit(truth.at(-1)!.end * 1000 + 60000);
+  t.is(exit.code, 0, d.stderr.slice(-2000));
+  const lines = d.stdout.trim().split('\n');
+  t.regex(lines[0], /^Listening to .*sample\.wav in real time; transcripts arrive on mqtt:\/\/127\.0\.0\.1:\d+ topic earshot\/demo\/transcript$/);
+  const printed = lines.slice(1).filter((l) => /^\d\d:\d\d:\d\d\.\d{3} demo: ".*"   \(\d+\.\d\d s of speech; delivered -?\d+ ms after it ended\)$/.test(l));
+  t.is(printed.length, truth.length, d.stdout);
+});
