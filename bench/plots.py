@@ -97,9 +97,10 @@ def latency_hist(e2e, pvad, out):
     if rows:
         panels.append(("end of speech -> transcript received (e2e, mosquitto)",
                        [r["latency_ms"] for r in rows], e2e["realtime"]))
-    eos = (pvad or {}).get("metrics", {}).get("file", {}).get("end_of_segment")
+    sweep = [r for r in (pvad or {}).get("segments", []) if r["on"] == 0.5 and r["off"] == 0.3 and not r.get("group")]
+    eos = {f"{r['trail_ms']}ms": r for r in sweep}
     if eos:
-        panels.append(("pVAD dev set: end of target speech -> segment closed (trail 400 ms)", None, eos))
+        panels.append(("pVAD dev set: end of target speech -> segment closed", None, eos))
     if not panels:
         return False
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 3.2))

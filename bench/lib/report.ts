@@ -83,7 +83,9 @@ ${table(['engine', 'file (MiB)', 'load (ms)', 'peak RSS (MiB)', 'encoder CPU ms 
   product over the utterance, a batching advantage a live stream does not have.
   "Same, one chunk": Earshot's encoder over each utterance as a single chunk, the batching
   onnxruntime gets (a different mask, so only its time counts).
-  fbank alone: ${f(r.fbank_ms_per_audio_s, 2)} ms per audio second (the same for every row).
+  Every timed encoder or fbank call runs 3 times and the least CPU time counts (the machine is
+  shared; interruptions only add time). fbank alone: ${f(r.fbank_ms_per_audio_s, 2)} ms per audio
+  second (the same for every row).
 - **RTF streaming decode**: the daemon's path (stream fed 100 ms pieces, greedy search, finalize), CPU
   time of all threads over audio time. ONNX rows decode greedily with the F32 model's joiner
   (\`debugJoint\`, not timed). pocketsphinx: one \`pocketsphinx_batch\` over all files (general en-us
@@ -102,31 +104,42 @@ function pvadSection(): string {
   const p = readResult('pvad');
   if (!p) return '## 2. Personal VAD\n\nNot measured in this run (see the failures below).';
   const m = p.metrics;
-  const rows = [];
-  for (const [name, v] of Object.entries(m) as [string, any][]) {
-    if (!v || typeof v !== 'object' || !('speech_ap' in v || 'map_micro' in v)) continue;
-    const label = name === 'file' ? `**Earshot pVAD** (\`${p.pvad}\`, engine arithmetic)` : name.startsWith('float_') ? `pVAD float, ${name.slice(6)} conditioning` : name === 'silero' ? 'Silero VAD (onnxruntime-node)' : name === 'webrtc' ? 'WebRTC VAD (npm webrtcvad)' : name;
-    rows.push([label, f(v.map_micro, 3), f(v.ap_non_speech, 3), f(v.ap_target, 3), f(v.ap_other, 3), f(v.speech_ap_zero_embedding ?? v.speech_ap, 3), f(v.cpu_seconds_per_audio_second * 1000, 2)]);
-  }
-  const eos = m.file?.end_of_segment ?? {};
-  const eosRows = Object.entries(eos).map(([k, v]: [string, any]) => [k, f(v.latency_p50_ms, 0), f(v.latency_p90_ms, 0), `${v.cut_commands}/${v.commands}`, v.missed_commands, v.false_segments]);
+  const label = (name: string) =>
+    name === 'earshot_engine' ? `**Earshot pVAD, engine** (addon, \`${p.pvad}\`)`
+    : name === 'file' ? 'Earshot pVAD, the file\'s arithmetic in PyTorch'
+    : name.startsWith('float_') ? `pVAD float (PyTorch), ${name.slice(6)} conditioning`
+    : name === 'silero' ? 'Silero VAD (onnxruntime-node)'
+    : name === 'webrtc' ? 'WebRTC VAD (npm webrtcvad)' : name;
+  const order = ['earshot_engine', 'file', ...Object.keys(m).filter((k) => k.startsWith('float_')), 'silero', 'webrtc'];
+  const rows = order.filter((k) => m[k]).map((k) => {
+    const v = m[k];
+    return [label(k), f(v.map_micro, 3), f(v.ap_non_speech, 3), f(v.ap_target, 3), f(v.ap_other, 3), f(v.speech_ap ?? v.speech_ap_zero_embedding, 3), f(v.cpu_seconds_per_audio_second * 1000, 2)];
+  });
+  const rule = m.earshot_engine?.end_of_segment ?? m.file?.end_of_segment;
+  const eosRow = (r: any) => [f(r.latency_p50_ms, 0), f(r.latency_p90_ms, 0), `${r.cut_commands}/${r.commands}`, r.cut_at_long_pause ?? '–', r.cut_mid_speech ?? '–', r.missed_commands, r.false_segments];
+  const sweep = (p.segments ?? []).filter((r: any) => r.on === 0.5 && r.off === 0.3 && !r.group).map((r: any) => [`${r.trail_ms} ms`, ...eosRow(r)]);
+  const groups = (p.segments ?? []).filter((r: any) => r.group).map((r: any) => [r.group, ...eosRow(r)]);
   const eer = m.spkenc_eer ? Object.entries(m.spkenc_eer).filter(([k]) => k !== 'trials' && k !== 'target_trials').map(([k, v]) => `${k} ${pct(v)}`).join(', ') : '–';
+  const eosHead = ['p50 (ms)', 'p90 (ms)', 'commands cut', 'cut at a long pause', 'cut mid-speech', 'missed', 'false segments'];
   return `## 2. Personal VAD
 
 Development mixtures of speakers never used in training (bench/pvad_devset.py: ${m.dev?.mixtures} mixtures,
-${f(m.dev?.minutes, 1)} minutes, ${m.dev?.speakers} speakers), measured by bench/pvad_eval.py (AP per class and micro mAP
-as Personal VAD reports them, the target enrolled; "speech AP" = speech vs non-speech with no one
-enrolled, score 1 - p(non-speech)) and bench/pvad_baselines.mjs (Silero, WebRTC on the same frames).
-Cost: CPU ms per second of audio, one thread; the Earshot row is the addon's pVAD stream.
+${f(m.dev?.minutes, 1)} minutes, ${m.dev?.speakers} speakers), measured by the pvad helper's bench/pvad_eval.py (AP per
+class and micro mAP as Personal VAD reports them, the target enrolled; "speech AP" = speech vs
+non-speech with no one enrolled, score 1 - p(non-speech)), bench/pvad_baselines.mjs (Silero, WebRTC
+and the engine's pVAD in one process, on the same 10 ms frames) and bench/pvad_segments.py.
+Cost: CPU ms per second of audio, one thread.
 
 ${table(['model', 'mAP', 'AP non-speech', 'AP target', 'AP other', 'speech AP', 'CPU ms per audio s'], rows)}
 
 Speaker encoder EER (enrollment vs test pieces): ${eer}.
 
-End of segment on the same mixtures (segment closes after the trailing stretch; latency = close minus
-end of the target's speech; a cut = a segment closed inside a command):
-
-${table(['trailing stretch', 'p50 (ms)', 'p90 (ms)', 'commands cut', 'missed', 'false segments'], eosRows)}`;
+End of segment on the same mixtures, the engine's enrolled posteriors: a segment opens after
+${rule?.min_on_ms ?? '–'} ms above ${rule?.on ?? '–'} and closes after a trailing stretch at or below ${rule?.off ?? '–'}; latency = close
+minus the end of the target's speech; a cut = a segment closed inside a command.
+${rule ? `\nRule of record (trailing ${rule.trail_ms} ms):\n\n${table(eosHead, [eosRow(rule)])}\n` : ''}
+${sweep.length ? `Trailing stretch swept (file posteriors):\n\n${table(['trailing stretch', ...eosHead], sweep)}\n` : ''}
+${groups.length ? `By speaker group (rule of record):\n\n${table(['group', ...eosHead], groups)}` : ''}`;
 }
 
 function e2eSection(): string {
