@@ -100,6 +100,31 @@ def speaker_eer(spk, meta, dev):
     return out, {s: e for s, e in zip(names, enr)}
 
 
+def enrollment_sweep(spk, meta, dev, seconds=(2, 4, 6)):
+    """EER and the cosine threshold at the EER point against enrollment length (LibriSpeech and
+    espeak speakers: the flite dev voices are one voice), with score percentiles for a match rule."""
+    names = meta["speakers"]
+    use = [n.startswith(("libri", "espeak")) for n in names]
+    tests = [t for t in meta["tests"] if use[names.index(t["speaker"])]]
+    test = embed_many(spk, [load_feats(dev, t["wav"]) for t in tests])
+    who = np.array([names.index(t["speaker"]) for t in tests])
+    full = [load_feats(dev, meta["enroll"][n]) for n in names]
+    out = {}
+    for sec in seconds:
+        enr = embed_many(spk, [f[:sec * 100] for f in full])
+        sc = (test @ enr.t()).numpy()[:, use]
+        lab = (who[:, None] == np.arange(len(names))[None, :])[:, use]
+        tgt, non = sc[lab], sc[~lab]
+        grid = np.linspace(-1, 1, 2001)
+        gap = [abs((tgt < h).mean() - (non >= h).mean()) for h in grid]
+        out[f"{sec}s"] = {"eer": eer(sc.ravel(), lab.ravel().astype(np.float64)),
+                          "threshold_at_eer": float(grid[int(np.argmin(gap))]),
+                          "target_cos_p10": float(np.percentile(tgt, 10)),
+                          "target_cos_p50": float(np.percentile(tgt, 50)),
+                          "nontarget_cos_p99": float(np.percentile(non, 99))}
+    return out
+
+
 def pad_batch(feats):
     T = max(len(f) for f in feats)
     x = torch.zeros(len(feats), T, 80)
@@ -145,6 +170,8 @@ def main():
     t = time.time()
     results["spkenc_eer"], enr = speaker_eer(spk, meta, args.dev)
     print("speaker EER", json.dumps(results["spkenc_eer"]), f"({time.time() - t:.0f}s)", flush=True)
+    results["spkenc_enrollment"] = enrollment_sweep(spk, meta, args.dev)
+    print("enrollment length", json.dumps(results["spkenc_enrollment"]), flush=True)
     feats = [load_feats(args.dev, m["wav"]) for m in meta["mixtures"]]
     labels = [np.array(m["labels"]) for m in meta["mixtures"]]
     seconds = sum(len(f) for f in feats) / 100
