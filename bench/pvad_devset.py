@@ -65,12 +65,13 @@ def main():
         ti = int(mrng.integers(len(names)))
         others = [o for o in mrng.choice(len(names), int(mrng.integers(1, 3)), replace=False) if o != ti]
         others = others or [(ti + 1) % len(names)]
+        cond = {}
         w, lab, spans = d.make_mixture(pieces[names[ti]], [pieces[names[o]] for o in others], mrng,
-                                       max_seconds=12.0)
+                                       max_seconds=12.0, info=cond)
         path = f"mix/{i:04d}.wav"
         d.write_wav(os.path.join(args.out, path), w)
         mixtures.append({"wav": path, "target": names[ti], "others": [names[o] for o in others],
-                         "labels": lab.tolist(), "spans": spans})
+                         "labels": lab.tolist(), "spans": spans, **cond})
     # Speaker-verification test pieces: every piece of at least 1.5 s, as WAV.
     tests = []
     for s in names:

@@ -2,7 +2,8 @@
 
 Writes <out>/audio/*.flac and <out>/manifest.tsv (path, speaker, source). Recordings are peak
 normalized and rounded to 10 bits, which FLAC stores in about half the bytes (SNR stays above
-40 dB, below the noise the mixtures add). The development speakers are left out.
+40 dB, below the noise the mixtures add). The development speakers are left out. The `flac`
+Debian package is downloaded beside them (the GPU machine decodes with it).
 
     /usr/bin/python3 training/pvad_carry.py --data ../shared/data --out .carry/pvad
 """
@@ -51,6 +52,9 @@ def main():
         out_rows.append(f"audio/{name}\t{spk}\t{corpus}")
     with open(os.path.join(args.out, "manifest.tsv"), "w") as f:
         f.write("path\tspeaker\tsource\n" + "\n".join(out_rows) + "\n")
+    # The GPU machine has no FLAC reader: the `flac` program travels as a Debian package.
+    if not any(f.startswith("flac_") and f.endswith(".deb") for f in os.listdir(args.out)):
+        subprocess.run(["apt-get", "download", "flac"], cwd=args.out, check=True)
     print(f"{len(out_rows)} recordings of {len(set(r[1] for r in rows))} speakers -> {args.out}")
 
 

@@ -352,12 +352,13 @@ def augment(x: np.ndarray, rng: np.random.Generator, p_reverb=0.3, p_noise=0.6) 
 
 
 def make_mixture(target: list, others: list, rng: np.random.Generator, max_seconds: float = 10.0,
-                 segments=(2, 5), p_noise=0.7, p_reverb=0.3, snr=(3.0, 30.0)):
+                 segments=(2, 5), p_noise=0.7, p_reverb=0.3, snr=(3.0, 30.0), info: dict = None):
     """Concatenates utterances of the target and of other speakers with silences.
 
     target / others: lists of clean float32 utterances (others: a list per other speaker).
     Returns (wave, labels per fbank frame: 0 non-speech, 1 target, 2 other, spans) where spans are
-    (first frame, end frame, is_target) of each placed utterance's labelled speech.
+    (first frame, end frame, is_target) of each placed utterance's labelled speech. `info`, if given,
+    receives the conditions drawn (reverb, snr_db: None without noise).
     """
     n_seg = int(rng.integers(segments[0], segments[1] + 1))
     pieces, owners = [], []
@@ -402,11 +403,16 @@ def make_mixture(target: list, others: list, rng: np.random.Generator, max_secon
     active = np.zeros(len(wave_), dtype=bool)
     active[:len(labels) * HOP] = labels.repeat(HOP) > 0
     rms = np.sqrt((wave_[active] ** 2).mean()) if active.any() else 0.05
-    if rng.random() < p_reverb:
+    reverb = rng.random() < p_reverb
+    if reverb:
         wave_ = reverberate(wave_, make_rir(rng))
+    snr_db = None
     if rng.random() < p_noise:
-        wave_ = add_noise(wave_, rng.uniform(*snr), rng, rms)
+        snr_db = float(rng.uniform(*snr))
+        wave_ = add_noise(wave_, snr_db, rng, rms)
     wave_ = wave_ / (np.abs(wave_).max() + 1e-9) * rng.uniform(0.05, 0.9)
+    if info is not None:
+        info.update(reverb=bool(reverb), snr_db=snr_db)
     return wave_.astype(np.float32), labels, spans
 
 
