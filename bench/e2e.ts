@@ -15,7 +15,7 @@ import net from 'node:net';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { encodeWav16, readWav16kMono } from '../daemon/audio/wav.js';
-import { modelsDir as defaultModels, percentile, repoRoot, sampleWav as defaultSample, requireFile, run, slope, wer, workDir, writeResult } from './lib/common.js';
+import { modelsDir as defaultModels, percentile, quick, repoRoot, sampleWav as defaultSample, requireFile, run, slope, wer, workDir, writeResult } from './lib/common.js';
 
 function opt(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -25,8 +25,8 @@ function opt(name: string, fallback: string): string {
 const sampleWav = path.resolve(opt('sample', defaultSample));
 const truthFile = path.resolve(opt('truth', sampleWav.replace(/\.wav$/, '.json')));
 const modelsDir = path.resolve(opt('models', defaultModels));
-const rssMinutes = Number(opt('rss-minutes', '10'));
-const minRealtimeS = Number(opt('min-realtime-s', '60'));
+const rssMinutes = Number(opt('rss-minutes', quick ? '2' : '10'));
+const minRealtimeS = Number(opt('min-realtime-s', quick ? '1' : '60'));
 const dir = path.join(workDir, 'e2e');
 const TICK = 100 / 1000; // /proc/<pid>/stat counts in clock ticks of 10 ms (USER_HZ = 100 on Linux)
 

@@ -7,11 +7,11 @@
 //   node --import=tsx bench/pocketsphinx.ts [--limit N]
 import fs from 'node:fs';
 import path from 'node:path';
-import { devClips, ensureSynthDevset, loadAudio, run, werBySet, workDir, writeResult } from './lib/common.js';
+import { devClips, ensureSynthDevset, loadAudio, quick, run, werBySet, workDir, writeResult } from './lib/common.js';
 
 const MODEL = '/usr/share/pocketsphinx/model/en-us';
 const limitArg = process.argv.indexOf('--limit');
-const limit = limitArg > 0 ? Number(process.argv[limitArg + 1]) : 0;
+const limit = limitArg > 0 ? Number(process.argv[limitArg + 1]) : quick ? 10 : 0;
 
 function main() {
   for (const f of ['/usr/bin/pocketsphinx_batch', `${MODEL}/en-us/mdef`, `${MODEL}/en-us.lm.bin`]) {

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { native } from '../daemon/native.js';
-import { devClips, ensureSynthDevset, models, nodeChild, percentile, python, repoRoot, requireFile, run, werBySet, workDir, writeResult, type Clip } from './lib/common.js';
+import { devClips, ensureSynthDevset, isTrial, models, nodeChild, percentile, python, quick, repoRoot, requireFile, run, werBySet, workDir, writeResult, type Clip } from './lib/common.js';
 
 function opt(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -17,8 +17,9 @@ function opt(name: string, fallback: string): string {
 
 const int4File = opt('int4', models.int4);
 const f32File = opt('f32', models.f32);
-const onnxDir = opt('onnx-dir', path.join(repoRoot, 'bench', 'onnx'));
-const limit = Number(opt('limit', '0').split('/').pop());
+// A trial run (EARSHOT_BENCH_OUT) keeps its exports out of the committed bench/onnx/.
+const onnxDir = opt('onnx-dir', isTrial ? path.join(workDir, 'onnx') : path.join(repoRoot, 'bench', 'onnx'));
+const limit = Number(opt('limit', quick ? '10' : '0').split('/').pop());
 const worker = path.join(repoRoot, 'bench', 'recognizer-worker.ts');
 const scratch = path.join(workDir, 'recognizer');
 

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ensureSynthDevset, machine, python, repoRoot, resultsDir, run } from './lib/common.js';
+import { ensureSynthDevset, machine, python, reportDir, repoRoot, resultsDir, run } from './lib/common.js';
 import { writeResults, type RunInfo } from './lib/report.js';
 
 const tsx = (script: string) => [process.execPath, '--import=tsx', path.join(repoRoot, 'bench', script)];
@@ -18,7 +18,7 @@ const STEPS: { name: string; result?: string; cmd?: string[]; fn?: () => void }[
   { name: 'pvad', result: 'pvad', cmd: tsx('lib/pvad.ts') },
   { name: 'e2e', result: 'e2e', cmd: tsx('e2e.ts') },
   { name: 'training', result: 'training', cmd: tsx('lib/training.ts') },
-  { name: 'plots', cmd: [python, path.join(repoRoot, 'bench', 'plots.py')] },
+  { name: 'plots', cmd: [python, path.join(repoRoot, 'bench', 'plots.py'), '--results', resultsDir, '--out', path.join(reportDir, 'plots')] },
 ];
 
 function option(name: string): string | undefined {
@@ -74,7 +74,7 @@ async function main() {
   } catch {
     /* not a checkout */
   }
-  const plotsDir = path.join(repoRoot, 'bench', 'plots');
+  const plotsDir = path.join(reportDir, 'plots');
   const file = writeResults({
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     commit,

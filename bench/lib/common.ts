@@ -10,9 +10,17 @@ import { readWav16kMono } from '../../daemon/audio/wav.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const sharedData = path.join(path.resolve(repoRoot, '../shared'), 'data');
+/** EARSHOT_BENCH_OUT=DIR puts scratch files, results, RESULTS.md and the plots there instead of
+ * runs/bench/ and bench/ (a trial run, e.g. bench/lib/smoke.sh, must not overwrite the real ones). */
+const trialOut = process.env.EARSHOT_BENCH_OUT ? path.resolve(process.env.EARSHOT_BENCH_OUT) : undefined;
+/** EARSHOT_BENCH_QUICK=1: a few files per set and short end-to-end runs, to try the plumbing. */
+export const quick = process.env.EARSHOT_BENCH_QUICK === '1';
 /** Caches and raw results; runs/ is ignored by git. */
-export const workDir = path.join(repoRoot, 'runs', 'bench');
+export const workDir = trialOut ?? path.join(repoRoot, 'runs', 'bench');
 export const resultsDir = path.join(workDir, 'results');
+export const isTrial = trialOut !== undefined;
+/** Where RESULTS.md and plots/ go. */
+export const reportDir = trialOut ?? path.join(repoRoot, 'bench');
 export const python = '/usr/bin/python3'; // Debian's, with torch (the first python3 on PATH has none)
 
 /** EARSHOT_BENCH_MODELS=DIR runs the whole bench on other model files (e.g. a small random model
@@ -48,7 +56,8 @@ export function fsddClips(): Clip[] {
   return clips;
 }
 
-export const synthDir = path.join(workDir, 'synth');
+/** A cache keyed by its own arguments, shared by trial runs. */
+export const synthDir = path.join(repoRoot, 'runs', 'bench', 'synth');
 
 /** The two held-out synthetic voices, synthesized (once, cached) by bench/lib/synth_devset.py. */
 export function synthClips(): Clip[] {

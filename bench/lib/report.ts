@@ -1,7 +1,7 @@
 // Renders bench/RESULTS.md from runs/bench/results/*.json (written by the bench pieces).
 import fs from 'node:fs';
 import path from 'node:path';
-import { readResult, repoRoot } from './common.js';
+import { readResult, reportDir, repoRoot } from './common.js';
 
 const f = (v: unknown, digits = 1): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '–');
 const pct = (v: unknown): string => (typeof v === 'number' && Number.isFinite(v) ? `${(100 * v).toFixed(1)} %` : '–');
@@ -203,7 +203,7 @@ function trainingSection(): string {
     }
     parts.push(`Emission latency and WER (\`${ev.file}\`; last token's emission minus end of speech):\n\n${table(['model', 'set', 'WER', 'mean last emission (ms)', 'last - end p50 (ms)', 'last - end p90 (ms)'], rows)}`);
   }
-  for (const png of t.pngs) parts.push(`![${path.basename(png)}](${path.relative(path.join(repoRoot, 'bench'), path.join(repoRoot, png))})`);
+  for (const png of t.pngs) parts.push(`![${path.basename(png)}](${path.relative(reportDir, path.join(repoRoot, png))})`);
   return parts.join('\n\n');
 }
 
@@ -255,7 +255,7 @@ export function renderResults(info: RunInfo): string {
 }
 
 export function writeResults(info: RunInfo): string {
-  const file = path.join(repoRoot, 'bench', 'RESULTS.md');
+  const file = path.join(reportDir, 'RESULTS.md');
   fs.writeFileSync(file, renderResults(info));
   return file;
 }
