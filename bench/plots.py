@@ -97,8 +97,10 @@ def latency_hist(e2e, pvad, out):
     if rows:
         panels.append(("end of speech -> transcript received (e2e, mosquitto)",
                        [r["latency_ms"] for r in rows], e2e["realtime"]))
-    sweep = [r for r in (pvad or {}).get("segments", []) if r["on"] == 0.5 and r["off"] == 0.3 and not r.get("group")]
-    eos = {f"{r['trail_ms']}ms": r for r in sweep}
+    m = (pvad or {}).get("metrics", {})
+    eos = (m.get("earshot_engine") or {}).get("end_of_segment") or (m.get("file") or {}).get("end_of_segment")
+    if eos and "trail_ms" in eos:  # a single rule, not a sweep
+        eos = {f"{eos['trail_ms']}ms": eos}
     if eos:
         panels.append(("pVAD dev set: end of target speech -> segment closed", None, eos))
     if not panels:

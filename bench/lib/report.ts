@@ -113,12 +113,16 @@ function pvadSection(): string {
   const order = ['earshot_engine', 'file', ...Object.keys(m).filter((k) => k.startsWith('float_')), 'silero', 'webrtc'];
   const rows = order.filter((k) => m[k]).map((k) => {
     const v = m[k];
-    return [label(k), f(v.map_micro, 3), f(v.ap_non_speech, 3), f(v.ap_target, 3), f(v.ap_other, 3), f(v.speech_ap ?? v.speech_ap_zero_embedding, 3), f(v.cpu_seconds_per_audio_second * 1000, 2)];
+    return [label(k), f(v.map_micro, 3), f(v.ap_non_speech, 3), f(v.ap_target, 3), f(v.ap_other, 3), f(v.speech_ap ?? v.speech_ap_zero_embedding, 3), f(v.speech_ap_tol100ms ?? v.speech_ap_zero_embedding_tol100ms, 3), f(v.cpu_seconds_per_audio_second * 1000, 2)];
   });
-  const rule = m.earshot_engine?.end_of_segment ?? m.file?.end_of_segment;
+  // end_of_segment: one rule ({trail_ms, ...}) or a sweep keyed by trailing stretch ({"300ms": {...}}).
+  const eos = m.earshot_engine?.end_of_segment ?? m.file?.end_of_segment;
+  const sweepRows: any[] = eos ? ('trail_ms' in eos ? [eos] : Object.values(eos)) : [];
+  const daemonTrail = daemonTrailingMs();
   const eosRow = (r: any) => [f(r.latency_p50_ms, 0), f(r.latency_p90_ms, 0), `${r.cut_commands}/${r.commands}`, r.cut_at_long_pause ?? '–', r.cut_mid_speech ?? '–', r.missed_commands, r.false_segments];
-  const sweep = (p.segments ?? []).filter((r: any) => r.on === 0.5 && r.off === 0.3 && !r.group).map((r: any) => [`${r.trail_ms} ms`, ...eosRow(r)]);
-  const groups = (p.segments ?? []).filter((r: any) => r.group).map((r: any) => [r.group, ...eosRow(r)]);
+  const sweep = sweepRows.map((r: any) => [`${r.trail_ms} ms${r.trail_ms === daemonTrail ? ' (daemon default)' : ''}`, ...eosRow(r)]);
+  const groups = (p.segments ?? []).filter((r: any) => r.group).map((r: any) => [`${r.group} (trailing ${r.trail_ms} ms)`, ...eosRow(r)]);
+  const rule = sweepRows[0];
   const eer = m.spkenc_eer ? Object.entries(m.spkenc_eer).filter(([k]) => k !== 'trials' && k !== 'target_trials').map(([k, v]) => `${k} ${pct(v)}`).join(', ') : '–';
   const eosHead = ['p50 (ms)', 'p90 (ms)', 'commands cut', 'cut at a long pause', 'cut mid-speech', 'missed', 'false segments'];
   return `## 2. Personal VAD
@@ -130,16 +134,28 @@ non-speech with no one enrolled, score 1 - p(non-speech)), bench/pvad_baselines.
 and the engine's pVAD in one process, on the same 10 ms frames) and bench/pvad_segments.py.
 Cost: CPU ms per second of audio, one thread.
 
-${table(['model', 'mAP', 'AP non-speech', 'AP target', 'AP other', 'speech AP', 'CPU ms per audio s'], rows)}
+${table(['model', 'mAP', 'AP non-speech', 'AP target', 'AP other', 'speech AP', 'speech AP, 100 ms tolerance', 'CPU ms per audio s'], rows)}
 
 Speaker encoder EER (enrollment vs test pieces): ${eer}.
 
-End of segment on the same mixtures, the engine's enrolled posteriors: a segment opens after
+End of segment on the same mixtures (${m.earshot_engine?.end_of_segment ? 'the engine\'s' : 'the file\'s'} enrolled posteriors): a segment opens after
 ${rule?.min_on_ms ?? '–'} ms above ${rule?.on ?? '–'} and closes after a trailing stretch at or below ${rule?.off ?? '–'}; latency = close
-minus the end of the target's speech; a cut = a segment closed inside a command.
-${rule ? `\nRule of record (trailing ${rule.trail_ms} ms):\n\n${table(eosHead, [eosRow(rule)])}\n` : ''}
-${sweep.length ? `Trailing stretch swept (file posteriors):\n\n${table(['trailing stretch', ...eosHead], sweep)}\n` : ''}
-${groups.length ? `By speaker group (rule of record):\n\n${table(['group', ...eosHead], groups)}` : ''}`;
+minus the end of the target's speech; a cut = a segment closed inside a command (at a labelled pause
+longer than the stretch, which any silence rule cuts, or mid-speech where the model lost the speaker).
+
+${sweep.length ? table(['trailing stretch', ...eosHead], sweep) : 'Not measured.'}
+${groups.length ? `\nBy speaker group:\n\n${table(['group', ...eosHead], groups)}` : ''}`;
+}
+
+/** The daemon's default segmenter.trailing_ms, from the shipped configuration file. */
+function daemonTrailingMs(): number | undefined {
+  try {
+    const yaml = fs.readFileSync(path.join(repoRoot, 'config', 'earshot.yaml'), 'utf8');
+    const v = /^\s*trailing_ms:\s*(\d+)/m.exec(yaml)?.[1];
+    return v ? Number(v) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function e2eSection(): string {
