@@ -36,12 +36,12 @@ interface TruthSegment {
   text?: string;
 }
 
-/** Speech segments of the sample, seconds from its start. Accepts a list or {segments: [...]},
+/** Speech segments of the sample, seconds from its start. Accepts a list or {commands: [...]},
  * each with start/end (or speech_start/speech_end, start_s/end_s) and optionally text. */
 function readTruth(file: string): TruthSegment[] {
   requireFile(file, 'the sample\'s speech times, shipped next to samples/sample.wav');
   const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const list: any[] = Array.isArray(raw) ? raw : (raw.segments ?? raw.utterances ?? []);
+  const list: any[] = Array.isArray(raw) ? raw : (raw.commands ?? raw.segments ?? raw.utterances ?? []);
   const num = (o: any, keys: string[]) => keys.map((k) => o[k]).find((v) => typeof v === 'number');
   const segs = list.map((s) => ({ start: num(s, ['start', 'speech_start', 'start_s']), end: num(s, ['end', 'speech_end', 'end_s']), text: s.text ?? s.transcript }));
   if (!segs.length || segs.some((s) => s.end === undefined || s.start === undefined)) throw new Error(`${file}: expected a list of segments with "start" and "end" (seconds)`);
@@ -228,7 +228,7 @@ async function main() {
       played += sampleS;
       rows.push(...latencies(r, truth).map((x) => ({ run: rtRuns.length, ...x })));
       rtRuns.push({ transcripts: r.arrivals.length, wall_s: (r.exitedAt - r.runningAt) / 1000 });
-    } while (played < minRealtimeS && rtRuns.length < 5);
+    } while (played < minRealtimeS && rtRuns.length < 8);
     const lat = rows.filter((x) => x.received).map((x) => x.latency_ms as number);
     const latVad = rows.filter((x) => x.received).map((x) => x.latency_from_vad_end_ms as number);
 

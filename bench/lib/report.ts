@@ -177,7 +177,7 @@ ${table(['measure', 'value'], [
     ['end-of-segment latency max', `${f(rt.latency_max_ms, 0)} ms`],
     ['same, from the daemon\'s own VAD speech end, p50 / p90', `${f(rt.latency_from_vad_end_p50_ms, 0)} / ${f(rt.latency_from_vad_end_p90_ms, 0)} ms`],
     ['utterances transcribed', `${rt.received}/${rt.segments}`],
-    ['WER on the sample', rt.wer ? pct(rt.wer.wer) : '–'],
+    ['WER on the sample (its commands were picked among those the model gets right, so no accuracy figure)', rt.wer ? pct(rt.wer.wer) : '–'],
     ['daemon CPU per second of audio (real time)', `${f(rt.cpu_s_per_audio_s * 1000, 1)} ms`],
   ])}
 
