@@ -68,6 +68,24 @@ def speech_ap(scores, labels, tolerance=0):
     return average_precision(np.concatenate(ys), np.concatenate(ss))
 
 
+CONDITIONS = {
+    "clean": lambda m: not m.get("reverb") and m.get("snr_db") is None,
+    "noise": lambda m: m.get("snr_db") is not None,
+    "noise_under_10db": lambda m: m.get("snr_db") is not None and m["snr_db"] < 10,
+    "reverb": lambda m: bool(m.get("reverb")),
+}
+
+
+def by_condition(meta, labels, fn):
+    """fn(indices) per dev-mixture condition (conditions recorded by bench/pvad_devset.py)."""
+    out = {}
+    for name, pred in CONDITIONS.items():
+        idx = [i for i, m in enumerate(meta["mixtures"]) if pred(m)]
+        if idx:
+            out[name] = {"mixtures": len(idx), "value": fn(idx)}
+    return out
+
+
 def embed_many(spk, feats):
     """Utterance embeddings of many utterances at once: all their windows in one batch."""
     wf, hop = spk.meta["earshot.window_frames"], spk.meta["earshot.window_hop"]
@@ -189,6 +207,10 @@ def main():
         zp = run_vad(fn, feats, zero)
         r["speech_ap_zero_embedding"] = speech_ap([1 - p[:, 0] for p in zp], labels)
         r["speech_ap_zero_embedding_tol100ms"] = speech_ap([1 - p[:, 0] for p in zp], labels, 10)
+        r["speech_ap_by_condition"] = by_condition(
+            meta, labels, lambda idx: speech_ap([1 - zp[i][:, 0] for i in idx], [labels[i] for i in idx]))
+        r["map_by_condition"] = by_condition(
+            meta, labels, lambda idx: class_metrics([posts[i] for i in idx], [labels[i] for i in idx])["map_micro"])
         y2 = np.concatenate(speech)
         r["speech_ap_enrolled"] = average_precision(y2, 1 - np.concatenate(posts)[:, 0])
         if name == "file":
@@ -211,6 +233,8 @@ def main():
             s = np.concatenate([np.array(b["scores"][m["wav"]])[:len(lab)] for m, lab in zip(meta["mixtures"], labels)])
             results[name] = {"speech_ap": average_precision(y, s),
                              "speech_ap_tol100ms": speech_ap([b["scores"][m["wav"]] for m in meta["mixtures"]], labels, 10),
+                             "speech_ap_by_condition": by_condition(meta, labels, lambda idx: speech_ap(
+                                 [b["scores"][meta["mixtures"][i]["wav"]] for i in idx], [labels[i] for i in idx])),
                              "cpu_seconds_per_audio_second": b["cpu_seconds_per_audio_second"]}
             print(name, json.dumps(results[name]))
         if "engine_enrolled_posteriors" in base:
