@@ -104,9 +104,4 @@ class PersonalVad(_Cmvn):
 
 def count_parameters(module: nn.Module) -> int:
     """Parameters as the file stores them (an LSTM's two bias vectors count once)."""
-    n = 0
-    for name, p in module.named_parameters():
-        if ".bias_hh" in name or name.startswith("bias_hh") or "bias_hh_l" in name:
-            continue
-        n += p.numel()
-    return n
+    return sum(p.numel() for name, p in module.named_parameters() if "bias_hh" not in name)

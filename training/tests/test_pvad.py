@@ -144,6 +144,12 @@ class ExportTest(unittest.TestCase):
                 ref = vad.posteriors(x, e)
                 got, _ = m2.pvad(x, e)
                 self.assertLess((ref - got).abs().max().item(), 0.02)
+                # The file arithmetic streams exactly too: chunks of any size, state carried.
+                state, parts = None, []
+                for a, b in ((0, 1), (1, 8), (8, 31), (31, 50)):
+                    y, state = m2.pvad(x[:, a:b], e, state)
+                    parts.append(y)
+                torch.testing.assert_close(torch.cat(parts, 1), got)
                 f = torch.randn(90, 80) * 3 + 5
                 cos = torch.dot(spk.embed_utterance(f), m1.spk_utterance(f)).item()
             self.assertGreater(cos, 0.999)
