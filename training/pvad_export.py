@@ -255,11 +255,19 @@ def main():
     ap.add_argument("--pvad", required=True)
     ap.add_argument("--out-spkenc", default="models/spkenc.gguf")
     ap.add_argument("--out-pvad", default="models/pvad.gguf")
-    ap.add_argument("--metrics", default=None, help="JSON of measured metrics to record in provenance")
+    ap.add_argument("--metrics", default=None, help="bench/pvad_eval.py's metrics.json, recorded in provenance")
     args = ap.parse_args()
     spk, spk_info = load_checkpoint(args.spkenc)
     vad, vad_info = load_checkpoint(args.pvad)
-    metrics = json.load(open(args.metrics)) if args.metrics else {}
+    metrics = {}
+    if args.metrics:
+        with open(args.metrics) as f:
+            m = json.load(f)
+        keep = ("ap_non_speech", "ap_target", "ap_other", "map_micro", "speech_ap_zero_embedding")
+        metrics = {"spkenc": {"dev_eer": m["spkenc_eer"]},
+                   "pvad": dict({k: m["file"][k] for k in keep}, dev=m["dev"],
+                                silero_speech_ap=m.get("silero", {}).get("speech_ap"),
+                                end_of_segment_300ms=m["file"]["end_of_segment"]["300ms"])}
     base = dict(commit=git_commit(), date=time.strftime("%Y-%m-%d"))
     n1 = export_spkenc(spk, args.out_spkenc, dict(base, train=spk_info, metrics=metrics.get("spkenc", {})))
     vad_info = {k: v for k, v in vad_info.items() if k != "spkenc"}
