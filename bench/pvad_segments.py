@@ -101,6 +101,11 @@ def main():
             r = evaluate(posts, meta, on, off, 5, trail)
             rows.append(r)
             print(json.dumps(r))
+    for on in (0.5, 0.6, 0.7):
+        for min_on in (5, 10, 15, 20, 30):
+            r = evaluate(posts, meta, on, 0.3, min_on, 30)
+            rows.append(r)
+            print(json.dumps(r))
     for group in ("libri", "espeak", "flite"):
         r = evaluate(posts, meta, 0.5, 0.3, 5, 30, group)
         r["group"] = group
