@@ -87,7 +87,7 @@ def _spk_feature_job(job):
     utts, seed, augment_it = job
     rng = np.random.default_rng(seed)
     x = np.concatenate(utts)
-    while len(x) < 24000:  # at least 1.5 s so a 160-frame window fits
+    while len(x) < 28000:  # at least 1.75 s so a 160-frame window fits
         x = np.concatenate([x, x])
     if augment_it:
         x = d.augment(x, rng)
