@@ -28,7 +28,7 @@ const modelsDir = path.resolve(opt('models', defaultModels));
 const rssMinutes = Number(opt('rss-minutes', quick ? '2' : '10'));
 const minRealtimeS = Number(opt('min-realtime-s', quick ? '1' : '60'));
 const dir = path.join(workDir, 'e2e');
-const TICK = 100 / 1000; // /proc/<pid>/stat counts in clock ticks of 10 ms (USER_HZ = 100 on Linux)
+const TICK = 1 / 100; // seconds per clock tick of /proc/<pid>/stat (USER_HZ = 100 on Linux)
 
 interface TruthSegment {
   start: number;
