@@ -72,7 +72,7 @@ const segmenterSchema = z
     pre_roll_ms: ms(300),
     trailing_ms: ms(300, 10),
     max_segment_ms: ms(15000, 500),
-    min_speech_ms: ms(50, 10),
+    min_speech_ms: ms(100, 10),
     listen_timeout_ms: ms(5000, 100),
   })
   .strict()

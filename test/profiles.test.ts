@@ -126,7 +126,8 @@ test('several enrolled profiles: the transcript says which speaker matched and h
   t.is((await d.exit(30000)).code, 0, d.stderr);
   const got = sub.json('earshot/p/transcript');
   t.true(got.length >= 1, d.stderr);
-  for (const tr of got) {
+  // speaker scores need half a second of speech; shorter bursts carry speaker: null
+  for (const tr of got.filter((g: any) => g.duration_s >= 0.5)) {
     t.deepEqual(tr.speaker_scores.map((s: any) => s.name).sort(), ['alice', 'bob']);
     t.is(tr.speaker.name, tr.speaker_scores[0].name);
     t.true(tr.speaker.score >= tr.speaker_scores[1].score);

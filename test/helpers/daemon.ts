@@ -79,7 +79,10 @@ export class DaemonProcess {
       const part = samples.subarray(i, Math.min(samples.length, i + chunk));
       const b = Buffer.alloc(part.length * 2);
       for (let j = 0; j < part.length; j++) b.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(part[j] * 32767))), j * 2);
-      if (!this.proc.stdin!.write(b)) await new Promise((r) => this.proc.stdin!.once('drain', r));
+      if (!this.proc.stdin!.write(b)) {
+        const drained = await Promise.race([new Promise((r) => this.proc.stdin!.once('drain', () => r(true))), this.exited.then(() => false)]);
+        if (!drained) throw new Error('the daemon has exited');
+      }
       if (realtime) {
         const due = t0 + ((i + chunk) / 16000) * 1000;
         const wait = due - performance.now();
@@ -126,6 +129,7 @@ export class Feeder {
   private queue: { samples: Float32Array; done: () => void }[] = [];
   private running = true;
   private paused = false;
+  private dead = false;
   private readonly loop: Promise<void>;
 
   constructor(private readonly daemon: DaemonProcess) {
@@ -146,13 +150,17 @@ export class Feeder {
           next.done();
         } else await this.daemon.feed(silence(block));
       } catch {
-        return; // the daemon went away
+        // the daemon went away: fail what is still queued instead of leaving it pending
+        for (const q of this.queue.splice(0)) q.done();
+        this.dead = true;
+        return;
       }
     }
   }
 
   /** Plays audio; resolves once it has all been written. */
   say(samples: Float32Array): Promise<void> {
+    if (this.dead || !this.running) return Promise.resolve();
     return new Promise((done) => this.queue.push({ samples, done }));
   }
 

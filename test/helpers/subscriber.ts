@@ -22,6 +22,7 @@ export class Subscriber {
       for (const w of s.waiters) w();
     });
     await new Promise<void>((resolve, reject) => {
+      setTimeout(() => reject(new Error(`test subscriber could not connect to ${url}`)), 15000).unref();
       s.client.once('connect', () => s.client.subscribe(topics, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
       s.client.once('error', reject);
     });

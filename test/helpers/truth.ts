@@ -10,7 +10,7 @@ export interface TruthSegment {
 
 export function readTruth(file: string): TruthSegment[] {
   const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const list: any[] = Array.isArray(raw) ? raw : (raw.segments ?? raw.utterances ?? []);
+  const list: any[] = Array.isArray(raw) ? raw : (raw.commands ?? raw.segments ?? raw.utterances ?? []);
   const num = (o: any, keys: string[]) => keys.map((k) => o[k]).find((v) => typeof v === 'number') as number;
   return list
     .map((s) => ({ start: num(s, ['start', 'speech_start', 'start_s']), end: num(s, ['end', 'speech_end', 'end_s']), text: String(s.text ?? s.transcript ?? '') }))
