@@ -3,8 +3,9 @@
 // records when each transcript arrives.
 //   - end-of-segment latency: true speech end (samples/sample.json) -> transcript received;
 //   - CPU time of the daemon per second of audio (from /proc, after the models are loaded);
-//   - RSS over >= 10 minutes of audio: the sample concatenated, fed as fast as the daemon reads a
-//     file (not paced), sampled from /proc; the slope over the second half says if it grows.
+//   - RSS over >= 10 minutes of audio: the sample concatenated, written to the daemon's stdin (raw
+//     PCM source) at 10x real time, sampled from /proc; the slope over the second half says if it
+//     grows.
 // Writes runs/bench/results/e2e.json; last stdout line: JSON summary.
 //
 //   node --import=tsx bench/e2e.ts [--sample WAV] [--truth JSON] [--models DIR] [--rss-minutes 10]
@@ -14,7 +15,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import mqtt from 'mqtt';
-import { encodeWav16, readWav16kMono } from '../daemon/audio/wav.js';
+import { readWav16kMono } from '../daemon/audio/wav.js';
 import { modelsDir as defaultModels, percentile, quick, repoRoot, sampleWav as defaultSample, requireFile, run, slope, wer, workDir, writeResult } from './lib/common.js';
 
 function opt(name: string, fallback: string): string {
@@ -28,6 +29,8 @@ const modelsDir = path.resolve(opt('models', defaultModels));
 const rssMinutes = Number(opt('rss-minutes', quick ? '2' : '10'));
 const minRealtimeS = Number(opt('min-realtime-s', quick ? '1' : '60'));
 const dir = path.join(workDir, 'e2e');
+/** The memory run feeds audio this many times faster than real time. */
+const FEED_SPEED = 10;
 const TICK = 1 / 100; // seconds per clock tick of /proc/<pid>/stat (USER_HZ = 100 on Linux)
 
 interface TruthSegment {
@@ -119,8 +122,15 @@ interface DaemonRun {
   arrivals: Arrival[];
 }
 
-/** Runs the daemon to the end of its input, sampling /proc every `everyMs`. */
-async function runDaemon(url: string, site: string, input: string, realtime: boolean, everyMs: number): Promise<DaemonRun> {
+/** The memory run's input: 16 kHz s16le PCM written to the daemon's stdin at `speed` x real time. */
+interface StdinFeed {
+  pcm: Int16Array;
+  speed: number;
+}
+
+/** Runs the daemon to the end of its input (a WAV file, or `feed` on stdin), sampling /proc every
+ * `everyMs`. */
+async function runDaemon(url: string, site: string, input: string | StdinFeed, realtime: boolean, everyMs: number): Promise<DaemonRun> {
   const cfg = path.join(dir, `${site}.yaml`);
   fs.writeFileSync(cfg, [
     `site: ${site}`,
@@ -129,6 +139,7 @@ async function runDaemon(url: string, site: string, input: string, realtime: boo
     `  transducer: ${path.join(modelsDir, 'earshot-en-int4.gguf')}`,
     `  pvad: ${path.join(modelsDir, 'pvad.gguf')}`,
     `  speaker_encoder: ${path.join(modelsDir, 'spkenc.gguf')}`,
+    ...(typeof input === 'string' ? [] : ['audio:', '  source: stdin', '  stdin: {sample_rate: 16000, channels: 1, format: s16le}']),
     '',
   ].join('\n'));
   fs.rmSync(path.join(dir, `state-${site}`), { recursive: true, force: true });
@@ -139,16 +150,29 @@ async function runDaemon(url: string, site: string, input: string, realtime: boo
     sub.once('error', reject);
     sub.once('connect', () => sub.subscribe(`earshot/${site}/transcript`, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
   });
-  const args = [path.join(repoRoot, 'bin', 'earshot'), 'run', '--config', cfg, '--input', input, '--mqtt-url', url, '--site', site];
+  const args = [path.join(repoRoot, 'bin', 'earshot'), 'run', '--config', cfg, ...(typeof input === 'string' ? ['--input', input] : []), '--mqtt-url', url, '--site', site];
   if (realtime) args.push('--realtime');
-  const proc = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, args, { cwd: repoRoot, stdio: [typeof input === 'string' ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
+  const feed = typeof input === 'string' ? undefined : input;
   const samples: DaemonRun['samples'] = [];
   let runningAt = 0;
   let inputEndAt = 0;
   let cpuAtRunning = 0;
   let log = '';
   let buf = '';
-  proc.stderr.on('data', (d: Buffer) => {
+  let feeding: NodeJS.Timeout | undefined;
+  // 100 ms pieces on a timer, `speed` times faster than they would come from a microphone.
+  const startFeed = (f: StdinFeed) => {
+    let pos = 0;
+    return setInterval(() => {
+      if (pos >= f.pcm.length) return;
+      const end = Math.min(f.pcm.length, pos + 1600);
+      proc.stdin!.write(Buffer.from(f.pcm.buffer, f.pcm.byteOffset + pos * 2, (end - pos) * 2));
+      pos = end;
+      if (pos >= f.pcm.length) proc.stdin!.end();
+    }, 100 / f.speed);
+  };
+  proc.stderr!.on('data', (d: Buffer) => {
     buf += d.toString();
     let nl: number;
     while ((nl = buf.indexOf('\n')) >= 0) {
@@ -159,7 +183,11 @@ async function runDaemon(url: string, site: string, input: string, realtime: boo
         runningAt = JSON.parse(line).time as number; // pino's epoch ms, stamped as the source starts
         cpuAtRunning = procSample(proc.pid!)?.cpu ?? 0;
       }
-      if (!inputEndAt && line.includes('"end of input"')) inputEndAt = JSON.parse(line).time as number;
+      if (!inputEndAt && line.includes('"end of input"')) {
+        inputEndAt = JSON.parse(line).time as number;
+        if (feed) proc.kill('SIGTERM'); // a stdin source does not end the daemon by itself
+      }
+      if (feed && !feeding && line.includes('"earshot running"')) feeding = startFeed(feed);
     }
   });
   const timer = setInterval(() => {
@@ -169,6 +197,7 @@ async function runDaemon(url: string, site: string, input: string, realtime: boo
   const code = await new Promise<number | null>((resolve) => proc.on('exit', (c) => resolve(c)));
   const exitedAt = Date.now();
   clearInterval(timer);
+  if (feeding) clearInterval(feeding);
   await new Promise((r) => setTimeout(r, 300)); // QoS 1 deliveries already in flight
   await sub.endAsync();
   fs.writeFileSync(path.join(dir, `${site}.log`), log);
@@ -232,17 +261,17 @@ async function main() {
     const lat = rows.filter((x) => x.received).map((x) => x.latency_ms as number);
     const latVad = rows.filter((x) => x.received).map((x) => x.latency_from_vad_end_ms as number);
 
-    // Memory: >= rssMinutes of audio, the sample back to back, read as fast as the daemon goes.
+    // Memory: >= rssMinutes of audio, the sample back to back, on the daemon's stdin at
+    // FEED_SPEED x real time (a file would be read whole into memory first).
     const repeats = Math.max(1, Math.ceil((rssMinutes * 60) / sampleS));
-    const long = new Float32Array(audio.length * repeats);
-    for (let i = 0; i < repeats; i++) long.set(audio, i * audio.length);
-    const longWav = path.join(dir, 'long.wav');
-    fs.writeFileSync(longWav, encodeWav16(long));
-    const m = await runDaemon(broker.url, 'bench-rss', longWav, false, 250);
+    const pcm = new Int16Array(audio.length * repeats);
+    for (let k = 0; k < audio.length; k++) pcm[k] = Math.max(-32768, Math.min(32767, Math.round(audio[k] * 32768)));
+    for (let i = 1; i < repeats; i++) pcm.copyWithin(i * audio.length, 0, audio.length);
+    const longS = pcm.length / 16000;
+    const m = await runDaemon(broker.url, 'bench-rss', { pcm, speed: FEED_SPEED }, false, 250);
     // While audio flows: from "running" to "end of input" (shutdown frees memory, not of interest).
     const pts = m.samples.filter((s) => s.at >= m.runningAt && s.at <= m.inputEndAt);
     const wallS = (m.inputEndAt - m.runningAt) / 1000;
-    const longS = long.length / 16000;
     // Audio position of each sample, assuming the file is read at a steady pace.
     const x = pts.map((s) => ((s.at - m.runningAt) / 1000 / wallS) * longS / 60);
     const y = pts.map((s) => s.rssMiB);
@@ -272,7 +301,8 @@ async function main() {
       memory: {
         audio_s: longS,
         repeats,
-        paced: false,
+        source: 'stdin',
+        speed: FEED_SPEED,
         wall_s: wallS,
         cpu_s_per_audio_s: (m.cpuLast - m.cpuAtRunning) / longS,
         transcripts: m.arrivals.length,

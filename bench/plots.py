@@ -172,7 +172,7 @@ def rss(e2e, out):
     s = np.array(e2e["memory"]["series"])
     fig, ax = plt.subplots(figsize=(8, 3))
     ax.plot(s[:, 0], s[:, 1], lw=1)
-    ax.set_xlabel("audio fed (minutes; file read as fast as the daemon takes it)")
+    ax.set_xlabel(f"audio fed (minutes; raw PCM on stdin at {e2e['memory'].get('speed', '?')}x real time)")
     ax.set_ylabel("daemon RSS (MiB)")
     ax.set_title(f"RSS over {e2e['memory']['audio_s'] / 60:.1f} min of audio: slope over the second half "
                  f"{e2e['memory']['slope_mib_per_audio_min_second_half']:.3f} MiB/min", fontsize=9)

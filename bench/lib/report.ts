@@ -181,8 +181,9 @@ ${table(['measure', 'value'], [
     ['daemon CPU per second of audio (real time)', `${f(rt.cpu_s_per_audio_s * 1000, 1)} ms`],
   ])}
 
-Memory: the sample back to back, ${f(mem.audio_s / 60, 1)} minutes of audio, read from the file as fast as the
-daemon takes it (not paced, so it takes ${f(mem.wall_s, 0)} s), RSS of the daemon process sampled from /proc every 250 ms.
+Memory: the sample back to back, ${f(mem.audio_s / 60, 1)} minutes of audio, written as raw PCM to the daemon's
+stdin source at ${mem.speed}× real time (${f(mem.wall_s, 0)} s; faster than a microphone, the same work per second of
+audio), RSS of the daemon process sampled from /proc every 250 ms while audio flows.
 
 ${table(['measure', 'value'], [
     ['RSS at start / end / max', `${f(mem.rss_start_mib)} / ${f(mem.rss_end_mib)} / ${f(mem.rss_max_mib)} MiB`],
