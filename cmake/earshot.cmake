@@ -19,6 +19,12 @@ elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^arm")
   target_compile_options(earshot_engine PUBLIC -march=armv7-a -mfpu=neon-vfpv4 -mfloat-abi=hard -mfp16-format=ieee)
 endif()
 
+# Hardening for everything linked here (the addon included): fortified libc calls, full RELRO.
+if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND CMAKE_BUILD_TYPE MATCHES "Release|RelWithDebInfo")
+  target_compile_definitions(earshot_engine PUBLIC _FORTIFY_SOURCE=2)
+  add_link_options(-Wl,-z,relro,-z,now)
+endif()
+
 option(EARSHOT_BENCH "Build the kernel benchmark" OFF)
 if(EARSHOT_BENCH)
   add_executable(kernels_bench ${CMAKE_SOURCE_DIR}/bench/kernels_bench.cpp)

@@ -50,7 +50,8 @@ node -e '
   for (const k of ["scripts", "devDependencies", "ava", "binary"]) delete p[k];
   delete p.dependencies["cmake-js"]; delete p.dependencies["node-addon-api"];
   require("fs").writeFileSync(process.argv[1], JSON.stringify(p, null, 2) + "\n");' "$APP/package.json"
-install -m 0755 bin/earshot "$APP/bin/earshot"
+cp -r bin/. "$APP/bin/"  # the launcher and its bin/package.json (CommonJS for Node 18)
+chmod 0755 "$APP/bin/earshot"
 mkdir -p "$STAGE/usr/share/man/man1"
 gzip -9n <packaging/earshot.1 >"$STAGE/usr/share/man/man1/earshot.1.gz"
 cp -r dist/daemon "$APP/dist/daemon"
@@ -77,6 +78,10 @@ find "$APP/node_modules" \( -name '.npmignore' -o -name '.eslintrc*' -o -name '.
   -o -name 'tsconfig*.json' -o -name '.taprc' -o -name '.nycrc*' -o -name '.editorconfig' -o -name '.husky' \) \
   -prune -exec rm -rf {} +
 rm -rf "$APP/node_modules/@types"  # type declarations only
+# Documentation and pictures of the npm packages (their LICENSE files stay).
+find "$APP/node_modules" -type f \( -iname 'README*' -o -iname '*.txt' -o -iname '*.png' -o -iname '*.jpg' \
+  -o -iname '*.gif' -o -iname '*.svg' \) ! -iname 'LICENSE*' -delete
+find "$APP/node_modules" -type d -empty -delete
 # npm leaves arbitrary modes: plain files 0644, scripts with a #! line 0755.
 find "$APP" -type d -exec chmod 0755 {} +
 find "$APP" -type f -exec chmod 0644 {} +
@@ -158,6 +163,8 @@ fi
 EOF
 chmod 0755 "$STAGE/DEBIAN/postinst" "$STAGE/DEBIAN/prerm" "$STAGE/DEBIAN/postrm"
 
+(cd "$STAGE" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum >DEBIAN/md5sums)
+chmod 0644 "$STAGE/DEBIAN/md5sums"
 SIZE=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
 cat >"$STAGE/DEBIAN/control" <<EOF
 Package: earshot
