@@ -3,21 +3,25 @@
 // results file says which step failed and why.
 //
 //   npm run bench [-- --only recognizer,e2e]   (steps left out keep their last results)
-// Steps: devsets recognizer pocketsphinx pvad e2e training plots (the report is always written).
+// Steps: devsets recognizer pocketsphinx pvad e2e training engine kernels plots (the report is
+// always written).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ensureSynthDevset, machine, python, reportDir, repoRoot, resultsDir, run } from './lib/common.js';
+import { ensureSynthDevset, lastJson, machine, models, python, reportDir, repoRoot, resultsDir, run, writeResult } from './lib/common.js';
 import { writeResults, type RunInfo } from './lib/report.js';
 
 const tsx = (script: string) => [process.execPath, '--import=tsx', path.join(repoRoot, 'bench', script)];
-const STEPS: { name: string; result?: string; cmd?: string[]; fn?: () => void }[] = [
+// The engine and kernel helpers' benchmarks print their figures as a last JSON line: kept as is.
+const STEPS: { name: string; result?: string; cmd?: string[]; fn?: () => void; capture?: boolean }[] = [
   { name: 'devsets', fn: ensureSynthDevset },
   { name: 'recognizer', result: 'recognizer', cmd: tsx('recognizer.ts') },
   { name: 'pocketsphinx', result: 'pocketsphinx', cmd: tsx('pocketsphinx.ts') },
   { name: 'pvad', result: 'pvad', cmd: tsx('lib/pvad.ts') },
   { name: 'e2e', result: 'e2e', cmd: tsx('e2e.ts') },
   { name: 'training', result: 'training', cmd: tsx('lib/training.ts') },
+  { name: 'engine', result: 'engine', cmd: [...tsx('engine.ts'), '--model', models.int4, '--baseline', models.f32], capture: true },
+  { name: 'kernels', result: 'kernels', cmd: ['bash', path.join(repoRoot, 'bench', 'kernels.sh')], capture: true },
   { name: 'plots', cmd: [python, path.join(repoRoot, 'bench', 'plots.py'), '--results', resultsDir, '--out', path.join(reportDir, 'plots')] },
 ];
 
@@ -26,18 +30,33 @@ function option(name: string): string | undefined {
   return i > 0 ? process.argv[i + 1] : undefined;
 }
 
-/** Runs a step, echoing its output; resolves with the tail of stderr on failure. */
-function runStep(cmd: string[]): Promise<string | undefined> {
+/** Runs a step, echoing its output; resolves with the tail of stderr on failure. With `capture`,
+ * its last JSON line is stored as results/<result>.json. */
+function runStep(cmd: string[], capture?: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     const child = spawn(cmd[0], cmd.slice(1), { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
-    child.stdout.on('data', (d: Buffer) => process.stdout.write(d));
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      process.stdout.write(d);
+      if (capture) out = (out + d.toString()).slice(-1_000_000);
+    });
     child.stderr.on('data', (d: Buffer) => {
       process.stderr.write(d);
       err = (err + d.toString()).slice(-4000);
     });
     child.on('error', (e) => resolve(e.message));
-    child.on('close', (code) => resolve(code === 0 ? undefined : err.trim().split('\n').slice(-3).join(' ') || `exit code ${code}`));
+    child.on('close', (code) => {
+      if (code !== 0) return resolve(err.trim().split('\n').slice(-3).join(' ') || `exit code ${code}`);
+      if (capture) {
+        try {
+          writeResult(capture, lastJson(out));
+        } catch (e) {
+          return resolve((e as Error).message);
+        }
+      }
+      resolve(undefined);
+    });
   });
 }
 
@@ -64,7 +83,7 @@ async function main() {
       } catch (e) {
         error = (e as Error).message;
       }
-    } else error = await runStep(step.cmd!);
+    } else error = await runStep(step.cmd!, step.capture ? step.result : undefined);
     steps.push({ name: step.name, seconds: (Date.now() - s0) / 1000, ok: !error, error });
     process.stderr.write(`== bench: ${step.name} ${error ? `FAILED: ${error}` : 'done'} in ${((Date.now() - s0) / 1000).toFixed(0)} s ==\n`);
   }

@@ -224,6 +224,35 @@ function trainingSection(): string {
   return parts.join('\n\n');
 }
 
+function engineSection(): string {
+  const e = readResult('engine');
+  const k = readResult('kernels');
+  if (!e && !k) return '';
+  const parts = ['## 5. Engine and kernels (`npm run bench:engine`, `npm run bench:kernels`, by their owners; figures as they print them)'];
+  if (e) {
+    const scalarish = (o: any) => (o && typeof o === 'object' ? Object.entries(o).filter(([, v]) => typeof v !== 'object').map(([a, v]) => `${a} ${typeof v === 'number' ? +v.toFixed(4) : v}`).join(', ') : '–');
+    parts.push(table(['measure', 'value'], [
+      ['model, files, audio', `\`${e.model}\`, ${e.files} files, ${f(e.audio_s, 1)} s (kernel ${e.kernel})`],
+      ['RTF greedy (CPU, wall)', `${f(e.rtf, 4)}, ${f(e.rtf_wall, 4)}`],
+      ['RTF beam 4 (× greedy)', `${f(e.beam4_rtf, 4)} (${f(e.beam4_over_greedy, 2)}×)`],
+      ['scalar kernels (× SIMD)', e.scalar_rtf != null ? `${f(e.scalar_rtf, 4)} (${f(e.scalar_over_simd, 2)}×)` : '–'],
+      ['F32 export (× int4)', e.baseline ? `${f(e.baseline.rtf, 4)} (${f(e.baseline_over_model_rtf, 2)}×)` : '–'],
+      ['peak RSS / model RSS', `${f(e.peak_rss_mib)} / ${f(e.model_rss_mib)} MiB`],
+      ['event loop delay max; synchronous addon calls p99 / max', `${f(e.event_loop_max_ms, 2)} ms; ${f(e.sync_call_p99_ms, 3)} / ${f(e.sync_call_max_ms, 3)} ms`],
+      ['pVAD', scalarish(e.pvad)],
+      ['speaker encoder', scalarish(e.spkenc)],
+    ]));
+  }
+  if (k) {
+    parts.push(`Kernels (\`${k.kernel}\`, ${k.threads} thread): memory copy ${f(k.copy_GBps, 1)} GB/s; Q4_0 over F32 at 4096 columns ${f(k.q4_vs_f32_4096, 2)}×; Q4_0 large products at ${pct(k.q4_fraction_of_copy_large)} of copy speed.`);
+    if (Array.isArray(k.encoder_pass)) {
+      parts.push(table(['whole encoder pass, frames per call', 'F32 GFLOP/s', 'Q8_0 GFLOP/s', 'Q4_0 GFLOP/s', 'Q4_0 vs F32', 'Q4_0 vs Q8_0'],
+        k.encoder_pass.map((r: any) => [r.n, f(r.gflops?.f32, 1), f(r.gflops?.q8_0, 1), f(r.gflops?.q4_0, 1), `${f(r.q4_vs_f32, 2)}×`, `${f(r.q4_vs_q8, 2)}×`])));
+    }
+  }
+  return parts.join('\n\n');
+}
+
 function targetsSection(): string {
   const r = readResult('recognizer');
   const ps = readResult('pocketsphinx');
@@ -262,6 +291,8 @@ export function renderResults(info: RunInfo): string {
     e2eSection(),
     '',
     trainingSection(),
+    '',
+    engineSection(),
     '',
     '## Steps of this run',
     '',
