@@ -62,6 +62,7 @@ function main() {
     peak_rss_mib: maxKiB / 1024,
     model_mib: ['en-us', 'en-us.lm.bin', 'cmudict-en-us.dict'].reduce((a, f) => a + du(path.join(MODEL, f)), 0) / 2 ** 20,
     wer: werBySet(utterances),
+    wer_by_voice: werBySet(utterances.filter((u) => u.set === 'synth').map((u) => ({ ...u, set: u.id.split('/')[0] }))),
     utterances,
   };
   writeResult('pocketsphinx', result);

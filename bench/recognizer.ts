@@ -169,6 +169,8 @@ async function main() {
       rtf_fbank_encoder: (fbank + r.encoder_cpu_s) / r.audio_s,
       rtf_streaming_decode: r.decode_cpu_s !== undefined ? r.decode_cpu_s / r.audio_s : null,
       wer: werBySet(r.utterances),
+      // the held-out voices apart (ids are "<voice>/<file>")
+      wer_by_voice: werBySet((r.utterances as { id: string; set: string; ref: string; hyp: string }[]).filter((u) => u.set === 'synth').map((u) => ({ ...u, set: u.id.split('/')[0] }))),
       same_text_as_f32: sameAsF32(name),
       encoder_vs_f32: r.encoder_vs_f32 ?? null,
     };

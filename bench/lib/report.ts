@@ -66,6 +66,7 @@ function recognizerSection(): string {
     ? [[`**pocketsphinx** ${ps.version}`, f(ps.model_mib, 1), f(ps.load_cpu_s * 1000, 0), f(ps.peak_rss_mib, 1), '–', '–', '–', '–', `${f(ps.rtf_without_load, 3)} (${f(ps.rtf, 3)} with loading)`, pct(ps.wer.fsdd?.wer), pct(ps.wer.synth?.wer), '–']]
     : [];
   const emis = Object.entries(r.emission_latency ?? {}).map(([k, v]: [string, any]) => [k, v.utterances, f(v.p50_ms, 0), f(v.p90_ms, 0), f(v.mean_ms, 0)]);
+  const byVoice = r.table.filter((t: any) => t.wer_by_voice).map((t: any) => `${t.name}: ${Object.entries(t.wer_by_voice).map(([v, w]: [string, any]) => `${v} ${pct(w.wer)}`).join(', ')}`);
   const diffs = r.table.filter((t: any) => t.encoder_vs_f32).map((t: any) => `${t.name} ${f(t.encoder_vs_f32.max_abs, 4)} max, ${pct(t.encoder_vs_f32.rel_rms)} relative RMS`);
   return `## 1. Recognizer (one thread)
 
@@ -93,7 +94,7 @@ ${table(['engine', 'file (MiB)', 'load (ms)', 'peak RSS (MiB)', 'encoder CPU ms 
   of silence) subtracted, and its load column is CPU ms.
 - **Peak RSS**: the whole process (node ${f(r.node_idle_peak_rss_mib, 1)} MiB alone) after the run;
   each engine in its own process. Encoder output vs Earshot F32: ${diffs.join('; ')}.
-- WER: word edits over reference words, summed over the set.${r.notes.length ? `\n- ${r.notes.join('\n- ')}` : ''}
+- WER: word edits over reference words, summed over the set. By held-out voice: ${byVoice.join('; ')}${ps?.wer_by_voice ? `; pocketsphinx: ${Object.entries(ps.wer_by_voice).map(([v, w]: [string, any]) => `${v} ${pct(w.wer)}`).join(', ')}` : ''}.${r.notes.length ? `\n- ${r.notes.join('\n- ')}` : ''}
 ${emis.length ? `\nToken emission latency in the engine's streaming decode (held-out voices, utterances decoded without error; last token's time minus end of speech, which is 20 ms before the clip's end by the synthesizer's trim):\n\n${table(['engine', 'utterances', 'p50 (ms)', 'p90 (ms)', 'mean (ms)'], emis)}\n` : ''}
 ![speed vs size](plots/speed_vs_size.png)
 
