@@ -38,6 +38,10 @@ std::vector<std::string> available_kernel_names();
 void set_threads(int n);
 int threads();
 
+// Within one kernel family results are deterministic and independent of n and of the thread count
+// (a row of a matmul has the bits of the matvec of that row), so chunked streaming equals
+// whole-utterance decoding. Families differ from the scalar reference by float rounding only
+// (Q4_0/Q8_0 block sums are exact int32 everywhere).
 // y[r] = W[r,:] . x + bias[r] for r in [0, W.rows); bias may be null. x has W.cols floats.
 void matvec(const Tensor& W, const float* x, float* y, const float* bias);
 // Y[n, :] = W X[n, :] for n rows of X (row-major, W.cols each) into Y (W.rows each).
