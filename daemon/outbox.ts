@@ -129,8 +129,9 @@ export class Outbox {
   private async remove(id: string): Promise<void> {
     const e = this.entries.get(id);
     if (!e) return;
-    this.entries.delete(id);
+    // counted as pending until the file is really gone
     await fs.promises.rm(e.file, { force: true });
+    this.entries.delete(id);
   }
 
   private async saveCounters(): Promise<void> {

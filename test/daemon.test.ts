@@ -1,8 +1,10 @@
 import './helpers/quiet.js';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { concat, DaemonProcess, Feeder, fixtureModels, journalIds, silence, speech, writeConfig, writeWav } from './helpers/daemon.js';
+import { fileMicrophone, s16 } from './helpers/alsa.js';
 import { freePort, Mosquitto } from './helpers/mosquitto.js';
 import { NotifySocket } from './helpers/notify-socket.js';
 import { Subscriber } from './helpers/subscriber.js';
@@ -234,4 +236,38 @@ test('bad input fails clearly and loses nothing: missing model, corrupt model, u
   const run = DaemonProcess.start(['run', '--config', cfg({}), '--input', notWav]);
   t.is((await run.exit()).code, 1);
   t.regex(run.stderr, /notes\.wav: not a WAV file/);
+});
+
+test('ALSA microphone: the recorder killed under the running daemon is reported on .../mic and capture resumes', async (t) => {
+  const dir = tmpDir('alsa-daemon');
+  const home = path.join(dir, 'home');
+  const infile = path.join(dir, 'mic.raw');
+  fs.writeFileSync(infile, s16(silence(1)));
+  fileMicrophone(home, 'earshotmic', infile);
+  const port = await freePort();
+  const cfg = writeConfig(path.join(dir, 'earshot.yaml'), {
+    site: 'a',
+    state_dir: path.join(dir, 'state'),
+    models: modelCfg,
+    audio: { source: 'alsa', device: 'earshotmic', retry: { initial_ms: 200, max_ms: 1000 } },
+    mqtt: { embedded: { port } },
+  });
+  const d = DaemonProcess.start(['run', '--config', cfg], { HOME: home });
+  t.teardown(() => d.kill('SIGKILL'));
+  await d.waitForLog(/MQTT connected/);
+  const sub = await Subscriber.connect(`mqtt://127.0.0.1:${port}`, ['earshot/a/mic']);
+  t.teardown(() => sub.close());
+  const mic = () => sub.json('earshot/a/mic');
+  await sub.until(() => mic().at(-1)?.state === 'capturing', 10000, 'capturing');
+  const recorder = execFileSync('pgrep', ['-P', String(d.proc.pid), 'arecord'], { encoding: 'utf8' }).trim();
+  process.kill(Number(recorder), 'SIGKILL');
+  await sub.until(() => mic().some((m) => m.state === 'lost'), 5000, 'lost');
+  const lost = mic().find((m) => m.state === 'lost');
+  t.regex(lost.error, /arecord was killed by SIGKILL/);
+  t.is(lost.retry_in_ms, 200);
+  t.is(lost.device, 'earshotmic');
+  await sub.until(() => mic().at(-1)?.state === 'capturing' && mic().at(-1)?.restarts === 1, 5000, 'capturing again');
+  t.regex(d.stderr, /microphone capture resumed/);
+  d.kill('SIGTERM');
+  t.is((await d.exit()).code, 0);
 });

@@ -14,8 +14,11 @@ const T = 'earshot/test';
 test('embedded broker: transcripts (QoS 1) arrive with their ids, retained status online then offline', async (t) => {
   const dir = tmpDir('mqtt');
   const broker = await startEmbeddedBroker('127.0.0.1', 0);
+  t.teardown(() => broker.close());
   const sub = await Subscriber.connect(broker.url, [`${T}/#`]);
+  t.teardown(() => sub.close());
   const { link, outbox } = makeLink({ mqtt: { url: null } }, dir, broker.url);
+  t.teardown(() => link.stop());
   link.start();
   await sub.until(() => sub.on(`${T}/status`).some((m) => m.text === 'online'), 5000, 'online');
   const sent = [0, 1, 2, 3, 4].map((i) => transcriptFor(i));
@@ -30,6 +33,7 @@ test('embedded broker: transcripts (QoS 1) arrive with their ids, retained statu
   await sub.until(() => sub.on(`${T}/status`).at(-1)?.text === 'offline', 5000, 'offline');
   // a late subscriber sees the retained availability
   const late = await Subscriber.connect(broker.url, [`${T}/status`]);
+  t.teardown(() => late.close());
   await late.until(() => late.messages.length > 0, 3000, 'retained status');
   t.is(late.messages[0].text, 'offline');
   t.true(late.messages[0].retain);
@@ -41,8 +45,11 @@ test('mosquitto: last will says offline when the connection dies without a goodb
   const dir = tmpDir('mqtt');
   const mq = new Mosquitto(dir, await freePort());
   await mq.start();
+  t.teardown(() => mq.kill());
   const sub = await Subscriber.connect(mq.url, [`${T}/status`]);
+  t.teardown(() => sub.close());
   const { link } = makeLink({ mqtt: { url: mq.url, keepalive_s: 1 } }, dir, mq.url);
+  t.teardown(() => link.stop());
   link.start();
   await sub.until(() => sub.messages.at(-1)?.text === 'online', 5000, 'online');
   // cut the TCP connection under the client: the broker publishes the will
@@ -61,9 +68,12 @@ test('mosquitto over TLS with a test CA and a client certificate; MQTT 5 message
   const port = await freePort();
   const mq = new Mosquitto(path.join(dir, 'broker'), port, { tls });
   await mq.start();
+  t.teardown(() => mq.kill());
   const url = `mqtts://127.0.0.1:${port}`;
   const sub = await Subscriber.connect(url, [`${T}/transcript`], { ca: fs.readFileSync(tls.ca), cert: fs.readFileSync(tls.clientCert), key: fs.readFileSync(tls.clientKey), protocolVersion: 5 });
+  t.teardown(() => sub.close());
   const { link, outbox } = makeLink({ mqtt: { url, ca: tls.ca, cert: tls.clientCert, key: tls.clientKey, protocol_version: 5, message_expiry_s: 60 } }, path.join(dir, 'state'), url);
+  t.teardown(() => link.stop());
   link.start();
   const tr = transcriptFor(7);
   await link.publishDurable(tr.id, link.topics.transcript, tr);
@@ -85,8 +95,10 @@ test('TLS with the wrong CA does not connect, and the transcript waits in the ou
   const port = await freePort();
   const mq = new Mosquitto(path.join(dir, 'broker'), port, { tls });
   await mq.start();
+  t.teardown(() => mq.kill());
   const url = `mqtts://127.0.0.1:${port}`;
   const { link, outbox } = makeLink({ mqtt: { url, ca: other.ca, cert: tls.clientCert, key: tls.clientKey, reconnect_ms: 200 } }, path.join(dir, 'state'), url);
+  t.teardown(() => link.stop());
   link.start();
   const tr = transcriptFor(1);
   await link.publishDurable(tr.id, link.topics.transcript, tr);
@@ -102,9 +114,12 @@ test('username and password from the environment', async (t) => {
   const dir = tmpDir('auth');
   const mq = new Mosquitto(dir, await freePort(), { users: { earshot: 's3cret-pw' } });
   await mq.start();
+  t.teardown(() => mq.kill());
   const sub = await Subscriber.connect(mq.url, [`${T}/transcript`], { username: 'earshot', password: 's3cret-pw' });
+  t.teardown(() => sub.close());
   process.env.EARSHOT_TEST_MQTT_PW = 's3cret-pw';
   const { link, outbox } = makeLink({ mqtt: { url: mq.url, username: 'earshot', password_env: 'EARSHOT_TEST_MQTT_PW' } }, path.join(dir, 'state'), mq.url);
+  t.teardown(() => link.stop());
   link.start();
   const tr = transcriptFor(3);
   await link.publishDurable(tr.id, link.topics.transcript, tr);
@@ -115,6 +130,7 @@ test('username and password from the environment', async (t) => {
   // a wrong password is refused: nothing is delivered, the outbox keeps it
   process.env.EARSHOT_TEST_MQTT_PW = 'wrong';
   const bad = makeLink({ mqtt: { url: mq.url, username: 'earshot', password_env: 'EARSHOT_TEST_MQTT_PW', reconnect_ms: 200 } }, path.join(dir, 'state2'), mq.url);
+  t.teardown(() => bad.link.stop());
   bad.link.start();
   const tr2 = transcriptFor(4);
   await bad.link.publishDurable(tr2.id, bad.link.topics.transcript, tr2);
@@ -131,9 +147,12 @@ test('broker killed and restarted several times during a run: every transcript i
   const dir = tmpDir('outage');
   const mq = new Mosquitto(path.join(dir, 'broker'), await freePort());
   await mq.start();
+  t.teardown(() => mq.kill());
   const sub = await Subscriber.connect(mq.url, [`${T}/transcript`]);
+  t.teardown(() => sub.close());
   // the daemon reconnects more slowly than the subscriber, so the subscriber is always back first
   const { link, outbox } = makeLink({ mqtt: { url: mq.url, reconnect_ms: 600, keepalive_s: 2 } }, path.join(dir, 'state'), mq.url);
+  t.teardown(() => link.stop());
   link.start();
   const ids: string[] = [];
   let producing = true;

@@ -30,13 +30,14 @@ export async function startEmbeddedBroker(host: string, port: number): Promise<E
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
+  let closing: Promise<void> | undefined;
   return {
     url: `mqtt://${host === '0.0.0.0' ? '127.0.0.1' : host}:${actual}`,
     port: actual,
     close: () =>
-      new Promise<void>((resolve) => {
+      (closing ??= new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
         server.close(() => broker.close(() => resolve()));
-      }),
+      })),
   };
 }

@@ -215,7 +215,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   /** Publishes offline (the will is only for crashes) and disconnects. */
   async stop(): Promise<void> {
     const client = this.client;
-    if (!client) return;
+    if (!client || this.stopping) return;
     this.stopping = true;
     if (client.connected) {
       await new Promise<void>((resolve) => client.publish(this.topics.status, 'offline', { qos: 1, retain: true }, () => resolve()));
