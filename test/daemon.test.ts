@@ -61,6 +61,7 @@ test('commands over MQTT: mute (also as the HA switch), unmute, listen; Hermes s
     audio: { source: 'stdin' },
     mqtt: { embedded: { port } },
     segmenter: { trailing_ms: 300, listen_timeout_ms: 600 },
+    recognizer: { partials: true, partial_interval_ms: 100 },
     hermes: { enabled: true, site_id: 'kitchen' },
   });
   const d = DaemonProcess.start(['run', '--config', cfg], {}, 'pipe');
@@ -77,6 +78,10 @@ test('commands over MQTT: mute (also as the HA switch), unmute, listen; Hermes s
   await feeder.say(concat(words, silence(0.6)));
   await sub.until(() => transcripts().length === 1, 10000, 'first transcript');
   const first = transcripts()[0];
+  // partial hypotheses (QoS 0) came while the speech went on, before the final one
+  const partials = sub.json('earshot/c/partial').filter((p) => p.segment === first.segment);
+  t.true(partials.length >= 1 && partials.every((p) => p.site === 'c' && p.text.length > 0));
+  t.true(sub.on('earshot/c/partial')[0].at <= sub.on('earshot/c/transcript')[0].at);
   t.is(first.closed_by, 'silence');
   t.false(first.forced);
   t.true(first.duration_s > 1 && first.duration_s < 2.5, `duration ${first.duration_s}`);

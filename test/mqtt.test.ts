@@ -206,3 +206,29 @@ test('outbox: durable across processes, bounded with a drop counter, stray temp 
   c.open();
   t.deepEqual(c.list().map((e) => e.id), ['id-2', 'id-4', 'id-5']);
 });
+
+test('MQTT 5 message expiry: a transcript that waited too long in the outbox is dropped and counted, not delivered late', async (t) => {
+  const dir = tmpDir('expiry');
+  const mq = new Mosquitto(path.join(dir, 'broker'), await freePort());
+  await mq.start();
+  t.teardown(() => mq.kill());
+  const sub = await Subscriber.connect(mq.url, [`${T}/transcript`], { protocolVersion: 5 });
+  t.teardown(() => sub.close());
+  // a previous run journalled two transcripts: one 2 minutes ago, one just now
+  const state = path.join(dir, 'state');
+  const journal = new Outbox(path.join(state, 'outbox'), 10);
+  journal.open();
+  const stale = transcriptFor(1);
+  const fresh = transcriptFor(2);
+  await journal.add(stale.id, `${T}/transcript`, JSON.stringify(stale), Date.now() - 120_000);
+  await journal.add(fresh.id, `${T}/transcript`, JSON.stringify(fresh));
+  const { link, outbox } = makeLink({ mqtt: { url: mq.url, message_expiry_s: 60 } }, state, mq.url);
+  t.teardown(() => link.stop());
+  link.start();
+  await sub.until(() => sub.messages.length === 1, 5000, 'fresh transcript');
+  t.true(await link.drain(3000));
+  await new Promise((r) => setTimeout(r, 300));
+  t.deepEqual(sub.json(`${T}/transcript`).map((m) => m.id), [fresh.id]);
+  t.is(outbox.expired, 1);
+  t.is(outbox.pending, 0);
+});

@@ -135,3 +135,33 @@ test('several enrolled profiles: the transcript says which speaker matched and h
   const longest = got.reduce((a: any, b: any) => (b.duration_s > a.duration_s ? b : a));
   t.is(longest.speaker.name, 'alice', JSON.stringify(longest.speaker_scores));
 });
+
+test('live enrollment over MQTT: cmd/enroll records the microphone, stores the profile and uses it', async (t) => {
+  const port = await freePort();
+  const state = path.join(dir, 'live-state');
+  const run = writeConfig(path.join(dir, 'live.yaml'), {
+    site: 'l',
+    state_dir: state,
+    models: { transducer: fx.transducer, ...shipped },
+    audio: { source: 'stdin' },
+    mqtt: { embedded: { port } },
+  });
+  const d = DaemonProcess.start(['run', '--config', run], {}, 'pipe');
+  t.teardown(() => d.kill('SIGKILL'));
+  await d.waitForLog(/MQTT connected/);
+  const sub = await Subscriber.connect(`mqtt://127.0.0.1:${port}`, ['earshot/l/enroll/result', 'earshot/l/status/detail']);
+  t.teardown(() => sub.close());
+  sub.client.publish('earshot/l/cmd/enroll', JSON.stringify({ name: 'carol', seconds: 12 }));
+  await sub.until(() => sub.json('earshot/l/enroll/result').some((r) => r.state === 'recording'), 5000, 'recording');
+  await d.feed(concat(readWav16kMono(aliceEnroll).samples, silence(0.5)), false);
+  await sub.until(() => sub.json('earshot/l/enroll/result').some((r) => r.ok !== null), 30000, 'enrollment result');
+  const result = sub.json('earshot/l/enroll/result').find((r) => r.ok !== null);
+  t.true(result.ok, JSON.stringify(result));
+  t.is(result.name, 'carol');
+  t.true(result.speech_seconds >= 7.2);
+  const profile = JSON.parse(fs.readFileSync(path.join(state, 'profiles', 'carol.json'), 'utf8'));
+  t.is(profile.model.name, 'earshot-spkenc-v1');
+  await sub.until(() => sub.json('earshot/l/status/detail').some((s) => s.profiles.includes('carol')), 5000, 'profile in use');
+  d.kill('SIGTERM');
+  t.is((await d.exit()).code, 0);
+});
