@@ -103,7 +103,7 @@ function maxAbsDiff(a: { index: Index; data: Float32Array }, b: { index: Index; 
  * emits it (the engine reports the frame's start). The synthesizer trims to 20 ms after speech. */
 function emissionLatency(utts: { set: string; ref: string; hyp: string; seconds: number; tokens: [string, number][] }[], chunk: number) {
   const ms = utts.filter((u) => u.set === 'synth' && u.hyp === u.ref && u.tokens.length).map((u) => (u.tokens[u.tokens.length - 1][1] + 0.04 - (u.seconds - 0.02)) * 1000);
-  return { utterances: ms.length, p50_ms: percentile(ms, 50), p90_ms: percentile(ms, 90), mean_ms: ms.reduce((a, b) => a + b, 0) / (ms.length || 1), chunk_frames: chunk };
+  return { utterances: ms.length, p50_ms: percentile(ms, 50), p90_ms: percentile(ms, 90), mean_ms: ms.length ? ms.reduce((a, b) => a + b, 0) / ms.length : null, chunk_frames: chunk };
 }
 
 async function main() {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { readResult, reportDir, repoRoot } from './common.js';
 
 const f = (v: unknown, digits = 1): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '–');
+const small = (v: number): string => (Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(1) : v.toFixed(4));
 const pct = (v: unknown): string => (typeof v === 'number' && Number.isFinite(v) ? `${(100 * v).toFixed(1)} %` : '–');
 const table = (head: string[], rows: (string | number)[][]): string =>
   [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
@@ -67,14 +68,14 @@ function recognizerSection(): string {
     : [];
   const emis = Object.entries(r.emission_latency ?? {}).map(([k, v]: [string, any]) => [k, v.utterances, f(v.p50_ms, 0), f(v.p90_ms, 0), f(v.mean_ms, 0)]);
   const byVoice = r.table.filter((t: any) => t.wer_by_voice).map((t: any) => `${t.name}: ${Object.entries(t.wer_by_voice).map(([v, w]: [string, any]) => `${v} ${pct(w.wer)}`).join(', ')}`);
-  const diffs = r.table.filter((t: any) => t.encoder_vs_f32).map((t: any) => `${t.name} ${f(t.encoder_vs_f32.max_abs, 4)} max, ${pct(t.encoder_vs_f32.rel_rms)} relative RMS`);
+  const diffs = r.table.filter((t: any) => t.encoder_vs_f32).map((t: any) => `${t.name} ${small(t.encoder_vs_f32.max_abs)} max, ${small(t.encoder_vs_f32.rel_rms)} relative RMS`);
   return `## 1. Recognizer (one thread)
 
 ${r.clips.fsdd} FSDD clips (takes 0-4, 8 kHz, 4 speakers) and ${r.clips.synth} utterances of the two
 held-out synthetic voices (\`${'flite:rms'}\`, \`${'espeak:en-us+f3'}\`; the recipe's dev texts, synthesized
 here), ${f(r.audio_s / 60, 1)} minutes of audio in all. Earshot kernel: \`${r.kernel}\`.
 
-${table(['engine', 'file (MiB)', 'load (ms)', 'peak RSS (MiB)', 'encoder CPU ms per audio s', 'vs int4', 'same, one chunk', 'RTF fbank + encoder', 'RTF streaming decode', 'WER FSDD', 'WER held-out voices', 'same text as F32'], [...rows, ...psRows])}
+${table(['engine', 'file (MiB)', 'load (ms)', 'peak RSS (MiB)', 'encoder CPU ms per audio s', 'time vs int4', 'same, one chunk', 'RTF fbank + encoder', 'RTF streaming decode', 'WER FSDD', 'WER held-out voices', 'same text as F32'], [...rows, ...psRows])}
 
 - **Encoder time on equal inputs**: Earshot's \`debugEncode\` (chunk by chunk with the attention and
   convolution caches, the model's ${'chunk'} size, as the daemon runs it) minus its \`debugFbank\` time,
