@@ -32,6 +32,37 @@ def fbank(wave: torch.Tensor) -> torch.Tensor:
     )
 
 
+def num_frames(num_samples: int) -> int:
+    """Frames fbank gives with snip_edges=True: frame k covers samples [160k, 160k + 400)."""
+    win, hop = int(SAMPLE_RATE * FRAME_LENGTH_MS / 1000), int(SAMPLE_RATE * FRAME_SHIFT_MS / 1000)
+    return 0 if num_samples < win else 1 + (num_samples - win) // hop
+
+
+def fbank_batch(waves: torch.Tensor, lengths: torch.Tensor):
+    """fbank of many utterances in one call (on their device, e.g. the GPU), frame for frame the
+    same as `fbank` of each alone: waves [B, N] padded, lengths [B] -> feats [B, T, 80], frames [B].
+
+    Every Kaldi step (DC removal, pre-emphasis, window, FFT, mel, log) is per frame, so the
+    utterances are laid end to end, each on its own 160-sample grid and padded by at least
+    400 - 160 samples so that none of its own frames reaches into the next one.
+    """
+    win, hop = int(SAMPLE_RATE * FRAME_LENGTH_MS / 1000), int(SAMPLE_RATE * FRAME_SHIFT_MS / 1000)
+    lens = [int(n) for n in lengths]
+    frames = [num_frames(n) for n in lens]
+    spans = [-(-(n + win - hop) // hop) * hop for n in lens]
+    pieces = []
+    for i, n in enumerate(lens):
+        pieces.append(waves[i, :n].float())
+        pieces.append(waves.new_zeros(spans[i] - n, dtype=torch.float32))
+    feats_all = fbank(torch.cat(pieces))
+    out = waves.new_zeros(len(lens), max(frames + [0]), NUM_MEL_BINS, dtype=torch.float32)
+    start = 0
+    for i, f in enumerate(frames):
+        out[i, :f] = feats_all[start // hop: start // hop + f]
+        start += spans[i]
+    return out, torch.tensor(frames, device=waves.device)
+
+
 class GlobalCmvn:
     """Running mean / inverse std over all frames seen; stored as feat.mean and feat.istd."""
 

@@ -219,27 +219,30 @@ class Transducer(nn.Module):
 
     @torch.no_grad()
     def greedy(self, enc, enc_lens, max_symbols: int = 3):
-        """Greedy search, at most `max_symbols` per encoder frame, as the engine.
-        Returns per utterance a list of (token, frame) pairs."""
-        results = []
+        """Greedy search as the engine: per encoder frame, emit the argmax until blank, at most
+        `max_symbols` tokens. Batched over utterances. Returns per utterance [(token, frame)]."""
+        b, t, _ = enc.shape
+        ctx = self.cfg.pred_context
         enc_proj = self.joiner.enc(enc)
-        for b in range(enc.shape[0]):
-            hist = [self.blank] * self.cfg.pred_context
-            pred = self.predictor(torch.tensor([[hist]], device=enc.device))
-            pred_proj = self.joiner.pred(pred)[0, 0]
-            out = []
-            for t in range(int(enc_lens[b])):
-                for _ in range(max_symbols):
-                    logits = self.joiner.out(torch.tanh(enc_proj[b, t] + pred_proj))
-                    tok = int(logits.argmax())
-                    if tok == self.blank:
-                        break
-                    out.append((tok, t))
-                    hist = hist[1:] + [tok]
-                    pred = self.predictor(torch.tensor([[hist]], device=enc.device))
-                    pred_proj = self.joiner.pred(pred)[0, 0]
-            results.append(out)
-        return results
+        hist = torch.full((b, 1, ctx), self.blank, dtype=torch.long, device=enc.device)
+        pred_proj = self.joiner.pred(self.predictor(hist))[:, 0]
+        out = [[] for _ in range(b)]
+        for ti in range(t):
+            active = ti < enc_lens
+            for _ in range(max_symbols):
+                logits = self.joiner.out(torch.tanh(enc_proj[:, ti] + pred_proj))
+                tok = logits.argmax(-1)
+                emit = active & (tok != self.blank)
+                if not bool(emit.any()):
+                    break
+                for i in torch.nonzero(emit).flatten().tolist():
+                    out[i].append((int(tok[i]), ti))
+                new_hist = torch.cat([hist[:, :, 1:], tok.view(b, 1, 1)], dim=-1)
+                hist = torch.where(emit.view(b, 1, 1), new_hist, hist)
+                new_pred = self.joiner.pred(self.predictor(hist))[:, 0]
+                pred_proj = torch.where(emit.view(b, 1), new_pred, pred_proj)
+                active = emit
+        return out
 
 
 def count_parameters(model: nn.Module) -> int:

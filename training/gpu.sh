@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Stages of the recipe on the GPU machine (run from the repository root, with .carry/synth.tar.xz
+# and .carry/data carried). Usage: bash training/gpu.sh STAGE [args]; logs go to $OUT.
+set -uo pipefail
+export PYTHONUNBUFFERED=1
+OUT=${OUT:-/tmp/earshot_out}
+DATA=/tmp/earshot_data
+CMP='{"d_model":144,"n_layers":6,"ff_dim":576,"pred_dim":192,"joiner_dim":192}'
+case "$1" in
+  prepare)  # espeak-ng + flite speech, about 2 minutes on 16 cores; kept in /tmp while the machine stays
+    mkdir -p /tmp/r && tar -C /tmp/r -xJf .carry/synth.tar.xz
+    test -f $DATA/synth_train.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 26000 --engine espeak
+    test -f $DATA/synth_train_flite.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 11000 --engine flite --tag _flite --seed 21
+    test -f $DATA/synth_train_flite2.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 11000 --engine flite --tag _flite2 --seed 31
+    ;;
+  main)     # continue the shipped model's float BAT run: bash training/gpu.sh main MINUTES [extra args]
+    python3 -m training.train --run bat --minutes "$2" --init .carry/ckpt/bat.pt "${@:3}" 2>&1 | tee $OUT/log_bat
+    ;;
+  compare)  # BAT vs RNN-T latency models: same smaller model, same data, same steps, concurrently
+    python3 -m training.train --run cmp_rnnt --loss rnnt --config "$CMP" --batch 64 --workers 3 --minutes "$2" \
+      --max-steps 1500 --save-at 1000 > $OUT/log_cmp_rnnt 2>&1 &
+    python3 -m training.train --run cmp_bat --loss bat --config "$CMP" --batch 64 --workers 3 --minutes "$2" \
+      --max-steps 1500 --save-at 1000 > $OUT/log_cmp_bat 2>&1 &
+    ;;
+  qat)      # int4 quantization-aware fine-tuning from the float model: bash training/gpu.sh qat MINUTES INIT
+    python3 -m training.train --run bat_qat --qat --minutes "$2" --init "$3" --lr 5e-4 --warmup 1 "${@:4}" 2>&1 | tee $OUT/log_qat
+    ;;
+  table1)
+    python3 -m training.measure_loss --out $OUT/loss_table.json 2>&1 | tee $OUT/log_table1
+    ;;
+esac

@@ -1,0 +1,208 @@
+"""Train the streaming transducer (BAT or full RNN-T loss) on the GPU machine, resumable.
+
+    python3 -m training.train --run bat --loss bat --minutes 9 --data /tmp/earshot_data --out $OUT
+
+Checkpoints: <run-dir>/last.pt (fp32 + optimizer, the machine's /tmp) every --save-min minutes
+and at the end, and <out>/<run>.pt (fp16 weights, small enough to bring back) for resuming on a
+fresh machine (--init).
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+
+from training.earshot import bat
+from training.earshot.data import Augmenter, BatchStream, Corpus, waves_to_float
+from training.earshot.features import GlobalCmvn, fbank_batch
+from training.earshot.model import Transducer, TransducerConfig, count_parameters
+from training.earshot.realdata import load_real
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", required=True, help="run name")
+    ap.add_argument("--loss", choices=["bat", "rnnt"], default="bat")
+    ap.add_argument("--data", default="/tmp/earshot_data")
+    ap.add_argument("--real", default=".carry/data")
+    ap.add_argument("--runs-dir", default="/tmp/earshot_runs")
+    ap.add_argument("--out", default=os.environ.get("OUT", "/tmp/earshot_out"))
+    ap.add_argument("--init", default=None, help="weights to start from when the run has no last.pt")
+    ap.add_argument("--minutes", type=float, default=9.0)
+    ap.add_argument("--max-steps", type=int, default=10 ** 9)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--workers", type=int, default=14)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--warmup", type=int, default=600)
+    ap.add_argument("--lr-floor", type=float, default=0.0, help="anneal linearly to this by --anneal-to")
+    ap.add_argument("--anneal-from", type=int, default=0)
+    ap.add_argument("--anneal-to", type=int, default=0)
+    ap.add_argument("--qat", action="store_true")
+    ap.add_argument("--chunks", default="1,2,4,4,8,8,8,16,16,32")
+    ap.add_argument("--left", type=int, default=64)
+    ap.add_argument("--r-down", type=int, default=4)
+    ap.add_argument("--r-up", type=int, default=6)
+    ap.add_argument("--cif-weight", type=float, default=1.0)
+    ap.add_argument("--config", default="{}", help="JSON overrides of TransducerConfig")
+    ap.add_argument("--save-min", type=float, default=2.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--save-at", default="", help="comma-separated steps at which to keep <out>/<run>_<step>.pt")
+    return ap.parse_args(argv)
+
+
+def lr_at(step, args):
+    lr = args.lr * min((step + 1) / args.warmup, math.sqrt(args.warmup / (step + 1)))
+    if args.anneal_to > args.anneal_from and step >= args.anneal_from:
+        frac = min(1.0, (step - args.anneal_from) / (args.anneal_to - args.anneal_from))
+        lr = lr * (1 - frac) + args.lr_floor * frac
+    return lr
+
+
+def compact_state(state):
+    """Smaller checkpoint for carrying to a fresh GPU machine: 2-D+ float tensors as int8 with a
+    per-row scale (nearly lossless for continuing training), the rest fp16."""
+    out = {}
+    for k, v in state.items():
+        if v.is_floating_point() and v.dim() >= 2:
+            rows = v.float().reshape(v.shape[0], -1)
+            scale = rows.abs().amax(1, keepdim=True).clamp(min=1e-12) / 127
+            out[k] = {"q": torch.round(rows / scale).to(torch.int8), "scale": scale, "shape": list(v.shape)}
+        else:
+            out[k] = v.half() if v.is_floating_point() else v
+    return out
+
+
+def expand_state(state):
+    return {k: (v["q"].float() * v["scale"]).reshape(v["shape"]) if isinstance(v, dict) else
+            (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+
+
+def save(path, model, opt, step, history, args, fp16=False):
+    state = {k: (v.half() if fp16 and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    ckpt = {"model": state, "config": model.cfg.to_dict(), "step": step, "history": history,
+            "args": vars(args), "provenance": {"run": args.run, "loss": args.loss, "steps": step,
+                                               "qat": args.qat, "date": time.strftime("%Y-%m-%d")}}
+    if opt is not None:
+        ckpt["optimizer"] = opt.state_dict()
+    tmp = path + ".tmp"
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.manual_seed(args.seed)
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    run_dir = os.path.join(args.runs_dir, args.run)
+    os.makedirs(run_dir, exist_ok=True)
+    os.makedirs(args.out, exist_ok=True)
+    last = os.path.join(run_dir, "last.pt")
+
+    corpus = Corpus.concat([Corpus.load(p) for p in sorted(glob.glob(os.path.join(args.data, "synth_train*.npz")))])
+    real = load_real(args.real, split="train")
+    print(f"[data] {len(corpus)} synthetic + {len(real)} real training utterances", flush=True)
+
+    source = last if os.path.exists(last) else args.init
+    ckpt = torch.load(source, map_location="cpu") if source else None
+    cfg = TransducerConfig(**(ckpt["config"] if ckpt else {}))
+    for k, v in json.loads(args.config).items():
+        setattr(cfg, k, v)
+    model = Transducer(cfg)
+    if ckpt:
+        model.load_state_dict(expand_state(ckpt["model"]))
+    model.to(dev)
+    model.set_qat(args.qat)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=1e-3)
+    step, history = 0, []
+    if ckpt and source == last:
+        opt.load_state_dict(ckpt["optimizer"])
+        step, history = ckpt["step"], ckpt["history"]
+    elif ckpt:
+        step, history = ckpt.get("step", 0), ckpt.get("history", [])
+    print(f"[model] {count_parameters(model) / 1e6:.2f} M parameters, from {source or 'scratch'} at step {step}, "
+          f"qat={args.qat}, loss={args.loss}", flush=True)
+
+    stream = BatchStream(Augmenter(corpus, real), args.batch, seed=args.seed * 7919 + step)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
+                                         prefetch_factor=4, persistent_workers=False)
+    chunks = [int(c) for c in args.chunks.split(",")]
+    rng = random.Random(args.seed + step)
+
+    def features(batch):
+        waves, wave_lens, targets, target_lens = (t.to(dev, non_blocking=True) for t in batch)
+        feats, feat_lens = fbank_batch(waves_to_float(waves), wave_lens.cpu())
+        return feats, feat_lens.to(dev), targets, target_lens
+
+    it = iter(loader)
+    if not ckpt:  # global CMVN from the augmented training distribution
+        cmvn = GlobalCmvn()
+        for _ in range(8):
+            feats, feat_lens, _, _ = features(next(it))
+            for f, n in zip(feats, feat_lens):
+                cmvn.accumulate(f[: int(n)].cpu())
+        mean, istd = cmvn.stats()
+        model.feat_mean.copy_(mean.to(dev))
+        model.feat_istd.copy_(istd.to(dev))
+
+    start = time.time()
+    last_save = start
+    budget = args.minutes * 60
+    run_loss = run_cif = 0.0
+    n_run = 0
+    t_log = time.time()
+    while step < args.max_steps and time.time() - start < budget:
+        feats, feat_lens, targets, target_lens = features(next(it))
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, args)
+        chunk = rng.choice(chunks)
+        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+            enc, enc_lens = model.encode(feats, feat_lens, chunk=chunk, left=args.left)
+        enc = enc.float()
+        bsz = feats.shape[0]
+        if args.loss == "bat":
+            trans, cif = bat.bat_loss(model, enc, enc_lens, targets, target_lens, args.r_down, args.r_up)
+        else:
+            trans = bat.full_rnnt_loss(model, enc, enc_lens, targets, target_lens)
+            cif = bat.cif_quantity_loss(model.cif_alphas(enc), enc_lens, target_lens) if model.cif else enc.new_zeros(())
+        loss = (trans + args.cif_weight * cif) / bsz
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        if torch.isfinite(gnorm):
+            opt.step()
+        step += 1
+        run_loss += float(trans.detach()) / bsz
+        run_cif += float(cif.detach()) / bsz
+        n_run += 1
+        if step % 50 == 0:
+            el = time.time() - start
+            frac = min(1.0, el / budget)
+            bar = "#" * int(frac * 30) + "." * (30 - int(frac * 30))
+            sps = 50 / (time.time() - t_log)
+            t_log = time.time()
+            history.append([step, run_loss / n_run, run_cif / n_run, lr_at(step, args), el])
+            print(f"[{bar}] {args.run} step {step} loss {run_loss / n_run:.3f} cif {run_cif / n_run:.3f} "
+                  f"lr {lr_at(step, args):.2e} {sps:.1f} steps/s T={feats.shape[1]} U={targets.shape[1]} "
+                  f"{el / 60:.1f}/{args.minutes:.1f} min", flush=True)
+            run_loss = run_cif = 0.0
+            n_run = 0
+        if str(step) in args.save_at.split(","):
+            save(os.path.join(args.out, f"{args.run}_{step}.pt"), model, None, step, history, args, fp16=True)
+        if time.time() - last_save > args.save_min * 60:
+            save(last, model, opt, step, history, args)
+            save(os.path.join(args.out, f"{args.run}.pt"), model, None, step, history, args, fp16=True)
+            last_save = time.time()
+    save(last, model, opt, step, history, args)
+    save(os.path.join(args.out, f"{args.run}.pt"), model, None, step, history, args, fp16=True)
+    print(f"[done] {args.run} at step {step}", flush=True)
+    os._exit(0)  # do not wait for the endless loader workers
+
+
+if __name__ == "__main__":
+    main()
