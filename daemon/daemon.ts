@@ -315,6 +315,7 @@ export class Daemon {
         log.info({ name: e.name, file, speech_s: res.speechSeconds }, 'enrolled');
         this.link.publishVolatile(this.link.topics.enrollResult, { ok: true, name: e.name, speech_seconds: res.speechSeconds, file }, 1);
         this.rebuildPipeline(this.cfg);
+        this.publishDetail();
       } catch (err) {
         log.warn({ name: e.name, err: (err as Error).message }, 'enrollment failed');
         this.link.publishVolatile(this.link.topics.enrollResult, { ok: false, name: e.name, error: (err as Error).message }, 1);

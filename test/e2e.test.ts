@@ -24,7 +24,8 @@ test('end to end: samples/sample.wav through `earshot run --input --realtime` ar
   const d = DaemonProcess.start(['run', '--input', sample, '--realtime', '--mqtt-url', mq.url, '--site', 'e2e', '--state-dir', path.join(dir, 'state')]);
   t.teardown(() => d.kill('SIGKILL'));
   await d.waitForLog(/earshot running/, 60000);
-  const playing = Date.now(); // the file starts playing as the daemon reports running
+  // the file starts playing just before the daemon logs that it runs: take that log line's time
+  const playing = JSON.parse(d.stderr.split('\n').find((l) => l.includes('earshot running'))!).time as number;
   const exit = await d.exit(truth.at(-1)!.end * 1000 + 60000);
   t.is(exit.code, 0, d.stderr.slice(-2000));
   const got = sub.json('earshot/e2e/transcript');
