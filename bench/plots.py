@@ -18,7 +18,8 @@ import numpy as np  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 COLORS = {"earshot-int4": "tab:blue", "earshot-f32": "tab:cyan", "onnx-fp32": "tab:orange",
-          "onnx-int8": "tab:red", "pocketsphinx": "tab:gray"}
+          "onnx-int8": "tab:red", "onnx-fp32-whole": "navajowhite", "onnx-int8-whole": "lightcoral",
+          "pocketsphinx": "tab:gray"}
 SYNTH_MARGIN_S = 0.02  # training/earshot/synth.py trims silence to 20 ms after the last speech
 
 

@@ -38,14 +38,31 @@ function sha256(file: string): string {
   return run('sha256sum', [file]).split(' ')[0];
 }
 
-/** The fp32 export, redone when it is missing or was made from another F32 file. */
-function ensureFp32Export(sha: string): string {
-  const file = path.join(onnxDir, 'encoder-fp32.onnx');
-  if (readInfo(file)?.source_sha256 !== sha || !fs.existsSync(file)) {
+/** The fp32 exports (whole utterance, and chunk by chunk with caches), redone when missing or made
+ * from another F32 file. */
+function ensureFp32Exports(sha: string): { whole: string; stream: string } {
+  const whole = path.join(onnxDir, 'encoder-fp32.onnx');
+  const stream = path.join(onnxDir, 'encoder-stream-fp32.onnx');
+  if (![whole, stream].every((f) => fs.existsSync(f) && readInfo(f)?.source_sha256 === sha)) {
     process.stderr.write(`exporting ${path.relative(repoRoot, f32File)} to ONNX...\n`);
-    run(python, [path.join(repoRoot, 'bench', 'onnx_export.py'), '--gguf', f32File, '--out', file]);
+    run(python, [path.join(repoRoot, 'bench', 'onnx_export.py'), '--gguf', f32File, '--out', whole, '--stream-out', stream]);
   }
-  return file;
+  return { whole, stream };
+}
+
+/** int8 from an fp32 export, redone when that was made from another model (python3-onnx does it;
+ * bench/onnx/quantize.py does the same with onnxruntime's own tool where that is installed). */
+function ensureInt8(fp32: string, sha: string, notes: string[]): string | undefined {
+  const int8 = fp32.replace('-fp32.onnx', '-int8.onnx');
+  if (!fs.existsSync(int8) || readInfo(int8)?.source_sha256 !== sha) {
+    try {
+      run(python, [path.join(repoRoot, 'bench', 'onnx', 'quantize_int8.py'), fp32, int8]);
+    } catch (err) {
+      notes.push(`${path.basename(int8)} left out: ${(err as Error).message.slice(0, 300)} (apt-get install -y python3-onnx)`);
+      return undefined;
+    }
+  }
+  return int8;
 }
 
 interface Index {
@@ -117,29 +134,22 @@ async function main() {
   fs.writeFileSync(clipsFile, JSON.stringify(clips));
 
   const f32Sha = sha256(f32File);
-  const fp32Onnx = ensureFp32Export(f32Sha);
-  const info = readInfo(fp32Onnx)!;
-  const int8Onnx = path.join(onnxDir, 'encoder-int8.onnx');
+  const fp32 = ensureFp32Exports(f32Sha);
+  const info = readInfo(fp32.whole)!;
   const notes: string[] = [];
-  // int8: redone from the fp32 export when it was made from another model (python3-onnx does it;
-  // bench/onnx/quantize.py does the same with onnxruntime's own tool where that is installed).
-  if (readInfo(int8Onnx)?.source_sha256 !== f32Sha || !fs.existsSync(int8Onnx)) {
-    try {
-      run(python, [path.join(repoRoot, 'bench', 'onnx', 'quantize_int8.py'), fp32Onnx, int8Onnx]);
-    } catch (err) {
-      notes.push(`int8 row left out: ${(err as Error).message.slice(0, 300)} (apt-get install -y python3-onnx)`);
-    }
+  // Streaming (chunk by chunk with caches) is the engine's way; "whole" gives onnxruntime the
+  // whole utterance per call, a batching a live stream does not have.
+  const onnxRuns: [string, string][] = [['onnx-fp32', fp32.stream], ['onnx-fp32-whole', fp32.whole]];
+  for (const [name, file] of [['onnx-int8', fp32.stream], ['onnx-int8-whole', fp32.whole]]) {
+    const int8 = ensureInt8(file, f32Sha, notes);
+    if (int8) onnxRuns.push([name, int8]);
   }
-  const int8Info = readInfo(int8Onnx);
-  const int8Fresh = fs.existsSync(int8Onnx) && int8Info?.source_sha256 === f32Sha;
-
+  const int8Info = readInfo(fp32.stream.replace('-fp32.onnx', '-int8.onnx'));
   const rows: Record<string, any> = {};
   const idle = await nodeChild<{ peak_rss_mib: number }>(worker, ['idle']);
   const f32Prefix = path.join(scratch, 'earshot-f32');
   rows['earshot-f32'] = await nodeChild(worker, ['earshot', f32File, clipsFile, f32Prefix]);
   rows['earshot-int4'] = await nodeChild(worker, ['earshot', int4File, clipsFile, path.join(scratch, 'earshot-int4')]);
-  const onnxRuns: [string, string][] = [['onnx-fp32', fp32Onnx]];
-  if (int8Fresh) onnxRuns.push(['onnx-int8', int8Onnx]);
   for (const [name, file] of onnxRuns) rows[name] = await nodeChild(worker, ['onnx', file, f32Prefix, path.join(scratch, name)]);
 
   // Decode the ONNX encoders' output with the F32 model's joiner.
@@ -191,8 +201,8 @@ async function main() {
     node_idle_peak_rss_mib: idle.peak_rss_mib,
     fbank_ms_per_audio_s: (1000 * rows['earshot-f32'].fbank_cpu_s) / rows['earshot-f32'].audio_s,
     kernel: rows['earshot-int4'].kernel,
-    int8_quantization: int8Fresh ? int8Info?.quantized ?? null : null,
-    models: { int4: path.relative(repoRoot, int4File), f32: path.relative(repoRoot, f32File), onnx_fp32: path.relative(repoRoot, fp32Onnx), onnx_int8: int8Fresh ? path.relative(repoRoot, int8Onnx) : null },
+    int8_quantization: int8Info?.quantized ?? null,
+    models: { int4: path.relative(repoRoot, int4File), f32: path.relative(repoRoot, f32File), ...Object.fromEntries(onnxRuns.map(([n, f]) => [n, path.relative(repoRoot, f)])) },
     table,
     notes,
     utterances: Object.fromEntries(Object.entries(rows).map(([k, r]) => [k, r.utterances])),

@@ -78,11 +78,15 @@ here), ${f(r.audio_s / 60, 1)} minutes of audio in all. Earshot kernel: \`${r.ke
 ${table(['engine', 'file (MiB)', 'load (ms)', 'peak RSS (MiB)', 'encoder CPU ms per audio s', 'time vs int4', 'same, one chunk', 'RTF fbank + encoder', 'RTF streaming decode', 'WER FSDD', 'WER held-out voices', 'same text as F32'], [...rows, ...psRows])}
 
 - **Encoder time on equal inputs**: Earshot's \`debugEncode\` (chunk by chunk with the attention and
-  convolution caches, the model's ${'chunk'} size, as the daemon runs it) minus its \`debugFbank\` time,
-  against \`session.run\` of the ONNX export on the same fbank (the engine's). The ONNX graph is the
-  whole-utterance encoder with the streaming chunk mask (same output: ONNX fp32 differs from Earshot
-  F32 by ${diffs.find((d: string) => d.startsWith('onnx-fp32')) ?? '–'}), which lets onnxruntime run each layer as one matrix
-  product over the utterance, a batching advantage a live stream does not have.
+  convolution caches, the model's chunk size, as the daemon runs it) minus its \`debugFbank\` time,
+  against \`session.run\` of the ONNX export of the same encoder on the same fbank (the engine's).
+  **onnx-fp32 / onnx-int8**: a graph of one chunk with explicit caches (keys and values of the last
+  ${'L'} frames, the convolution's last K-1 inputs), called chunk by chunk as a live stream calls it.
+  **-whole**: the whole utterance in one call with the streaming chunk mask, which lets onnxruntime
+  run each layer as one matrix product over the utterance, a batching a live stream does not have.
+  Both compute what the engine computes (ONNX fp32 vs Earshot F32: ${diffs.filter((d: string) => d.startsWith('onnx-fp32')).join('; ')}).
+  int8: ${r.int8_quantization ? `${r.int8_quantization.method}; weights ${r.int8_quantization.weight_type}, inputs ${r.int8_quantization.activations}, ${r.int8_quantization.matmuls_quantized ?? '?'} MatMuls` : '–'}
+  (the GPU machine's Python onnxruntime, meant for this, was out of reach: the team's budget for it was spent).
   "Same, one chunk": Earshot's encoder over each utterance as a single chunk, the batching
   onnxruntime gets (a different mask, so only its time counts).
   Every timed encoder or fbank call runs 3 times and the least CPU time counts (the machine is
