@@ -276,3 +276,30 @@ test('ALSA microphone: the recorder killed under the running daemon is reported 
   d.kill('SIGTERM');
   t.is((await d.exit()).code, 0);
 });
+
+test('a broker password from the environment authenticates and never appears in the log, even at trace level', async (t) => {
+  const dir = tmpDir('pw');
+  const secret = 'pw-Zq81-never-logged';
+  const mq = new Mosquitto(path.join(dir, 'broker'), await freePort(), { users: { earshot: secret } });
+  await mq.start();
+  t.teardown(() => mq.kill());
+  const sub = await Subscriber.connect(mq.url, ['earshot/pw/transcript'], { username: 'earshot', password: secret });
+  t.teardown(() => sub.close());
+  const cfg = writeConfig(path.join(dir, 'earshot.yaml'), {
+    site: 'pw',
+    log_level: 'trace',
+    state_dir: path.join(dir, 'state'),
+    models: modelCfg,
+    mqtt: { url: mq.url, username: 'earshot', password_env: 'EARSHOT_MQTT_PASSWORD' },
+  });
+  const wav = writeWav(path.join(dir, 'w.wav'), concat(silence(0.3), words, silence(0.8)));
+  const d = DaemonProcess.start(['run', '--config', cfg, '--input', wav], { EARSHOT_MQTT_PASSWORD: secret, EARSHOT_LOG_LEVEL: 'trace' });
+  t.teardown(() => d.kill('SIGKILL'));
+  t.is((await d.exit()).code, 0, d.stderr);
+  t.is(sub.messages.length, 1);
+  t.regex(d.stderr, /"user":"earshot"/);
+  t.false(d.stderr.includes(secret));
+  const check = DaemonProcess.start(['check-config', cfg], { EARSHOT_MQTT_PASSWORD: secret });
+  t.is((await check.exit()).code, 0);
+  t.false(check.stdout.includes(secret));
+});
