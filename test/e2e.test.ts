@@ -1,4 +1,5 @@
 import './helpers/quiet.js';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import test from 'ava';
 import { DaemonProcess } from './helpers/daemon.js';
@@ -63,4 +64,31 @@ test('npm run demo: the bundled sample, embedded broker, transcripts printed as 
   t.regex(lines[0], /^Listening to .*sample\.wav in real time; transcripts arrive on mqtt:\/\/127\.0\.0\.1:\d+ topic earshot\/demo\/transcript$/);
   const printed = lines.slice(1).filter((l) => /^\d\d:\d\d:\d\d\.\d{3} demo: ".*"   \(\d+\.\d\d s of speech; delivered -?\d+ ms after it ended\)$/.test(l));
   t.is(printed.length, truth.length, d.stdout);
+});
+
+test('earshot transcribe: one JSON line per segment, exactly the documented fields; a segment open at the end of the file is closed and transcribed', async (t) => {
+  const dir = tmpDir('transcribe');
+  // cut the sample inside its last command: that segment is still open when the file ends
+  const last = truth.at(-1)!;
+  const cut = path.join(dir, 'cut.wav');
+  const cutAt = last.start + (last.end - last.start) * 0.7;
+  execFileSync('sox', [sample, cut, 'trim', '0', cutAt.toFixed(2)]);
+  for (const model of [[], ['--model', path.join(repoRoot, 'models', 'earshot-en-f32.gguf')]]) {
+    const p = DaemonProcess.start(['transcribe', ...model, sample, cut]);
+    t.is((await p.exit(60000)).code, 0, p.stderr);
+    const lines = p.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    for (const l of lines) {
+      t.deepEqual(Object.keys(l), ['file', 'segment', 'start', 'end', 'text', 'tokens']);
+      for (const k of l.tokens) t.deepEqual(Object.keys(k), ['text', 'start', 'conf']);
+      t.true(l.tokens.every((k: any) => k.start >= l.start - 0.5 && k.start <= l.end + 1));
+    }
+    const whole = lines.filter((l) => l.file === sample);
+    const partial = lines.filter((l) => l.file === cut);
+    t.deepEqual(whole.map((l) => l.segment), truth.map((_, i) => i));
+    const corpus = (ls: any[]) => normalize(ls.map((l) => l.text).join(' '));
+    t.true(wer(normalize(truth.map((s) => s.text).join(' ')), corpus(whole)) <= MAX_WER, JSON.stringify(whole.map((l) => l.text)));
+    t.is(partial.length, truth.length, 'the cut command is still transcribed');
+    t.true(partial.at(-1).end <= cutAt + 0.01);
+    t.true(partial.at(-1).text.length > 0);
+  }
 });
