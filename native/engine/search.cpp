@@ -112,8 +112,9 @@ std::vector<int> tokenize_phrase(const std::string& phrase, const std::vector<st
   return ids;
 }
 
-Search::Search(const TransducerModel& model, int beam, std::shared_ptr<const ContextGraph> context)
-    : model_(model), beam_(std::max(1, beam)), context_(std::move(context)) {
+Search::Search(const TransducerModel& model, int beam, std::shared_ptr<const ContextGraph> context,
+               bool greedy_when_one)
+    : model_(model), beam_(std::max(1, beam)), greedy_when_one_(greedy_when_one), context_(std::move(context)) {
   reset();
 }
 
@@ -143,7 +144,7 @@ void Search::decode(const float* enc, int T, int64_t first_frame) {
   model_.join_encoder(enc, T, join_enc_.data());
   for (int t = 0; t < T; ++t) {
     const float* je = &join_enc_[size_t(t) * c.joiner_dim];
-    if (beam_ == 1) greedy_frame(je, first_frame + t);
+    if (beam_ == 1 && greedy_when_one_) greedy_frame(je, first_frame + t);
     else beam_frame(je, first_frame + t);
   }
 }
@@ -151,7 +152,7 @@ void Search::decode(const float* enc, int T, int64_t first_frame) {
 void Search::greedy_frame(const float* join_enc, int64_t frame) {
   const int blank = model_.config().blank;
   Hyp& h = hyps_[0];
-  for (int emitted = 0; emitted < 3; ++emitted) {
+  for (int emitted = 0; emitted < kMaxSymbols; ++emitted) {
     model_.joint(join_enc, pred_for(h.tokens), logp_.data());
     int best = int(std::max_element(logp_.begin(), logp_.end()) - logp_.begin());
     if (best == blank) break;
@@ -160,58 +161,82 @@ void Search::greedy_frame(const float* join_enc, int64_t frame) {
   }
 }
 
+namespace {
+// Adds h to set, or log-adds its probability into an equal token sequence already there (the same
+// hypothesis reached two ways).
+template <typename Hyp>
+void add_merged(std::vector<Hyp>& set, Hyp&& h) {
+  for (Hyp& o : set) {
+    if (o.key != h.key || o.tokens.size() != h.tokens.size()) continue;
+    bool same = true;
+    for (size_t j = 0; same && j < o.tokens.size(); ++j) same = o.tokens[j].id == h.tokens[j].id;
+    if (!same) continue;
+    double a = o.score, b = h.score, m = std::max(a, b);
+    o.score = m + std::log(std::exp(a - m) + std::exp(b - m));
+    return;
+  }
+  set.push_back(std::move(h));
+}
+}  // namespace
+
+// Modified beam search, extended to up to kMaxSymbols symbols a frame (as greedy search): a
+// character model at 40 ms a frame needs two now and then. Each step expands the hypotheses still
+// in the frame; the best `beam` of those expansions and of the hypotheses already done with the
+// frame survive; a blank (or the last step) moves a hypothesis on to the next frame.
 void Search::beam_frame(const float* join_enc, int64_t frame) {
   const TransducerConfig& c = model_.config();
   const int V = c.vocab;
   struct Cand {
     double score;
-    int hyp, token, ctx;
+    int from;  // index into active, or -1 - index into done
+    int token, ctx;
     float logp;
   };
+  std::vector<Hyp> active = std::move(hyps_), done;
   std::vector<Cand> cands;
-  cands.reserve(hyps_.size() * V);
-  for (size_t h = 0; h < hyps_.size(); ++h) {
-    const Hyp& hyp = hyps_[h];
-    model_.joint(join_enc, pred_for(hyp.tokens), logp_.data());
-    for (int v = 0; v < V; ++v) {
-      double s = hyp.score + logp_[v];
-      int ctx = hyp.ctx;
-      if (v != c.blank && context_) {
-        float delta;
-        ctx = context_->step(hyp.ctx, v, &delta);
-        s += delta;
+  for (int step = 0; step < kMaxSymbols && !active.empty(); ++step) {
+    cands.clear();
+    for (size_t i = 0; i < done.size(); ++i) cands.push_back(Cand{done[i].score, -1 - int(i), -1, 0, 0.f});
+    for (size_t h = 0; h < active.size(); ++h) {
+      const Hyp& hyp = active[h];
+      model_.joint(join_enc, pred_for(hyp.tokens), logp_.data());
+      for (int v = 0; v < V; ++v) {
+        double s = hyp.score + logp_[v];
+        int ctx = hyp.ctx;
+        if (v != c.blank && context_) {
+          float delta;
+          ctx = context_->step(hyp.ctx, v, &delta);
+          s += delta;
+        }
+        cands.push_back(Cand{s, int(h), v, ctx, logp_[v]});
       }
-      cands.push_back(Cand{s, int(h), v, ctx, logp_[v]});
     }
-  }
-  size_t k = std::min<size_t>(beam_, cands.size());
-  std::partial_sort(cands.begin(), cands.begin() + k, cands.end(),
-                    [](const Cand& a, const Cand& b) { return a.score > b.score; });
-  std::vector<Hyp> next;
-  for (size_t i = 0; i < k; ++i) {
-    const Cand& cd = cands[i];
-    Hyp h = hyps_[cd.hyp];
-    h.score = cd.score;
-    if (cd.token != c.blank) {
+    size_t k = std::min<size_t>(beam_, cands.size());
+    std::partial_sort(cands.begin(), cands.begin() + k, cands.end(),
+                      [](const Cand& a, const Cand& b) { return a.score > b.score; });
+    std::vector<Hyp> next_done, next_active;
+    for (size_t i = 0; i < k; ++i) {
+      const Cand& cd = cands[i];
+      if (cd.from < 0) {
+        add_merged(next_done, std::move(done[-1 - cd.from]));
+        continue;
+      }
+      Hyp h = active[cd.from];
+      h.score = cd.score;
+      if (cd.token == c.blank) {
+        add_merged(next_done, std::move(h));
+        continue;
+      }
       h.tokens.push_back(Token{cd.token, frame, cd.logp});
       h.ctx = cd.ctx;
       h.key = (h.key ^ uint64_t(cd.token + 1)) * 1099511628211ull;
+      add_merged(step + 1 < kMaxSymbols ? next_active : next_done, std::move(h));
     }
-    auto same = std::find_if(next.begin(), next.end(), [&](const Hyp& o) {
-      if (o.key != h.key || o.tokens.size() != h.tokens.size()) return false;
-      for (size_t j = 0; j < o.tokens.size(); ++j)
-        if (o.tokens[j].id != h.tokens[j].id) return false;
-      return true;
-    });
-    if (same == next.end()) {
-      next.push_back(std::move(h));
-    } else {
-      // Equal token sequences: the same hypothesis reached two ways, probabilities add.
-      double a = same->score, b = h.score, m = std::max(a, b);
-      same->score = m + std::log(std::exp(a - m) + std::exp(b - m));
-    }
+    done = std::move(next_done);
+    active = std::move(next_active);
   }
-  hyps_ = std::move(next);
+  for (Hyp& h : active) add_merged(done, std::move(h));
+  hyps_ = std::move(done);
 }
 
 std::vector<Token> Search::best() const {

@@ -1,5 +1,5 @@
-// Transducer searches over encoder outputs: greedy (at most 3 symbols a frame) and modified beam
-// search (one symbol a frame, equal prefixes merged) with contextual biasing of hot phrases.
+// Transducer searches over encoder outputs: greedy and modified beam search (equal prefixes merged),
+// both at most 3 symbols a frame, the beam with contextual biasing of hot phrases.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -49,7 +49,11 @@ std::vector<int> tokenize_phrase(const std::string& phrase, const std::vector<st
 
 class Search {
  public:
-  Search(const TransducerModel& model, int beam, std::shared_ptr<const ContextGraph> context);
+  static constexpr int kMaxSymbols = 3;  // per encoder frame
+  // beam 1 runs greedy search unless greedy_when_one is false (tests: the beam code with one path
+  // must find the greedy result).
+  Search(const TransducerModel& model, int beam, std::shared_ptr<const ContextGraph> context,
+         bool greedy_when_one = true);
   // Decodes T encoder frames [T, D], the first being stream frame first_frame.
   void decode(const float* enc, int T, int64_t first_frame);
   // Best hypothesis so far (boosts of unfinished phrases taken back).
@@ -69,6 +73,7 @@ class Search {
 
   const TransducerModel& model_;
   int beam_;
+  bool greedy_when_one_;
   std::shared_ptr<const ContextGraph> context_;
   std::vector<Hyp> hyps_;
   std::map<std::vector<int>, std::vector<float>> pred_cache_;  // history -> join.pred output

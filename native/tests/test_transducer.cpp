@@ -105,6 +105,13 @@ static void test_chunked_encoder(const std::string& weights) {
         CHECK(got.tokens[i].conf > 0 && got.tokens[i].conf <= 1, "token %zu confidence %g", i, got.tokens[i].conf);
       }
       CHECK(!got.boundaries.empty(), "CIF head gave no boundary");
+      // The beam search code with one path is greedy search.
+      Search one(m, 1, nullptr, false);
+      one.decode(whole.data(), T, 0);
+      std::vector<Token> beam1 = one.best();
+      CHECK(ids(beam1) == ids(want), "%s C=%d L=%d: beam search with one path differs from greedy", weights.c_str(), C, L);
+      for (size_t i = 0; i < std::min(beam1.size(), want.size()); ++i)
+        CHECK(beam1[i].frame == want[i].frame, "beam-1 token %zu frame differs", i);
       // reset() starts over: the same audio gives the same result.
       s.reset();
       s.accept(audio.data(), audio.size());

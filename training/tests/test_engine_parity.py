@@ -181,8 +181,13 @@ def check_model_tokens(test: unittest.TestCase, model_file: str, tmp: str):
 
 
 def check_hot_phrase(test: unittest.TestCase, model_file: str, tmp: str):
-    said = [speech("turn on the hue go lamp", v) for v in ("en-us", "en")]
-    other = [speech("turn on the kitchen light", v) for v in ("en-us", "en")]
+    """Four voices say the device name; five sentences (some close to it) do not. Per-token boost 6
+    with 4 paths: a character model spends six tokens on "hue go", and the shipped model, which
+    never heard the name, needs about that much (5: 1 of 4 voices; 7: false insertions)."""
+    said = [speech("turn on the hue go lamp", v) for v in ("en-us", "en", "en-gb-x-rp", "en-us+f3")]
+    other = [speech(text, v) for text, v in (("turn on the kitchen light", "en-us"), ("turn on the kitchen light", "en"),
+                                             ("turn off the hallway lamp", "en-us"), ("turn on the hug lamp", "en-us"),
+                                             ("who goes there", "en-us"))]
     clips = said + other
     audio_file = os.path.join(tmp, "hot.f32")
     np.concatenate(clips).tofile(audio_file)
@@ -192,8 +197,10 @@ def check_hot_phrase(test: unittest.TestCase, model_file: str, tmp: str):
         return run_engine("texts", model_file, audio_file, 0, extra)["texts"]
 
     plain = texts({"beam": 4})
-    boosted = texts({"beam": 4, "hotPhrases": [{"phrase": "Hue Go", "boost": 2.0}]})
-    print(f"\nbeam 4: {plain}\nbeam 4 + hot phrase 'Hue Go': {boosted}")
+    boosted = texts({"beam": 4, "hotPhrases": [{"phrase": "Hue Go", "boost": 6.0}]})
+    print(f"\nbeam 4: {plain}\nbeam 4 + hot phrase 'Hue Go' (6): {boosted}")
+    for text in plain[:len(said)]:
+        test.assertNotIn("hue go", text)  # the model alone does not get it
     for text in boosted[:len(said)]:
         test.assertIn("hue go", text)
     for text in boosted[len(said):]:
