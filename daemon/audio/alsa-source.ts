@@ -16,8 +16,6 @@ export interface AlsaOptions {
   retry: { initial_ms: number; max_ms: number };
   /** a recorder that produces nothing for this long is considered hung and restarted */
   stallMs?: number;
-  /** the recorder program (tests may point at a wrapper); node-record-lpcm16's arecord recipe */
-  recorderProgram?: 'arecord';
 }
 
 interface Recording {

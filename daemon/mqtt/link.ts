@@ -97,7 +97,12 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     });
     client.on('error', (err) => log.warn({ err: err.message }, 'MQTT error'));
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    // Safety net: an entry whose hand-over failed is offered again even without a reconnect.
+    this.retryTimer = setInterval(() => void this.flush(), this.cfg.outbox.retry_ms);
+    this.retryTimer.unref();
   }
+
+  private retryTimer: NodeJS.Timeout | undefined;
 
   private wasConnected = false;
   private stopping = false;
@@ -217,6 +222,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     const client = this.client;
     if (!client || this.stopping) return;
     this.stopping = true;
+    clearInterval(this.retryTimer);
     if (client.connected) {
       await new Promise<void>((resolve) => client.publish(this.topics.status, 'offline', { qos: 1, retain: true }, () => resolve()));
     }
