@@ -1,5 +1,6 @@
 import './helpers/quiet.js';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { DaemonProcess } from './helpers/daemon.js';
@@ -66,14 +67,20 @@ test('npm run demo: the bundled sample, embedded broker, transcripts printed as 
   t.is(printed.length, truth.length, d.stdout);
 });
 
-test('earshot transcribe: one JSON line per segment, exactly the documented fields; a segment open at the end of the file is closed and transcribed', async (t) => {
+test('earshot transcribe (and --model): one JSON line per segment, exactly the documented fields; a segment open at the end of the file is closed and transcribed', async (t) => {
   const dir = tmpDir('transcribe');
   // cut the sample inside its last command: that segment is still open when the file ends
   const last = truth.at(-1)!;
   const cut = path.join(dir, 'cut.wav');
   const cutAt = last.start + (last.end - last.start) * 0.7;
   execFileSync('sox', [sample, cut, 'trim', '0', cutAt.toFixed(2)]);
-  for (const model of [[], ['--model', path.join(repoRoot, 'models', 'earshot-en-f32.gguf')]]) {
+  // --model takes the file it is given (a copy here; a missing one is named in the error)
+  const copy = path.join(dir, 'copy-of-int4.gguf');
+  fs.copyFileSync(path.join(repoRoot, 'models', 'earshot-en-int4.gguf'), copy);
+  const missing = DaemonProcess.start(['transcribe', '--model', path.join(dir, 'absent.gguf'), sample]);
+  t.is((await missing.exit()).code, 1);
+  t.regex(missing.stderr, /absent\.gguf does not exist/);
+  for (const model of [[], ['--model', copy]]) {
     const p = DaemonProcess.start(['transcribe', ...model, sample, cut]);
     t.is((await p.exit(60000)).code, 0, p.stderr);
     const lines = p.stdout.trim().split('\n').map((l) => JSON.parse(l));
