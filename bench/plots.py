@@ -46,9 +46,12 @@ def emissions(rec, out, n=4):
         u0 = utts[names[0]][i]
         wav = os.path.join(ROOT, "runs", "bench", "synth", u0["id"].split("/")[-1])
         x, sr = read_wav(wav)
+        # The clips were decoded with the daemon's segment margins: silence before and after.
+        pad = rec.get("padding", {"lead_s": 0.0, "trail_s": 0.0})
+        x = np.concatenate([np.zeros(int(pad["lead_s"] * sr)), x, np.zeros(int(pad["trail_s"] * sr))])
         t = np.arange(len(x)) / sr
         ax.plot(t, x / (np.abs(x).max() + 1e-9), color="0.8", lw=0.5)
-        end = len(x) / sr - SYNTH_MARGIN_S
+        end = len(x) / sr - pad["trail_s"] - SYNTH_MARGIN_S
         ax.axvline(end, color="k", ls="--", lw=1)
         for row, name in enumerate(names):
             toks = utts[name][i]["tokens"]

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { native } from '../daemon/native.js';
-import { devClips, ensureSynthDevset, isTrial, models, nodeChild, percentile, python, quick, repoRoot, requireFile, run, werBySet, workDir, writeResult, type Clip } from './lib/common.js';
+import { devClips, ensureSynthDevset, isTrial, models, nodeChild, percentile, python, quick, segmentPadding, repoRoot, requireFile, run, werBySet, workDir, writeResult, type Clip } from './lib/common.js';
 
 function opt(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -119,7 +119,8 @@ function maxAbsDiff(a: { index: Index; data: Float32Array }, b: { index: Index; 
  * error, as training/evaluate.py measures it: a token counts at the end of the 40 ms frame that
  * emits it (the engine reports the frame's start). The synthesizer trims to 20 ms after speech. */
 function emissionLatency(utts: { set: string; ref: string; hyp: string; seconds: number; tokens: [string, number][] }[], chunk: number) {
-  const ms = utts.filter((u) => u.set === 'synth' && u.hyp === u.ref && u.tokens.length).map((u) => (u.tokens[u.tokens.length - 1][1] + 0.04 - (u.seconds - 0.02)) * 1000);
+  // u.seconds includes the segment padding after the clip
+  const ms = utts.filter((u) => u.set === 'synth' && u.hyp === u.ref && u.tokens.length).map((u) => (u.tokens[u.tokens.length - 1][1] + 0.04 - (u.seconds - segmentPadding.trail_s - 0.02)) * 1000);
   return { utterances: ms.length, p50_ms: percentile(ms, 50), p90_ms: percentile(ms, 90), mean_ms: ms.length ? ms.reduce((a, b) => a + b, 0) / ms.length : null, chunk_frames: chunk };
 }
 
@@ -197,6 +198,7 @@ async function main() {
     bench: 'recognizer',
     emission_latency: Object.fromEntries(Object.entries(rows).map(([k, r]) => [k, emissionLatency(r.utterances, chunkFrames)])),
     audio_s: rows['earshot-f32'].audio_s,
+    padding: segmentPadding,
     clips: { fsdd: clips.filter((c) => c.set === 'fsdd').length, synth: clips.filter((c) => c.set === 'synth').length },
     node_idle_peak_rss_mib: idle.peak_rss_mib,
     fbank_ms_per_audio_s: (1000 * rows['earshot-f32'].fbank_cpu_s) / rows['earshot-f32'].audio_s,

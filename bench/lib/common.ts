@@ -75,8 +75,22 @@ export function devClips(): Clip[] {
   return [...fsddClips(), ...synthClips()];
 }
 
+/** The silence the daemon's recognizer gets around speech: the segmenter's pre-roll before it and
+ * the trailing stretch that closes the segment after it (config/earshot.yaml's defaults). A
+ * transducer emits the last token a little after the speech ends, so a clip cut at the last
+ * sample loses it; the dev clips get the same margins as a live segment. */
+export const segmentPadding = (() => {
+  const yaml = fs.readFileSync(path.join(repoRoot, 'config', 'earshot.yaml'), 'utf8');
+  const ms = (key: string, fallback: number) => Number(new RegExp(`^\\s*${key}:\\s*(\\d+)`, 'm').exec(yaml)?.[1] ?? fallback);
+  return { lead_s: ms('pre_roll_ms', 300) / 1000, trail_s: ms('trailing_ms', 300) / 1000 };
+})();
+
 export function loadAudio(clip: Clip): Float32Array {
-  return readWav16kMono(clip.file).samples;
+  const x = readWav16kMono(clip.file).samples;
+  const lead = Math.round(segmentPadding.lead_s * 16000);
+  const out = new Float32Array(lead + x.length + Math.round(segmentPadding.trail_s * 16000));
+  out.set(x, lead);
+  return out;
 }
 
 function editDistance(a: string[], b: string[]): number {

@@ -72,8 +72,10 @@ function recognizerSection(): string {
   return `## 1. Recognizer (one thread)
 
 ${r.clips.fsdd} FSDD clips (takes 0-4, 8 kHz, 4 speakers) and ${r.clips.synth} utterances of the two
-held-out synthetic voices (\`${'flite:rms'}\`, \`${'espeak:en-us+f3'}\`; the recipe's dev texts, synthesized
-here), ${f(r.audio_s / 60, 1)} minutes of audio in all. Earshot kernel: \`${r.kernel}\`.
+held-out synthetic voices (\`flite:rms\`, \`espeak:en-us+f3\`; the recipe's dev texts, synthesized
+here), ${f(r.audio_s / 60, 1)} minutes of audio in all, each clip given the silence a live segment has around its speech
+(the daemon's ${f((r.padding?.lead_s ?? 0) * 1000, 0)} ms pre-roll before, its ${f((r.padding?.trail_s ?? 0) * 1000, 0)} ms closing stretch after; every engine
+gets the same audio). Earshot kernel: \`${r.kernel}\`.
 
 ${table(['engine', 'file (MiB)', 'load (ms)', 'peak RSS (MiB)', 'encoder CPU ms per audio s', 'time vs int4', 'same, one chunk', 'RTF fbank + encoder', 'RTF streaming decode', 'WER FSDD', 'WER held-out voices', 'same text as F32'], [...rows, ...psRows])}
 
@@ -100,7 +102,7 @@ ${table(['engine', 'file (MiB)', 'load (ms)', 'peak RSS (MiB)', 'encoder CPU ms 
 - **Peak RSS**: the whole process (node ${f(r.node_idle_peak_rss_mib, 1)} MiB alone) after the run;
   each engine in its own process. Encoder output vs Earshot F32: ${diffs.join('; ')}.
 - WER: word edits over reference words, summed over the set. By held-out voice: ${byVoice.join('; ')}${ps?.wer_by_voice ? `; pocketsphinx: ${Object.entries(ps.wer_by_voice).map(([v, w]: [string, any]) => `${v} ${pct(w.wer)}`).join(', ')}` : ''}.${r.notes.length ? `\n- ${r.notes.join('\n- ')}` : ''}
-${emis.length ? `\nToken emission latency in the engine's streaming decode (held-out voices, utterances decoded without error; last token's time minus end of speech, which is 20 ms before the clip's end by the synthesizer's trim):\n\n${table(['engine', 'utterances', 'p50 (ms)', 'p90 (ms)', 'mean (ms)'], emis)}\n` : ''}
+${emis.length ? `\nToken emission latency (held-out voices, utterances decoded without error; the last token's time, taken at the end of the 40 ms frame that emits it as training/evaluate.py does, minus the end of speech, 20 ms before the synthesized clip's end):\n\n${table(['engine', 'utterances', 'p50 (ms)', 'p90 (ms)', 'mean (ms)'], emis)}\n` : ''}
 ![speed vs size](plots/speed_vs_size.png)
 
 ![token emission times](plots/emissions.png)`;
