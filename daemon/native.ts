@@ -44,6 +44,9 @@ export interface RecognizerOptions {
   /** 1 = greedy, >1 = modified beam search with that many active paths */
   beam?: number;
   hotPhrases?: HotPhrase[];
+  /** silence appended by finalize() so the model emits its last tokens (they come some frames after
+   * their audio); default 500, 0 = none (exact comparisons with the PyTorch model) */
+  tailPaddingMs?: number;
 }
 
 export interface RecognizerStream {

@@ -74,8 +74,9 @@ function tokensOf(r: DecodeResult): [string, number][] {
   return r.tokens.map((t) => [t.text, Math.round(t.start / 0.04)]);
 }
 
+// No tail padding: the PyTorch reference decodes exactly the audio given.
 async function decode(model: TransducerModel, samples: Float32Array | Int16Array, piece: number, opts = {}) {
-  const s = model.createStream(opts);
+  const s = model.createStream({ tailPaddingMs: 0, ...opts });
   for (let i = 0; i < samples.length; i += piece) s.acceptWaveform(samples.subarray(i, i + piece));
   const r = await s.finalize();
   s.dispose();
@@ -189,6 +190,18 @@ test('the Q4_0 model decodes too, and partial() ends equal to the final result',
   s.dispose();
 });
 
+test('finalize() appends tailPaddingMs of silence (default 500 ms)', async (t) => {
+  const m = await n.loadTransducer(f32File);
+  const padded = new Float32Array(audio.length + 8000);
+  padded.set(audio);
+  const explicit = await decode(m, padded, 1600);
+  const s = m.createStream();
+  s.acceptWaveform(audio);
+  t.deepEqual(await s.finalize(), explicit);
+  s.dispose();
+  t.deepEqual(await decode(m, padded.subarray(0, audio.length + 3200), 1600), await decode(m, audio, 1600, { tailPaddingMs: 200 }));
+});
+
 test('finalize twice, audio after finalize, reset', async (t) => {
   const m = await n.loadTransducer(f32File);
   const s = m.createStream();
@@ -216,7 +229,7 @@ test('dispose is safe at any time', async (t) => {
   await t.throwsAsync(async () => s.finalize(), { message: /disposed/ });
 
   // A stream outlives its model's dispose(); the model then refuses new streams.
-  const s2 = m.createStream();
+  const s2 = m.createStream({ tailPaddingMs: 0 });
   m.dispose();
   m.dispose();
   s2.acceptWaveform(audio);
@@ -230,6 +243,7 @@ test('stream options are checked', async (t) => {
   t.throws(() => m.createStream({ chunkFrames: 2.5 }), { message: /chunkFrames/ });
   t.throws(() => m.createStream({ hotPhrases: [{ phrase: 'café olé', boost: 1 }] }), { message: /café olé/ });
   t.throws(() => m.createStream({ hotPhrases: [{ phrase: 'x', boost: NaN }] }), { message: /boost/ });
+  t.throws(() => m.createStream({ tailPaddingMs: -1 }), { message: /tailPaddingMs/ });
   const s = m.createStream();
   t.throws(() => s.acceptWaveform([1, 2, 3] as unknown as Float32Array), { message: /Int16Array or a Float32Array/ });
   s.dispose();

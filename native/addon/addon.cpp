@@ -330,7 +330,13 @@ std::unique_ptr<TransducerStream> make_stream(Napi::Env env, std::shared_ptr<con
   StreamOptions opt;
   if (options.IsObject()) {
     Napi::Object o = options.As<Napi::Object>();
-    Napi::Value c = o.Get("chunkFrames"), b = o.Get("beam"), h = o.Get("hotPhrases");
+    Napi::Value c = o.Get("chunkFrames"), b = o.Get("beam"), h = o.Get("hotPhrases"), tp = o.Get("tailPaddingMs");
+    if (!tp.IsUndefined()) {
+      if (!tp.IsNumber() || tp.As<Napi::Number>().Int32Value() < 0 || tp.As<Napi::Number>().Int32Value() > 5000 ||
+          tp.As<Napi::Number>().DoubleValue() != tp.As<Napi::Number>().Int32Value())
+        throw Napi::RangeError::New(env, "createStream: tailPaddingMs must be an integer from 0 to 5000");
+      opt.tail_padding_ms = tp.As<Napi::Number>().Int32Value();
+    }
     if (!c.IsUndefined()) {
       if (!c.IsNumber() || c.As<Napi::Number>().Int32Value() < 1 || c.As<Napi::Number>().Int32Value() > 1000 ||
           c.As<Napi::Number>().DoubleValue() != c.As<Napi::Number>().Int32Value())

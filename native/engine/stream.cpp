@@ -1,5 +1,6 @@
 #include "stream.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace earshot {
@@ -43,6 +44,7 @@ std::string join_tokens(const std::vector<std::string>& pieces) {
 TransducerStream::TransducerStream(std::shared_ptr<const TransducerModel> model, const StreamOptions& opt)
     : model_(std::move(model)),
       chunk_(opt.chunk_frames > 0 ? opt.chunk_frames : model_->config().chunk_frames),
+      tail_samples_(std::max(0, opt.tail_padding_ms) * 16),
       enc_(model_->new_encoder_state()),
       context_(build_context(*model_, opt, rejected_)),
       search_(*model_, opt.beam, context_) {}
@@ -61,6 +63,10 @@ int TransducerStream::decode_ready() {
 }
 
 void TransducerStream::finalize() {
+  if (tail_samples_) {
+    std::vector<float> silence(tail_samples_, 0.f);
+    fbank_.accept(silence.data(), silence.size());
+  }
   decode_ready();
   // Leftover fbank frames short of a whole encoder frame are dropped, as in training.
   int frames = int(feats_.size() / (size_t(model_->config().stack) * 80));

@@ -14,6 +14,9 @@ namespace earshot {
 struct StreamOptions {
   int chunk_frames = 0;  // 0: the model's default
   int beam = 1;          // 1: greedy
+  // Silence appended at finalize(): a streaming model emits the last tokens some frames after their
+  // audio, so a segment cut right after the speech would lose them.
+  int tail_padding_ms = 500;
   std::vector<std::pair<std::string, float>> hot_phrases;  // phrase, boost per token
 };
 
@@ -49,6 +52,7 @@ class TransducerStream {
 
   std::shared_ptr<const TransducerModel> model_;
   int chunk_;
+  int tail_samples_;
   Fbank fbank_;
   std::vector<float> feats_;  // CMVN'd fbank frames not yet encoded
   TransducerModel::EncoderState enc_;
