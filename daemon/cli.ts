@@ -57,6 +57,8 @@ async function runCommand(opts: { config?: string; input?: string; realtime?: bo
     demoState = fs.mkdtempSync(path.join(os.tmpdir(), 'earshot-demo-'));
     overrides.stateDir ??= demoState;
     overrides.embeddedPort ??= 0;
+    // the printed transcripts are the show; the JSON log only for problems (unless configured)
+    if (!opts.config) overrides.logLevel = process.env.EARSHOT_LOG_LEVEL ?? 'warn';
   }
   const daemon = new Daemon({ configFile: opts.config, overrides, exitAtEnd: opts.input !== undefined || opts.demo });
   let printer: mqtt.MqttClient | undefined;

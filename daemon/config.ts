@@ -187,6 +187,7 @@ export interface ConfigOverrides {
   site?: string;
   embeddedPort?: number;
   stateDir?: string;
+  logLevel?: string;
 }
 
 function describeIssue(issue: z.ZodIssue): ConfigError {
@@ -212,6 +213,7 @@ export function validateConfig(doc: unknown, overrides: ConfigOverrides = {}, ba
   if (overrides.mqttUrl !== undefined) section('mqtt').url = overrides.mqttUrl;
   if (overrides.site !== undefined) raw.site = overrides.site;
   if (overrides.stateDir !== undefined) raw.state_dir = overrides.stateDir;
+  if (overrides.logLevel !== undefined) raw.log_level = overrides.logLevel;
   if (overrides.embeddedPort !== undefined) {
     const mqtt = section('mqtt');
     mqtt.embedded = { ...(mqtt.embedded ?? {}), port: overrides.embeddedPort };

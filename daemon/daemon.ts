@@ -82,7 +82,7 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
-    setLogLevel(this.cfg.log_level);
+    setLogLevel(process.env.EARSHOT_LOG_LEVEL ?? this.cfg.log_level); // the environment wins, for debugging
     this.notifier.status('loading models');
     // A bad input file should fail before the slow parts.
     const source = this.makeSource(this.cfg);
@@ -346,7 +346,7 @@ export class Daemon {
       return;
     }
     try {
-      setLogLevel(next.log_level);
+      setLogLevel(process.env.EARSHOT_LOG_LEVEL ?? next.log_level);
       if (!same(next.models, this.cfg.models)) this.models = await this.loadModels(next);
       this.rebuildPipeline(next);
       if (!same(next.audio, this.cfg.audio)) {

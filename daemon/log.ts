@@ -4,7 +4,9 @@ import { destination, pino, type Logger } from 'pino';
 
 export type { Logger };
 
-let root: Logger = pino({ level: process.env.EARSHOT_LOG_LEVEL ?? 'info', base: undefined }, destination(2));
+const root: Logger = pino({ level: process.env.EARSHOT_LOG_LEVEL ?? 'info', base: undefined }, destination(2));
+// pino children keep the level they were made with: remember them so log_level reaches them all.
+const children: Logger[] = [];
 
 export function logger(): Logger {
   return root;
@@ -12,8 +14,11 @@ export function logger(): Logger {
 
 export function setLogLevel(level: string): void {
   root.level = level;
+  for (const c of children) c.level = level;
 }
 
 export function childLogger(module: string): Logger {
-  return root.child({ module });
+  const child = root.child({ module });
+  children.push(child);
+  return child;
 }
