@@ -67,7 +67,7 @@ async function runCommand(opts: { config?: string; input?: string; realtime?: bo
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => void daemon.reload());
   await daemon.start();
-  if (opts.demo) {
+  if (opts.demo && daemon.link) {
     printer = await startPrinter(daemon.brokerUrl, daemon.cfg.mqtt.prefix);
     process.stdout.write(`Listening to ${daemon.cfg.audio.file} in real time; transcripts arrive on ${daemon.brokerUrl} topic ${daemon.link.topics.transcript}\n`);
   }

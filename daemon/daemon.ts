@@ -91,6 +91,7 @@ export class Daemon {
     this.profiles = this.loadProfiles(this.cfg, this.models);
     this.outbox = new Outbox(path.join(this.cfg.state_dir, 'outbox'), this.cfg.outbox.max_entries);
     this.outbox.open();
+    if (this.stopping) return; // SIGTERM while the models loaded: shutdown() has finished already
     await this.startLink(this.cfg);
     this.pipeline = this.makePipeline(this.cfg);
     this.source = source;
@@ -418,6 +419,12 @@ export class Daemon {
   async shutdown(reason: string): Promise<void> {
     if (this.stopping) return this.done;
     this.stopping = true;
+    if (!this.link) {
+      // still loading: nothing captured, nothing to deliver
+      log.info({ reason }, 'stopped during start-up');
+      this.resolveDone();
+      return;
+    }
     log.info({ reason }, 'shutting down');
     this.notifier.stopping();
     clearInterval(this.detailTimer);
