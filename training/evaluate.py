@@ -70,7 +70,7 @@ def load_model(path: str, device):
 
 
 @torch.no_grad()
-def decode(model, items, device, chunk=None, batch=64):
+def decode(model, items, device, chunk=None, batch=64, left=None):
     """Returns per item (hypothesis text, emission frames list)."""
     order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
     out = [None] * len(items)
@@ -81,16 +81,16 @@ def decode(model, items, device, chunk=None, batch=64):
         for k, i in enumerate(idx):
             waves[k, : lens[k]] = torch.from_numpy(items[i][0])
         feats, feat_lens = fbank_batch(waves.to(device), lens)
-        enc, enc_lens = model.encode(feats, feat_lens.to(device), chunk=chunk)
+        enc, enc_lens = model.encode(feats, feat_lens.to(device), chunk=chunk, left=left)
         for k, hyp in enumerate(model.greedy(enc, enc_lens)):
             out[idx[k]] = (tok.decode([t for t, _ in hyp]), [f for _, f in hyp])
     return out
 
 
-def evaluate(model, sets, device, chunk=None):
+def evaluate(model, sets, device, chunk=None, left=None):
     res = {}
     for name, items in sets.items():
-        hyps = decode(model, items, device, chunk)
+        hyps = decode(model, items, device, chunk, left=left)
         errors = sum(word_errors(it[1], h) for it, (h, _) in zip(items, hyps))
         words = sum(len(it[1].split()) for it in items)
         lat = [(fr[-1] + 1) * FRAME_S - it[2] for it, (h, fr) in zip(items, hyps) if fr and h == it[1]]
@@ -149,6 +149,7 @@ def main():
     ap.add_argument("--real", default=".carry/data")
     ap.add_argument("--out", required=True)
     ap.add_argument("--chunk", type=int, default=None, help="decoding chunk (default: the model's)")
+    ap.add_argument("--left", type=int, default=None, help="attention left context (default: the model's)")
     ap.add_argument("--plot", default=None, help="PNG of emission times (first two models)")
     ap.add_argument("--sets", default="heldout,heldout_noisy,fsdd")
     args = ap.parse_args()
@@ -162,7 +163,7 @@ def main():
         model.set_qat(int4)
         models[name] = model
         print(f"[eval] {name} ({'int4 arithmetic' if int4 else 'float'})", flush=True)
-        results[name] = evaluate(model, sets, device, args.chunk)
+        results[name] = evaluate(model, sets, device, args.chunk, args.left)
     json.dump(results, open(args.out, "w"), indent=1)
     if args.plot:
         plot_emissions(dict(list(models.items())[:2]), sets, device, args.plot)

@@ -113,6 +113,7 @@ def main(argv=None):
     cfg = TransducerConfig(**(ckpt["config"] if ckpt else {}))
     for k, v in json.loads(args.config).items():
         setattr(cfg, k, v)
+    cfg.left_context_frames = args.left  # the file's L is the one the model was trained with
     model = Transducer(cfg)
     if ckpt:
         model.load_state_dict(expand_state(ckpt["model"]))

@@ -31,7 +31,7 @@ class TransducerConfig:
     pred_context: int = 2
     joiner_dim: int = 256
     chunk_frames: int = 8
-    left_context_frames: int = 32
+    left_context_frames: int = 64
     has_cif: bool = True
     num_mel_bins: int = 80
 
