@@ -26,7 +26,7 @@ const now = () => performance.now();
 
 /** The machine is shared: each timed call runs REPEATS times and the least CPU time counts
  * (interruptions only ever add time). */
-const REPEATS = 3;
+const REPEATS = 2;
 function bestOf<T>(fn: () => T): { value: T; cpu: number; wall: number } {
   let best = { value: undefined as T, cpu: Infinity, wall: Infinity };
   for (let i = 0; i < REPEATS; i++) {

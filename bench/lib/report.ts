@@ -91,14 +91,14 @@ ${table(['engine', 'file (MiB)', 'load (ms)', 'peak RSS (MiB)', 'encoder CPU ms 
   (the GPU machine's Python onnxruntime, meant for this, was out of reach: the team's budget for it was spent).
   "Same, one chunk": Earshot's encoder over each utterance as a single chunk, the batching
   onnxruntime gets (a different mask, so only its time counts).
-  Every timed encoder or fbank call runs 3 times and the least CPU time counts (the machine is
+  Every timed encoder or fbank call runs twice and the least CPU time counts (the machine is
   shared; interruptions only add time). fbank alone: ${f(r.fbank_ms_per_audio_s, 2)} ms per audio
   second (the same for every row).
 - **RTF streaming decode**: the daemon's path (stream fed 100 ms pieces, greedy search, finalize), CPU
   time of all threads over audio time. ONNX rows decode greedily with the F32 model's joiner
-  (\`debugJoint\`, not timed). pocketsphinx: one \`pocketsphinx_batch\` over all files (general en-us
-  acoustic and language model, dictionary), CPU time from \`/usr/bin/time\`; loading (a run over 0.5 s
-  of silence) subtracted, and its load column is CPU ms.
+  (\`debugJoint\`, not timed). pocketsphinx: \`pocketsphinx_batch\` over all files (two processes,
+  half the files each; general en-us acoustic and language model, dictionary), CPU time from
+  \`/usr/bin/time\`; loading (a run over 0.5 s of silence) subtracted, and its load column is CPU ms.
 - **Peak RSS**: the whole process (node ${f(r.node_idle_peak_rss_mib, 1)} MiB alone) after the run;
   each engine in its own process. Encoder output vs Earshot F32: ${diffs.join('; ')}.
 - WER: word edits over reference words, summed over the set. By held-out voice: ${byVoice.join('; ')}${ps?.wer_by_voice ? `; pocketsphinx: ${Object.entries(ps.wer_by_voice).map(([v, w]: [string, any]) => `${v} ${pct(w.wer)}`).join(', ')}` : ''}.${r.notes.length ? `\n- ${r.notes.join('\n- ')}` : ''}
