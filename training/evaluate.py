@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from training.earshot import tokens as tok
+from training.earshot.checkpoint import expand_state
 from training.earshot.data import Corpus, coloured_noise, rms
 from training.earshot.features import fbank_batch
 from training.earshot.model import Transducer, TransducerConfig
@@ -65,7 +66,7 @@ def dev_sets(data_dir: str, real_dir: str, seed: int = 5):
 def load_model(path: str, device):
     ckpt = torch.load(path, map_location="cpu")
     model = Transducer(TransducerConfig(**ckpt["config"]))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
+    model.load_state_dict(expand_state(ckpt["model"]))
     return model.to(device).eval()
 
 

@@ -8,6 +8,7 @@ import json
 import torch
 
 from training.earshot import tokens as tok
+from training.earshot.checkpoint import expand_state
 from training.earshot.features import FRAME_LENGTH_MS, FRAME_SHIFT_MS, NUM_MEL_BINS, SAMPLE_RATE
 from training.earshot.gguf import GgufWriter
 from training.earshot.model import Transducer, TransducerConfig
@@ -90,7 +91,7 @@ def export_transducer(model: Transducer, path: str, weights: str = "q4_0", name:
 def load_checkpoint(path: str, map_location="cpu") -> Transducer:
     ckpt = torch.load(path, map_location=map_location)
     model = Transducer(TransducerConfig(**ckpt["config"]))
-    model.load_state_dict({k: v.float() for k, v in ckpt["model"].items()})
+    model.load_state_dict(expand_state(ckpt["model"]))
     return model
 
 

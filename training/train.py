@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from training.earshot import bat
+from training.earshot.checkpoint import expand_state
 from training.earshot.data import Augmenter, BatchStream, Corpus, waves_to_float
 from training.earshot.features import GlobalCmvn, fbank_batch
 from training.earshot.model import Transducer, TransducerConfig, count_parameters
@@ -62,25 +63,6 @@ def lr_at(step, args):
         frac = min(1.0, (step - args.anneal_from) / (args.anneal_to - args.anneal_from))
         lr = lr * (1 - frac) + args.lr_floor * frac
     return lr
-
-
-def compact_state(state):
-    """Smaller checkpoint for carrying to a fresh GPU machine: 2-D+ float tensors as int8 with a
-    per-row scale (nearly lossless for continuing training), the rest fp16."""
-    out = {}
-    for k, v in state.items():
-        if v.is_floating_point() and v.dim() >= 2:
-            rows = v.float().reshape(v.shape[0], -1)
-            scale = rows.abs().amax(1, keepdim=True).clamp(min=1e-12) / 127
-            out[k] = {"q": torch.round(rows / scale).to(torch.int8), "scale": scale, "shape": list(v.shape)}
-        else:
-            out[k] = v.half() if v.is_floating_point() else v
-    return out
-
-
-def expand_state(state):
-    return {k: (v["q"].float() * v["scale"]).reshape(v["shape"]) if isinstance(v, dict) else
-            (v.float() if v.is_floating_point() else v) for k, v in state.items()}
 
 
 def save(path, model, opt, step, history, args, fp16=False):
