@@ -88,6 +88,26 @@ def export_transducer(model: Transducer, path: str, weights: str = "q4_0", name:
     return w.write(path)
 
 
+def load_gguf(path: str) -> Transducer:
+    """The PyTorch model of an exported file (quantized weights dequantized): for checking that a
+    shipped file decodes as its checkpoint did."""
+    from training.earshot.gguf import read_gguf
+
+    meta, tensors = read_gguf(path)
+    if meta.get("general.architecture") != "earshot-transducer":
+        raise ValueError(f"{path}: not an earshot-transducer file")
+    cfg = TransducerConfig(**{k: meta[f"earshot.{k}"] for k in (
+        "vocab_size", "d_model", "n_layers", "n_heads", "ff_dim", "conv_kernel", "stack", "pred_dim",
+        "pred_context", "joiner_dim", "chunk_frames", "left_context_frames", "has_cif")})
+    model = Transducer(cfg)
+    with torch.no_grad():
+        for name, param, _ in transducer_tensors(model):
+            if name not in tensors:
+                raise ValueError(f"{path}: tensor {name} missing")
+            param.copy_(tensors[name].reshape(param.shape))
+    return model.eval()
+
+
 def load_checkpoint(path: str, map_location="cpu") -> Transducer:
     ckpt = torch.load(path, map_location=map_location)
     model = Transducer(TransducerConfig(**ckpt["config"]))

@@ -40,7 +40,8 @@ def num_frames(num_samples: int) -> int:
 
 def fbank_batch(waves: torch.Tensor, lengths: torch.Tensor):
     """fbank of many utterances in one call (on their device, e.g. the GPU), frame for frame the
-    same as `fbank` of each alone: waves [B, N] padded, lengths [B] -> feats [B, T, 80], frames [B].
+    same maths as `fbank` of each alone (the batched FFT may round differently in the last bits):
+    waves [B, N] padded, lengths [B] -> feats [B, T, 80] (zero past each length), frames [B].
 
     Every Kaldi step (DC removal, pre-emphasis, window, FFT, mel, log) is per frame, so the
     utterances are laid end to end, each on its own 160-sample grid and padded by at least

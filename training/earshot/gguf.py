@@ -133,3 +133,63 @@ class GgufWriter:
         with open(path, "wb") as f:
             f.write(blob)
         return len(blob)
+
+
+def read_gguf(path: str):
+    """(metadata dict, {name: float32 tensor [rows, cols] or [n]}) of a GGUF file this writer can
+    write; quantized tensors come back dequantized. Checks the data CRC."""
+    blob = open(path, "rb").read()
+    pos = 0
+
+    def take(fmt):
+        nonlocal pos
+        vals = struct.unpack_from(fmt, blob, pos)
+        pos += struct.calcsize(fmt)
+        return vals[0]
+
+    def value(t):
+        nonlocal pos
+        if t == STRING:
+            n = take("<Q")
+            pos += n
+            return blob[pos - n: pos].decode("utf-8")
+        if t == ARRAY:
+            et, n = take("<I"), take("<Q")
+            return [value(et) for _ in range(n)]
+        return take(_SCALAR_FORMAT[t])
+
+    if blob[:4] != GGUF_MAGIC:
+        raise ValueError(f"{path}: not a GGUF file")
+    pos = 4
+    version, n_tensors, n_meta = take("<I"), take("<Q"), take("<Q")
+    if version != GGUF_VERSION:
+        raise ValueError(f"{path}: GGUF version {version}, expected {GGUF_VERSION}")
+    meta = {}
+    for _ in range(n_meta):
+        key = value(STRING)
+        meta[key] = value(take("<I"))
+    infos = []
+    for _ in range(n_tensors):
+        name = value(STRING)
+        ne = [take("<Q") for _ in range(take("<I"))]
+        infos.append((name, ne, take("<I"), take("<Q")))
+    start = pos + _pad(pos)
+    data = blob[start:]
+    if "earshot.data_crc32" in meta and zlib.crc32(data) & 0xFFFFFFFF != meta["earshot.data_crc32"]:
+        raise ValueError(f"{path}: data CRC mismatch (file corrupt)")
+    types = {v: k for k, v in TENSOR_TYPES.items()}
+    tensors = {}
+    for name, ne, tid, off in infos:
+        cols, rows = ne[0], (ne[1] if len(ne) > 1 else 1)
+        n = cols * rows
+        kind = types[tid]
+        if kind == "F32":
+            t = torch.from_numpy(np.frombuffer(data, "<f4", n, off).copy())
+        elif kind == "F16":
+            t = torch.from_numpy(np.frombuffer(data, "<f2", n, off).astype(np.float32))
+        elif kind == "Q4_0":
+            t = quant.unpack_q4_0(data[off: off + n // 32 * 18], rows, cols)
+        else:
+            t = quant.unpack_q8_0(data[off: off + n // 32 * 34], rows, cols)
+        tensors[name] = t.reshape(rows, cols) if len(ne) > 1 else t.reshape(cols)
+    return meta, tensors

@@ -1,0 +1,83 @@
+"""Features for batches equal the per-utterance fbank; the text generator's output is spoken form
+that the token set covers; augmentation keeps its text and yields int16-valued audio."""
+import random
+import unittest
+
+import numpy as np
+import torch
+
+from training.earshot import tokens as tok
+from training.earshot.data import Augmenter, Corpus, collate
+from training.earshot.features import fbank, fbank_batch, num_frames
+from training.earshot.textgen import TextGenerator, number_words
+
+
+class FeaturesTest(unittest.TestCase):
+    def test_batch_features_equal_single_utterance_features(self):
+        g = torch.Generator().manual_seed(0)
+        lens = [16000, 7777, 401, 399, 400, 12345]
+        waves = torch.zeros(len(lens), max(lens))
+        for i, n in enumerate(lens):
+            waves[i, :n] = torch.randn(n, generator=g) * 0.1
+        feats, frames = fbank_batch(waves, torch.tensor(lens))
+        for i, n in enumerate(lens):
+            single = fbank(waves[i, :n])
+            self.assertEqual(int(frames[i]), single.shape[0])
+            self.assertEqual(single.shape[0], num_frames(n))
+            # same maths; only the batched FFT may round differently
+            torch.testing.assert_close(feats[i, : single.shape[0]], single, atol=1e-4, rtol=1e-5)
+            self.assertTrue(bool((feats[i, single.shape[0]:] == 0).all()))
+
+    def test_rejects_multichannel(self):
+        with self.assertRaisesRegex(ValueError, "1-D waveform"):
+            fbank(torch.zeros(2, 800))
+
+
+class TextTest(unittest.TestCase):
+    def test_numbers_spelled_out(self):
+        self.assertEqual(number_words(0), "zero")
+        self.assertEqual(number_words(21), "twenty one")
+        self.assertEqual(number_words(1234), "one thousand two hundred thirty four")
+        self.assertEqual(number_words(100000), "one hundred thousand")
+
+    def test_sentences_are_spoken_form_and_varied(self):
+        gen = TextGenerator(seed=3)
+        sents = [gen.sentence() for _ in range(3000)]
+        for s in sents:
+            self.assertEqual(s, " ".join(s.split()))
+            self.assertFalse(any(c.isdigit() or c.isupper() for c in s), s)
+            self.assertEqual(tok.decode(tok.encode(s)), s)
+        self.assertGreater(len(set(sents)), 2000)
+        words = set(" ".join(sents).split())
+        for w in ("kitchen", "thermostat", "timer", "percent", "degrees", "navigate", "wipers", "yes"):
+            self.assertIn(w, words)
+
+    def test_token_set_rejects_unknown_characters(self):
+        with self.assertRaisesRegex(ValueError, "not in the token set"):
+            tok.encode("turn on light 2")
+
+
+class AugmentTest(unittest.TestCase):
+    def test_augmented_examples_keep_text_and_are_int16_audio(self):
+        nr = np.random.default_rng(0)
+        items = [((np.sin(np.arange(8000 + 800 * i) * 0.05) * 8000).astype(np.int16), t, "v")
+                 for i, t in enumerate(["yes", "turn on the fan", "seven"])]
+        corpus = Corpus.from_items(items)
+        aug = Augmenter(corpus)
+        r = random.Random(0)
+        examples = [aug(r, nr) for _ in range(40)]
+        texts = {t for _, t in examples}
+        self.assertTrue(texts <= {"yes", "turn on the fan", "seven"} | {a + " " + b for a in
+                                                                         ["yes", "turn on the fan", "seven"]
+                                                                         for b in ["yes", "turn on the fan", "seven"]})
+        for x, _ in examples:
+            self.assertLess(np.abs(x).max(), 1.0)
+            self.assertTrue(np.allclose(x * 32768, np.round(x * 32768)))
+        waves, wave_lens, targets, target_lens = collate(examples[:4])
+        self.assertEqual(waves.dtype, torch.int16)
+        self.assertEqual(targets.shape[0], 4)
+        self.assertEqual(tok.decode(targets[0, : target_lens[0]].tolist()), examples[0][1])
+
+
+if __name__ == "__main__":
+    unittest.main()
