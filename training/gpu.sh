@@ -13,8 +13,10 @@ case "$1" in
     test -f $DATA/synth_train_flite.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 11000 --engine flite --tag _flite --seed 21
     test -f $DATA/synth_train_flite2.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 11000 --engine flite --tag _flite2 --seed 31
     ;;
-  main)     # continue the shipped model's float BAT run: bash training/gpu.sh main MINUTES [extra args]
-    python3 -m training.train --run bat --minutes "$2" --init .carry/ckpt/bat.pt "${@:3}" 2>&1 | tee $OUT/log_bat
+  main)     # the float BAT run (resumes /tmp/earshot_runs/bat, else starts from a carried
+            # .carry/ckpt/bat.pt if there is one, else from scratch): bash training/gpu.sh main MINUTES [args]
+    INIT=(); test -f .carry/ckpt/bat.pt && INIT=(--init .carry/ckpt/bat.pt)
+    python3 -m training.train --run bat --minutes "$2" "${INIT[@]}" "${@:3}" 2>&1 | tee $OUT/log_bat
     ;;
   compare)  # BAT vs RNN-T latency models: same smaller model, same data, same steps, concurrently
     python3 -m training.train --run cmp_rnnt --loss rnnt --config "$CMP" --batch 64 --workers 3 --minutes "$2" \
