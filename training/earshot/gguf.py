@@ -9,6 +9,7 @@ Usage:
 
 The writer adds `general.alignment` and `earshot.data_crc32` itself.
 """
+import os
 import struct
 import zlib
 
@@ -130,8 +131,11 @@ class GgufWriter:
 
     def write(self, path: str) -> int:
         blob = self.to_bytes()
-        with open(path, "wb") as f:
+        # Write aside and rename: a process that has the old file mapped keeps a valid mapping.
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "wb") as f:
             f.write(blob)
+        os.replace(tmp, path)
         return len(blob)
 
 
