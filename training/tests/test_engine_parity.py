@@ -300,13 +300,11 @@ class TransducerParity(unittest.TestCase):
         back_f32, _ = transducer_from_gguf(self.files["f32"])
         self.assertEqual(got, [greedy_tokens(back_f32, vocab, c, 4) for c in clips])
 
-    @unittest.skipUnless(os.path.exists(SHIPPED), "models/earshot-en-int4.gguf not exported yet")
     def test_shipped_model_tokens(self):
         """The shipped model: the engine's greedy tokens equal the PyTorch QAT model's on FSDD take 0
         (40 recordings of the dev split), decoded with the model's own chunk size."""
         check_model_tokens(self, SHIPPED, self.tmp.name)
 
-    @unittest.skipUnless(os.path.exists(SHIPPED), "models/earshot-en-int4.gguf not exported yet")
     def test_shipped_model_hot_phrase(self):
         """Contextual biasing on the shipped model: a device name said in a command comes out when
         listed as a hot phrase, and a listed phrase that was not said is not inserted."""
