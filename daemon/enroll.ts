@@ -19,9 +19,16 @@ export interface EnrollOptions {
 }
 
 /** The speech frames of one recording, as one buffer (frames with a little margin kept). */
-export function speechOf(pvad: PvadModel, samples: Float32Array, threshold: number): Float32Array {
+export async function speechOf(pvad: PvadModel, samples: Float32Array, threshold: number): Promise<Float32Array> {
   const stream = pvad.createStream(null);
-  const posts = stream.accept(samples);
+  // one second at a time, yielding in between: live enrollment runs inside the daemon
+  const parts: Float32Array[] = [];
+  for (let i = 0; i < samples.length; i += SAMPLE_RATE) {
+    parts.push(stream.accept(samples.subarray(i, Math.min(samples.length, i + SAMPLE_RATE))));
+    await new Promise((r) => setImmediate(r));
+  }
+  const posts = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((o, p) => (posts.set(p, o), o + p.length), 0);
   const frames = posts.length / 3;
   const speech = new Uint8Array(frames);
   for (let k = 0; k < frames; k++) if (posts[3 * k + 1] + posts[3 * k + 2] >= threshold) speech[k] = 1;
@@ -41,7 +48,8 @@ export async function enroll(
   opts: EnrollOptions,
 ): Promise<{ embedding: Float32Array; speechSeconds: number; audioSeconds: number }> {
   const audioSeconds = recordings.reduce((s, r) => s + r.length, 0) / SAMPLE_RATE;
-  const parts = recordings.map((r) => speechOf(pvad, r, opts.threshold));
+  const parts: Float32Array[] = [];
+  for (const r of recordings) parts.push(await speechOf(pvad, r, opts.threshold));
   const speechSamples = parts.reduce((s, p) => s + p.length, 0);
   const speechSeconds = speechSamples / SAMPLE_RATE;
   const fmt = (x: number) => x.toFixed(1);
