@@ -3,8 +3,8 @@
 // records when each transcript arrives.
 //   - end-of-segment latency: true speech end (samples/sample.json) -> transcript received;
 //   - CPU time of the daemon per second of audio (from /proc, after the models are loaded);
-//   - RSS over >= 10 minutes of audio: the sample concatenated, written to the daemon's stdin (raw
-//     PCM source) at 10x real time, sampled from /proc; the slope over the second half says if it
+//   - RSS over 20 minutes of audio (at least 10 asked): the sample concatenated, written to the daemon's stdin (raw
+//     PCM source) at 20x real time, sampled from /proc; the slope over the second half says if it
 //     grows.
 // Writes runs/bench/results/e2e.json; last stdout line: JSON summary.
 //
@@ -26,11 +26,11 @@ function opt(name: string, fallback: string): string {
 const sampleWav = path.resolve(opt('sample', defaultSample));
 const truthFile = path.resolve(opt('truth', sampleWav.replace(/\.wav$/, '.json')));
 const modelsDir = path.resolve(opt('models', defaultModels));
-const rssMinutes = Number(opt('rss-minutes', quick ? '2' : '10'));
+const rssMinutes = Number(opt('rss-minutes', quick ? '2' : '20'));
 const minRealtimeS = Number(opt('min-realtime-s', quick ? '1' : '60'));
 const dir = path.join(workDir, 'e2e');
 /** The memory run feeds audio this many times faster than real time. */
-const FEED_SPEED = 10;
+const FEED_SPEED = 20;
 const TICK = 1 / 100; // seconds per clock tick of /proc/<pid>/stat (USER_HZ = 100 on Linux)
 
 interface TruthSegment {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { readResult, reportDir, repoRoot } from './common.js';
 
 const f = (v: unknown, digits = 1): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '–');
+const ms = (seconds: unknown): string => (typeof seconds === 'number' ? f(seconds * 1000, 0) : '–');
 const small = (v: number): string => (Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(1) : v.toFixed(4));
 const pct = (v: unknown): string => (typeof v === 'number' && Number.isFinite(v) ? `${(100 * v).toFixed(1)} %` : '–');
 const table = (head: string[], rows: (string | number)[][]): string =>
@@ -217,14 +218,14 @@ function trainingSection(): string {
   const parts = ['## 4. Training: BAT against the full RNN-T loss\n\nFrom the recipe\'s reports (measured on the GPU machine, not by this bench).'];
   for (const lt of t.loss_tables) {
     parts.push(`Memory and step time on the same model and batch (\`${lt.file}\`, ${lt.device ?? 'GPU'}, band ${lt.band ?? '–'}):\n\n${table(
-      ['batch', 'seconds', 'T', 'U', 'RNN-T step (ms)', 'BAT step (ms)', 'speed-up', 'RNN-T peak (MiB)', 'BAT peak (MiB)', 'memory ratio'],
+      ['batch', 'seconds', 'T', 'U', 'RNN-T step (ms)', 'BAT step (ms)', 'RNN-T time / BAT time', 'RNN-T peak (MiB)', 'BAT peak (MiB)', 'RNN-T memory / BAT memory'],
       lt.rows.map((r: any) => [r.batch, r.seconds, r.T, r.U, f(r.rnnt.step_ms), f(r.bat.step_ms), `${f(r.rnnt.step_ms / r.bat.step_ms, 2)}×`, f(r.rnnt.peak_mib, 0), f(r.bat.peak_mib, 0), `${f(r.rnnt.peak_mib / r.bat.peak_mib, 1)}×`]),
     )}`);
   }
   for (const ev of t.evals) {
     const rows = [];
     for (const [model, sets] of Object.entries(ev.models) as [string, any][]) {
-      for (const [set, s] of Object.entries(sets) as [string, any][]) rows.push([model, set, pct(s.wer), f(s.mean_last_emission_s * 1000, 0), f(s.last_minus_end_p50_s * 1000, 0), f(s.last_minus_end_p90_s * 1000, 0)]);
+      for (const [set, s] of Object.entries(sets) as [string, any][]) rows.push([model, set, pct(s.wer), ms(s.mean_last_emission_s), ms(s.last_minus_end_p50_s), ms(s.last_minus_end_p90_s)]);
     }
     parts.push(`Emission latency and WER (\`${ev.file}\`; last token's emission minus end of speech):\n\n${table(['model', 'set', 'WER', 'mean last emission (ms)', 'last - end p50 (ms)', 'last - end p90 (ms)'], rows)}`);
   }
