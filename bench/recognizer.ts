@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { native } from '../daemon/native.js';
-import { devClips, ensureSynthDevset, isTrial, models, nodeChild, percentile, python, quick, segmentPadding, repoRoot, requireFile, run, werBySet, workDir, writeResult, type Clip } from './lib/common.js';
+import { devClips, ensureSynthDevset, isTrial, loadAudio, models, nodeChild, percentile, python, quick, segmentPadding, sharedData, wer, repoRoot, requireFile, run, werBySet, workDir, writeResult, type Clip } from './lib/common.js';
 
 function opt(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -169,6 +169,19 @@ async function main() {
       return { id: clips[i].id, set: clips[i].set, ref: clips[i].text, hyp: g.text, seconds: c.samples / 16000, tokens: g.tokens };
     });
   }
+  // Resampler check: the int4 model on FSDD resampled by torchaudio (the training data's resampler)
+  // instead of the daemon's; the same stream decode, the same margins.
+  const taDir = path.join(workDir, 'fsdd-torchaudio');
+  run(python, [path.join(repoRoot, 'bench', 'lib', 'resample_fsdd.py'), '--data', path.join(sharedData, 'fsdd'), '--out', taDir]);
+  const int4 = await native().loadTransducer(int4File);
+  const taRows = [];
+  for (const c of clips.filter((x) => x.set === 'fsdd')) {
+    const s = int4.createStream({ beam: 1 });
+    s.acceptWaveform(loadAudio({ ...c, file: path.join(taDir, path.basename(c.file)) }));
+    taRows.push({ ref: c.text, hyp: (await s.finalize()).text });
+    s.dispose();
+  }
+  const resamplerCheck = { daemon: (werBySet(rows['earshot-int4'].utterances) as any).fsdd, torchaudio: wer(taRows) };
   const sameAsF32 = (name: string) => {
     const base = rows['earshot-f32'].utterances as { hyp: string }[];
     const u = rows[name].utterances as { hyp: string }[];
@@ -199,6 +212,7 @@ async function main() {
     emission_latency: Object.fromEntries(Object.entries(rows).map(([k, r]) => [k, emissionLatency(r.utterances, chunkFrames)])),
     audio_s: rows['earshot-f32'].audio_s,
     padding: segmentPadding,
+    fsdd_resampler_check: resamplerCheck,
     clips: { fsdd: clips.filter((c) => c.set === 'fsdd').length, synth: clips.filter((c) => c.set === 'synth').length },
     node_idle_peak_rss_mib: idle.peak_rss_mib,
     fbank_ms_per_audio_s: (1000 * rows['earshot-f32'].fbank_cpu_s) / rows['earshot-f32'].audio_s,
