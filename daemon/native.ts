@@ -1,9 +1,8 @@
 // Typed face of the C++ addon (native/addon). Everything heavy runs on native threads; calls that
 // return promises never block the event loop, the synchronous ones are bounded small work.
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { installRoot } from './paths.js';
 
 export interface TokenInfo {
   text: string;
@@ -118,24 +117,13 @@ export interface NativeBinding {
   setThreads(n: number): number;
 }
 
-// Works both from daemon/ (tsx) and from dist/daemon/ (compiled).
-function findRepoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('cannot find the Earshot installation root (no package.json above the daemon)');
-    dir = parent;
-  }
-  return dir;
-}
-
 let cached: NativeBinding | undefined;
 
 /** Loads build/Release/earshot.node once; throws with a hint when the addon is not built. */
 export function native(): NativeBinding {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
-  const file = process.env.EARSHOT_ADDON ?? path.join(findRepoRoot(), 'build', 'Release', 'earshot.node');
+  const file = process.env.EARSHOT_ADDON ?? path.join(installRoot(), 'build', 'Release', 'earshot.node');
   try {
     cached = require(file) as NativeBinding;
   } catch (err) {
