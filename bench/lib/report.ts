@@ -22,28 +22,29 @@ export interface RunInfo {
 const HOW_TO = `## How to run
 
 \`npm run bench\` runs every piece below one after the other (each engine in a process of its own),
-rewrites this file and the plots in \`bench/plots/\`; it takes about 15 minutes on a 2-core x86-64
-machine. Raw results and caches go to \`runs/bench/\` (ignored by git).
+rewrites this file and the plots in \`bench/plots/\`; on a 2-core x86-64 machine it takes 11 to 16
+minutes (this run's time is above). Raw results and caches go to \`runs/bench/\` (ignored by git).
 
 What it needs (Debian bookworm):
 
 - \`apt-get install -y mosquitto pocketsphinx pocketsphinx-en-us espeak-ng flite python3-torch python3-torchaudio\`
-- \`apt-get install -y python3-matplotlib\` (the plots, drawn by \`/usr/bin/python3 bench/plots.py\`)
+- \`apt-get install -y python3-matplotlib python3-onnx\` (the plots, drawn by \`/usr/bin/python3 bench/plots.py\`;
+  the int8 ONNX encoders, made by \`bench/onnx/quantize_int8.py\`)
 - \`npm install\` (builds the addon; \`onnxruntime-node\` is a devDependency and
   \`ONNXRUNTIME_NODE_INSTALL=skip\` is enough: its CPU binaries come inside the package)
 - the models in \`models/\`, the bundled \`samples/sample.wav\` + \`sample.json\`, and the recordings in
   \`../shared/data\` (FSDD takes 0-4).
-- The int8 ONNX encoder (\`bench/onnx/encoder-int8.onnx\`) needs Python's \`onnxruntime\`, which Debian
-  does not package: it is made once per model elsewhere with
-  \`python3 bench/onnx/quantize.py bench/onnx/encoder-fp32.onnx bench/onnx/encoder-int8.onnx\` and
-  committed; the bench leaves the int8 row out when that file was made from another model. The fp32
-  export is redone by \`bench/onnx_export.py\` whenever the F32 model changes.
+- \`bench/onnx/\` holds the ONNX exports of the F32 model's encoder (\`bench/onnx_export.py\`, Debian's
+  torch) and their int8 versions; the bench redoes them whenever \`models/earshot-en-f32.gguf\` changes.
+  \`bench/onnx/quantize.py\` makes the int8 files with onnxruntime's own \`quantize_dynamic\` instead,
+  where Python's onnxruntime is installed (Debian has none).
 
 Pieces, each runnable alone (each prints one JSON object as its last line):
 \`node --import=tsx bench/recognizer.ts\`, \`bench/pocketsphinx.ts\`, \`bench/e2e.ts\`, \`bench/lib/pvad.ts\`,
 \`bench/lib/training.ts\`; \`node --import=tsx bench/run-all.ts --only e2e,report\` redoes some and
-renders the rest from the last results. Kernel and engine micro-benchmarks: \`npm run bench:kernels\`,
-\`npm run bench:engine\`.`;
+renders the rest from the last results. \`bash bench/lib/smoke.sh\` tries the whole plumbing on a random
+transducer (to /tmp, not here). Kernel and engine micro-benchmarks (\`npm run bench:kernels\`,
+\`npm run bench:engine\`) run as steps too; their figures are in section 5.`;
 
 function recognizerSection(): string {
   const r = readResult('recognizer');
@@ -274,13 +275,13 @@ function targetsSection(): string {
   const by = (n: string) => r?.table.find((t: any) => t.name === n);
   const int4 = by('earshot-int4');
   const int8 = by('onnx-int8');
-  rows.push(['Earshot engine faster than onnxruntime int8 on the same encoder', int4 && int8 ? `${f(int4.encoder_ms_per_audio_s, 2)} vs ${f(int8.encoder_ms_per_audio_s, 2)} ms per audio s` : 'int8 not measured', int4 && int8 ? (int4.encoder_ms_per_audio_s < int8.encoder_ms_per_audio_s ? 'yes' : '**no**') : '–']);
+  rows.push(['Earshot engine faster than onnxruntime int8 on the same encoder (streaming, one thread)', int4 && int8 ? `${f(int4.encoder_ms_per_audio_s, 2)} vs ${f(int8.encoder_ms_per_audio_s, 2)} ms per audio s (Earshot takes ${f(int4.encoder_ms_per_audio_s / int8.encoder_ms_per_audio_s, 2)}× onnxruntime's time; whole-utterance onnxruntime int8: ${f(by('onnx-int8-whole')?.encoder_ms_per_audio_s, 2)})` : 'int8 not measured', int4 && int8 ? (int4.encoder_ms_per_audio_s < int8.encoder_ms_per_audio_s ? 'yes' : '**no**') : '–']);
   rows.push(['end-of-segment p90 under 500 ms', e ? `p90 ${f(e.realtime.latency_p90_ms, 0)} ms (p50 ${f(e.realtime.latency_p50_ms, 0)})` : 'not measured', e ? (e.realtime.latency_p90_ms < 500 ? 'yes' : '**no**') : '–']);
   if (int4 && ps) {
     const both = ['fsdd', 'synth'].map((s) => [int4.wer[s]?.wer, ps.wer[s]?.wer]);
     rows.push(['WER well below pocketsphinx\'s', `FSDD ${pct(both[0][0])} vs ${pct(both[0][1])}; held-out voices ${pct(both[1][0])} vs ${pct(both[1][1])}`, both.every(([a, b]) => a < b / 2) ? 'yes' : '**no**']);
   }
-  if (e) rows.push(['RSS does not grow over >= 10 min of audio', `${f(e.memory.slope_mib_per_audio_min_second_half, 4)} MiB/min over ${f(e.memory.audio_s / 60, 1)} min`, e.memory.grows ? '**no**' : 'yes']);
+  if (e) rows.push(['RSS does not grow over at least 10 min of audio', `${f(e.memory.slope_mib_per_audio_min_second_half, 4)} MiB/min over ${f(e.memory.audio_s / 60, 1)} min`, e.memory.grows ? '**no**' : 'yes']);
   return `## Targets (issue 7)\n\n${table(['target', 'measured', 'met'], rows)}`;
 }
 
@@ -290,7 +291,9 @@ export function renderResults(info: RunInfo): string {
   return [
     '# Earshot benchmarks',
     '',
-    `Written by \`npm run bench\` on ${info.date} at commit \`${info.commit}\`, in ${f(info.total_s / 60, 1)} minutes.`,
+    info.steps.some((s) => s.reused)
+      ? `Written by \`npm run bench -- --only ...\` on ${info.date} at commit \`${info.commit}\`: only some steps were rerun (${f(info.total_s / 60, 1)} minutes); the others keep their last results (see "Steps of this run" at the end).`
+      : `Written by \`npm run bench\` on ${info.date} at commit \`${info.commit}\`, in ${f(info.total_s / 60, 1)} minutes.`,
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, ${m.os} (Linux ${m.kernel}), Node ${m.node}. Other work shared the machine during the run, so times carry some noise; ratios within one run are steadier than absolute figures.`,
     '',
     HOW_TO,
