@@ -61,6 +61,12 @@ function runStep(cmd: string[], capture?: string): Promise<string | undefined> {
 }
 
 async function main() {
+  // --rerender: this file again from the last run's results and its own record (no step rerun).
+  if (process.argv.includes('--rerender')) {
+    const info = JSON.parse(fs.readFileSync(path.join(resultsDir, 'run.json'), 'utf8')) as RunInfo;
+    console.log(JSON.stringify({ bench: 'all', results: path.relative(repoRoot, writeResults(info)), rerendered: info.date }));
+    return;
+  }
   const only = option('only')?.split(',');
   const unknown = only?.filter((s) => s !== 'report' && !STEPS.some((x) => x.name === s)) ?? [];
   if (unknown.length) throw new Error(`unknown step(s) ${unknown.join(', ')}; steps: ${STEPS.map((s) => s.name).join(' ')}`);
@@ -94,14 +100,16 @@ async function main() {
     /* not a checkout */
   }
   const plotsDir = path.join(reportDir, 'plots');
-  const file = writeResults({
+  const info: RunInfo = {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     commit,
     machine: machine(),
     total_s: (Date.now() - t0) / 1000,
     steps,
     plots: fs.existsSync(plotsDir) ? fs.readdirSync(plotsDir) : [],
-  });
+  };
+  writeResult('run', info);
+  const file = writeResults(info);
   const failed = steps.filter((s) => !s.ok).map((s) => s.name);
   console.log(JSON.stringify({ bench: 'all', results: path.relative(repoRoot, file), minutes: +((Date.now() - t0) / 60000).toFixed(1), failed }));
   if (failed.length) process.exitCode = 1;

@@ -105,8 +105,7 @@ ${table(['engine', 'file (MiB)', 'load (ms)', 'peak RSS (MiB)', 'encoder CPU ms 
   each engine in its own process. Encoder output vs Earshot F32: ${diffs.join('; ')}.
 - **Resampling**: the FSDD clips are 8 kHz; the daemon's WAV reader resamples them to 16 kHz. The
   same int4 decode on the same clips resampled by torchaudio (as the recipe's training data was):
-  FSDD WER ${pct(r.fsdd_resampler_check?.torchaudio?.wer)} against ${pct(r.fsdd_resampler_check?.daemon?.wer)} through the daemon's resampler. The two differ above
-  4 kHz (the daemon's leaves less energy there), which the model learnt from torchaudio's.
+  FSDD WER ${pct(r.fsdd_resampler_check?.torchaudio?.wer)} against ${pct(r.fsdd_resampler_check?.daemon?.wer)} through the daemon's resampler${Math.abs((r.fsdd_resampler_check?.torchaudio?.wer ?? 0) - (r.fsdd_resampler_check?.daemon?.wer ?? 0)) > 0.01 ? ' (the two resamplers differ above 4 kHz, which the model learnt from torchaudio\'s)' : ' (the daemon\'s resampler is torchaudio\'s filter since commit b714d08; before it, 11.0 % against 4.0 %)'}.
 - WER: word edits over reference words, summed over the set. By held-out voice: ${byVoice.join('; ')}${ps?.wer_by_voice ? `; pocketsphinx: ${Object.entries(ps.wer_by_voice).map(([v, w]: [string, any]) => `${v} ${pct(w.wer)}`).join(', ')}` : ''}.${r.notes.length ? `\n- ${r.notes.join('\n- ')}` : ''}
 ${emis.length ? `\nToken emission latency (held-out voices, utterances decoded without error; the last token's time, taken at the end of the 40 ms frame that emits it as training/evaluate.py does, minus the end of speech, 20 ms before the synthesized clip's end):\n\n${table(['engine', 'utterances', 'p50 (ms)', 'p90 (ms)', 'mean (ms)'], emis)}\n` : ''}
 ![speed vs size](plots/speed_vs_size.png)
