@@ -26,6 +26,14 @@ inline int summary(const char* program) {
 }  // namespace check
 
 #define CHECK(cond) ::check::report(bool(cond), __FILE__, __LINE__, #cond)
+// printf-style message, formatted only on failure.
+#define CHECKF(cond, ...)                                                   \
+  do {                                                                      \
+    const bool checkf_ok_ = bool(cond);                                     \
+    char checkf_msg_[512] = "";                                             \
+    if (!checkf_ok_) std::snprintf(checkf_msg_, sizeof checkf_msg_, __VA_ARGS__); \
+    ::check::report(checkf_ok_, __FILE__, __LINE__, std::string(#cond) + ": " + checkf_msg_); \
+  } while (0)
 #define CHECK_MSG(cond, msg) ::check::report(bool(cond), __FILE__, __LINE__, std::string(#cond) + ": " + (msg))
 // Runs stmt and checks that it throws earshot::Error whose message contains `needle`.
 #define CHECK_THROWS(stmt, needle)                                                                  \

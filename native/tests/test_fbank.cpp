@@ -10,19 +10,10 @@
 #include <vector>
 
 #include "fbank.h"
+#include "check.h"
 
 using earshot::Fbank;
 
-static int failures = 0;
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::fprintf(stderr, __VA_ARGS__);                   \
-      std::fprintf(stderr, "\n");                          \
-      ++failures;                                          \
-    }                                                      \
-  } while (0)
 
 struct Golden {
   std::vector<int16_t> samples;
@@ -76,12 +67,12 @@ int main() {
   for (const char* name : {"speech", "noise", "tone"}) {
     Golden g;
     if (!load(name, g)) {
-      CHECK(false, "cannot read golden file %s%s.fbank", golden_dir().c_str(), name);
+      CHECKF(false, "cannot read golden file %s%s.fbank", golden_dir().c_str(), name);
       continue;
     }
-    CHECK(g.bins == 80, "%s: golden has %u bins", name, g.bins);
+    CHECKF(g.bins == 80, "%s: golden has %u bins", name, g.bins);
     std::vector<float> whole = run(g, {g.samples.size()}, false);
-    CHECK(whole.size() == g.feats.size(), "%s: %zu values, golden %zu", name, whole.size(), g.feats.size());
+    CHECKF(whole.size() == g.feats.size(), "%s: %zu values, golden %zu", name, whole.size(), g.feats.size());
     if (whole.size() != g.feats.size()) continue;
     double worst = 0;
     for (size_t i = 0; i < whole.size(); ++i) {
@@ -89,14 +80,14 @@ int main() {
       double err = std::fabs(whole[i] - ref) / std::max(1.0, std::fabs(ref));
       worst = std::max(worst, err);
     }
-    CHECK(worst <= 1e-4, "%s: worst scaled error %.3g > 1e-4", name, worst);
+    CHECKF(worst <= 1e-4, "%s: worst scaled error %.3g > 1e-4", name, worst);
     std::printf("%s: %u frames, worst scaled error %.3g\n", name, g.frames, worst);
 
     // Incremental feeding must give exactly the same frames, whatever the chunk sizes.
     for (const auto& sizes : std::vector<std::vector<size_t>>{{1}, {160}, {399, 1, 401}, random_sizes}) {
       for (bool as_float : {false, true}) {
         std::vector<float> part = run(g, sizes, as_float);
-        CHECK(part == whole, "%s: chunked feeding (first size %zu, float %d) differs from one-shot",
+        CHECKF(part == whole, "%s: chunked feeding (first size %zu, float %d) differs from one-shot",
               name, sizes[0], int(as_float));
       }
     }
@@ -105,10 +96,10 @@ int main() {
   Fbank fb;
   std::vector<int16_t> short_sig(399, 100);
   fb.accept_int16(short_sig.data(), short_sig.size());
-  CHECK(fb.frames_ready() == 0, "399 samples gave %zu frames", fb.frames_ready());
+  CHECKF(fb.frames_ready() == 0, "399 samples gave %zu frames", fb.frames_ready());
   fb.reset();
   fb.accept_int16(short_sig.data(), 1);
-  CHECK(fb.frames_ready() == 0, "reset kept pending samples");
+  CHECKF(fb.frames_ready() == 0, "reset kept pending samples");
   // Non-finite input samples count as silence instead of spreading NaN.
   std::vector<float> bad(1600, 0.1f);
   bad[10] = NAN;
@@ -119,8 +110,6 @@ int main() {
   fb2.take(frames);
   bool finite = !frames.empty();
   for (float v : frames) finite = finite && std::isfinite(v);
-  CHECK(finite, "NaN / infinity in the input gave non-finite features");
-  if (failures) std::fprintf(stderr, "%d failure(s)\n", failures);
-  else std::printf("test_fbank: ok\n");
-  return failures ? 1 : 0;
+  CHECKF(finite, "NaN / infinity in the input gave non-finite features");
+  return check::summary("test_fbank");
 }

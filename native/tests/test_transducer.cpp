@@ -11,19 +11,10 @@
 #include "model_fixture.h"
 #include "search.h"
 #include "stream.h"
+#include "check.h"
 
 using namespace earshot;
 
-static int failures = 0;
-#define CHECK(cond, ...)                                        \
-  do {                                                          \
-    if (!(cond)) {                                              \
-      std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::fprintf(stderr, __VA_ARGS__);                        \
-      std::fprintf(stderr, "\n");                               \
-      ++failures;                                               \
-    }                                                           \
-  } while (0)
 
 // Two seconds of a gliding tone with bursts of noise: something an encoder reacts to.
 static std::vector<float> test_audio(size_t n = 32000) {
@@ -75,7 +66,7 @@ static void test_chunked_encoder(const std::string& weights) {
       }
       double worst = 0;
       for (size_t i = 0; i < whole.size(); ++i) worst = std::max(worst, double(std::fabs(whole[i] - chunked[i])));
-      CHECK(worst <= 1e-4, "%s C=%d L=%d: chunked encoder differs by %.3g", weights.c_str(), C, L, worst);
+      CHECKF(worst <= 1e-4, "%s C=%d L=%d: chunked encoder differs by %.3g", weights.c_str(), C, L, worst);
       std::printf("encoder %s C=%d L=%d T=%d: max |chunked - masked| = %.3g\n", weights.c_str(), C, L, T, worst);
 
       // A stream fed in odd pieces decodes the same tokens, at the same frames, as greedy search
@@ -96,28 +87,28 @@ static void test_chunked_encoder(const std::string& weights) {
       }
       s.finalize();
       Transcript got = s.result();
-      CHECK(got.tokens.size() == want.size(), "%s C=%d L=%d: stream gave %zu tokens, reference %zu",
+      CHECKF(got.tokens.size() == want.size(), "%s C=%d L=%d: stream gave %zu tokens, reference %zu",
             weights.c_str(), C, L, got.tokens.size(), want.size());
-      CHECK(!want.empty(), "random model emitted nothing (the test would prove little)");
+      CHECKF(!want.empty(), "random model emitted nothing (the test would prove little)");
       for (size_t i = 0; i < std::min(got.tokens.size(), want.size()); ++i) {
-        CHECK(got.tokens[i].text == (m.config().tokens[want[i].id] == "\xe2\x96\x81" ? " " : m.config().tokens[want[i].id]),
+        CHECKF(got.tokens[i].text == (m.config().tokens[want[i].id] == "\xe2\x96\x81" ? " " : m.config().tokens[want[i].id]),
               "token %zu differs", i);
-        CHECK(std::fabs(got.tokens[i].start - want[i].frame * 0.04) < 1e-9, "token %zu time differs", i);
-        CHECK(got.tokens[i].conf > 0 && got.tokens[i].conf <= 1, "token %zu confidence %g", i, got.tokens[i].conf);
+        CHECKF(std::fabs(got.tokens[i].start - want[i].frame * 0.04) < 1e-9, "token %zu time differs", i);
+        CHECKF(got.tokens[i].conf > 0 && got.tokens[i].conf <= 1, "token %zu confidence %g", i, got.tokens[i].conf);
       }
-      CHECK(!got.boundaries.empty(), "CIF head gave no boundary");
+      CHECKF(!got.boundaries.empty(), "CIF head gave no boundary");
       // The beam search code with one path is greedy search.
       Search one(m, 1, nullptr, false);
       one.decode(whole.data(), T, 0);
       std::vector<Token> beam1 = one.best();
-      CHECK(ids(beam1) == ids(want), "%s C=%d L=%d: beam search with one path differs from greedy", weights.c_str(), C, L);
+      CHECKF(ids(beam1) == ids(want), "%s C=%d L=%d: beam search with one path differs from greedy", weights.c_str(), C, L);
       for (size_t i = 0; i < std::min(beam1.size(), want.size()); ++i)
-        CHECK(beam1[i].frame == want[i].frame, "beam-1 token %zu frame differs", i);
+        CHECKF(beam1[i].frame == want[i].frame, "beam-1 token %zu frame differs", i);
       // reset() starts over: the same audio gives the same result.
       s.reset();
       s.accept(audio.data(), audio.size());
       s.finalize();
-      CHECK(s.result().text == got.text, "result after reset differs");
+      CHECKF(s.result().text == got.text, "result after reset differs");
     }
   }
 }
@@ -126,29 +117,29 @@ static void test_context_graph() {
   ContextGraph g({{{1, 2, 3}, 1.f}, {{2, 3, 4, 5}, 0.5f}});
   float d;
   int s = g.step(0, 1, &d);
-  CHECK(d == 1.f, "first token boost %g", d);
+  CHECKF(d == 1.f, "first token boost %g", d);
   s = g.step(s, 2, &d);
-  CHECK(d == 1.f && g.pending(s) == 2.f, "second token: delta %g pending %g", d, g.pending(s));
+  CHECKF(d == 1.f && g.pending(s) == 2.f, "second token: delta %g pending %g", d, g.pending(s));
   s = g.step(s, 9, &d);
-  CHECK(d == -2.f && s == 0, "broken match should take back 2, got %g (state %d)", d, s);
+  CHECKF(d == -2.f && s == 0, "broken match should take back 2, got %g (state %d)", d, s);
   float total = 0;
   s = 0;
   for (int t : {1, 2, 3}) {
     s = g.step(s, t, &d);
     total += d;
   }
-  CHECK(total == 3.f && g.pending(s) == 0.f, "completed phrase keeps its boost: total %g pending %g", total,
+  CHECKF(total == 3.f && g.pending(s) == 0.f, "completed phrase keeps its boost: total %g pending %g", total,
         g.pending(s));
   // 1 2 then 3 ... fails over to the suffix phrase "2 3 4 5" when 4 follows "1 2 3"? "1 2 3" ends
   // first, so a following 4 starts from the root: no boost.
   s = g.step(s, 4, &d);
-  CHECK(d == 0.f, "token after a finished phrase: delta %g", d);
+  CHECKF(d == 0.f, "token after a finished phrase: delta %g", d);
   // Failure link: "1 2" then 2 -> the match "2" of the second phrase.
   s = 0;
   s = g.step(s, 1, &d);
   s = g.step(s, 2, &d);
   s = g.step(s, 2, &d);
-  CHECK(std::fabs(d - (0.5f - 2.f)) < 1e-6 && g.pending(s) == 0.5f, "failure link: delta %g pending %g", d,
+  CHECKF(std::fabs(d - (0.5f - 2.f)) < 1e-6 && g.pending(s) == 0.5f, "failure link: delta %g pending %g", d,
         g.pending(s));
 }
 
@@ -156,8 +147,8 @@ static void test_tokenize() {
   RandomTransducer rt("f32");
   std::vector<int> v = tokenize_phrase("Hue  Go", rt.cfg.tokens);
   std::vector<int> want = {2 + 'h' - 'a', 2 + 'u' - 'a', 2 + 'e' - 'a', 1, 2 + 'g' - 'a', 2 + 'o' - 'a'};
-  CHECK(v == want, "tokenize_phrase(\"Hue  Go\") gave %zu ids", v.size());
-  CHECK(tokenize_phrase("caf\xc3\xa9", rt.cfg.tokens).empty(), "a character without a token must reject the phrase");
+  CHECKF(v == want, "tokenize_phrase(\"Hue  Go\") gave %zu ids", v.size());
+  CHECKF(tokenize_phrase("caf\xc3\xa9", rt.cfg.tokens).empty(), "a character without a token must reject the phrase");
 }
 
 static void test_biasing() {
@@ -176,16 +167,16 @@ static void test_biasing() {
     StreamOptions opt;
     opt.hot_phrases = {{"caf\xc3\xa9", 1.f}, {"hue go", 1.f}};
     TransducerStream s(rt.model, opt);
-    CHECK(s.rejected_phrases() == std::vector<std::string>{"caf\xc3\xa9"}, "the unspellable phrase is reported");
+    CHECKF(s.rejected_phrases() == std::vector<std::string>{"caf\xc3\xa9"}, "the unspellable phrase is reported");
   }
   std::string greedy = decode(1, {}), beam = decode(4, {});
   std::printf("greedy: \"%s\"\nbeam 4: \"%s\"\n", greedy.c_str(), beam.c_str());
-  CHECK(!beam.empty(), "beam search gave nothing");
-  CHECK(decode(4, {{"qxz", 0.f}}) == beam, "a zero boost changed the result");
+  CHECKF(!beam.empty(), "beam search gave nothing");
+  CHECKF(decode(4, {{"qxz", 0.f}}) == beam, "a zero boost changed the result");
   std::string boosted = decode(4, {{"qxz", 8.f}});
   std::printf("beam 4 boosting \"qxz\": \"%s\"\n", boosted.c_str());
-  CHECK(beam.find("qxz") == std::string::npos, "the unboosted result already has the phrase");
-  CHECK(boosted.find("qxz") != std::string::npos, "boosted phrase missing from \"%s\"", boosted.c_str());
+  CHECKF(beam.find("qxz") == std::string::npos, "the unboosted result already has the phrase");
+  CHECKF(boosted.find("qxz") != std::string::npos, "boosted phrase missing from \"%s\"", boosted.c_str());
 }
 
 int main() {
@@ -194,7 +185,5 @@ int main() {
   test_chunked_encoder("f32");
   test_chunked_encoder("q4_0");
   test_biasing();
-  if (failures) std::fprintf(stderr, "%d failure(s)\n", failures);
-  else std::printf("test_transducer: ok\n");
-  return failures ? 1 : 0;
+  return check::summary("test_transducer");
 }
