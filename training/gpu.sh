@@ -5,6 +5,8 @@ set -uo pipefail
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/earshot_out}
 DATA=/tmp/earshot_data
+LOGS=/tmp/earshot_logs
+CKPT=/tmp/earshot_ckpt
 CMP='{"d_model":144,"n_layers":6,"ff_dim":576,"pred_dim":192,"joiner_dim":192}'
 case "$1" in
   prepare)  # espeak-ng + flite speech, about 2 minutes on 16 cores; kept in /tmp while the machine stays
@@ -26,6 +28,30 @@ case "$1" in
     ;;
   qat)      # int4 quantization-aware fine-tuning from the float model: bash training/gpu.sh qat MINUTES INIT
     python3 -m training.train --run bat_qat --qat --minutes "$2" --init "$3" --lr 5e-4 --warmup 1 "${@:4}" 2>&1 | tee $OUT/log_qat
+    ;;
+  prepare2) # the fine-tuning data: new texts (other seeds), a larger flite share (~3 minutes)
+    mkdir -p /tmp/r && tar -C /tmp/r -xJf .carry/synth.tar.xz
+    test -f $DATA/synth_train.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 24000 --engine espeak --seed 41
+    for s in 51 61; do
+      test -f $DATA/synth_train_flite$s.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 11000 --engine flite --tag _flite$s --seed $s
+    done
+    ;;
+  launch)   # detached (setsid) so training outlives the call that starts it; logs in $LOGS, weights in $CKPT:
+            # the comparison pair (same model, data, steps; RNN-T vs BAT) and the int4 fine-tune of the shipped model
+    mkdir -p $LOGS $CKPT
+    for loss in rnnt bat; do
+      setsid nohup python3 -m training.train --run cmp2_$loss --loss $loss --config "$CMP" --batch 64 --workers 3 \
+        --minutes "$2" --max-steps "$3" --save-at 1000,1500,2000,2500,3000,3500,4000 --out $CKPT > $LOGS/cmp2_$loss.log 2>&1 < /dev/null &
+    done
+    setsid nohup python3 -m training.train --run bat_ft --qat --specaug --init .carry/ckpt/bat.pt --minutes "$2" \
+      --workers 8 --lr 4e-4 --warmup 9591 --anneal-from 11000 --anneal-to 13000 --lr-floor 3e-5 --max-steps 13000 \
+      --out $CKPT > $LOGS/bat_ft.log 2>&1 < /dev/null &
+    sleep 5
+    ;;
+  watch)    # wait SECONDS, then bring back the logs and the latest fine-tuned weights
+    sleep "$2"
+    for f in $LOGS/*.log; do echo "== $f"; tr '\r' '\n' < $f | grep -v '^$' | tail -n 4; done
+    cp $LOGS/*.log $OUT/ 2>/dev/null; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv
     ;;
   table1)
     python3 -m training.measure_loss --out $OUT/loss_table.json 2>&1 | tee $OUT/log_table1

@@ -40,6 +40,32 @@ def measure(model, feats, feat_lens, targets, target_lens, kind, r_down, r_up, r
             "peak_mib": (torch.cuda.max_memory_allocated(dev) - base) / 2 ** 20}
 
 
+def measure_loss_only(model, enc, enc_lens, targets, target_lens, kind, r_down, r_up, repeats=10):
+    """The loss alone (joiner + lattice, forward and backward) from a fixed encoder output: what
+    the paper's Table 1 compares, without the encoder's cost that both share."""
+    dev = enc.device
+    enc = enc.detach().requires_grad_(True)
+
+    def step():
+        if kind == "bat":
+            trans, cif = bat.bat_loss(model, enc, enc_lens, targets, target_lens, r_down, r_up)
+            loss = trans + cif
+        else:
+            loss = bat.full_rnnt_loss(model, enc, enc_lens, targets, target_lens)
+        loss.backward()
+
+    step()
+    torch.cuda.synchronize(dev)
+    torch.cuda.reset_peak_memory_stats(dev)
+    base = torch.cuda.memory_allocated(dev)
+    t0 = time.time()
+    for _ in range(repeats):
+        step()
+    torch.cuda.synchronize(dev)
+    return {"step_ms": (time.time() - t0) / repeats * 1000,
+            "peak_mib": (torch.cuda.max_memory_allocated(dev) - base) / 2 ** 20}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -63,6 +89,12 @@ def main():
         for kind in ("rnnt", "bat"):
             torch.cuda.empty_cache()
             row[kind] = measure(model, feats, feat_lens, targets, target_lens, kind, args.r_down, args.r_up)
+        with torch.no_grad(), torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+            enc, enc_lens = model.encode(feats, feat_lens, chunk=8)
+        for kind in ("rnnt", "bat"):
+            torch.cuda.empty_cache()
+            row[kind + "_loss_only"] = measure_loss_only(model, enc.float(), enc_lens, targets, target_lens, kind,
+                                                         args.r_down, args.r_up)
         print(json.dumps(row), flush=True)
         rows.append(row)
     json.dump({"device": torch.cuda.get_device_name(dev), "band": args.r_down + args.r_up, "rows": rows},

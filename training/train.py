@@ -21,7 +21,7 @@ import torch
 from training.earshot import bat
 from training.earshot.checkpoint import expand_state
 from training.earshot.data import Augmenter, BatchStream, Corpus, waves_to_float
-from training.earshot.features import GlobalCmvn, fbank_batch
+from training.earshot.features import GlobalCmvn, fbank_batch, spec_augment
 from training.earshot.model import Transducer, TransducerConfig, count_parameters
 from training.earshot.realdata import load_real
 
@@ -50,6 +50,7 @@ def parse_args(argv=None):
     ap.add_argument("--r-down", type=int, default=4)
     ap.add_argument("--r-up", type=int, default=6)
     ap.add_argument("--cif-weight", type=float, default=1.0)
+    ap.add_argument("--specaug", action="store_true", help="frequency warp + SpecAugment masks on the features")
     ap.add_argument("--config", default="{}", help="JSON overrides of TransducerConfig")
     ap.add_argument("--save-min", type=float, default=2.0)
     ap.add_argument("--seed", type=int, default=1)
@@ -116,6 +117,7 @@ def main(argv=None):
                                          prefetch_factor=4, persistent_workers=False)
     chunks = [int(c) for c in args.chunks.split(",")]
     rng = random.Random(args.seed + step)
+    aug_gen = torch.Generator().manual_seed(args.seed + step)
 
     def features(batch):
         waves, wave_lens, targets, target_lens = (t.to(dev, non_blocking=True) for t in batch)
@@ -141,6 +143,8 @@ def main(argv=None):
     t_log = time.time()
     while step < args.max_steps and time.time() - start < budget:
         feats, feat_lens, targets, target_lens = features(next(it))
+        if args.specaug:
+            feats = spec_augment(feats, feat_lens, model.feat_mean, aug_gen)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)
         chunk = rng.choice(chunks)

@@ -89,3 +89,35 @@ class GlobalCmvn:
 
 def apply_cmvn(feats: torch.Tensor, mean: torch.Tensor, istd: torch.Tensor) -> torch.Tensor:
     return (feats - mean) * istd
+
+
+def spec_augment(feats: torch.Tensor, lengths: torch.Tensor, fill: torch.Tensor, gen: torch.Generator,
+                 warp: float = 0.12, freq_masks: int = 2, freq_width: int = 10, time_masks: int = 2,
+                 time_share: float = 0.05) -> torch.Tensor:
+    """Training-time feature augmentation of fbank [B, T, 80] (frames past `lengths` untouched):
+    a per-utterance warp of the frequency axis by a factor in [1 - warp, 1 + warp] (vocal tract
+    length: new timbres from the few voices we have), then SpecAugment masks filled with `fill`
+    (the global mean, so a masked bin is "average", not silence). Time masks are short
+    (`time_share` of the utterance each): a command loses no whole word."""
+    b, t, f = feats.shape
+    dev = feats.device
+    r = lambda *shape: torch.rand(*shape, generator=gen).to(dev)  # noqa: E731
+    alpha = 1 + (2 * r(b, 1) - 1) * warp
+    pos = (torch.arange(f, device=dev).float().unsqueeze(0) * alpha).clamp(max=f - 1)   # [B, F]
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp(max=f - 1)
+    frac = (pos - lo).unsqueeze(1)
+    out = (feats.gather(2, lo.unsqueeze(1).expand(b, t, f)) * (1 - frac)
+           + feats.gather(2, hi.unsqueeze(1).expand(b, t, f)) * frac)
+    bins = torch.arange(f, device=dev).view(1, 1, f)
+    for _ in range(freq_masks):
+        width = (r(b, 1, 1) * (freq_width + 1)).long()
+        start = (r(b, 1, 1) * (f - width + 1)).long()
+        out = torch.where((bins >= start) & (bins < start + width), fill.view(1, 1, f), out)
+    frames = torch.arange(t, device=dev).view(1, t, 1)
+    lens = lengths.to(dev).view(b, 1, 1).float()
+    for _ in range(time_masks):
+        width = (r(b, 1, 1) * time_share * lens).long()
+        start = (r(b, 1, 1) * (lens - width).clamp(min=0)).long()
+        out = torch.where((frames >= start) & (frames < start + width), fill.view(1, 1, f), out)
+    return out

@@ -33,6 +33,33 @@ class FeaturesTest(unittest.TestCase):
             fbank(torch.zeros(2, 800))
 
 
+    def test_spec_augment(self):
+        from training.earshot.features import spec_augment
+        g = torch.Generator().manual_seed(0)
+        feats = torch.randn(3, 50, 80)
+        lens = torch.tensor([50, 30, 10])
+        fill = torch.full((80,), 7.0)
+        same = spec_augment(feats, lens, fill, g, warp=0.0, freq_masks=0, time_masks=0)
+        torch.testing.assert_close(same, feats)
+        out = spec_augment(feats, lens, fill, g, warp=0.0, freq_masks=2, freq_width=10, time_masks=2, time_share=0.1)
+        masked = out == 7.0
+        changed = out != feats
+        self.assertTrue(bool((changed <= masked).all()), "only masked cells change without a warp")
+        for i, n in enumerate(lens.tolist()):
+            full_bins = masked[i].all(0).sum().item()
+            self.assertLessEqual(full_bins, 20)
+            full_frames = masked[i].all(1)
+            self.assertLessEqual(int(full_frames.sum()) - (80 == full_bins), int(2 * 0.1 * n))
+            self.assertFalse(bool(full_frames[n:].any()) and full_bins < 80, "time masks stay inside the utterance")
+        # A warp moves energy along the frequency axis: a peak at bin 40 lands within 40 * 0.12 bins.
+        peak = torch.zeros(1, 5, 80)
+        peak[..., 40] = 1.0
+        warped = spec_augment(peak, torch.tensor([5]), torch.zeros(80), g, warp=0.12, freq_masks=0, time_masks=0)
+        where = int(warped[0, 0].argmax())
+        self.assertLessEqual(abs(where - 40), 40 * 0.12 / (1 - 0.12) + 1)
+        self.assertAlmostEqual(float(warped[0, 0].sum()), 1.0 / 1.0, delta=0.2)
+
+
 class TextTest(unittest.TestCase):
     def test_numbers_spelled_out(self):
         self.assertEqual(number_words(0), "zero")
