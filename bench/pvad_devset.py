@@ -8,6 +8,12 @@ Writes <out>/speakers/<spk>.enroll.wav (enrollment speech), <out>/mix/NNNN.wav (
 mixtures) and <out>/devset.json: per mixture its target speaker, frame labels (0 non-speech,
 1 target, 2 other; 10 ms frames, frame k covers samples [160k, 160k+400)) and the spans of each
 placed utterance; per speaker the test pieces used for the speaker-verification EER.
+
+Also <out>/turns/NNNN.wav with "turns" in devset.json: one target utterance followed by another
+speaker's utterance after a short labelled silence (0-300 ms: turn-taking, which the mixtures'
+0.1-1.2 s silences never make that short), for measuring how long another speaker who starts
+right after the target holds a segment open (bench/pvad_segments.py). Drawn with their own seeds,
+after the mixtures: the mixtures are the same with or without them.
 """
 import argparse
 import json
@@ -20,6 +26,38 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import pvad_data as d  # noqa: E402
 
 ENROLL_SECONDS = 6.0
+TURN_GAPS_MS = (0, 50, 100, 150, 200, 300)
+
+
+def make_turn(first, second, gap_frames, rng, info):
+    """`first` (the target) then `second` (another speaker) whose labelled speech starts
+    gap_frames after the target's labelled speech ends; same noise/reverberation draws as the
+    mixtures. Returns (wave, labels, spans)."""
+    hop = d.HOP
+    s1, s2 = d.speech_frames(first), d.speech_frames(second)
+    on1, on2 = np.flatnonzero(s1), np.flatnonzero(s2)
+    off1 = int(rng.uniform(0.3, 0.8) * 100)                  # frames of silence before the target
+    off2 = off1 + int(on1[-1]) + 1 + gap_frames - int(on2[0])  # second source's first frame
+    n = max(off1 * hop + len(first), off2 * hop + len(second)) + d.SAMPLE_RATE
+    w = np.zeros(n, np.float32)
+    w[off1 * hop:off1 * hop + len(first)] += first * 10 ** (rng.uniform(-6, 6) / 20)
+    w[off2 * hop:off2 * hop + len(second)] += second * 10 ** (rng.uniform(-6, 6) / 20)
+    labels = np.zeros(d.frame_count(n), dtype=np.int64)
+    labels[on1 + off1] = 1
+    labels[on2 + off2] = 2
+    spans = [(int(on1[0]) + off1, int(on1[-1]) + off1 + 1, True), (int(on2[0]) + off2, int(on2[-1]) + off2 + 1, False)]
+    active = labels.repeat(hop) > 0
+    rms = np.sqrt((w[:len(active)][active] ** 2).mean())
+    reverb = rng.random() < 0.3
+    if reverb:
+        w = d.reverberate(w, d.make_rir(rng))
+    snr_db = None
+    if rng.random() < 0.7:
+        snr_db = float(rng.uniform(3.0, 30.0))
+        w = d.add_noise(w, snr_db, rng, rms)
+    w = w / (np.abs(w).max() + 1e-9) * rng.uniform(0.05, 0.9)
+    info.update(reverb=bool(reverb), snr_db=snr_db)
+    return w.astype(np.float32), labels, spans
 
 
 def main():
@@ -32,8 +70,9 @@ def main():
     ap.add_argument("--per-voice", type=int, default=10)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--turns", type=int, default=120, help="target-then-other turn pairs (0: none)")
     args = ap.parse_args()
-    for sub in ("speakers", "mix", "synth"):
+    for sub in ("speakers", "mix", "synth", "turns"):
         os.makedirs(os.path.join(args.out, sub), exist_ok=True)
     rng = np.random.default_rng(args.seed)
     enroll, pieces = {}, {}
@@ -80,13 +119,29 @@ def main():
                 path = f"speakers/{s}.test{j:02d}.wav"
                 d.write_wav(os.path.join(args.out, path), p)
                 tests.append({"speaker": s, "wav": path})
+    turns = []
+    for i in range(args.turns):
+        trng = np.random.default_rng(d.stable_seed(args.seed, "turn", i))
+        ti = int(trng.integers(len(names)))
+        oi = int(trng.integers(len(names) - 1))
+        oi += oi >= ti
+        first = pieces[names[ti]][int(trng.integers(len(pieces[names[ti]])))]
+        second = pieces[names[oi]][int(trng.integers(len(pieces[names[oi]])))]
+        gap_ms = TURN_GAPS_MS[i % len(TURN_GAPS_MS)]
+        cond = {}
+        w, lab, spans = make_turn(first, second, gap_ms // 10, trng, cond)
+        path = f"turns/{i:04d}.wav"
+        d.write_wav(os.path.join(args.out, path), w)
+        turns.append({"wav": path, "target": names[ti], "others": [names[oi]], "gap_ms": gap_ms,
+                      "labels": lab.tolist(), "spans": spans, **cond})
     meta = {"seed": args.seed, "speakers": names, "enroll": {s: f"speakers/{s}.enroll.wav" for s in names},
-            "tests": tests, "mixtures": mixtures}
+            "tests": tests, "mixtures": mixtures, "turns": turns}
     with open(os.path.join(args.out, "devset.json"), "w") as f:
         json.dump(meta, f)
     lab = np.concatenate([np.array(m["labels"]) for m in mixtures])
     print(f"{len(names)} speakers, {len(tests)} test pieces, {len(mixtures)} mixtures, "
-          f"{len(lab) / 100 / 60:.1f} min; frames per class {np.bincount(lab, minlength=3).tolist()}")
+          f"{len(lab) / 100 / 60:.1f} min; frames per class {np.bincount(lab, minlength=3).tolist()}; "
+          f"{len(turns)} turns")
 
 
 if __name__ == "__main__":

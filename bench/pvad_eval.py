@@ -4,6 +4,8 @@
         --pvad models/pvad.gguf --float runs/pvad/pvad_film.pt runs/pvad/pvad_concat.pt \
         --baselines runs/pvad-dev/baselines.json --out runs/pvad-dev/metrics.json
 
+--float and --baselines are optional (without them only the GGUF files are measured).
+
 - Speaker verification EER: enrollment embedding vs every test piece (1.5-4 s), all pairs.
 - Personal VAD, enrolled with the target's enrollment speech: AP per class and micro mAP over
   frames (as Personal VAD reports them); also as a plain VAD (zero embedding): speech AP with
@@ -216,8 +218,12 @@ def main():
         if name == "file":
             r["end_of_segment"] = end_of_segment(posts, meta)
             if args.save_posteriors:
+                # turns (bench/pvad_devset.py): target then another speaker, for bench/pvad_segments.py
+                turns = meta.get("turns", [])
+                tp = run_vad(fn, [load_feats(args.dev, m["wav"]) for m in turns], [enr[m["target"]] for m in turns])
                 np.savez_compressed(args.save_posteriors, **{f"enrolled_{i}": p for i, p in enumerate(posts)},
-                                    **{f"zero_{i}": p for i, p in enumerate(zp)})
+                                    **{f"zero_{i}": p for i, p in enumerate(zp)},
+                                    **{f"turn_enrolled_{i}": p for i, p in enumerate(tp)})
         else:
             start = time.process_time()
             for f, e in zip(feats, emb):  # one stream at a time, as a device runs it

@@ -1,37 +1,83 @@
-"""End-of-segment latency of a trailing-silence rule on the personal VAD's target posteriors, over
-the development mixtures (posteriors saved by bench/pvad_eval.py --save-posteriors).
+"""End of segment on the personal VAD's posteriors over the development mixtures (posteriors saved
+by bench/pvad_eval.py --save-posteriors), with the daemon's own segmenter (daemon/segmenter.ts, run
+by Node through tsx: the rule lives in one place).
 
     /usr/bin/python3 bench/pvad_segments.py --dev runs/pvad-dev --posteriors runs/pvad-dev/posteriors.npz
 
-Rule: a segment opens after `min_on` consecutive frames with p(target) > on, and closes after
-`trail` consecutive frames with p(target) <= off. Latency: close decision minus the end of the last
-target speech inside the segment (both in 10 ms frames; the decision for frame k is known when its
-last sample arrives). A command (one placed target utterance) is cut when a segment closes inside
-it; cuts are split into those at a labelled pause longer than the trailing stretch (which any
-silence rule of that length cuts) and those where the model lost the speaker mid-speech.
+A rule is the daemon's `vad` and `segmenter` configuration keys (config/earshot.yaml); unset keys
+take the daemon's defaults. Latency: close decision minus the end of the last target speech inside
+the segment (both in 10 ms frames; the decision for frame k is known when its last sample arrives).
+A command (one placed target utterance) is cut when a segment closes inside it; cuts are split into
+those at a labelled pause at least as long as the trailing stretch (which any silence rule of that
+length cuts) and those where the model lost the speaker mid-speech. False segments touch no target
+speech. "other held" is the other speakers' labelled speech inside segments, in seconds.
+
+Turns (bench/pvad_devset.py): the target, then another speaker 0-300 ms after the target's speech
+ends. Their latency (close minus the end of the target's speech) is how long the other speaker keeps
+the segment open; it is the trailing stretch when the other speaker does not hold it.
 """
 import argparse
 import json
 import os
+import subprocess
+import tempfile
 
 import numpy as np
 
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+# Reads posteriors (float32 [frames, 3] back to back) and rules; prints, per rule and per
+# mixture, the segments as [first speech frame, frame of the close decision].
+NODE_DRIVER = r"""
+import fs from 'node:fs';
+import { configSchema } from './daemon/config.ts';
+import { Segmenter, segmenterOptionsFromConfig } from './daemon/segmenter.ts';
+const [postsFile, jobFile] = process.argv.slice(-2);
+const job = JSON.parse(fs.readFileSync(jobFile, 'utf8'));
+const all = new Float32Array(new Uint8Array(fs.readFileSync(postsFile)).buffer); // a copy: small reads share a pooled buffer
+const out = job.rules.map((rule) => {
+  const cfg = configSchema.parse({ vad: rule.vad ?? {}, segmenter: rule.segmenter ?? {} });
+  const opts = segmenterOptionsFromConfig(cfg.vad, cfg.segmenter);
+  let at = 0;
+  return job.lengths.map((n) => {
+    const s = new Segmenter(opts);
+    const segs = [];
+    const take = (evs) => { for (const e of evs) if (e.type === 'close') segs.push([e.speechStartFrame, e.endFrame - 1]); };
+    for (let i = 0; i < n; i++, at += 3) take(s.push(all[at], all[at + 1], all[at + 2]));
+    take(s.finish('end_of_input'));
+    return segs;
+  });
+});
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def run_segmenter(posts, rules):
+    """Segments of the daemon's segmenter: for each rule, for each posterior array, [(start, close)]."""
+    with tempfile.TemporaryDirectory() as tmp:
+        pf, jf = os.path.join(tmp, "posts.f32"), os.path.join(tmp, "job.json")
+        np.concatenate([np.asarray(p, np.float32).reshape(-1, 3) for p in posts]).tofile(pf)
+        with open(jf, "w") as f:
+            json.dump({"rules": rules, "lengths": [len(p) for p in posts]}, f)
+        res = subprocess.run(["node", "--import", "tsx", "--input-type=module", "-e", NODE_DRIVER, pf, jf],
+                             cwd=ROOT, check=True, capture_output=True, text=True)
+    return [[[tuple(s) for s in m] for m in r] for r in json.loads(res.stdout)]
+
+
+# The trailing-silence rule alone (speaker turns off): the segmenter before the turn rule.
+PLAIN = {"hold_other_ms": 0, "switch_ms": 0}
+
 
 def segments(p, on, off, min_on, trail):
-    out, is_open, above, below, start = [], False, 0, 0, 0
-    for t, v in enumerate(p):
-        if not is_open:
-            above = above + 1 if v > on else 0
-            if above >= min_on:
-                is_open, start, below = True, t - min_on + 1, 0
-        else:
-            below = below + 1 if v <= off else 0
-            if below >= trail:
-                out.append((start, t))
-                is_open, above = False, 0
-    if is_open:
-        out.append((start, len(p) - 1))
-    return out
+    """The plain rule on one target-score array (frames): [(first speech frame, close frame)]."""
+    p = np.asarray(p, np.float64)
+    post = np.stack([1 - p, p, np.zeros_like(p)], 1)
+    r = rule({"threshold": on, "close_threshold": off}, min_speech_ms=min_on * 10, trailing_ms=trail * 10, **PLAIN)
+    return run_segmenter([post], [r])[0][0]
+
+
+def rule(vad=None, **segmenter):
+    return {"vad": dict(vad or {}), "segmenter": segmenter}
 
 
 def longest_pause(labels, a, b):
@@ -42,13 +88,24 @@ def longest_pause(labels, a, b):
     return best
 
 
-def evaluate(posts, meta, on=0.5, off=0.5, min_on=5, trail=30, group=None):
+def describe(r):
+    out = {"on": r["vad"].get("threshold", 0.5), "off": r["vad"].get("close_threshold", 0.3)}
+    seg = r["segmenter"]
+    out["min_on_ms"] = seg.get("min_speech_ms", 100)
+    out["trail_ms"] = seg.get("trailing_ms", 300)
+    for k in ("pause_ms", "hold_other_ms", "hold_min_target_ms", "switch_ms"):
+        if k in seg:
+            out[k] = seg[k]
+    return out
+
+
+def score(segs_per_mix, mixtures, trail, group=None):
     lat, total, cut_pause, cut_model, missed, false_seg = [], 0, 0, 0, 0, 0
-    for p, m in zip(posts, meta["mixtures"]):
+    other_held = false_frames = 0
+    for segs, m in zip(segs_per_mix, mixtures):
         if group and not m["target"].startswith(group):
             continue
         lab = np.array(m["labels"])
-        segs = segments(p[:, 1], on, off, min_on, trail)
         spans = [(a, b) for a, b, is_t in m["spans"] if is_t]
         total += len(spans)
         for a, b in spans:
@@ -60,31 +117,89 @@ def evaluate(posts, meta, on=0.5, off=0.5, min_on=5, trail=30, group=None):
             if not any(s <= b - 1 and c >= a for s, c in segs):
                 missed += 1
         for s, c in segs:
+            other_held += int((lab[s:c + 1] == 2).sum())
             ends = [b - 1 for a, b in spans if s <= b - 1 <= c]
             if not ends:
                 if not any(s <= b - 1 and c >= a for a, b in spans):
                     false_seg += 1
+                    false_frames += c - s + 1
                 continue
-            if c < len(p) - 1:
+            if c < len(lab) - 1:
                 lat.append((c - max(ends)) * 10)
     pct = (lambda q: float(np.percentile(lat, q))) if lat else (lambda q: None)
-    return {"on": on, "off": off, "min_on_ms": min_on * 10, "trail_ms": trail * 10,
-            "latency_p50_ms": pct(50), "latency_p90_ms": pct(90), "commands": total,
+    return {"latency_p50_ms": pct(50), "latency_p90_ms": pct(90), "commands": total,
             "cut_commands": cut_pause + cut_model, "cut_at_long_pause": cut_pause, "cut_mid_speech": cut_model,
-            "missed_commands": missed, "false_segments": false_seg}
+            "missed_commands": missed, "false_segments": false_seg, "false_segment_s": false_frames / 100,
+            "other_held_s": other_held / 100}
+
+
+def score_turns(segs_per_turn, turns):
+    """Latency after the target when another speaker follows it; per gap and overall."""
+    lat, by_gap, held, cut = [], {}, 0, 0
+    for segs, m in zip(segs_per_turn, turns):
+        lab = np.array(m["labels"])
+        (a, b, _), _ = m["spans"]
+        for s, c in segs:
+            held += int((lab[s:c + 1] == 2).sum())
+            if a <= c < b - 1:
+                cut += 1
+            if s <= b - 1 <= c:
+                v = (c - (b - 1)) * 10
+                lat.append(v)
+                by_gap.setdefault(m["gap_ms"], []).append(v)
+    pct = lambda v, q: float(np.percentile(v, q)) if v else None  # noqa: E731
+    return {"turns": len(turns), "turn_latency_p50_ms": pct(lat, 50), "turn_latency_p90_ms": pct(lat, 90),
+            "turn_other_held_s": held / 100, "turn_cut_commands": cut,
+            "turn_latency_by_gap_ms": {str(g): [pct(v, 50), pct(v, 90)] for g, v in sorted(by_gap.items())}}
+
+
+def evaluate_rules(posts, meta, rules, turn_posts=None, group=None):
+    segs = run_segmenter(list(posts) + list(turn_posts or []), rules)
+    n = len(posts)
+    out = []
+    for r, sg in zip(rules, segs):
+        row = describe(r)
+        row.update(score(sg[:n], meta["mixtures"], row["trail_ms"] // 10, group))
+        if turn_posts:
+            row.update(score_turns(sg[n:], meta["turns"]))
+        if group:
+            row["group"] = group
+        out.append(row)
+    return out
+
+
+def evaluate(posts, meta, on=0.5, off=0.3, min_on=5, trail=30, group=None, **turn_keys):
+    """One rule in the old argument style (frames); the speaker-turn keys default to off."""
+    seg = {"min_speech_ms": min_on * 10, "trailing_ms": trail * 10, **PLAIN, **turn_keys}
+    return evaluate_rules(posts, meta, [rule({"threshold": on, "close_threshold": off}, **seg)], group=group)[0]
 
 
 TRAILS = (15, 20, 25, 30, 35, 40, 50, 60, 80)
 
 
-def sweep(posts, meta, on=0.5, off=0.3, min_on=5, trails=TRAILS):
-    """{"300ms": evaluate(...)} over trailing stretches (the layout bench/lib/report.ts reads)."""
-    return {f"{t * 10}ms": evaluate(posts, meta, on, off, min_on, t) for t in trails}
+def sweep(posts, meta, on=0.5, off=0.3, min_on=10, trails=TRAILS, turn_posts=None, **turn_keys):
+    """{"300ms": row} over trailing stretches (the layout bench/lib/report.ts reads); the other keys
+    are the daemon's defaults unless given."""
+    rules = [rule({"threshold": on, "close_threshold": off}, min_speech_ms=min_on * 10, trailing_ms=t * 10, **turn_keys)
+             for t in trails]
+    return {f"{t * 10}ms": r for t, r in zip(trails, evaluate_rules(posts, meta, rules, turn_posts))}
 
 
 def load_posteriors(path, n, kind="enrolled"):
     z = np.load(path)
     return [z[f"{kind}_{i}"] for i in range(n)]
+
+
+def table(rows):
+    keys = [("trail_ms", "trail"), ("min_on_ms", "open"), ("latency_p50_ms", "p50"), ("latency_p90_ms", "p90"),
+            ("cut_at_long_pause", "cut@pause"), ("cut_mid_speech", "cut mid"), ("missed_commands", "missed"),
+            ("false_segments", "false"), ("false_segment_s", "false s"), ("other_held_s", "other held s"),
+            ("turn_latency_p50_ms", "turn p50"), ("turn_latency_p90_ms", "turn p90"), ("turn_other_held_s", "turn held s")]
+    lines = ["rule | " + " | ".join(h for _, h in keys)]
+    for r in rows:
+        name = r.get("name", "") + (f" [{r['group']}]" if r.get("group") else "")
+        lines.append(name + " | " + " | ".join("" if r.get(k) is None else f"{r[k]:.0f}" if isinstance(r[k], float) else str(r[k]) for k, _ in keys))
+    return "\n".join(lines)
 
 
 def main():
@@ -95,22 +210,32 @@ def main():
     args = ap.parse_args()
     meta = json.load(open(os.path.join(args.dev, "devset.json")))
     posts = load_posteriors(args.posteriors, len(meta["mixtures"]))
-    rows = []
-    for on, off in ((0.5, 0.5), (0.5, 0.3), (0.5, 0.2), (0.7, 0.3)):
-        for trail in (15, 20, 25, 30, 35, 40, 50, 60):
-            r = evaluate(posts, meta, on, off, 5, trail)
-            rows.append(r)
-            print(json.dumps(r))
-    for on in (0.5, 0.6, 0.7):
-        for min_on in (5, 10, 15, 20, 30):
-            r = evaluate(posts, meta, on, 0.3, min_on, 30)
-            rows.append(r)
-            print(json.dumps(r))
-    for group in ("libri", "espeak", "flite"):
-        r = evaluate(posts, meta, 0.5, 0.3, 5, 30, group)
-        r["group"] = group
-        rows.append(r)
-        print(json.dumps(r))
+    turns = meta.get("turns", [])
+    turn_posts = load_posteriors(args.posteriors, len(turns), "turn_enrolled") if turns else None
+    named = [("plain (turns off), open 50 ms", rule(min_speech_ms=50, **PLAIN)),
+             ("plain (turns off)", rule(**PLAIN)),
+             ("daemon defaults", rule()),
+             ("defaults, open 50 ms", rule(min_speech_ms=50)),
+             ("switch only", rule(hold_other_ms=0)),
+             ("hold only", rule(switch_ms=0)),
+             ("hold 1000 ms", rule(hold_other_ms=1000)),
+             ("hold 3000 ms", rule(hold_other_ms=3000)),
+             ("pause 100 ms", rule(pause_ms=100)),
+             ("switch 200 ms", rule(switch_ms=200)),
+             ("hold after 100 ms", rule(hold_min_target_ms=100))]
+    named += [(f"plain, trailing {t} ms", rule(trailing_ms=t, **PLAIN)) for t in (200, 250, 400, 600)]
+    named += [(f"defaults, trailing {t} ms", rule(trailing_ms=t)) for t in (200, 250, 400, 600)]
+    rows = evaluate_rules(posts, meta, [r for _, r in named], turn_posts)
+    for (name, _), row in zip(named, rows):
+        row["name"] = name
+    for name, r in (("plain (turns off)", rule(**PLAIN)), ("daemon defaults", rule())):
+        for group in ("libri", "espeak", "flite"):
+            row = evaluate_rules(posts, meta, [r], group=group)[0]
+            row["name"] = name
+            rows.append(row)
+    for row in rows:
+        print(json.dumps(row))
+    print(table(rows))
     if args.out:
         with open(args.out, "w") as f:
             json.dump(rows, f, indent=1)

@@ -74,6 +74,14 @@ const segmenterSchema = z
     max_segment_ms: ms(15000, 500),
     min_speech_ms: ms(100, 10),
     listen_timeout_ms: ms(5000, 100),
+    /** speaker turns (vad.mode target; daemon/segmenter.ts, models/PVAD_CARD.md): non-speech that ends a run of speech */
+    pause_ms: ms(50, 10),
+    /** other speech continuing the run that opened a segment holds it this long after the last target frame (0: off) */
+    hold_other_ms: ms(1500),
+    /** target speech the opening run needs before hold_other_ms applies */
+    hold_min_target_ms: ms(200),
+    /** a later run scoring other speech this long without a break is another speaker's (0: off) */
+    switch_ms: ms(100),
   })
   .strict()
   .default({});

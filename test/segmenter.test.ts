@@ -14,8 +14,17 @@ const opts = (over: Partial<SegmenterOptions> = {}): SegmenterOptions => ({
   maxFrames: 100,
   minSpeechFrames: 4,
   listenTimeoutFrames: 20,
+  // speaker turns off unless a test turns them on (turns() below)
+  pauseFrames: 3,
+  holdOtherFrames: 0,
+  holdMinTargetFrames: 6,
+  switchFrames: 0,
   ...over,
 });
+
+// speaker turns on: pauses of 3 frames cut runs, the opening run holds other speech 20 frames after
+// 6 target frames, a later run is another speaker's after 4 frames of other speech
+const turns = (over: Partial<SegmenterOptions> = {}) => opts({ holdOtherFrames: 20, switchFrames: 4, ...over });
 
 function run(frames: string, o: SegmenterOptions, finish = true): SegmentEvent[] {
   const s = new Segmenter(o);
@@ -118,6 +127,64 @@ test('frames skipped while muted keep numbering; a segment cannot be skipped ove
 });
 
 test('options from the configuration are converted to frames', (t) => {
-  const o = segmenterOptionsFromConfig({ mode: 'any', threshold: 0.4, close_threshold: 0.3 }, { pre_roll_ms: 300, trailing_ms: 400, max_segment_ms: 15000, min_speech_ms: 100, listen_timeout_ms: 5000 });
-  t.deepEqual(o, { mode: 'any', threshold: 0.4, closeThreshold: 0.3, preRollFrames: 30, trailingFrames: 40, maxFrames: 1500, minSpeechFrames: 10, listenTimeoutFrames: 500 });
+  const o = segmenterOptionsFromConfig(
+    { mode: 'any', threshold: 0.4, close_threshold: 0.3 },
+    { pre_roll_ms: 300, trailing_ms: 400, max_segment_ms: 15000, min_speech_ms: 100, listen_timeout_ms: 5000, pause_ms: 50, hold_other_ms: 1500, hold_min_target_ms: 200, switch_ms: 0 },
+  );
+  t.deepEqual(o, {
+    mode: 'any', threshold: 0.4, closeThreshold: 0.3, preRollFrames: 30, trailingFrames: 40, maxFrames: 1500, minSpeechFrames: 10, listenTimeoutFrames: 500,
+    pauseFrames: 5, holdOtherFrames: 150, holdMinTargetFrames: 20, switchFrames: 0,
+  });
+});
+
+test('speaker turns: the pVAD losing the target mid-command does not cut it', (t) => {
+  // 8 target frames, then the model calls the rest of the command (15 frames) another voice
+  const frames = 'TTTTTTTT' + 'O'.repeat(15) + '..........';
+  t.deepEqual(closes(run(frames, opts())), [[0, 0, 8, 13, 'silence']], 'plain rule: cut 5 frames into the "other" speech');
+  t.deepEqual(closes(run(frames, turns())), [[0, 0, 23, 28, 'silence']], 'held to the end of the speech, then the trailing stretch');
+});
+
+test('speaker turns: the hold has a limit; past it the segment ends where the target stopped', (t) => {
+  // another voice goes on without a pause for 40 frames: held 20 frames after the last target
+  // frame, then taken for a speaker change: closes at once, speech ending at the last target frame
+  const ev = run('TTTTTTTT' + 'O'.repeat(40), turns());
+  t.deepEqual(closes(ev), [[0, 0, 8, 29, 'silence']]);
+  t.is(ev.filter((e) => e.type === 'open').length, 1, 'the other voice opens nothing');
+});
+
+test('speaker turns: a segment opened on too little target speech is not held through other speech', (t) => {
+  // 4 target frames (the minimum to open) then another voice: fewer than hold_min_target (6)
+  const frames = 'TTTT' + 'O'.repeat(20) + '.....';
+  t.deepEqual(closes(run(frames, turns({ switchFrames: 0 }))), [[0, 0, 4, 9, 'silence']], 'closes like the plain rule');
+  t.deepEqual(closes(run(frames, turns({ switchFrames: 0, holdMinTargetFrames: 4 }))), [[0, 0, 24, 29, 'silence']], 'with enough target speech it would be held');
+  // with switch on, the run is judged another speaker's after 4 frames of other speech: no target speech remains
+  t.deepEqual(closes(run(frames, turns())), [[0, 0, 0, 8, 'silence']]);
+});
+
+test('speaker turns: another speaker after a pause closes the segment from the end of the target speech', (t) => {
+  // target, a 3-frame pause, another speaker the model still calls the target for 3 frames, then "other"
+  const frames = 'T'.repeat(10) + '...' + 'TTT' + 'O'.repeat(12) + '.'.repeat(12);
+  const o = { trailingFrames: 10 };
+  t.deepEqual(closes(run(frames, opts(o))), [[0, 0, 16, 26, 'silence']], 'plain rule: held by the 3 frames, then 10 more');
+  t.deepEqual(closes(run(frames, turns(o))), [[0, 0, 10, 20, 'silence']], 'switch after 4 "other" frames: 10 frames after the target stopped');
+});
+
+test('speaker turns: a later run of the target with brief "other" frames is kept', (t) => {
+  // after a pause the target goes on; the model wavers for 2 frames at a time (less than switch)
+  const frames = 'T'.repeat(10) + '...' + 'TTOOTTOOTT' + '.'.repeat(10);
+  t.deepEqual(closes(run(frames, turns())), closes(run(frames, opts())));
+  t.deepEqual(closes(run(frames, turns())), [[0, 0, 23, 28, 'silence']]);
+});
+
+test('speaker turns: in mode any every voice counts and the turn rule does nothing', (t) => {
+  const frames = 'TTTTTTTT' + 'O'.repeat(40) + '......';
+  t.deepEqual(closes(run(frames, turns({ mode: 'any' }))), [[0, 0, 48, 53, 'silence']]);
+});
+
+test('speaker turns: after listen() the first speech is the opening run', (t) => {
+  const s = new Segmenter(turns());
+  s.listen();
+  const ev: SegmentEvent[] = [];
+  for (const c of '..' + 'TTTTTTTT' + 'O'.repeat(10) + '......') ev.push(...s.push(...P[c]));
+  t.deepEqual(closes(ev), [[0, 2, 20, 25, 'silence']]);
 });
