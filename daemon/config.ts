@@ -77,7 +77,7 @@ const segmenterSchema = z
     /** speaker turns (vad.mode target; daemon/segmenter.ts, models/PVAD_CARD.md): non-speech that ends a run of speech */
     pause_ms: ms(50, 10),
     /** other speech continuing the run that opened a segment holds it this long after the last target frame (0: off) */
-    hold_other_ms: ms(1500),
+    hold_other_ms: ms(1200),
     /** target speech the opening run needs before hold_other_ms applies */
     hold_min_target_ms: ms(200),
     /** a later run scoring other speech this long without a break is another speaker's (0: off) */

@@ -17,7 +17,9 @@
 //   at least `threshold`), speech that goes on without a pause still holds the segment, for at
 //   most `holdOther` frames after the last target frame. Past that it is taken for a speaker
 //   change: the held frames are dropped and the trailing stretch counts from the last target
-//   frame (so the segment closes at once).
+//   frame (so the segment closes at once). A pause shorter than the trailing stretch does not end
+//   a hold already under way (the model rarely finds the target again after a pause): the hold
+//   goes on into the next run, still bounded by `holdOther` after the last target frame.
 // - at the start of another speaker's run it keeps saying "target" for a while. So a run that
 //   starts after a pause inside the segment (or the opening run before it has `holdMinTarget`
 //   target frames) and then scores other speech above 0.5 for `switchFrames` consecutive frames is
@@ -182,7 +184,8 @@ export class Segmenter {
     const voice = 1 - ns > VOICE_THRESHOLD;
     if (this.turns) {
       if (!voice) {
-        if (++this.pause >= this.opts.pauseFrames) this.turn = null;
+        // a pause ends the run, except while the run is being held through "other" speech
+        if (++this.pause >= this.opts.pauseFrames && !(this.turn?.holding && seg.lastSpeechEnd > this.turn.lastTargetEnd)) this.turn = null;
       } else {
         this.pause = 0;
         this.turn ??= { opening: !seg.heardSpeech, prevEnd: seg.lastSpeechEnd, targetFrames: 0, lastTargetEnd: -1, otherRun: 0, holding: false, decided: false };

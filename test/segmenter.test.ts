@@ -144,6 +144,15 @@ test('speaker turns: the pVAD losing the target mid-command does not cut it', (t
   t.deepEqual(closes(run(frames, turns())), [[0, 0, 23, 28, 'silence']], 'held to the end of the speech, then the trailing stretch');
 });
 
+test('speaker turns: a short pause while the hold is under way does not end it', (t) => {
+  // the model lost the target, then a 3-frame pause (a run boundary), then more "other" speech
+  const frames = 'TTTTTTTT' + 'OOOOO' + '...' + 'O'.repeat(10) + '..........';
+  t.deepEqual(closes(run(frames, turns())), [[0, 0, 26, 31, 'silence']]);
+  // the same pause right after target speech ends the run: the other voice does not hold (trailing 5)
+  const after = 'TTTTTTTT' + '...' + 'O'.repeat(10) + '..........';
+  t.deepEqual(closes(run(after, turns())), [[0, 0, 8, 13, 'silence']]);
+});
+
 test('speaker turns: the hold has a limit; past it the segment ends where the target stopped', (t) => {
   // another voice goes on without a pause for 40 frames: held 20 frames after the last target
   // frame, then taken for a speaker change: closes at once, speech ending at the last target frame
