@@ -75,7 +75,7 @@ const segmenterSchema = z
     min_speech_ms: ms(100, 10),
     listen_timeout_ms: ms(5000, 100),
     /** speaker turns (vad.mode target; daemon/segmenter.ts, models/PVAD_CARD.md): non-speech that ends a run of speech */
-    pause_ms: ms(50, 10),
+    pause_ms: ms(40, 10),
     /** other speech continuing the run that opened a segment holds it this long after the last target frame (0: off) */
     hold_other_ms: ms(1200),
     /** target speech the opening run needs before hold_other_ms applies */

@@ -2,8 +2,8 @@ import test from 'ava';
 import { Segmenter, segmenterOptionsFromConfig, type SegmentEvent, type SegmenterOptions } from '../daemon/segmenter.js';
 
 // Posteriors [ns, tss, ntss] per 10 ms frame, written as a string: '.' silence, 'T' target
-// speech, 'O' another speaker's speech, each character one frame.
-const P: Record<string, [number, number, number]> = { '.': [0.9, 0.05, 0.05], T: [0.05, 0.9, 0.05], O: [0.05, 0.05, 0.9], t: [0.45, 0.5, 0.05] };
+// speech, 'O' another speaker's speech, 'n' a noisy pause, each character one frame.
+const P: Record<string, [number, number, number]> = { '.': [0.9, 0.05, 0.05], T: [0.05, 0.9, 0.05], O: [0.05, 0.05, 0.9], t: [0.45, 0.5, 0.05], n: [0.4, 0.3, 0.3] };
 
 const opts = (over: Partial<SegmenterOptions> = {}): SegmenterOptions => ({
   mode: 'target',
@@ -176,6 +176,9 @@ test('speaker turns: another speaker after a pause closes the segment from the e
   const o = { trailingFrames: 10 };
   t.deepEqual(closes(run(frames, opts(o))), [[0, 0, 16, 26, 'silence']], 'plain rule: held by the 3 frames, then 10 more');
   t.deepEqual(closes(run(frames, turns(o))), [[0, 0, 10, 20, 'silence']], 'switch after 4 "other" frames: 10 frames after the target stopped');
+  // a pause filled with reverberation or noise (p(non-speech) 0.4) still separates the runs
+  const noisy = frames.replace('...', 'nnn');
+  t.deepEqual(closes(run(noisy, turns(o))), [[0, 0, 10, 20, 'silence']]);
 });
 
 test('speaker turns: a later run of the target with brief "other" frames is kept', (t) => {
