@@ -11,8 +11,8 @@
 // Speaker turns (mode `target` only; models/PVAD_CARD.md "End of segment" has the measurements).
 // Speech is cut into runs by pauses of at least `pause` frames of non-speech (any voice's speech
 // score, 1 - p(non-speech), at or below 0.7: a pause need not be clean silence, reverberation and
-// noise fill short ones). The causal pVAD needs a few hundred milliseconds to
-// tell who speaks, and makes two errors the segmenter can see the shape of:
+// noise fill short ones). The causal pVAD needs a few hundred milliseconds to tell who speaks, and
+// makes two errors the segmenter can see the shape of:
 // - it loses the target in the middle of an utterance and calls the rest "other speech". So in the
 //   run that opened the segment, once it has had `holdMinTarget` frames of target speech (scoring
 //   at least `threshold`), speech that goes on without a pause still holds the segment, for at
@@ -229,7 +229,7 @@ export class Segmenter {
   private judgeRun(run: Run, seg: NonNullable<Segmenter['open']>, i: number, isSpeech: boolean, voice: boolean, ntss: number): void {
     const o = this.opts;
     run.otherRun = ntss > OTHER_THRESHOLD ? run.otherRun + 1 : 0;
-    if (run.opening && !run.decided && o.holdOtherFrames > 0 && run.targetFrames >= o.holdMinTargetFrames) {
+    if (run.opening && !run.decided && o.holdOtherFrames > 0 && run.lastTargetEnd >= 0 && run.targetFrames >= o.holdMinTargetFrames) {
       run.holding = true;
       run.decided = true;
     }
