@@ -1,5 +1,7 @@
 // Kernel benchmark (`npm run bench:kernels`): Q4_0 x Q8_0 products against the engine's own F32 and
-// Q8_0 products on the same shapes, single thread, with memcpy bandwidth measured as the roof.
+// Q8_0 products on the same shapes, single thread, with memcpy bandwidth measured as the roof. Q4_0
+// weights are packed as the engine packs them (pack_weight). EARSHOT_VNNI=0 measures x86's plain AVX2
+// build where the CPU has AVX-512 VNNI.
 // Shapes: the encoder's linears (from a shipped earshot-transducer model given as an argument, else
 // the defaults D=192, F=768, S*80=320, 8 layers, chunk 8), 1024x1024, 4096x4096 and 16384x8192 (larger
 // than the caches); then a whole encoder pass (every layer's weights in turn) per frame and per chunk.
@@ -9,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -29,6 +32,8 @@ struct Shape {
 struct Owned {
   std::vector<uint8_t> bytes;
   Tensor t;
+  std::shared_ptr<const PackedWeight> packed;  // Q4_0: as the engine's Linear packs it at load
+  void product(const float* x, int64_t n, float* y) const { matmul(t, x, n, y, nullptr, packed.get()); }
 };
 
 Owned make(DType type, const std::vector<float>& w, int64_t rows, int64_t cols) {
@@ -60,6 +65,7 @@ Owned make(DType type, const std::vector<float>& w, int64_t rows, int64_t cols) 
   o.t.cols = cols;
   o.t.data = o.bytes.data();
   o.t.bytes = o.bytes.size();
+  o.packed = pack_weight(o.t);
   return o;
 }
 
@@ -155,7 +161,7 @@ std::vector<double> encoder_pass_gflops(const EncoderDims& e, int64_t n, std::mt
   std::vector<std::function<void()>> calls;
   for (int k = 0; k < 3; ++k)
     calls.push_back([&, k] {
-      for (const Owned& o : weights[size_t(k)]) matmul(o.t, x.data(), n, y.data(), nullptr);
+      for (const Owned& o : weights[size_t(k)]) o.product(x.data(), n, y.data());
     });
   std::vector<double> t = time_calls(calls), g;
   for (double tk : t) g.push_back(flops / tk / 1e9);
@@ -194,7 +200,7 @@ int main(int argc, char** argv) {
     std::vector<Owned> o;
     std::vector<std::function<void()>> calls;
     for (int k = 0; k < 3; ++k) o.push_back(make(types[k], w, s.rows, s.cols));
-    for (int k = 0; k < 3; ++k) calls.push_back([&, k] { matmul(o[size_t(k)].t, x.data(), s.n, y.data(), nullptr); });
+    for (int k = 0; k < 3; ++k) calls.push_back([&, k] { o[size_t(k)].product(x.data(), s.n, y.data()); });
     calls.push_back([&] { roof(); });
     std::vector<double> t = time_calls(calls);
     const double copy_here = double(CopyRoof::kBytes) / t[3];

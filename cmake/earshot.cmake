@@ -10,6 +10,8 @@ target_compile_options(earshot_engine PRIVATE -ffp-contract=off)
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i[3-6]86)$")
   # Only this file may use AVX2; quant.cpp calls it after checking the CPU.
   set_source_files_properties(${EARSHOT_ENGINE_DIR}/quant_avx2.cpp PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
+  set_source_files_properties(${EARSHOT_ENGINE_DIR}/quant_avx512vnni.cpp PROPERTIES COMPILE_OPTIONS
+    "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512vl;-mavx512bw;-mavx512vnni")
 elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64|ARM64)$")
   # One arm64 build for Cortex-A72 and A76: only this file may use the dot product instructions.
   set_source_files_properties(${EARSHOT_ENGINE_DIR}/quant_neon_dotprod.cpp PROPERTIES COMPILE_OPTIONS "-march=armv8.2-a+dotprod")

@@ -168,7 +168,22 @@ void f16_scalar(const uint16_t* w, int64_t cols, const float* x, int64_t n, floa
 
 }  // namespace
 
-const KernelSet kScalarKernels = {"scalar", q4_scalar, q8_scalar, f32_scalar, f16_scalar};
+void quantize_q8x_ref(const float* x, int64_t cols, int64_t n, BlockQ8x* out) {
+  const int64_t nb = cols / kBlock;
+  BlockQ8_0 tmp;
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t b = 0; b < nb; ++b) {
+      quantize_row_q8_0(x + j * cols + b * kBlock, &tmp, kBlock);
+      BlockQ8x& o = out[j * nb + b];
+      o.d = fp16_to_fp32(tmp.d);
+      int32_t sum = 0;
+      for (int i = 0; i < kBlock; ++i) sum += tmp.qs[i];
+      o.offset8 = -8 * sum;
+      memcpy(o.qs, tmp.qs, kBlock);
+    }
+}
+
+const KernelSet kScalarKernels = {"scalar", quantize_q8x_ref, q4_scalar, nullptr, q8_scalar, f32_scalar, f16_scalar};
 
 // ---- run-time choice ------------------------------------------------------------------------------
 
@@ -190,6 +205,35 @@ bool cpu_has_avx2() {
 #endif
 }
 
+// AVX-512 VNNI with VL and BW (Zen 4 and later, Ice Lake and later); the kernels use 256-bit
+// vectors, but need the OS to save the AVX-512 state.
+bool cpu_has_avx512vnni() {
+#if defined(__x86_64__) || defined(__i386__)
+  if (!cpu_has_avx2()) return false;
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  const bool f = b & (1u << 16), bw = b & (1u << 30), vl = b & (1u << 31), vnni = c & (1u << 11);
+  if (!(f && bw && vl && vnni)) return false;
+  unsigned xcr0_lo, xcr0_hi;
+  __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  return (xcr0_lo & 0xe6) == 0xe6;  // YMM, opmask, ZMM upper halves, ZMM16-31
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+bool cpu_runs_avx2_vnni() {
+  static const bool yes = [] {
+    const char* env = std::getenv("EARSHOT_VNNI");  // "0": the plain AVX2 build, for comparisons
+    return cpu_has_avx512vnni() && !(env && std::strcmp(env, "0") == 0);
+  }();
+  return yes;
+}
+
+namespace {
+
 bool cpu_has_dotprod() {
 #if defined(__linux__) && defined(__aarch64__)
   return (getauxval(AT_HWCAP) & (1ul << 20)) != 0;  // HWCAP_ASIMDDP
@@ -202,7 +246,8 @@ bool cpu_has_dotprod() {
 std::vector<const KernelSet*> available_kernels() {
   std::vector<const KernelSet*> out;
 #if defined(__x86_64__) || defined(__i386__)
-  if (cpu_has_avx2()) out.push_back(&kAvx2Kernels);
+  if (cpu_runs_avx2_vnni()) out.push_back(&kAvx2VnniKernels);
+  else if (cpu_has_avx2()) out.push_back(&kAvx2Kernels);
 #endif
 #if defined(__aarch64__)
   if (cpu_has_dotprod()) out.push_back(&kNeonDotprodKernels);
@@ -232,6 +277,12 @@ const KernelSet& active() {
 }  // namespace
 
 const char* kernel_name() { return active().name; }
+
+const KernelSet* find_kernels(const char* name) {
+  for (const KernelSet* k : available_kernels())
+    if (std::strcmp(k->name, name) == 0) return k;
+  return nullptr;
+}
 
 bool force_kernel(const char* name) {
   for (const KernelSet* k : available_kernels())
@@ -327,25 +378,49 @@ void set_threads(int n) {
 
 int threads() { return g_threads.load(); }
 
+// ---- packed weights -------------------------------------------------------------------------------
+
+struct PackedWeight {
+  std::vector<uint8_t> bytes;  // BlockQ4x8 groups, from the first 64-byte boundary in bytes
+  const BlockQ4x8* blocks = nullptr;
+  int64_t rows = 0, cols = 0;
+  const void* source = nullptr;  // the weight it was made from
+};
+
+std::shared_ptr<const PackedWeight> pack_weight(const Tensor& W) {
+  if (W.type != DType::Q4_0 || W.rows <= 0 || W.cols <= 0 || W.cols % kBlock || !W.data) return nullptr;
+  auto p = std::make_shared<PackedWeight>();
+  const int64_t nb = W.cols / kBlock, groups = (W.rows + 7) / 8;
+  p->bytes.assign(size_t(groups * nb) * sizeof(BlockQ4x8) + 64, 0);
+  uint8_t* at = p->bytes.data();
+  at += (64 - reinterpret_cast<uintptr_t>(at) % 64) % 64;
+  BlockQ4x8* out = reinterpret_cast<BlockQ4x8*>(at);
+  const BlockQ4_0* w = static_cast<const BlockQ4_0*>(W.data);
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t b = 0; b < nb; ++b) {
+      BlockQ4x8& o = out[g * nb + b];
+      for (int i = 0; i < 8; ++i) {
+        const int64_t r = g * 8 + i;
+        if (r >= W.rows) continue;  // padding rows: scale 0, nibbles 0
+        const BlockQ4_0& src = w[r * nb + b];
+        o.d[i] = fp16_to_fp32(src.d);
+        // src.qs[j] holds weights j (low) and j + 16 (high): the same split as the packed vectors.
+        for (int k = 0; k < 4; ++k)
+          for (int t = 0; t < 4; ++t) o.qs[32 * k + 4 * i + t] = src.qs[4 * k + t];
+      }
+    }
+  p->blocks = out;
+  p->rows = W.rows;
+  p->cols = W.cols;
+  p->source = W.data;
+  return p;
+}
+
+const BlockQ4x8* packed_blocks(const PackedWeight& p) { return p.blocks; }
+
 // ---- public products ------------------------------------------------------------------------------
 
 namespace {
-
-void quantize_activations(const float* x, int64_t cols, int64_t n, std::vector<BlockQ8x>& out) {
-  const int64_t nb = cols / kBlock;
-  out.resize(size_t(nb * n));
-  BlockQ8_0 tmp;
-  for (int64_t j = 0; j < n; ++j)
-    for (int64_t b = 0; b < nb; ++b) {
-      quantize_row_q8_0(x + j * cols + b * kBlock, &tmp, kBlock);
-      BlockQ8x& o = out[size_t(j * nb + b)];
-      o.d = fp16_to_fp32(tmp.d);
-      int32_t sum = 0;
-      for (int i = 0; i < kBlock; ++i) sum += tmp.qs[i];
-      o.offset8 = -8.f * o.d * float(sum);
-      memcpy(o.qs, tmp.qs, kBlock);
-    }
-}
 
 void check_weight(const Tensor& W) {
   if (W.rows <= 0 || W.cols <= 0 || !W.data) throw Error("tensor '" + W.name + "': empty weight in a product");
@@ -358,18 +433,27 @@ void check_weight(const Tensor& W) {
 
 }  // namespace
 
-void matmul(const Tensor& W, const float* X, int64_t n, float* Y, const float* bias) {
+void matmul(const Tensor& W, const float* X, int64_t n, float* Y, const float* bias, const PackedWeight* packed) {
   check_weight(W);
   if (n <= 0) return;
   const KernelSet& k = active();
   const int64_t rows = W.rows, cols = W.cols, nb = cols / kBlock;
+  if (packed && (packed->source != W.data || packed->rows != rows || packed->cols != cols))
+    throw Error("tensor '" + W.name + "': packed weight made from another tensor");
+  const bool use_packed = packed && W.type == DType::Q4_0 && k.q4x8;
   thread_local std::vector<BlockQ8x> xq;
-  if (W.type == DType::Q4_0 || W.type == DType::Q8_0) quantize_activations(X, cols, n, xq);
+  if (W.type == DType::Q4_0 || W.type == DType::Q8_0) {
+    if (xq.size() < size_t(nb * n)) xq.resize(size_t(nb * n));
+    k.quantize(X, cols, n, xq.data());
+  }
   const BlockQ8x* xqp = xq.data();  // workers must not name the thread_local (each has its own)
 
   auto slice = [&](int64_t r0, int64_t r1) {
     switch (W.type) {
-      case DType::Q4_0: k.q4(static_cast<const BlockQ4_0*>(W.data), nb, xqp, n, Y, rows, r0, r1); break;
+      case DType::Q4_0:
+        if (use_packed) k.q4x8(packed->blocks, nb, xqp, n, Y, rows, r0, r1);
+        else k.q4(static_cast<const BlockQ4_0*>(W.data), nb, xqp, n, Y, rows, r0, r1);
+        break;
       case DType::Q8_0: k.q8(static_cast<const BlockQ8_0*>(W.data), nb, xqp, n, Y, rows, r0, r1); break;
       case DType::F32: k.f32(static_cast<const float*>(W.data), cols, X, n, Y, rows, r0, r1); break;
       case DType::F16: k.f16(static_cast<const uint16_t*>(W.data), cols, X, n, Y, rows, r0, r1); break;
@@ -380,9 +464,11 @@ void matmul(const Tensor& W, const float* X, int64_t n, float* Y, const float* b
   std::unique_lock<std::mutex> pool_lock(g_pool_mu, std::defer_lock);
   if (nt > 1 && rows >= 2 * nt && rows * cols * n >= kMinParallelWork && pool_lock.try_lock() && g_pool) {
     const int parts = g_pool->size();
+    // Packed groups of 8 rows stay whole (a split inside one would decode it twice).
+    const int64_t unit = use_packed ? 8 : 1, units = (rows + unit - 1) / unit;
     std::function<void(int)> job = [&](int s) {
       // Slices of whole rows, so every thread count gives bit-identical output.
-      slice(rows * s / parts, rows * (s + 1) / parts);
+      slice(std::min(rows, units * s / parts * unit), std::min(rows, units * (s + 1) / parts * unit));
     };
     g_pool->run(job);
   } else {
@@ -393,6 +479,8 @@ void matmul(const Tensor& W, const float* X, int64_t n, float* Y, const float* b
       for (int64_t r = 0; r < rows; ++r) Y[j * rows + r] += bias[r];
 }
 
-void matvec(const Tensor& W, const float* x, float* y, const float* bias) { matmul(W, x, 1, y, bias); }
+void matvec(const Tensor& W, const float* x, float* y, const float* bias, const PackedWeight* packed) {
+  matmul(W, x, 1, y, bias, packed);
+}
 
 }  // namespace earshot

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 #include "gguf.h"
@@ -26,7 +27,8 @@ void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n);
 void dequantize_row_q4_0(const BlockQ4_0* x, float* y, int64_t n);
 void dequantize_row_q8_0(const BlockQ8_0* x, float* y, int64_t n);
 
-// Which kernel family runs ("scalar", "avx2", "neon", "neon-dotprod", "neon-armv7").
+// Which kernel family runs ("scalar", "avx2", "neon", "neon-dotprod", "neon-armv7"). "avx2" uses
+// AVX-512 VNNI's dot product where the CPU has it (the same results; EARSHOT_VNNI=0 turns it off).
 const char* kernel_name();
 // For tests and benchmarks: force a family ("scalar" always works); returns false if unsupported.
 bool force_kernel(const char* name);
@@ -42,9 +44,16 @@ int threads();
 // (a row of a matmul has the bits of the matvec of that row), so chunked streaming equals
 // whole-utterance decoding. Families differ from the scalar reference by float rounding only
 // (Q4_0/Q8_0 block sums are exact int32 everywhere).
+// A weight rearranged once (at load) for the x86 SIMD families' Q4_0 product, which then decodes
+// each weight block once for 8 rows. Products given it return the bits they return without it;
+// families without a packed product ignore it. pack_weight returns null for other weight types.
+struct PackedWeight;
+std::shared_ptr<const PackedWeight> pack_weight(const Tensor& W);
+
 // y[r] = W[r,:] . x + bias[r] for r in [0, W.rows); bias may be null. x has W.cols floats.
-void matvec(const Tensor& W, const float* x, float* y, const float* bias);
+void matvec(const Tensor& W, const float* x, float* y, const float* bias, const PackedWeight* packed = nullptr);
 // Y[n, :] = W X[n, :] for n rows of X (row-major, W.cols each) into Y (W.rows each).
-void matmul(const Tensor& W, const float* X, int64_t n, float* Y, const float* bias);
+void matmul(const Tensor& W, const float* X, int64_t n, float* Y, const float* bias,
+            const PackedWeight* packed = nullptr);
 
 }  // namespace earshot

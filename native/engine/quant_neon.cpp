@@ -27,6 +27,51 @@ inline float half(uint16_t h) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_
 
 inline float32x4_t half4(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
 
+// ---- activations: Q8_0, bit-exact with quantize_row_q8_0 ------------------------------------------
+
+// round(x) half away from zero, as std::round.
+inline int32x4_t round_away(float32x4_t x) {
+#if defined(__aarch64__)
+  return vcvtaq_s32_f32(x);
+#else
+  // trunc(|x|), +1 where the exact remainder >= 0.5, then x's sign
+  const float32x4_t a = vabsq_f32(x);
+  const int32x4_t t = vcvtq_s32_f32(a);
+  const uint32x4_t up = vcgeq_f32(vsubq_f32(a, vcvtq_f32_s32(t)), vdupq_n_f32(0.5f));
+  const int32x4_t r = vsubq_s32(t, vreinterpretq_s32_u32(up));  // true lanes are -1
+  return vbslq_s32(vcltq_f32(x, vdupq_n_f32(0.f)), vnegq_s32(r), r);
+#endif
+}
+
+void quantize_neon(const float* x, int64_t cols, int64_t n, BlockQ8x* out) {
+  const int64_t nb = cols / kBlock;
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t b = 0; b < nb; ++b, ++out) {
+      const float* p = x + j * cols + b * kBlock;
+      float32x4_t v[8];
+      for (int k = 0; k < 8; ++k) v[k] = vld1q_f32(p + 4 * k);
+      float32x4_t m = vabsq_f32(v[0]);
+      for (int k = 1; k < 8; ++k) m = vmaxq_f32(m, vabsq_f32(v[k]));
+#if defined(__aarch64__)
+      const float amax = vmaxvq_f32(m);
+#else
+      float32x2_t m2 = vpmax_f32(vget_low_f32(m), vget_high_f32(m));
+      const float amax = vget_lane_f32(vpmax_f32(m2, m2), 0);
+#endif
+      const float d = amax / 127.f, id = d != 0.f ? 1.f / d : 0.f;
+      out->d = fp16_to_fp32(fp32_to_fp16(d));
+      int32x4_t sum = vdupq_n_s32(0);
+      for (int k = 0; k < 8; k += 2) {
+        const int32x4_t a = round_away(vmulq_n_f32(v[k], id)), c = round_away(vmulq_n_f32(v[k + 1], id));
+        sum = vaddq_s32(sum, vaddq_s32(a, c));
+        const int16x8_t h = vcombine_s16(vmovn_s32(a), vmovn_s32(c));
+        vst1_s8(out->qs + 4 * k, vmovn_s16(h));
+      }
+      const int32x2_t s2 = vadd_s32(vget_low_s32(sum), vget_high_s32(sum));
+      out->offset8 = -8 * vget_lane_s32(vpadd_s32(s2, s2), 0);
+    }
+}
+
 // Signed weights q - 8 of a block: lo = weights 0..15 (low nibbles), hi = weights 16..31.
 inline void unpack_q4(const uint8_t* qs, int8x16_t* lo, int8x16_t* hi) {
   const uint8x16_t v = vld1q_u8(qs);
@@ -179,9 +224,9 @@ void f16_neon(const uint16_t* w, int64_t cols, const float* x, int64_t n, float*
 }  // namespace
 
 #if defined(__aarch64__)
-const KernelSet kNeonKernels = {"neon", q4_neon, q8_neon, f32_neon, f16_neon};
+const KernelSet kNeonKernels = {"neon", quantize_neon, q4_neon, nullptr, q8_neon, f32_neon, f16_neon};
 #else
-const KernelSet kNeonKernels = {"neon-armv7", q4_neon, q8_neon, f32_neon, f16_neon};
+const KernelSet kNeonKernels = {"neon-armv7", quantize_neon, q4_neon, nullptr, q8_neon, f32_neon, f16_neon};
 #endif
 
 }  // namespace earshot

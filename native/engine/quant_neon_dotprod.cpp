@@ -93,7 +93,10 @@ void q8_dotprod(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, int64_t n, fl
   }
 }
 
-// Float weights gain nothing from dotprod: forward to the plain NEON kernels.
+// Quantizing and float weights gain nothing from dotprod: forward to the plain NEON kernels.
+void quantize_dotprod(const float* x, int64_t cols, int64_t n, BlockQ8x* out) {
+  kNeonKernels.quantize(x, cols, n, out);
+}
 void f32_dotprod(const float* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0,
                  int64_t r1) {
   kNeonKernels.f32(w, cols, x, n, y, ldy, r0, r1);
@@ -105,7 +108,8 @@ void f16_dotprod(const uint16_t* w, int64_t cols, const float* x, int64_t n, flo
 
 }  // namespace
 
-const KernelSet kNeonDotprodKernels = {"neon-dotprod", q4_dotprod, q8_dotprod, f32_dotprod, f16_dotprod};
+const KernelSet kNeonDotprodKernels = {"neon-dotprod", quantize_dotprod, q4_dotprod, nullptr,
+                                       q8_dotprod,     f32_dotprod,      f16_dotprod};
 
 }  // namespace earshot
 #endif

@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "quant.h"
+#include "quant_kernels.h"
 
 using namespace earshot;
 
@@ -252,11 +253,70 @@ void compare_kernel(const std::string& kernel, DType type, int64_t rows, int64_t
   }
   CHECK_MSG(bad == 0, kernel + " " + type_name(type) + " " + std::to_string(rows) + "x" + std::to_string(cols) +
                           " n=" + std::to_string(n) + ": " + std::to_string(bad) + " outputs differ");
+  if (type == DType::Q4_0) {  // packed weights give the same bits
+    auto packed = pack_weight(w.t);
+    CHECK(packed != nullptr);
+    std::vector<float> p(size_t(n * rows), NAN);
+    matmul(w.t, X.data(), n, p.data(), bias.data(), packed.get());
+    CHECK_MSG(std::memcmp(p.data(), got.data(), p.size() * 4) == 0,
+              kernel + " Q4_0 " + std::to_string(rows) + "x" + std::to_string(cols) + " n=" + std::to_string(n) +
+                  ": packed product differs from the plain one");
+  }
   if (n == 1) {  // matvec is matmul with one row
     std::vector<float> y(static_cast<size_t>(rows));
     matvec(w.t, X.data(), y.data(), bias.data());
     CHECK_MSG(std::memcmp(y.data(), got.data(), y.size() * 4) == 0, kernel + " matvec != matmul n=1");
   }
+}
+
+// Every family's activation quantizer gives the reference blocks, byte for byte (ties and zeros too).
+void test_quantizer(const std::string& kernel) {
+  const KernelSet* k = find_kernels(kernel.c_str());
+  CHECK(k != nullptr);
+  if (!k) return;
+  const int64_t cols = 256, n = 9;
+  std::vector<float> X(size_t(n * cols));
+  for (auto& v : X) v = uniform(-3.f, 3.f);
+  for (int64_t i = 0; i < cols; ++i) X[size_t(i)] = float(int(rng() % 253) - 126) + 0.5f;  // ties: d = 1
+  for (int64_t i = 0; i < cols; i += 32) X[size_t(i)] = 127.f;
+  for (int64_t i = 0; i < 32; ++i) X[size_t(cols + i)] = 0.f;                              // all zero
+  for (int64_t i = 0; i < 32; ++i) X[size_t(2 * cols + i)] = uniform(-1e-6f, 1e-6f);      // fp16 subnormal d
+  std::vector<BlockQ8x> ref(size_t(n * cols / 32)), got(ref.size());
+  std::memset(got.data(), 0x55, got.size() * sizeof(BlockQ8x));
+  quantize_q8x_ref(X.data(), cols, n, ref.data());
+  k->quantize(X.data(), cols, n, got.data());
+  int bad = 0;
+  for (size_t b = 0; b < ref.size(); ++b)
+    bad += std::memcmp(&ref[b], &got[b], sizeof(BlockQ8x)) != 0;
+  CHECK_MSG(bad == 0, kernel + " quantizer: " + std::to_string(bad) + " blocks differ from the reference");
+}
+
+// Where the "avx2" family runs its VNNI build, the plain AVX2 build (what CPUs without VNNI run)
+// must give the same bits: both are called directly here.
+void test_avx2_builds() {
+#if defined(__x86_64__) || defined(__i386__)
+  if (!cpu_runs_avx2_vnni()) return;
+  for (int64_t n : {1, 3, 8, 9})
+    for (auto rc : {std::pair<int64_t, int64_t>{29, 256}, {192, 768}, {768, 192}, {5, 32}}) {
+      const int64_t rows = rc.first, cols = rc.second, nb = cols / 32;
+      Weight w = make_weight(DType::Q4_0, rows, cols);
+      auto packed = pack_weight(w.t);
+      std::vector<float> X(size_t(n * cols));
+      for (auto& v : X) v = uniform(-2.f, 2.f);
+      std::vector<BlockQ8x> xq(size_t(n * nb));
+      quantize_q8x_ref(X.data(), cols, n, xq.data());
+      std::vector<float> y[4];
+      for (auto& v : y) v.assign(size_t(n * rows), NAN);
+      const auto* wq = static_cast<const BlockQ4_0*>(w.t.data);
+      kAvx2Kernels.q4(wq, nb, xq.data(), n, y[0].data(), rows, 0, rows);
+      kAvx2VnniKernels.q4(wq, nb, xq.data(), n, y[1].data(), rows, 0, rows);
+      kAvx2Kernels.q4x8(packed_blocks(*packed), nb, xq.data(), n, y[2].data(), rows, 0, rows);
+      kAvx2VnniKernels.q4x8(packed_blocks(*packed), nb, xq.data(), n, y[3].data(), rows, 0, rows);
+      for (int k = 1; k < 4; ++k)
+        CHECKF(std::memcmp(y[0].data(), y[k].data(), y[0].size() * 4) == 0, "avx2 builds differ (%d) %lldx%lld n=%lld",
+               k, (long long)rows, (long long)cols, (long long)n);
+    }
+#endif
 }
 
 // Integer-valued case: weight scales 1 and activations whose Q8_0 scale is exactly 1, so every
@@ -320,6 +380,7 @@ void test_kernels(const std::vector<std::string>& kernels) {
     }
     exact_integer_case(k, DType::Q4_0);
     exact_integer_case(k, DType::Q8_0);
+    test_quantizer(k);
   }
 }
 
@@ -358,8 +419,12 @@ void test_threads(const std::string& kernel) {
     CHECK(threads() == 3);
     matmul(w.t, X.data(), 3, y3.data(), nullptr);
     matmul(w.t, X.data(), 3, y3.data(), nullptr);  // the pool is reused
+    std::vector<float> p3(y3.size(), NAN);
+    auto packed = pack_weight(w.t);  // null for F32
+    matmul(w.t, X.data(), 3, p3.data(), nullptr, packed.get());
     set_threads(1);
     CHECK_MSG(std::memcmp(y1.data(), y3.data(), y1.size() * 4) == 0, kernel + " 3 threads != 1 thread");
+    CHECK_MSG(std::memcmp(y1.data(), p3.data(), y1.size() * 4) == 0, kernel + " 3 threads packed != 1 thread");
   }
 }
 
@@ -394,6 +459,7 @@ int main() {
   test_kernels(kernels);
   for (const auto& k : kernels) test_batch_invariance(k);
   test_threads(best);
+  test_avx2_builds();
   test_errors();
   std::printf("worst |kernel - scalar| / sum|terms| = %.3g\n", g_worst_ratio);
   return check::summary("test_kernels");

@@ -1,0 +1,31 @@
+// Internal to the kernel files: the loop that walks a product's output in tiles, the same for every
+// ISA. A kernel supplies `template <int M> void run(int64_t g, int64_t j) const`, which computes
+// weight-row group g against activation rows j .. j+M-1 (M <= MT); each group's weights are read
+// once per MT activation rows while they are still in L1. Everything here has internal linkage, so
+// each kernel file gets its own copy compiled with its own ISA flags.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+namespace earshot {
+namespace tile {
+namespace {
+
+template <int MT, typename Tile, int M = MT>
+inline void run_m(const Tile& t, int64_t g, int64_t j, int64_t m) {
+  if constexpr (M > 1) {
+    if (m < M) return run_m<MT, Tile, M - 1>(t, g, j, m);
+  }
+  t.template run<M>(g, j);
+}
+
+// Groups [g0, g1) against activation rows [0, n).
+template <int MT, typename Tile>
+inline void for_tiles(const Tile& t, int64_t g0, int64_t g1, int64_t n) {
+  for (int64_t g = g0; g < g1; ++g)
+    for (int64_t j = 0; j < n; j += MT) run_m<MT>(t, g, j, std::min<int64_t>(MT, n - j));
+}
+
+}  // namespace
+}  // namespace tile
+}  // namespace earshot
