@@ -3,9 +3,11 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "gguf.h"
+#include "quant.h"
 
 namespace earshot {
 
@@ -19,6 +21,7 @@ const float* f32_data(const TensorLookup& get, const std::string& name, int64_t 
 struct Linear {
   const Tensor* w = nullptr;
   const float* b = nullptr;
+  std::shared_ptr<const PackedWeight> packed;  // Q4_0: rearranged once for the SIMD products
   void load(const TensorLookup& get, const std::string& prefix, int64_t out, int64_t in);
   int64_t out() const { return w->rows; }
   int64_t in() const { return w->cols; }
@@ -46,7 +49,15 @@ struct LstmLayer {
 };
 
 inline float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
+// Vectorized (4 lanes, any ISA) with an exp accurate to about 1 ulp: within float rounding of the
+// scalar forms above, and the same bits on every architecture.
 void swish_inplace(float* x, int64_t n);
+// out[i] = a[i] * sigmoid(b[i]) (the GLU); out may be a.
+void glu(const float* a, const float* b, int64_t n, float* out);
+// x[i] = exp(x[i] - shift); returns the sum (in lane order, then the tail).
+float exp_shifted_sum(float* x, int64_t n, float shift);
+// Dot product with 8 partial sums (the same order everywhere).
+float dot(const float* a, const float* b, int64_t n);
 // In place; returns the log of the normalizer (log-sum-exp).
 float log_softmax_inplace(float* x, int64_t n);
 void softmax_inplace(float* x, int64_t n);

@@ -87,6 +87,9 @@ void TransducerModel::load(const TensorLookup& get) {
     b.pw1.load(get, blk(i, "conv.pw1"), 2 * D, D);
     b.dw_w = f32_data(get, blk(i, "conv.dw.weight"), D, K);
     b.dw_b = f32_data(get, blk(i, "conv.dw.bias"), 1, D);
+    b.dw_t.resize(size_t(K) * D);
+    for (int d = 0; d < D; ++d)
+      for (int k = 0; k < K; ++k) b.dw_t[size_t(k) * D + d] = b.dw_w[size_t(d) * K + k];
     b.dw_norm.load(get, blk(i, "conv.dwnorm"), D);
     b.pw2.load(get, blk(i, "conv.pw2"), D, D);
     b.ff2_norm.load(get, blk(i, "ff2.norm"), D);
@@ -125,9 +128,15 @@ void TransducerModel::run_blocks(EncoderState& st, float* x, int T, const std::v
   const int D = cfg_.d_model, F = cfg_.ff_dim, K = cfg_.conv_kernel, H = cfg_.n_heads, dh = D / H;
   const int M = st.cached + T;  // keys: cache, then the new frames
   const float scale = 1.f / std::sqrt(float(dh));
-  std::vector<float> t(size_t(T) * D), u(size_t(T) * std::max(F, 3 * D)), att(size_t(T) * D);
-  std::vector<float> keys(size_t(M) * D), vals(size_t(M) * D), scores(M);
-  std::vector<float> seq(size_t(K - 1 + T) * D);
+  // Scratch kept per thread: a stream decodes chunk after chunk without allocating.
+  thread_local std::vector<float> t, u, att, keys, vals, scores, seq;
+  t.resize(size_t(T) * D);
+  u.resize(size_t(T) * std::max(F, 3 * D));
+  att.resize(size_t(T) * D);
+  keys.resize(size_t(M) * D);
+  vals.resize(size_t(M) * D);
+  scores.resize(M);
+  seq.resize(size_t(K - 1 + T) * D);
 
   auto feed_forward = [&](const LayerNorm& norm, const Linear& up, const Linear& down) {
     norm.forward(x, T, t.data());
@@ -157,14 +166,10 @@ void TransducerModel::run_blocks(EncoderState& st, float* x, int T, const std::v
         const int a = lo[i], z = hi[i];
         float mx = -INFINITY;
         for (int j = a; j < z; ++j) {
-          const float* k = &keys[size_t(j) * D + h * dh];
-          float s = 0;
-          for (int e = 0; e < dh; ++e) s += q[h * dh + e] * k[e];
-          scores[j] = s * scale;
+          scores[j] = dot(q + h * dh, &keys[size_t(j) * D + h * dh], dh) * scale;
           mx = std::max(mx, scores[j]);
         }
-        float sum = 0;
-        for (int j = a; j < z; ++j) sum += (scores[j] = std::exp(scores[j] - mx));
+        const float sum = exp_shifted_sum(&scores[a], z - a, mx);
         float* oh = o + h * dh;
         std::fill(oh, oh + dh, 0.f);
         for (int j = a; j < z; ++j) {
@@ -186,16 +191,16 @@ void TransducerModel::run_blocks(EncoderState& st, float* x, int T, const std::v
     std::copy(st.conv[l].begin(), st.conv[l].end(), seq.begin());
     for (int i = 0; i < T; ++i) {
       const float* g = &u[size_t(i) * 2 * D];
-      float* s = &seq[size_t(K - 1 + i) * D];
-      for (int d = 0; d < D; ++d) s[d] = g[d] * sigmoid(g[D + d]);
+      glu(g, g + D, D, &seq[size_t(K - 1 + i) * D]);
     }
+    // acc = bias, then + w[k] * input t-K+1+k for k in order: along D, so it vectorizes
     for (int i = 0; i < T; ++i) {
       float* o = &t[size_t(i) * D];
-      for (int d = 0; d < D; ++d) {
-        float acc = b.dw_b[d];
-        const float* w = b.dw_w + size_t(d) * K;
-        for (int k = 0; k < K; ++k) acc += w[k] * seq[size_t(i + k) * D + d];
-        o[d] = acc;
+      std::copy(b.dw_b, b.dw_b + D, o);
+      for (int k = 0; k < K; ++k) {
+        const float* w = &b.dw_t[size_t(k) * D];
+        const float* in = &seq[size_t(i + k) * D];
+        for (int d = 0; d < D; ++d) o[d] += w[d] * in[d];
       }
     }
     st.conv[l].assign(seq.begin() + size_t(T) * D, seq.end());

@@ -65,6 +65,7 @@ class TransducerModel {
     Linear ff1_up, ff1_down, qkv, attn_out, pw1, pw2, ff2_up, ff2_down;
     const float* dw_w = nullptr;
     const float* dw_b = nullptr;
+    std::vector<float> dw_t;  // dw_w transposed, [K, D]: the convolution runs along D
   };
   void load(const TensorLookup& get);
   // One pass through all blocks for T new frames; query i sees keys [lo[i], hi[i]) of the
