@@ -4,8 +4,12 @@
 // search. Last line: one JSON object.
 // The personal VAD and the speaker encoder, when their files exist, are measured too: the pVAD runs
 // synchronously on the event loop, so its per-call time matters as much as its real-time factor.
+// Issue 7's target: the encoder against onnxruntime's int8 streaming export of the same encoder, in
+// this process, clip by clip alternately (machine noise hits both alike; --encoder-only runs just that).
 //   npm run bench:engine -- [--model FILE] [--baseline FILE] [--pvad FILE] [--spkenc FILE] [--data DIR]
+//                           [--onnx FILE] [--encoder-only]
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readWav16kMono } from '../daemon/audio/wav.js';
@@ -23,6 +27,8 @@ const baselineFile = arg('baseline', path.join(root, 'models', 'earshot-en-f32.g
 const dataDir = arg('data', path.resolve(root, '../shared/data'));
 const pvadFile = arg('pvad', path.join(root, 'models', 'pvad.gguf'));
 const spkencFile = arg('spkenc', path.join(root, 'models', 'spkenc.gguf'));
+const onnxFile = arg('onnx', path.join(root, 'bench', 'onnx', 'encoder-stream-int8.onnx'));
+const encoderOnly = process.argv.includes('--encoder-only');
 
 interface Clip {
   name: string;
@@ -177,11 +183,91 @@ async function measureSpkenc(clips: Clip[]) {
   return { file: path.relative(root, spkencFile), embed_10s_ms: +ms.toFixed(1), rtf: +(ms / 10000).toFixed(4) };
 }
 
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+/** Encoder CPU time per audio second: the engine's debugEncode (chunk by chunk with its caches, the
+ * model's chunk size) minus its debugFbank, against onnxruntime (one thread) running the streaming
+ * export chunk by chunk on the same fbank, as bench/recognizer-worker.ts times them, but here in one
+ * process, each clip's calls alternating; per clip the least of `repeats` CPU times counts (the
+ * machine is shared: interruptions only add time). Clips get the daemon's 300 ms of silence around. */
+async function measureEncoderVsOnnx(clips: Clip[], repeats = 3) {
+  const require = createRequire(import.meta.url);
+  const ort = require('onnxruntime-node');
+  const session = await ort.InferenceSession.create(onnxFile, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+  const info = JSON.parse(fs.readFileSync(`${onnxFile}.json`, 'utf8')) as { n_layers: number; left_context_frames: number; d_model: number; conv_kernel: number; stack: number; chunk_frames: number };
+  const { n_layers: N, left_context_frames: L, d_model: D, conv_kernel: K, stack: S, chunk_frames: C } = info;
+  const m = await native().loadTransducer(modelFile);
+  const onnxEncode = async (fbank: Float32Array) => {
+    let caches: Record<string, unknown> = {
+      k_cache: new ort.Tensor('float32', new Float32Array(N * L * D), [N, L, D]),
+      v_cache: new ort.Tensor('float32', new Float32Array(N * L * D), [N, L, D]),
+      conv_cache: new ort.Tensor('float32', new Float32Array(N * (K - 1) * D), [N, K - 1, D]),
+      cached: new ort.Tensor('int64', new BigInt64Array(1), [1]),
+    };
+    const total = Math.floor(fbank.length / 80 / S);
+    for (let t = 0; t < total; t += C) {
+      const n = Math.min(C, total - t);
+      const out = await session.run({ fbank: new ort.Tensor('float32', fbank.subarray(t * S * 80, (t + n) * S * 80), [1, n * S, 80]), ...caches });
+      caches = { k_cache: out.k_cache_out, v_cache: out.v_cache_out, conv_cache: out.conv_cache_out, cached: out.cached_out };
+    }
+  };
+  const pad = (x: Float32Array) => {
+    const out = new Float32Array(x.length + 9600);
+    out.set(x, 4800);
+    return out;
+  };
+  const best = async (f: () => unknown) => {
+    let b = Infinity;
+    for (let i = 0; i < repeats; i++) {
+      const c = cpuSeconds();
+      await f();
+      b = Math.min(b, cpuSeconds() - c);
+    }
+    return b;
+  };
+  const warm = pad(clips[0].samples);
+  m.debugEncode(warm);
+  await onnxEncode(m.debugFbank(warm));
+  let audio = 0, fbank = 0, encode = 0, onnx = 0;
+  for (const clip of clips) {
+    const x = pad(clip.samples);
+    audio += x.length / 16000;
+    const feats = m.debugFbank(x);
+    fbank += await best(() => m.debugFbank(x));
+    encode += await best(() => m.debugEncode(x));
+    onnx += await best(() => onnxEncode(feats));
+  }
+  m.dispose();
+  const earshotMs = (1000 * (encode - fbank)) / audio;
+  const onnxMs = (1000 * onnx) / audio;
+  return {
+    model: path.relative(root, modelFile),
+    onnx: path.relative(root, onnxFile),
+    audio_s: +audio.toFixed(2),
+    earshot_ms_per_audio_s: +earshotMs.toFixed(3),
+    onnx_ms_per_audio_s: +onnxMs.toFixed(3),
+    fbank_ms_per_audio_s: +((1000 * fbank) / audio).toFixed(3),
+    /** onnxruntime's time over Earshot's: above 1, Earshot is faster */
+    onnx_over_earshot: +(onnxMs / earshotMs).toFixed(3),
+  };
+}
+
 async function main(): Promise<void> {
   if (!fs.existsSync(modelFile)) {
     throw new Error(`${modelFile} does not exist: export the shipped model first (training/export.py) or pass --model FILE`);
   }
   const clips = loadClips();
+  const encoderVsOnnx = fs.existsSync(onnxFile) ? await measureEncoderVsOnnx(clips) : null;
+  if (encoderVsOnnx) {
+    console.log(`encoder, streaming, 1 thread: ${encoderVsOnnx.model} ${encoderVsOnnx.earshot_ms_per_audio_s} ms per audio s, ${encoderVsOnnx.onnx} ${encoderVsOnnx.onnx_ms_per_audio_s} (onnxruntime / Earshot ${encoderVsOnnx.onnx_over_earshot}x)`);
+  }
+  if (encoderOnly) {
+    console.log(JSON.stringify({ bench: 'engine', kernel: native().kernelName(), encoder_vs_onnx: encoderVsOnnx }));
+    return;
+  }
   const rssStart = rssMiB();
   const [ship, model] = await measure(modelFile, clips, 1);
   const peakShipped = peakRssMiB();
@@ -229,6 +315,7 @@ async function main(): Promise<void> {
     scalar_over_simd: scalar ? +(scalar.rtf / ship.rtf).toFixed(2) : null,
     baseline: baseline ? { model: baseline.file, rtf: baseline.rtf, model_rss_mib: baseline.model_rss_mib } : null,
     baseline_over_model_rtf: baseline ? +(baseline.rtf / ship.rtf).toFixed(2) : null,
+    encoder_vs_onnx: encoderVsOnnx,
     pvad,
     spkenc,
     runs,
