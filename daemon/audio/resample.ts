@@ -57,7 +57,7 @@ export class Resampler {
   }
 
   push(input: Float32Array): Float32Array {
-    if (this.passthrough) return input.slice();
+    if (this.passthrough) return input; // the input itself, not a copy
     const merged = new Float32Array(this.buffer.length + input.length);
     merged.set(this.buffer);
     merged.set(input, this.buffer.length);
