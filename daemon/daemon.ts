@@ -2,6 +2,8 @@
 // SIGTERM shutdown with a bounded wait for outbox acknowledgements, live enrollment).
 import fs from 'node:fs';
 import path from 'node:path';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+import v8 from 'node:v8';
 import { AlsaSource } from './audio/alsa-source.js';
 import { AudioClock } from './audio/clock.js';
 import { FileSource } from './audio/file-source.js';
@@ -61,6 +63,8 @@ export class Daemon {
   private stopping = false;
   private startedAt = Date.now();
   private detailTimer: NodeJS.Timeout | undefined;
+  private memoryTimer: NodeJS.Timeout | undefined;
+  private gcObserver: PerformanceObserver | undefined;
   private enrollment: { name: string; need: number; chunks: Float32Array[]; have: number } | undefined;
   private hermesSession: string | null = null;
   private done: Promise<void>;
@@ -99,9 +103,38 @@ export class Daemon {
     this.publishMuted();
     this.detailTimer = setInterval(() => this.publishDetail(), 30_000);
     this.detailTimer.unref();
+    this.startMemoryLog();
     this.notifier.ready(this.statusLine());
     this.notifier.startWatchdog(() => this.healthProblem());
     log.info({ site: this.cfg.site, source: this.source.kind, device: this.source.device, model: this.models.transducer.info.name, profiles: this.profiles.map((p) => p.name) }, 'earshot running');
+  }
+
+  /** Debugging aid (bench/e2e.ts uses it): EARSHOT_MEMORY_LOG_MS=N logs the process's memory every
+   * N ms at info level ("memory": rss, V8 heap, external and ArrayBuffer bytes in MiB, the audio
+   * received so far in seconds, and the V8 heap in use just after the last full garbage collection,
+   * the live JS heap, which a leak in JS would make grow). */
+  private startMemoryLog(): void {
+    const every = Number(process.env.EARSHOT_MEMORY_LOG_MS ?? 0);
+    if (!(every > 0)) return;
+    const mib = (n: number) => Math.round((n / 2 ** 20) * 100) / 100;
+    let majorGcs = 0;
+    let liveHeap = NaN;
+    this.gcObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (((e as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind !== perfConstants.NODE_PERFORMANCE_GC_MAJOR) continue;
+        majorGcs++;
+        liveHeap = v8.getHeapStatistics().used_heap_size;
+      }
+    });
+    this.gcObserver.observe({ entryTypes: ['gc'] });
+    const sample = () => {
+      const m = process.memoryUsage();
+      const audioS = this.clock ? Math.round((this.clock.samples / SAMPLE_RATE) * 100) / 100 : 0;
+      log.info({ rss: mib(m.rss), heap_total: mib(m.heapTotal), heap_used: mib(m.heapUsed), external: mib(m.external), array_buffers: mib(m.arrayBuffers), heap_after_major_gc: majorGcs ? mib(liveHeap) : null, major_gcs: majorGcs, audio_s: audioS, transcripts: this.segments, outbox: this.outbox.pending }, 'memory');
+    };
+    sample();
+    this.memoryTimer = setInterval(sample, every);
+    this.memoryTimer.unref();
   }
 
   private async loadModels(cfg: Config): Promise<Models> {
@@ -428,6 +461,8 @@ export class Daemon {
     log.info({ reason }, 'shutting down');
     this.notifier.stopping();
     clearInterval(this.detailTimer);
+    clearInterval(this.memoryTimer);
+    this.gcObserver?.disconnect();
     clearTimeout(this.detailSoon);
     await this.source?.stop();
     if (this.pipeline) {
