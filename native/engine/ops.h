@@ -49,7 +49,7 @@ struct LstmLayer {
 };
 
 inline float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
-// Vectorized (4 lanes, any ISA) with an exp accurate to about 1 ulp: within float rounding of the
+// Vectorized (8 lanes, any ISA) with an exp accurate to about 1 ulp: within float rounding of the
 // scalar forms above, and the same bits on every architecture.
 void swish_inplace(float* x, int64_t n);
 // out[i] = a[i] * sigmoid(b[i]) (the GLU); out may be a.
@@ -58,6 +58,10 @@ void glu(const float* a, const float* b, int64_t n, float* out);
 float exp_shifted_sum(float* x, int64_t n, float shift);
 // Dot product with 8 partial sums (the same order everywhere).
 float dot(const float* a, const float* b, int64_t n);
+// One attention head for one query: out[0, dh) = softmax_j(q . k_j * scale) v_j over the m rows k_j =
+// k + j * ld and v_j = v + j * ld. scores: m floats of scratch.
+void attend(const float* q, const float* k, const float* v, int64_t ld, int64_t m, int64_t dh, float scale,
+            float* scores, float* out);
 // In place; returns the log of the normalizer (log-sum-exp).
 float log_softmax_inplace(float* x, int64_t n);
 void softmax_inplace(float* x, int64_t n);

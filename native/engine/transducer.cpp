@@ -162,22 +162,9 @@ void TransducerModel::run_blocks(EncoderState& st, float* x, int T, const std::v
     for (int i = 0; i < T; ++i) {
       const float* q = &u[size_t(i) * 3 * D];
       float* o = &t[size_t(i) * D];
-      for (int h = 0; h < H; ++h) {
-        const int a = lo[i], z = hi[i];
-        float mx = -INFINITY;
-        for (int j = a; j < z; ++j) {
-          scores[j] = dot(q + h * dh, &keys[size_t(j) * D + h * dh], dh) * scale;
-          mx = std::max(mx, scores[j]);
-        }
-        const float sum = exp_shifted_sum(&scores[a], z - a, mx);
-        float* oh = o + h * dh;
-        std::fill(oh, oh + dh, 0.f);
-        for (int j = a; j < z; ++j) {
-          const float p = scores[j] / sum;
-          const float* v = &vals[size_t(j) * D + h * dh];
-          for (int e = 0; e < dh; ++e) oh[e] += p * v[e];
-        }
-      }
+      for (int h = 0; h < H; ++h)
+        attend(q + h * dh, &keys[size_t(lo[i]) * D + h * dh], &vals[size_t(lo[i]) * D + h * dh], D, hi[i] - lo[i], dh,
+               scale, scores.data(), o + h * dh);
     }
     b.attn_out.forward(t.data(), T, att.data());
     for (size_t i = 0; i < size_t(T) * D; ++i) x[i] += att[i];
