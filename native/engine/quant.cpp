@@ -389,6 +389,13 @@ struct PackedWeight {
 
 std::shared_ptr<const PackedWeight> pack_weight(const Tensor& W) {
   if (W.type != DType::Q4_0 || W.rows <= 0 || W.cols <= 0 || W.cols % kBlock || !W.data) return nullptr;
+  // Only where a family this CPU runs has a packed product (else it would be memory for nothing).
+  static const bool useful = [] {
+    for (const KernelSet* k : available_kernels())
+      if (k->q4x8) return true;
+    return false;
+  }();
+  if (!useful) return nullptr;
   auto p = std::make_shared<PackedWeight>();
   const int64_t nb = W.cols / kBlock, groups = (W.rows + 7) / 8;
   p->bytes.assign(size_t(groups * nb) * sizeof(BlockQ4x8) + 64, 0);

@@ -46,7 +46,8 @@ int threads();
 // (Q4_0/Q8_0 block sums are exact int32 everywhere).
 // A weight rearranged once (at load) for the x86 SIMD families' Q4_0 product, which then decodes
 // each weight block once for 8 rows. Products given it return the bits they return without it;
-// families without a packed product ignore it. pack_weight returns null for other weight types.
+// families without a packed product ignore it. pack_weight returns null for other weight types and
+// where no family this CPU runs has a packed product.
 struct PackedWeight;
 std::shared_ptr<const PackedWeight> pack_weight(const Tensor& W);
 
