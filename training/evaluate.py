@@ -88,10 +88,34 @@ def decode(model, items, device, chunk=None, batch=64, left=None):
     return out
 
 
-def evaluate(model, sets, device, chunk=None, left=None):
+def paired_latency(hyps_by_model, sets):
+    """Emission latency over the utterances that every model transcribes exactly: models of
+    different accuracy are then timed on the same speech (latency over each model's own correct
+    set favours the weaker model, whose correct set is the short, easy utterances)."""
+    out = {}
+    for name, items in sets.items():
+        both = [i for i, it in enumerate(items)
+                if all(h[name][i][1] and h[name][i][0] == it[1] for h in hyps_by_model.values())]
+        out[name] = {"utterances": len(both)}
+        for model, hyps in hyps_by_model.items():
+            lat = [(hyps[name][i][1][-1] + 1) * FRAME_S - items[i][2] for i in both]
+            out[name][model] = {
+                "mean_last_emission_s": float(np.mean([(hyps[name][i][1][-1] + 1) * FRAME_S for i in both])) if both else None,
+                "last_minus_end_mean_s": float(np.mean(lat)) if lat else None,
+                "last_minus_end_p50_s": float(np.percentile(lat, 50)) if lat else None,
+                "last_minus_end_p90_s": float(np.percentile(lat, 90)) if lat else None}
+        print(f"  paired {name}: {len(both)} utterances " + ", ".join(
+            f"{m} p50 {v['last_minus_end_p50_s']} p90 {v['last_minus_end_p90_s']}"
+            for m, v in out[name].items() if m != "utterances"), flush=True)
+    return out
+
+
+def evaluate(model, sets, device, chunk=None, left=None, keep=None):
     res = {}
     for name, items in sets.items():
         hyps = decode(model, items, device, chunk, left=left)
+        if keep is not None:
+            keep[name] = hyps
         errors = sum(word_errors(it[1], h) for it, (h, _) in zip(items, hyps))
         words = sum(len(it[1].split()) for it in items)
         lat = [(fr[-1] + 1) * FRAME_S - it[2] for it, (h, fr) in zip(items, hyps) if fr and h == it[1]]
@@ -156,7 +180,7 @@ def main():
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     sets = {k: v for k, v in dev_sets(args.data, args.real).items() if k in args.sets.split(",")}
-    models, results = {}, {}
+    models, results, hyps = {}, {}, {}
     for spec in args.model:
         name, path = spec.split("=", 1)
         int4 = path.endswith(":int4")
@@ -164,7 +188,10 @@ def main():
         model.set_qat(int4)
         models[name] = model
         print(f"[eval] {name} ({'int4 arithmetic' if int4 else 'float'})", flush=True)
-        results[name] = evaluate(model, sets, device, args.chunk, args.left)
+        hyps[name] = {}
+        results[name] = evaluate(model, sets, device, args.chunk, args.left, keep=hyps[name])
+    if len(models) > 1:
+        results["paired_latency"] = paired_latency(hyps, sets)
     json.dump(results, open(args.out, "w"), indent=1)
     if args.plot:
         plot_emissions(dict(list(models.items())[:2]), sets, device, args.plot)
