@@ -2,6 +2,11 @@
 
     python3 -m training.train --run bat --loss bat --minutes 9 --data /tmp/earshot_data --out $OUT
 
+Several GPUs of one host (DistributedDataParallel; each process its own data stream, gradients
+averaged, so the global batch is --batch x GPUs):
+
+    torchrun --standalone --nproc_per_node 4 -m training.train --run bat --loss bat --minutes 60
+
 Checkpoints: <run-dir>/last.pt (fp32 + optimizer, the machine's /tmp) every --save-min minutes
 and at the end, and <out>/<run>.pt (fp16 weights, small enough to bring back) for resuming on a
 fresh machine (--init).
@@ -78,10 +83,41 @@ def save(path, model, opt, step, history, args, fp16=False):
     os.replace(tmp, path)
 
 
+class TransducerLoss(torch.nn.Module):
+    """The model and its training loss as one forward(), so DistributedDataParallel sees every
+    parameter the step uses (it prepares its gradient all-reduce in forward)."""
+
+    def __init__(self, model, args):
+        super().__init__()
+        self.model, self.args = model, args
+
+    def forward(self, feats, feat_lens, targets, target_lens, chunk: int):
+        model, args = self.model, self.args
+        with torch.autocast(device_type=feats.device.type, dtype=torch.bfloat16, enabled=feats.device.type == "cuda"):
+            enc, enc_lens = model.encode(feats, feat_lens, chunk=chunk, left=args.left)
+        enc = enc.float()
+        if args.loss == "bat":
+            return bat.bat_loss(model, enc, enc_lens, targets, target_lens, args.r_down, args.r_up)
+        trans = bat.full_rnnt_loss(model, enc, enc_lens, targets, target_lens)
+        cif = bat.cif_quantity_loss(model.cif_alphas(enc), enc_lens, target_lens) if model.cif else enc.new_zeros(())
+        return trans, cif
+
+
 def main(argv=None):
     args = parse_args(argv)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1:  # started by torchrun
+        import torch.distributed as dist
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if torch.cuda.is_available():
+            torch.cuda.set_device(local)
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dev = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
+    else:
+        dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    main_process = rank == 0
     torch.manual_seed(args.seed)
-    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     run_dir = os.path.join(args.runs_dir, args.run)
     os.makedirs(run_dir, exist_ok=True)
     os.makedirs(args.out, exist_ok=True)
@@ -89,7 +125,8 @@ def main(argv=None):
 
     corpus = Corpus.concat([Corpus.load(p) for p in sorted(glob.glob(os.path.join(args.data, "synth_train*.npz")))])
     real = load_real(args.real, split="train")
-    print(f"[data] {len(corpus)} synthetic + {len(real)} real training utterances", flush=True)
+    if main_process:
+        print(f"[data] {len(corpus)} synthetic + {len(real)} real training utterances", flush=True)
 
     source = last if os.path.exists(last) else args.init
     ckpt = torch.load(source, map_location="cpu") if source else None
@@ -109,15 +146,16 @@ def main(argv=None):
         step, history = ckpt["step"], ckpt["history"]
     elif ckpt:
         step, history = ckpt.get("step", 0), ckpt.get("history", [])
-    print(f"[model] {count_parameters(model) / 1e6:.2f} M parameters, from {source or 'scratch'} at step {step}, "
-          f"qat={args.qat}, loss={args.loss}", flush=True)
+    if main_process:
+        print(f"[model] {count_parameters(model) / 1e6:.2f} M parameters, from {source or 'scratch'} at step {step}, "
+              f"qat={args.qat}, loss={args.loss}, {world} process(es)", flush=True)
 
-    stream = BatchStream(Augmenter(corpus, real), args.batch, seed=args.seed * 7919 + step)
+    stream = BatchStream(Augmenter(corpus, real), args.batch, seed=args.seed * 7919 + step + 104729 * rank)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
-                                         prefetch_factor=4, persistent_workers=False)
+                                         **({"prefetch_factor": 4} if args.workers else {}))
     chunks = [int(c) for c in args.chunks.split(",")]
-    rng = random.Random(args.seed + step)
-    aug_gen = torch.Generator().manual_seed(args.seed + step)
+    rng = random.Random(args.seed + step)  # the same chunk sizes on every process: equal step times
+    aug_gen = torch.Generator().manual_seed(args.seed + step + 104729 * rank)
 
     def features(batch):
         waves, wave_lens, targets, target_lens = (t.to(dev, non_blocking=True) for t in batch)
@@ -134,6 +172,17 @@ def main(argv=None):
         mean, istd = cmvn.stats()
         model.feat_mean.copy_(mean.to(dev))
         model.feat_istd.copy_(istd.to(dev))
+    step_fn = TransducerLoss(model, args)
+    if world > 1:  # rank 0's weights and CMVN go to every process here
+        step_fn = torch.nn.parallel.DistributedDataParallel(step_fn, device_ids=[dev.index] if dev.type == "cuda" else None)
+
+    def out_of_time(mine: bool) -> bool:
+        """Every process stops at the same step (the clocks differ a little)."""
+        if world == 1:
+            return mine
+        flag = torch.tensor([float(mine)], device=dev)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return bool(flag.item())
 
     start = time.time()
     last_save = start
@@ -141,22 +190,14 @@ def main(argv=None):
     run_loss = run_cif = 0.0
     n_run = 0
     t_log = time.time()
-    while step < args.max_steps and time.time() - start < budget:
+    while step < args.max_steps and not out_of_time(time.time() - start > budget):
         feats, feat_lens, targets, target_lens = features(next(it))
         if args.specaug:
             feats = spec_augment(feats, feat_lens, model.feat_mean, aug_gen)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)
-        chunk = rng.choice(chunks)
-        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-            enc, enc_lens = model.encode(feats, feat_lens, chunk=chunk, left=args.left)
-        enc = enc.float()
+        trans, cif = step_fn(feats, feat_lens, targets, target_lens, rng.choice(chunks))
         bsz = feats.shape[0]
-        if args.loss == "bat":
-            trans, cif = bat.bat_loss(model, enc, enc_lens, targets, target_lens, args.r_down, args.r_up)
-        else:
-            trans = bat.full_rnnt_loss(model, enc, enc_lens, targets, target_lens)
-            cif = bat.cif_quantity_loss(model.cif_alphas(enc), enc_lens, target_lens) if model.cif else enc.new_zeros(())
         loss = (trans + args.cif_weight * cif) / bsz
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -167,7 +208,7 @@ def main(argv=None):
         run_loss += float(trans.detach()) / bsz
         run_cif += float(cif.detach()) / bsz
         n_run += 1
-        if step % 50 == 0:
+        if step % 50 == 0 and main_process:
             el = time.time() - start
             frac = min(1.0, el / budget)
             bar = "#" * int(frac * 30) + "." * (30 - int(frac * 30))
@@ -179,15 +220,18 @@ def main(argv=None):
                   f"{el / 60:.1f}/{args.minutes:.1f} min", flush=True)
             run_loss = run_cif = 0.0
             n_run = 0
-        if str(step) in args.save_at.split(","):
+        if str(step) in args.save_at.split(",") and main_process:
             save(os.path.join(args.out, f"{args.run}_{step}.pt"), model, None, step, history, args, fp16=True)
-        if time.time() - last_save > args.save_min * 60:
+        if time.time() - last_save > args.save_min * 60 and main_process:
             save(last, model, opt, step, history, args)
             save(os.path.join(args.out, f"{args.run}.pt"), model, None, step, history, args, fp16=True)
             last_save = time.time()
-    save(last, model, opt, step, history, args)
-    save(os.path.join(args.out, f"{args.run}.pt"), model, None, step, history, args, fp16=True)
-    print(f"[done] {args.run} at step {step}", flush=True)
+    if main_process:
+        save(last, model, opt, step, history, args)
+        save(os.path.join(args.out, f"{args.run}.pt"), model, None, step, history, args, fp16=True)
+    checksum = sum(float(p.detach().double().sum()) for p in model.parameters())
+    print(f"[done] {args.run} at step {step} (process {rank} of {world}, weights checksum {checksum:.9e})", flush=True)
+    sys.stdout.flush()
     os._exit(0)  # do not wait for the endless loader workers
 
 
