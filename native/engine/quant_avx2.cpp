@@ -170,7 +170,10 @@ struct Q4x8Tile {
       const BlockQ4x8& wb = wg[b];
       __m256i s[M];
 #if defined(EARSHOT_VNNI)
-      for (int m = 0; m < M; ++m) s[m] = _mm256_set1_epi32(xm[m][b].offset8);
+      // Few rows: a second chain per row, or vpdpbusd's latency binds (many rows interleave enough).
+      constexpr bool two = M <= 4;
+      __m256i s2[M];
+      for (int m = 0; m < M; ++m) s[m] = _mm256_set1_epi32(xm[m][b].offset8), s2[m] = _mm256_setzero_si256();
 #else
       // int16 partial sums: 8 products of a nibble (<= 15) and an int8 stay within +-30720
       for (int m = 0; m < M; ++m) s[m] = _mm256_setzero_si256();
@@ -181,7 +184,9 @@ struct Q4x8Tile {
         for (int m = 0; m < M; ++m) {
           const __m256i xl = bcast4(xm[m][b].qs + 4 * k), xh = bcast4(xm[m][b].qs + 16 + 4 * k);
 #if defined(EARSHOT_VNNI)
-          s[m] = _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(s[m], lo, xl), hi, xh);
+          s[m] = _mm256_dpbusd_epi32(s[m], lo, xl);
+          if (two) s2[m] = _mm256_dpbusd_epi32(s2[m], hi, xh);
+          else s[m] = _mm256_dpbusd_epi32(s[m], hi, xh);
 #else
           s[m] = _mm256_add_epi16(s[m], _mm256_add_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_maddubs_epi16(hi, xh)));
 #endif
@@ -190,7 +195,7 @@ struct Q4x8Tile {
       const __m256 dw = _mm256_loadu_ps(wb.d);
       for (int m = 0; m < M; ++m) {
 #if defined(EARSHOT_VNNI)
-        const __m256i isum = s[m];
+        const __m256i isum = two ? _mm256_add_epi32(s[m], s2[m]) : s[m];
 #else
         const __m256i isum =
             _mm256_add_epi32(_mm256_madd_epi16(s[m], _mm256_set1_epi16(1)), _mm256_set1_epi32(xm[m][b].offset8));
