@@ -26,6 +26,18 @@
 //   target frames) and then scores other speech above 0.5 for `switchFrames` consecutive frames is
 //   another speaker's: the trailing stretch counts from the end of the run before it.
 // holdOther = 0 and switchFrames = 0 turn both off (plain trailing silence on the target score).
+//
+// Speaker check (`check`, off unless configured): frame posteriors alone cannot tell the model
+// losing the target mid-utterance from a real speaker change. With the check on, when a rule above
+// would drop speech as another speaker's (a hold running out; with `check.onSwitch`, a switch too),
+// the segmenter keeps holding and asks for a check instead: a 'check' event naming the run's
+// disputed audio (from the last target frame, or the run's start for a switch, at most
+// `check.windowFrames` back, at least `check.minFrames`, waiting for that much speech if needed).
+// The owner embeds that audio with the speaker encoder and answers with checked(id, cosine with
+// the best-matching profile). At least `check.threshold`: it is still the enrolled speaker, the run
+// holds as if the target had spoken up to the checked audio's end (so the next check comes at
+// most once per hold). Below it (or null: no score): the rule applies as it would have, the
+// segment closing at once when the trailing stretch has passed. A run gets one failed check.
 
 export const FRAME_MS = 10;
 
@@ -49,6 +61,21 @@ export interface SegmenterOptions {
   holdMinTargetFrames: number;
   /** later runs: consecutive other-speech frames that make the run another speaker's (0: off) */
   switchFrames: number;
+  /** speaker check before dropping speech as another speaker's (null: off) */
+  check?: SpeakerCheckOptions | null;
+}
+
+export interface SpeakerCheckOptions {
+  /** cosine with the enrolled profile at or above which the disputed speech is the target's */
+  threshold: number;
+  /** longest audio checked (the most recent part of the disputed speech) */
+  windowFrames: number;
+  /** least audio checked: shorter disputed speech is checked with the run's speech before it, or waited for */
+  minFrames: number;
+  /** check a switch (a run turning out to be another voice) too, not only a hold running out */
+  onSwitch: boolean;
+  /** check the run's speech before the disputed part too (up to windowFrames), not only the disputed part */
+  wholeRun: boolean;
 }
 
 export interface SegmenterConfig {
@@ -61,6 +88,11 @@ export interface SegmenterConfig {
   hold_other_ms: number;
   hold_min_target_ms: number;
   switch_ms: number;
+  speaker_check?: boolean;
+  speaker_check_threshold?: number;
+  speaker_check_ms?: number;
+  speaker_check_min_ms?: number;
+  speaker_check_switch?: boolean;
 }
 
 export function segmenterOptionsFromConfig(vad: { mode: 'target' | 'any'; threshold: number; close_threshold: number }, seg: SegmenterConfig): SegmenterOptions {
@@ -78,6 +110,15 @@ export function segmenterOptionsFromConfig(vad: { mode: 'target' | 'any'; thresh
     holdOtherFrames: Math.round(seg.hold_other_ms / FRAME_MS),
     holdMinTargetFrames: Math.round(seg.hold_min_target_ms / FRAME_MS),
     switchFrames: Math.round(seg.switch_ms / FRAME_MS),
+    check: seg.speaker_check
+      ? {
+          threshold: seg.speaker_check_threshold ?? 0.5,
+          windowFrames: frames(seg.speaker_check_ms ?? 1600),
+          minFrames: frames(seg.speaker_check_min_ms ?? 500),
+          onSwitch: seg.speaker_check_switch ?? false,
+          wholeRun: false,
+        }
+      : null,
   };
 }
 
@@ -94,6 +135,13 @@ export type SegmentEvent =
       /** exclusive end of the last speech frame */
       speechEndFrame: number;
       reason: CloseReason;
+    }
+  | {
+      /** speaker check: embed the audio of frames [fromFrame, toFrame) and answer with checked(id, score) */
+      type: 'check';
+      id: number;
+      fromFrame: number;
+      toFrame: number;
     };
 
 /** The speech score a frame's posteriors [ns, tss, ntss] give in this mode. */
@@ -105,6 +153,8 @@ export function speechScore(mode: 'target' | 'any', ns: number, tss: number, nts
 interface Run {
   /** the run that opened the segment (or the first one after listen()) */
   opening: boolean;
+  /** first frame of the run */
+  start: number;
   /** the segment's speech end (exclusive) before this run began */
   prevEnd: number;
   /** frames scoring at least `threshold` on the target score */
@@ -117,6 +167,10 @@ interface Run {
   holding: boolean;
   /** judged: holding was granted or the run was dropped */
   decided: boolean;
+  /** a speaker check is due or pending: the run holds until it is answered */
+  verify: { id: number; from: number; to: number; dropEnd: number } | null;
+  /** a speaker check said this run is not the target's */
+  failed: boolean;
 }
 
 /** Any voice's speech score at or below this is non-speech for the speaker-turn runs (0.5 and 0.8
@@ -134,6 +188,7 @@ export class Segmenter {
   private readonly turns: boolean;
   private turn: Run | null = null;
   private pause = 0; // consecutive non-speech frames (any voice) inside a segment
+  private checkSeq = 0;
 
   constructor(readonly opts: SegmenterOptions) {
     this.turns = opts.mode === 'target' && (opts.holdOtherFrames > 0 || opts.switchFrames > 0);
@@ -187,10 +242,10 @@ export class Segmenter {
     if (this.turns) {
       if (!voice) {
         // a pause ends the run, except while the run is being held through "other" speech
-        if (++this.pause >= this.opts.pauseFrames && !(this.turn?.holding && seg.lastSpeechEnd > this.turn.lastTargetEnd)) this.turn = null;
+        if (++this.pause >= this.opts.pauseFrames && !(this.turn?.holding && seg.lastSpeechEnd > this.turn.lastTargetEnd) && !this.turn?.verify) this.turn = null;
       } else {
         this.pause = 0;
-        this.turn ??= { opening: !seg.heardSpeech, prevEnd: seg.lastSpeechEnd, targetFrames: 0, lastTargetEnd: -1, otherRun: 0, holding: false, decided: false };
+        this.turn ??= { opening: !seg.heardSpeech, start: i, prevEnd: seg.lastSpeechEnd, targetFrames: 0, lastTargetEnd: -1, otherRun: 0, holding: false, decided: false, verify: null, failed: false };
       }
       run = this.turn;
     }
@@ -206,7 +261,7 @@ export class Segmenter {
     } else {
       this.silence++;
     }
-    if (run) this.judgeRun(run, seg, i, isSpeech, voice, ntss);
+    if (run) this.judgeRun(run, seg, i, isSpeech, voice, ntss, events);
     if (seg.forced && !seg.heardSpeech && i + 1 - seg.speechStart >= this.opts.listenTimeoutFrames) {
       events.push(...this.close(i + 1, 'listen_timeout'));
     } else if (seg.heardSpeech && this.silence >= this.opts.trailingFrames) {
@@ -222,13 +277,36 @@ export class Segmenter {
   /** Speaker-turn state for a segment opened by a burst of `targetFrames` frames from `speechStart`. */
   private startTurns(speechStart: number, targetFrames: number): void {
     this.pause = 0;
-    this.turn = this.turns ? { opening: true, prevEnd: speechStart, targetFrames, lastTargetEnd: this.frame, otherRun: 0, holding: false, decided: false } : null;
+    this.turn = this.turns
+      ? { opening: true, start: speechStart, prevEnd: speechStart, targetFrames, lastTargetEnd: this.frame, otherRun: 0, holding: false, decided: false, verify: null, failed: false }
+      : null;
   }
 
   /** Holds the segment through other speech continuing the opening run, or drops a run that turns out to be another speaker's. */
-  private judgeRun(run: Run, seg: NonNullable<Segmenter['open']>, i: number, isSpeech: boolean, voice: boolean, ntss: number): void {
+  private judgeRun(run: Run, seg: NonNullable<Segmenter['open']>, i: number, isSpeech: boolean, voice: boolean, ntss: number, events: SegmentEvent[]): void {
     const o = this.opts;
+    const check = o.check;
     run.otherRun = ntss > OTHER_THRESHOLD ? run.otherRun + 1 : 0;
+    if (run.verify) {
+      // a speaker check is due or pending: speech holds the segment until it is answered
+      if (voice && !isSpeech) {
+        seg.lastSpeechEnd = i + 1;
+        this.silence = 0;
+      }
+      if (run.verify.id < 0 && check && i + 1 - run.start >= check.minFrames) this.requestCheck(run, i + 1, events);
+      return;
+    }
+    // a rule is about to drop speech as another speaker's: check who it is first
+    const verify = (dropEnd: number, from: number) => {
+      run.verify = { id: -1, from, to: -1, dropEnd };
+      run.holding = false;
+      run.decided = true;
+      if (voice && !isSpeech) {
+        seg.lastSpeechEnd = i + 1;
+        this.silence = 0;
+      }
+      if (i + 1 - run.start >= check!.minFrames) this.requestCheck(run, i + 1, events);
+    };
     if (run.opening && !run.decided && o.holdOtherFrames > 0 && run.lastTargetEnd >= 0 && run.targetFrames >= o.holdMinTargetFrames) {
       run.holding = true;
       run.decided = true;
@@ -243,15 +321,65 @@ export class Segmenter {
         if (i + 1 - run.lastTargetEnd <= o.holdOtherFrames) {
           seg.lastSpeechEnd = i + 1;
           this.silence = 0;
+        } else if (check && !run.failed) {
+          verify(run.lastTargetEnd, run.lastTargetEnd);
         } else {
           run.holding = false;
           drop(run.lastTargetEnd);
         }
       }
     } else if (o.switchFrames > 0 && !run.decided && run.otherRun >= o.switchFrames) {
+      if (check?.onSwitch && !run.failed) {
+        verify(run.prevEnd, run.start);
+        return;
+      }
       run.decided = true;
       drop(run.prevEnd);
     }
+  }
+
+  private requestCheck(run: Run, to: number, events: SegmentEvent[]): void {
+    const c = this.opts.check!;
+    const v = run.verify!;
+    // the disputed speech (or the whole run), its last windowFrames; at least minFrames of the run
+    let from = Math.max(c.wholeRun ? run.start : v.from, to - c.windowFrames);
+    if (to - from < c.minFrames) from = Math.max(run.start, to - c.minFrames);
+    v.id = this.checkSeq++;
+    v.from = from;
+    v.to = to;
+    events.push({ type: 'check', id: v.id, fromFrame: from, toFrame: to });
+  }
+
+  /** A speaker check is pending (its answer is awaited). */
+  get checkPending(): boolean {
+    return (this.turn?.verify?.id ?? -1) >= 0;
+  }
+
+  /**
+   * The answer to a 'check' event: the cosine of the checked audio's embedding with the best
+   * matching profile (null: no score). A stale answer (the segment closed meanwhile) is ignored.
+   * Returns the close event when the check drops the speech and the trailing stretch has passed.
+   */
+  checked(id: number, score: number | null): SegmentEvent[] {
+    const run = this.turn;
+    const seg = this.open;
+    const v = run?.verify;
+    if (!seg || !run || !v || v.id !== id) return [];
+    run.verify = null;
+    if (score !== null && score >= this.opts.check!.threshold) {
+      // still the enrolled speaker: hold as if the target spoke up to the end of the checked audio
+      run.holding = true;
+      run.lastTargetEnd = Math.max(run.lastTargetEnd, v.to);
+      return [];
+    }
+    run.failed = true;
+    // the model found the target again while the check ran: the speech up to there stays
+    const end = run.lastTargetEnd > v.to ? run.lastTargetEnd : v.dropEnd;
+    if (end === run.lastTargetEnd && run.lastTargetEnd > v.to) run.holding = true;
+    seg.lastSpeechEnd = Math.min(seg.lastSpeechEnd, end);
+    this.silence = this.frame - Math.max(seg.lastSpeechEnd, seg.speechStart);
+    if (seg.heardSpeech && this.silence >= this.opts.trailingFrames) return this.close(this.frame, 'silence');
+    return [];
   }
 
   /** Jumps the frame counter forward over audio that was not analysed (muted). */
