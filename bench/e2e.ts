@@ -3,13 +3,21 @@
 // records when each transcript arrives.
 //   - end-of-segment latency: true speech end (samples/sample.json) -> transcript received;
 //   - CPU time of the daemon per second of audio (from /proc, after the models are loaded);
-//   - RSS over 20 minutes of audio (at least 10 asked): the sample concatenated, written to the daemon's stdin (raw
-//     PCM source) at 20x real time, sampled from /proc; the slope over the second half says if it
-//     grows.
-// Writes runs/bench/results/e2e.json; last stdout line: JSON summary.
+//   - memory over 120 minutes of audio (at least 10 asked): the sample concatenated, written to the
+//     daemon's stdin (raw PCM source) at 40x real time; the daemon logs its RSS, V8 heap and the audio
+//     received so far every 500 ms (EARSHOT_MEMORY_LOG_MS). Reported: RSS at start, after the
+//     warm-up (the first 5 minutes of audio) and at the end, max - min after the warm-up, the
+//     least-squares slope over the second half (it grows if that is above 1 MiB per 10 minutes of
+//     audio), and the same for the V8 heap, the memory outside it and the live heap after each full
+//     garbage collection.
+// Every daemon runs with the environment systemd/earshot.service gives it (its Environment= lines:
+// the V8 and malloc settings are part of what is measured); --no-unit-env leaves them out.
+// Writes runs/bench/results/e2e.json; last stdout line: JSON summary. --memory-only runs the memory
+// part alone and writes results/e2e-memory.json instead.
 //
-//   node --import=tsx bench/e2e.ts [--sample WAV] [--truth JSON] [--models DIR] [--rss-minutes 10]
-//                                  [--min-realtime-s 60]
+//   node --import=tsx bench/e2e.ts [--sample WAV] [--truth JSON] [--models DIR] [--rss-minutes 120]
+//                                  [--speed 40] [--warmup-minutes 5] [--min-realtime-s 60]
+//                                  [--memory-only] [--no-unit-env]
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -26,11 +34,30 @@ function opt(name: string, fallback: string): string {
 const sampleWav = path.resolve(opt('sample', defaultSample));
 const truthFile = path.resolve(opt('truth', sampleWav.replace(/\.wav$/, '.json')));
 const modelsDir = path.resolve(opt('models', defaultModels));
-const rssMinutes = Number(opt('rss-minutes', quick ? '2' : '20'));
+const rssMinutes = Number(opt('rss-minutes', quick ? '2' : '120'));
 const minRealtimeS = Number(opt('min-realtime-s', quick ? '1' : '60'));
+/** --memory-only: the memory run alone (results/e2e-memory.json; e2e.json is left as it is) */
+const memoryOnly = process.argv.includes('--memory-only');
 const dir = path.join(workDir, 'e2e');
 /** The memory run feeds audio this many times faster than real time. */
-const FEED_SPEED = 20;
+const FEED_SPEED = Number(opt('speed', '40'));
+
+/** The environment systemd/earshot.service sets for the daemon (its Environment= lines), unless
+ * --no-unit-env. */
+function unitEnv(): Record<string, string> {
+  if (process.argv.includes('--no-unit-env')) return {};
+  const env: Record<string, string> = {};
+  const text = fs.readFileSync(path.join(repoRoot, 'systemd', 'earshot.service'), 'utf8');
+  for (const m of text.matchAll(/^Environment=(.*)$/gm)) {
+    for (const w of m[1].matchAll(/"([^"]*)"|(\S+)/g)) {
+      const kv = w[1] ?? w[2];
+      const eq = kv.indexOf('=');
+      if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
+  }
+  return env;
+}
+const daemonEnv = unitEnv();
 const TICK = 1 / 100; // seconds per clock tick of /proc/<pid>/stat (USER_HZ = 100 on Linux)
 
 interface TruthSegment {
@@ -105,6 +132,53 @@ function procSample(pid: number): { cpu: number; rssMiB: number } | undefined {
   }
 }
 
+/** Resident memory of the process by kind of mapping (MiB): glibc's main arena ([heap]), glibc's
+ * thread arenas (anonymous mappings that start on a 64 MiB boundary, where glibc places each one),
+ * the other anonymous mappings (V8's heap, large malloc blocks, thread stacks), files. */
+function smapsSample(pid: number): { heap: number; anon: number; arenas: number; file: number; anonMappings: number } | undefined {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/smaps`, 'utf8');
+    const out = { heap: 0, anon: 0, arenas: 0, file: 0, anonMappings: 0 };
+    let kind: 'heap' | 'anon' | 'file' = 'anon';
+    let arena = false;
+    for (const line of text.split('\n')) {
+      const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (head) {
+        const name = head[3];
+        kind = name === '[heap]' ? 'heap' : name.startsWith('/') ? 'file' : 'anon';
+        const start = BigInt(`0x${head[1]}`);
+        // 64 MiB = glibc's HEAP_MAX_SIZE on 64-bit; V8's pages are 256 KiB
+        arena = kind === 'anon' && start % (1n << 26n) === 0n && BigInt(`0x${head[2]}`) - start !== 1n << 18n;
+        if (kind === 'anon') out.anonMappings++;
+        continue;
+      }
+      if (line.startsWith('Rss:')) {
+        const mib = Number(line.split(/\s+/)[1]) / 1024;
+        out[kind] += mib;
+        if (arena) out.arenas += mib;
+      }
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The daemon's own "memory" log lines (EARSHOT_MEMORY_LOG_MS), MiB. */
+interface MemoryLine {
+  at: number;
+  rss: number;
+  heap_total: number;
+  heap_used: number;
+  external: number;
+  array_buffers: number;
+  /** V8 heap in use after the last full (major) GC, null before the first */
+  heap_after_major_gc: number | null;
+  major_gcs: number;
+  /** audio the daemon had received (seconds) */
+  audio_s: number;
+}
+
 interface Arrival {
   at: number;
   t: any;
@@ -120,6 +194,8 @@ interface DaemonRun {
   cpuLast: number;
   samples: { at: number; cpu: number; rssMiB: number }[];
   arrivals: Arrival[];
+  memoryLines: MemoryLine[];
+  smaps: { at: number; heap: number; anon: number; arenas: number; file: number; anonMappings: number }[];
 }
 
 /** The memory run's input: 16 kHz s16le PCM written to the daemon's stdin at `speed` x real time. */
@@ -129,8 +205,8 @@ interface StdinFeed {
 }
 
 /** Runs the daemon to the end of its input (a WAV file, or `feed` on stdin), sampling /proc every
- * `everyMs`. */
-async function runDaemon(url: string, site: string, input: string | StdinFeed, realtime: boolean, everyMs: number): Promise<DaemonRun> {
+ * `everyMs` (and, with `memoryLogMs`, the daemon's own memory figures and /proc/PID/smaps that often). */
+async function runDaemon(url: string, site: string, input: string | StdinFeed, realtime: boolean, everyMs: number, memoryLogMs = 0): Promise<DaemonRun> {
   const cfg = path.join(dir, `${site}.yaml`);
   fs.writeFileSync(cfg, [
     `site: ${site}`,
@@ -152,7 +228,10 @@ async function runDaemon(url: string, site: string, input: string | StdinFeed, r
   });
   const args = [path.join(repoRoot, 'bin', 'earshot'), 'run', '--config', cfg, ...(typeof input === 'string' ? ['--input', input] : []), '--mqtt-url', url, '--site', site];
   if (realtime) args.push('--realtime');
-  const proc = spawn(process.execPath, args, { cwd: repoRoot, stdio: [typeof input === 'string' ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
+  const env = { ...process.env, ...daemonEnv, ...(memoryLogMs > 0 ? { EARSHOT_MEMORY_LOG_MS: String(memoryLogMs) } : {}) };
+  const proc = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: [typeof input === 'string' ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
+  const memoryLines: MemoryLine[] = [];
+  const smaps: DaemonRun['smaps'] = [];
   const feed = typeof input === 'string' ? undefined : input;
   const samples: DaemonRun['samples'] = [];
   let runningAt = 0;
@@ -161,16 +240,27 @@ async function runDaemon(url: string, site: string, input: string | StdinFeed, r
   let log = '';
   let buf = '';
   let feeding: NodeJS.Timeout | undefined;
-  // 100 ms pieces on a timer, `speed` times faster than they would come from a microphone.
+  // 100 ms pieces, `speed` times faster than they would come from a microphone: each 2 ms tick writes
+  // what is due by then; while the pipe is full it waits (the daemon's log says how much audio it has
+  // had, so a slower pace changes only the wall time).
   const startFeed = (f: StdinFeed) => {
+    const t0 = Date.now();
     let pos = 0;
-    return setInterval(() => {
-      if (pos >= f.pcm.length) return;
-      const end = Math.min(f.pcm.length, pos + 1600);
-      proc.stdin!.write(Buffer.from(f.pcm.buffer, f.pcm.byteOffset + pos * 2, (end - pos) * 2));
-      pos = end;
-      if (pos >= f.pcm.length) proc.stdin!.end();
-    }, 100 / f.speed);
+    let full = false;
+    const tick = setInterval(() => {
+      const due = Math.min(f.pcm.length, Math.floor(((Date.now() - t0) / 1000) * 16000 * f.speed));
+      while (!full && pos < due) {
+        const end = Math.min(f.pcm.length, pos + 1600);
+        full = !proc.stdin!.write(Buffer.from(f.pcm.buffer, f.pcm.byteOffset + pos * 2, (end - pos) * 2));
+        pos = end;
+        if (full) proc.stdin!.once('drain', () => (full = false));
+      }
+      if (pos >= f.pcm.length) {
+        clearInterval(tick);
+        proc.stdin!.end();
+      }
+    }, 2);
+    return tick;
   };
   proc.stderr!.on('data', (d: Buffer) => {
     buf += d.toString();
@@ -188,21 +278,30 @@ async function runDaemon(url: string, site: string, input: string | StdinFeed, r
         if (feed) proc.kill('SIGTERM'); // a stdin source does not end the daemon by itself
       }
       if (feed && !feeding && line.includes('"earshot running"')) feeding = startFeed(feed);
+      if (line.includes('"msg":"memory"')) {
+        const j = JSON.parse(line);
+        memoryLines.push({ at: j.time, rss: j.rss, heap_total: j.heap_total, heap_used: j.heap_used, external: j.external, array_buffers: j.array_buffers, heap_after_major_gc: j.heap_after_major_gc, major_gcs: j.major_gcs, audio_s: j.audio_s });
+      }
     }
   });
   const timer = setInterval(() => {
     const s = procSample(proc.pid!);
     if (s) samples.push({ at: Date.now(), ...s });
   }, everyMs);
+  const smapsTimer = memoryLogMs > 0 ? setInterval(() => {
+    const s = smapsSample(proc.pid!);
+    if (s) smaps.push({ at: Date.now(), ...s });
+  }, memoryLogMs) : undefined;
   const code = await new Promise<number | null>((resolve) => proc.on('exit', (c) => resolve(c)));
   const exitedAt = Date.now();
   clearInterval(timer);
+  clearInterval(smapsTimer);
   if (feeding) clearInterval(feeding);
   await new Promise((r) => setTimeout(r, 300)); // QoS 1 deliveries already in flight
   await sub.endAsync();
   fs.writeFileSync(path.join(dir, `${site}.log`), log);
   if (code !== 0 || !runningAt) throw new Error(`the daemon exited with ${code}${runningAt ? '' : ' before it ran'}; log: ${path.join(dir, `${site}.log`)}\n${log.slice(-1500)}`);
-  return { runningAt, inputEndAt: inputEndAt || exitedAt, exitedAt, cpuAtRunning, cpuLast: samples[samples.length - 1]?.cpu ?? cpuAtRunning, samples, arrivals };
+  return { runningAt, inputEndAt: inputEndAt || exitedAt, exitedAt, cpuAtRunning, cpuLast: samples[samples.length - 1]?.cpu ?? cpuAtRunning, samples, arrivals, memoryLines, smaps };
 }
 
 /** Pairs each true segment with the first transcript whose speech overlaps it. */
@@ -233,6 +332,117 @@ function latencies(r: DaemonRun, truth: TruthSegment[]) {
   return rows;
 }
 
+/** Audio minutes at the start of the memory run that count as warm-up (V8's heap, glibc's arenas and
+ * the engine's buffers reach their working size). */
+const warmupMinutes = Number(opt('warmup-minutes', quick ? '0.5' : '5'));
+/** How often the daemon logs its memory during the memory run, and /proc/PID/smaps is read (ms). */
+const MEMORY_LOG_MS = 500;
+/** "grows": a least-squares slope over the second half above this (MiB per minute of audio). */
+const GROWTH_LIMIT = 0.1; // 1 MiB per 10 minutes
+
+/** Least-squares slope (MiB per minute of audio) over the points with x >= from. */
+function slopeFrom(x: number[], y: number[], from: number): number {
+  const keep = x.map((v, i) => v >= from && Number.isFinite(y[i]));
+  const xs = x.filter((_, i) => keep[i]);
+  return xs.length > 2 ? slope(xs, y.filter((_, i) => keep[i])) : NaN;
+}
+
+/** Median of y over the points with x in [from, to). */
+function levelAt(x: number[], y: number[], from: number, to: number): number {
+  return percentile(y.filter((v, i) => x[i] >= from && x[i] < to && Number.isFinite(v)), 50);
+}
+
+/** Trend figures of one memory series (MiB over minutes of audio x). */
+function trend(x: number[], y: number[], warm: number) {
+  const last = x[x.length - 1];
+  const after = y.filter((v, i) => x[i] >= warm && Number.isFinite(v));
+  const r = (v: number, d = 2) => (Number.isFinite(v) ? +v.toFixed(d) : null);
+  return {
+    start_mib: r(y.find((v) => Number.isFinite(v)) ?? NaN),
+    // median over the minute after the warm-up (or the first value after it, for a sparse series)
+    after_warmup_mib: r(Number.isFinite(levelAt(x, y, warm, warm + 1)) ? levelAt(x, y, warm, warm + 1) : (y.find((v, i) => x[i] >= warm && Number.isFinite(v)) ?? NaN)),
+    end_mib: r(levelAt(x, y, last - 1, Infinity)), // median over the last minute
+    max_mib: r(Math.max(...after)),
+    max_minus_min_after_warmup_mib: r(Math.max(...after) - Math.min(...after)),
+    slope_after_warmup: r(slopeFrom(x, y, warm), 4),
+    slope_second_half: r(slopeFrom(x, y, last / 2), 4),
+  };
+}
+
+/** Memory: >= rssMinutes of audio, the sample back to back, on the daemon's stdin at FEED_SPEED x
+ * real time (a file would be read whole into memory first). `perSample`: transcripts the real-time
+ * run got from one play of the sample. */
+async function memoryRun(url: string, audio: Float32Array, sampleS: number, perSample: number | null) {
+  const repeats = Math.max(1, Math.ceil((rssMinutes * 60) / sampleS));
+  const pcm = new Int16Array(audio.length * repeats);
+  for (let k = 0; k < audio.length; k++) pcm[k] = Math.max(-32768, Math.min(32767, Math.round(audio[k] * 32768)));
+  for (let i = 1; i < repeats; i++) pcm.copyWithin(i * audio.length, 0, audio.length);
+  const longS = pcm.length / 16000;
+  const m = await runDaemon(url, 'bench-rss', { pcm, speed: FEED_SPEED }, false, 250, MEMORY_LOG_MS);
+  // While audio flows: from "running" to "end of input" (shutdown frees memory, not of interest).
+  const wallS = (m.inputEndAt - m.runningAt) / 1000;
+  const lines = m.memoryLines.filter((l) => l.at <= m.inputEndAt);
+  if (lines.length < 10) throw new Error(`the daemon logged its memory ${lines.length} times (EARSHOT_MEMORY_LOG_MS); log: ${path.join(dir, 'bench-rss.log')}`);
+  // x: minutes of audio the daemon had received (its own count, whatever the pace)
+  const x = lines.map((l) => l.audio_s / 60);
+  const warm = Math.min(warmupMinutes, x[x.length - 1] / 2);
+  const series = (f: (l: MemoryLine) => number | null) => trend(x, lines.map((l) => f(l) ?? NaN), warm);
+  const rss = series((l) => l.rss);
+  // Audio minutes of a wall-clock time, interpolated between the daemon's memory lines.
+  const audioAt = (at: number) => {
+    const i = lines.findIndex((l) => l.at >= at);
+    if (i <= 0) return i === 0 ? x[0] : x[x.length - 1];
+    const a = lines[i - 1];
+    const b = lines[i];
+    return x[i - 1] + ((at - a.at) / Math.max(1, b.at - a.at)) * (x[i] - x[i - 1]);
+  };
+  const sm = m.smaps.filter((s) => s.at >= m.runningAt && s.at <= m.inputEndAt);
+  const sx = sm.map((s) => audioAt(s.at));
+  const last = lines[lines.length - 1];
+  return {
+    audio_s: longS,
+    repeats,
+    source: 'stdin',
+    speed: FEED_SPEED,
+    wall_s: wallS,
+    // the environment systemd/earshot.service gives the daemon, which this run used too
+    env: daemonEnv,
+    sampled_every_ms: MEMORY_LOG_MS,
+    warmup_min: warm,
+    growth_limit_mib_per_min: GROWTH_LIMIT,
+    cpu_s_per_audio_s: (m.cpuLast - m.cpuAtRunning) / longS,
+    transcripts: m.arrivals.length,
+    transcripts_expected: perSample === null ? null : perSample * repeats,
+    rss_start_mib: rss.start_mib,
+    rss_after_warmup_mib: rss.after_warmup_mib,
+    rss_end_mib: rss.end_mib,
+    rss_max_mib: Math.max(...lines.map((l) => l.rss)),
+    rss_max_minus_min_after_warmup_mib: rss.max_minus_min_after_warmup_mib,
+    rss_median_second_half_mib: levelAt(x, lines.map((l) => l.rss), x[x.length - 1] / 2, Infinity),
+    slope_mib_per_audio_min_second_half: rss.slope_second_half,
+    slope_mib_per_audio_min_after_warmup: rss.slope_after_warmup,
+    grows: (rss.slope_second_half ?? Infinity) > GROWTH_LIMIT,
+    // Where it goes: V8's heap (committed, and in use just after each full GC: the live JS objects),
+    // everything else (RSS minus V8's heap: code, the engine, malloc arenas, ArrayBuffer contents),
+    // and, from /proc/PID/smaps, glibc's main arena ([heap]) and all anonymous mappings.
+    parts: {
+      v8_heap_total: series((l) => l.heap_total),
+      v8_heap_live_after_major_gc: series((l) => l.heap_after_major_gc),
+      outside_v8_heap: series((l) => l.rss - l.heap_total),
+      array_buffers: series((l) => l.array_buffers),
+      malloc_main_arena: trend(sx, sm.map((s) => s.heap), warm),
+      malloc_thread_arenas: trend(sx, sm.map((s) => s.arenas), warm),
+      anonymous: trend(sx, sm.map((s) => s.anon), warm),
+    },
+    major_gcs: last.major_gcs,
+    series: lines.map((l, i) => [+x[i].toFixed(3), l.rss]),
+    // [audio min, rss, V8 heap total, V8 heap used, live heap after the last major GC, external, ArrayBuffers]
+    series_daemon: lines.map((l, i) => [+x[i].toFixed(3), l.rss, l.heap_total, l.heap_used, l.heap_after_major_gc, l.external, l.array_buffers]),
+    // [audio min, [heap], thread arenas, anonymous (arenas included), file-backed (MiB), anonymous mappings]
+    series_smaps: sm.map((s, i) => [+sx[i].toFixed(3), +s.heap.toFixed(2), +s.arenas.toFixed(2), +s.anon.toFixed(2), +s.file.toFixed(2), s.anonMappings]),
+  };
+}
+
 async function main() {
   requireFile(sampleWav, 'the bundled sample');
   for (const m of ['earshot-en-int4.gguf', 'pvad.gguf']) requireFile(path.join(modelsDir, m), 'a shipped model');
@@ -246,6 +456,13 @@ async function main() {
   const sampleS = audio.length / 16000;
   const broker = await startMosquitto();
   try {
+    if (memoryOnly) {
+      const mem = await memoryRun(broker.url, audio, sampleS, null);
+      writeResult('e2e-memory', { bench: 'e2e-memory', sample: path.relative(repoRoot, sampleWav), sample_s: sampleS, memory: mem });
+      const { series, series_daemon, series_smaps, ...summary } = mem;
+      console.log(JSON.stringify({ bench: 'e2e-memory', ...summary }));
+      return;
+    }
     // Real time: repeat the sample until enough segments are measured.
     const rtRuns = [];
     const rows: any[] = [];
@@ -261,23 +478,7 @@ async function main() {
     const lat = rows.filter((x) => x.received).map((x) => x.latency_ms as number);
     const latVad = rows.filter((x) => x.received).map((x) => x.latency_from_vad_end_ms as number);
 
-    // Memory: >= rssMinutes of audio, the sample back to back, on the daemon's stdin at
-    // FEED_SPEED x real time (a file would be read whole into memory first).
-    const repeats = Math.max(1, Math.ceil((rssMinutes * 60) / sampleS));
-    const pcm = new Int16Array(audio.length * repeats);
-    for (let k = 0; k < audio.length; k++) pcm[k] = Math.max(-32768, Math.min(32767, Math.round(audio[k] * 32768)));
-    for (let i = 1; i < repeats; i++) pcm.copyWithin(i * audio.length, 0, audio.length);
-    const longS = pcm.length / 16000;
-    const m = await runDaemon(broker.url, 'bench-rss', { pcm, speed: FEED_SPEED }, false, 250);
-    // While audio flows: from "running" to "end of input" (shutdown frees memory, not of interest).
-    const pts = m.samples.filter((s) => s.at >= m.runningAt && s.at <= m.inputEndAt);
-    const wallS = (m.inputEndAt - m.runningAt) / 1000;
-    // Audio position of each sample, assuming the file is read at a steady pace.
-    const x = pts.map((s) => ((s.at - m.runningAt) / 1000 / wallS) * longS / 60);
-    const y = pts.map((s) => s.rssMiB);
-    const half = x.findIndex((v) => v >= x[x.length - 1] / 2);
-    const slopeSecondHalf = slope(x.slice(half), y.slice(half)); // MiB per minute of audio
-    const expected = rtRuns.length ? rtRuns[0].transcripts * repeats : null;
+    const mem = await memoryRun(broker.url, audio, sampleS, rtRuns.length ? rtRuns[0].transcripts : null);
     const result = {
       bench: 'e2e',
       sample: path.relative(repoRoot, sampleWav),
@@ -298,26 +499,10 @@ async function main() {
         wer: truth.every((t) => t.text) ? wer(rows.filter((r) => r.received).map((r) => ({ ref: r.ref, hyp: r.hyp }))) : null,
         segments_detail: rows,
       },
-      memory: {
-        audio_s: longS,
-        repeats,
-        source: 'stdin',
-        speed: FEED_SPEED,
-        wall_s: wallS,
-        cpu_s_per_audio_s: (m.cpuLast - m.cpuAtRunning) / longS,
-        transcripts: m.arrivals.length,
-        transcripts_expected: expected,
-        rss_start_mib: y[0],
-        rss_end_mib: y[y.length - 1],
-        rss_max_mib: Math.max(...y),
-        rss_median_second_half_mib: percentile(y.slice(half), 50),
-        slope_mib_per_audio_min_second_half: slopeSecondHalf,
-        grows: slopeSecondHalf * 10 > 1, // more than 1 MiB per 10 minutes of audio
-        series: x.map((v, i) => [+v.toFixed(3), +y[i].toFixed(2)]),
-      },
+      memory: mem,
     };
     writeResult('e2e', result);
-    console.log(JSON.stringify({ bench: 'e2e', latency_p50_ms: result.realtime.latency_p50_ms, latency_p90_ms: result.realtime.latency_p90_ms, received: `${lat.length}/${rows.length}`, cpu_s_per_audio_s: result.realtime.cpu_s_per_audio_s, rss_slope_mib_per_min: slopeSecondHalf, rss_max_mib: result.memory.rss_max_mib, transcripts: `${m.arrivals.length}/${expected}` }));
+    console.log(JSON.stringify({ bench: 'e2e', latency_p50_ms: result.realtime.latency_p50_ms, latency_p90_ms: result.realtime.latency_p90_ms, received: `${lat.length}/${rows.length}`, cpu_s_per_audio_s: result.realtime.cpu_s_per_audio_s, rss_slope_mib_per_min: mem.slope_mib_per_audio_min_second_half, rss_max_mib: mem.rss_max_mib, grows: mem.grows, transcripts: `${mem.transcripts}/${mem.transcripts_expected}` }));
   } finally {
     broker.stop();
   }

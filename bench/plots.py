@@ -173,11 +173,20 @@ def speed_vs_size(rec, ps, out):
 
 
 def rss(e2e, out):
-    s = np.array(e2e["memory"]["series"])
+    mem = e2e["memory"]
+    s = np.array(mem["series"])
     fig, ax = plt.subplots(figsize=(8, 3))
-    ax.plot(s[:, 0], s[:, 1], lw=1)
+    ax.plot(s[:, 0], s[:, 1], lw=1, label="RSS")
+    if mem.get("series_daemon"):
+        d = np.array([[r[0], r[2]] for r in mem["series_daemon"]], dtype=float)
+        ax.plot(d[:, 0], d[:, 1], lw=1, label="V8 heap (committed)")
+        ax.plot(d[:, 0], s[:, 1] - d[:, 1], lw=1, label="RSS outside the V8 heap")
+    if mem.get("warmup_min"):
+        ax.axvline(mem["warmup_min"], color="grey", lw=0.8, ls="--", label="end of warm-up")
+    if mem.get("series_daemon") or mem.get("warmup_min"):
+        ax.legend(fontsize=7, loc="lower right")
     ax.set_xlabel(f"audio fed (minutes; raw PCM on stdin at {e2e['memory'].get('speed', '?')}x real time)")
-    ax.set_ylabel("daemon RSS (MiB)")
+    ax.set_ylabel("daemon memory (MiB)")
     ax.set_title(f"RSS over {e2e['memory']['audio_s'] / 60:.1f} min of audio: slope over the second half "
                  f"{e2e['memory']['slope_mib_per_audio_min_second_half']:.3f} MiB/min", fontsize=9)
     ax.set_ylim(0, max(s[:, 1]) * 1.15)
