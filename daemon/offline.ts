@@ -4,7 +4,7 @@ import { readWav16kMono, SAMPLE_RATE } from './audio/wav.js';
 import type { Config } from './config.js';
 import { loadPvad, loadSpeakerEncoder, loadTransducer, pvadEmbedDim, type LoadedSpeakerEncoder } from './models.js';
 import type { PvadModel } from './native.js';
-import { Pipeline, type FinalSegment } from './pipeline.js';
+import { hasTargetSpeech, Pipeline, scoreSpeakers, type FinalSegment } from './pipeline.js';
 import { loadProfile, type Profile } from './profiles.js';
 import { FRAME_MS, Segmenter, segmenterOptionsFromConfig } from './segmenter.js';
 import fs from 'node:fs';
@@ -44,7 +44,7 @@ export interface VadResult {
 
 export async function runVad(files: string[], cfg: Config, profileFiles: string[], frames: boolean, emit: (r: VadResult) => void): Promise<void> {
   const pvad = await loadPvad(cfg.models.pvad);
-  const { profiles } = await loadProfilesFor(profileFiles, cfg, pvad);
+  const { profiles, encoder } = await loadProfilesFor(profileFiles, cfg, pvad);
   const vadCfg = profiles.length ? cfg.vad : { ...cfg.vad, mode: 'any' as const };
   for (const file of files) {
     const { samples } = readWav16kMono(file);
@@ -53,13 +53,21 @@ export async function runVad(files: string[], cfg: Config, profileFiles: string[
       emit({ file, frame_ms: FRAME_MS, scores: scores.map((s) => s.map((x) => Math.round(x * 10000) / 10000)) });
       continue;
     }
-    const seg = new Segmenter(segmenterOptionsFromConfig(vadCfg, cfg.segmenter));
+    const segOpts = segmenterOptionsFromConfig(vadCfg, cfg.segmenter);
+    // the same speaker check as the pipeline's, answered before the next frame
+    const seg = new Segmenter(encoder && profiles.length ? segOpts : { ...segOpts, check: null });
     const segments: { segment: number; start: number; end: number }[] = [];
-    const take = (evs: ReturnType<Segmenter['push']>) => {
-      for (const ev of evs) if (ev.type === 'close') segments.push({ segment: segments.length, start: sec(ev.speechStartFrame), end: sec(ev.speechEndFrame) });
+    const take = async (evs: ReturnType<Segmenter['push']>): Promise<void> => {
+      for (const ev of evs) {
+        if (ev.type === 'close' && hasTargetSpeech({ ...ev, forced: false })) segments.push({ segment: segments.length, start: sec(ev.speechStartFrame), end: sec(ev.speechEndFrame) });
+        if (ev.type === 'check') {
+          const best = (await scoreSpeakers(encoder?.encoder, profiles, samples.slice((ev.fromFrame * SAMPLE_RATE) / 100, (ev.toFrame * SAMPLE_RATE) / 100), 1))[0];
+          await take(seg.checked(ev.id, best?.score ?? null));
+        }
+      }
     };
-    for (const [ns, tss, ntss] of scores) take(seg.push(ns, tss, ntss));
-    take(seg.finish('end_of_input'));
+    for (const [ns, tss, ntss] of scores) await take(seg.push(ns, tss, ntss));
+    await take(seg.finish('end_of_input'));
     emit({ file, frame_ms: FRAME_MS, segments });
   }
 }
@@ -96,6 +104,8 @@ export async function runTranscribe(files: string[], cfg: Config, profileFiles: 
       pipeline.push(samples.subarray(i, Math.min(samples.length, i + CHUNK)));
       // let finished segments come out while the file is still being read
       if (pipeline.pendingFinalCount > 0) await new Promise((r) => setImmediate(r));
+      // a speaker check is answered before the next audio, as on a machine fast enough for it
+      if (pipeline.checkPending) await pipeline.settleChecks();
     }
     pipeline.endOfInput();
     await pipeline.drain();

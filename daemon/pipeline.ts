@@ -5,9 +5,9 @@
 import { EventEmitter } from 'node:events';
 import { childLogger } from './log.js';
 import type { LoadedSpeakerEncoder } from './models.js';
-import type { PvadModel, PvadStream, RecognizerOptions, RecognizerStream, TokenInfo, TransducerModel } from './native.js';
+import type { PvadModel, PvadStream, RecognizerOptions, RecognizerStream, SpeakerEncoder, TokenInfo, TransducerModel } from './native.js';
 import { cosine, type Profile } from './profiles.js';
-import { FRAME_MS, Segmenter, type CloseReason, type SegmenterOptions } from './segmenter.js';
+import { FRAME_MS, Segmenter, type CloseReason, type SegmentEvent, type SegmenterOptions } from './segmenter.js';
 import { SAMPLE_RATE } from './audio/wav.js';
 
 const log = childLogger('pipeline');
@@ -18,6 +18,24 @@ const MIN_EMBED_SAMPLES = SAMPLE_RATE / 2;
 export interface SpeakerMatch {
   name: string;
   score: number;
+}
+
+/**
+ * Cosine of the speech's embedding (the speaker encoder, on a native thread) with each profile,
+ * best first; none when there is no encoder, no profile, or less than `minSamples` of audio.
+ * The one place the daemon scores speakers: transcripts' `speaker_scores` and the segmenter's
+ * speaker check (bench/pvad_segments.py uses it too).
+ */
+export async function scoreSpeakers(encoder: SpeakerEncoder | undefined, profiles: Profile[], speech: Float32Array, minSamples = MIN_EMBED_SAMPLES): Promise<SpeakerMatch[]> {
+  if (!encoder || profiles.length === 0 || speech.length < minSamples) return [];
+  const emb = await encoder.embed(speech);
+  return profiles.map((p) => ({ name: p.name, score: cosine(emb, p.embedding) })).sort((a, b) => b.score - a.score);
+}
+
+/** Whether a closed segment is worth transcribing: one the VAD opened whose speech the speaker-turn
+ * rules all dropped as another speaker's holds no target speech. */
+export function hasTargetSpeech(ev: { forced: boolean; speechStartFrame: number; speechEndFrame: number }): boolean {
+  return ev.forced || ev.speechEndFrame > ev.speechStartFrame;
 }
 
 export interface SegmentInfo {
@@ -134,6 +152,9 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private readonly pendingSince: number[] = [];
   private partialTimer: NodeJS.Timeout | undefined;
   private mutedFlag = false;
+  private checking: Promise<void> = Promise.resolve();
+  /** speaker checks run (the segmenter's speaker check), for logs and benchmarks */
+  checksRun = 0;
   /** frames analysed; the watchdog compares it with the audio that arrived */
   framesProcessed = 0;
 
@@ -142,7 +163,9 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     private readonly opts: PipelineOptions,
   ) {
     super();
-    this.segmenter = new Segmenter(opts.segmenter);
+    // the speaker check needs the speaker encoder and a profile to compare with
+    const checks = opts.segmenter.check && models.speakerEncoder && opts.profiles.length > 0;
+    this.segmenter = new Segmenter(checks ? opts.segmenter : { ...opts.segmenter, check: null });
     const embeddings = opts.profiles.length ? opts.profiles.map((p) => p.embedding) : [null];
     this.pvadStreams = embeddings.map((e) => models.pvad.createStream(e));
     if (opts.partials) {
@@ -189,15 +212,48 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       const tss = posts[best][3 * j + 1];
       const ntss = posts[best][3 * j + 2];
       if (this.segmenter.frames < frame) this.segmenter.advanceTo(frame);
-      for (const ev of this.segmenter.push(ns, tss, ntss)) {
-        if (ev.type === 'open') this.openSegment(ev.startFrame, ev.speechStartFrame, ev.forced);
-        else this.closeSegment(ev.endFrame, ev.speechEndFrame, ev.speechStartFrame, ev.reason);
-      }
+      this.handle(this.segmenter.push(ns, tss, ntss));
       this.framesProcessed++;
     }
     if (this.open) this.feedRecognizer(this.nextFrame * FRAME);
     const keepFrom = this.open ? this.open.startFrame * FRAME : (this.nextFrame - this.opts.segmenter.preRollFrames - 2) * FRAME;
     this.audio.trimBefore(keepFrom);
+  }
+
+  private handle(events: SegmentEvent[]): void {
+    for (const ev of events) {
+      if (ev.type === 'open') this.openSegment(ev.startFrame, ev.speechStartFrame, ev.forced);
+      else if (ev.type === 'close') this.closeSegment(ev.endFrame, ev.speechEndFrame, ev.speechStartFrame, ev.reason);
+      else this.speakerCheck(ev.id, ev.fromFrame, ev.toFrame);
+    }
+  }
+
+  /** The segmenter asks whether speech the pVAD gives to another voice is the enrolled speaker's:
+   * its answer comes when the speaker encoder has embedded it (a few ms on a native thread). */
+  private speakerCheck(id: number, fromFrame: number, toFrame: number): void {
+    const speech = this.audio.slice(fromFrame * FRAME, toFrame * FRAME);
+    const started = performance.now();
+    this.checksRun++;
+    this.checking = this.checking.then(async () => {
+      let score: number | null = null;
+      try {
+        score = (await scoreSpeakers(this.models.speakerEncoder?.encoder, this.opts.profiles, speech, 1))[0]?.score ?? null;
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'speaker check failed');
+      }
+      log.debug({ fromFrame, toFrame, score, ms: Math.round(performance.now() - started) }, 'speaker check');
+      if (!this.mutedFlag) this.handle(this.segmenter.checked(id, score));
+    });
+  }
+
+  /** Resolves when the speaker checks asked for so far have been answered (offline runs wait for
+   * them so that their segments do not depend on the machine's speed). */
+  settleChecks(): Promise<void> {
+    return this.checking;
+  }
+
+  get checkPending(): boolean {
+    return this.segmenter.checkPending;
   }
 
   /** A pipeline started mid-stream (reload): frame numbers continue from this sample position. */
@@ -285,6 +341,12 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     const info = { index: seg.index, startFrame: seg.startFrame, speechStartFrame, forced: seg.forced, endFrame, speechEndFrame, reason };
     log.debug(info, 'segment closed');
     this.emit('close', info);
+    if (!hasTargetSpeech(info)) {
+      // the speaker-turn rules gave all of its speech to another voice: nothing to transcribe
+      log.debug({ segment: seg.index }, 'segment without target speech: not transcribed');
+      seg.stream.dispose();
+      return;
+    }
     const decoding = seg.stream.finalize();
     const speechAudio = this.audio.slice(speechStartFrame * FRAME, speechEndFrame * FRAME);
     const matching = this.matchSpeaker(speechAudio);
@@ -317,13 +379,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   }
 
   private async matchSpeaker(speech: Float32Array): Promise<{ best: SpeakerMatch | null; scores: SpeakerMatch[] }> {
-    const enc = this.models.speakerEncoder;
-    if (!enc || this.opts.profiles.length === 0 || speech.length < MIN_EMBED_SAMPLES) return { best: null, scores: [] };
-    const emb = await enc.encoder.embed(speech);
-    const scores = this.opts.profiles
-      .map((p) => ({ name: p.name, score: Math.round(cosine(emb, p.embedding) * 1000) / 1000 }))
-      .sort((a, b) => b.score - a.score);
-    return { best: scores[0], scores };
+    const scores = (await scoreSpeakers(this.models.speakerEncoder?.encoder, this.opts.profiles, speech)).map((s) => ({ name: s.name, score: Math.round(s.score * 1000) / 1000 }));
+    return { best: scores[0] ?? null, scores };
   }
 
   private emitPartial(): void {
