@@ -223,10 +223,77 @@ constexpr int kTileRows = 8;  // 32 vector registers
 constexpr int kTileRows = 4;  // 16 vector registers
 #endif
 
+#if defined(EARSHOT_VNNI)
+// Two groups (16 rows) in the two halves of 512-bit vectors: half the dot product and scale
+// instructions per weight. Lane arithmetic is Q4x8Tile's, so the bits are too.
+struct Q4x16Tile {
+  const BlockQ4x8* w;
+  int64_t nb;
+  const BlockQ8x* x;
+  float* y;
+  int64_t ldy, r0, r1, g0;  // pair p holds groups g0 + 2p and g0 + 2p + 1
+
+  template <int M>
+  void run(int64_t p, int64_t j) const {
+    const int64_t g = g0 + 2 * p;
+    const BlockQ4x8* wa = w + g * nb;
+    const BlockQ4x8* wz = wa + nb;
+    const BlockQ8x* xm[M];
+    for (int m = 0; m < M; ++m) xm[m] = x + (j + m) * nb;
+    const __m512i mask = _mm512_set1_epi8(0x0F);
+    __m512 acc[M];
+    for (int m = 0; m < M; ++m) acc[m] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      constexpr bool two = M <= 4;  // as in Q4x8Tile
+      __m512i s[M], s2[M];
+      for (int m = 0; m < M; ++m) s[m] = _mm512_set1_epi32(xm[m][b].offset8), s2[m] = _mm512_setzero_si512();
+      for (int k = 0; k < 4; ++k) {
+        const __m512i v = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wa[b].qs + 32 * k))),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wz[b].qs + 32 * k)), 1);
+        const __m512i lo = _mm512_and_si512(v, mask), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+        for (int m = 0; m < M; ++m) {
+          int32_t xl, xh;
+          std::memcpy(&xl, xm[m][b].qs + 4 * k, 4);
+          std::memcpy(&xh, xm[m][b].qs + 16 + 4 * k, 4);
+          s[m] = _mm512_dpbusd_epi32(s[m], lo, _mm512_set1_epi32(xl));
+          if (two) s2[m] = _mm512_dpbusd_epi32(s2[m], hi, _mm512_set1_epi32(xh));
+          else s[m] = _mm512_dpbusd_epi32(s[m], hi, _mm512_set1_epi32(xh));
+        }
+      }
+      const __m512 dw = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(wa[b].d))),
+                                                            _mm256_castps_pd(_mm256_loadu_ps(wz[b].d)), 1));
+      for (int m = 0; m < M; ++m) {
+        const __m512i isum = two ? _mm512_add_epi32(s[m], s2[m]) : s[m];
+        acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(xm[m][b].d)), acc[m]);
+      }
+    }
+    const int64_t a = std::max(r0, g * 8), z = std::min(r1, g * 8 + 16);
+    for (int m = 0; m < M; ++m) {
+      float* ym = y + (j + m) * ldy;
+      if (a == g * 8 && z == g * 8 + 16) {
+        _mm512_storeu_ps(ym + a, acc[m]);
+      } else {
+        alignas(64) float t[16];
+        _mm512_store_ps(t, acc[m]);
+        for (int64_t r = a; r < z; ++r) ym[r] = t[r - g * 8];
+      }
+    }
+  }
+};
+#endif
+
 void q4x8_avx2(const BlockQ4x8* w, int64_t nb, const BlockQ8x* x, int64_t n, float* y, int64_t ldy, int64_t r0,
                int64_t r1) {
   if (r0 >= r1) return;
-  tile::for_tiles<kTileRows>(Q4x8Tile{w, nb, x, y, ldy, r0, r1}, r0 / 8, (r1 + 7) / 8, n);
+  int64_t g0 = r0 / 8;
+  const int64_t g1 = (r1 + 7) / 8;
+#if defined(EARSHOT_VNNI)
+  const int64_t pairs = (g1 - g0) / 2;
+  tile::for_tiles<kTileRows>(Q4x16Tile{w, nb, x, y, ldy, r0, r1, g0}, 0, pairs, n);
+  g0 += 2 * pairs;
+#endif
+  tile::for_tiles<kTileRows>(Q4x8Tile{w, nb, x, y, ldy, r0, r1}, g0, g1, n);
 }
 
 // ---- Q8_0 weights ---------------------------------------------------------------------------------
