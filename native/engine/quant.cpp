@@ -205,8 +205,8 @@ bool cpu_has_avx2() {
 #endif
 }
 
-// AVX-512 VNNI with VL and BW (Zen 4 and later, Ice Lake and later); the kernels use 256-bit
-// vectors, but need the OS to save the AVX-512 state.
+// AVX-512 VNNI with VL and BW (Zen 4 and later, Ice Lake and later), with the OS saving the
+// AVX-512 state.
 bool cpu_has_avx512vnni() {
 #if defined(__x86_64__) || defined(__i386__)
   if (!cpu_has_avx2()) return false;
