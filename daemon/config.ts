@@ -83,15 +83,15 @@ const segmenterSchema = z
     /** a later run scoring other speech this long without a break is another speaker's (0: off) */
     switch_ms: ms(100),
     /** speaker check: before a hold (or switch) drops speech as another speaker's, embed it with the speaker encoder and keep it if it matches a profile */
-    speaker_check: z.boolean().default(false),
+    speaker_check: z.boolean().default(true),
     /** cosine with the best-matching profile at or above which the checked speech is the enrolled speaker's */
-    speaker_check_threshold: z.number().gt(-1).lt(1).default(0.5),
+    speaker_check_threshold: z.number().gt(-1).lt(1).default(0.3),
     /** longest audio a check embeds (the latest part of the disputed speech) */
     speaker_check_ms: ms(1600, 100),
     /** least audio a check embeds (waited for when the run is shorter) */
-    speaker_check_min_ms: ms(500, 100),
+    speaker_check_min_ms: ms(300, 100),
     /** check switches too, not only holds running out */
-    speaker_check_switch: z.boolean().default(false),
+    speaker_check_switch: z.boolean().default(true),
   })
   .strict()
   .default({});

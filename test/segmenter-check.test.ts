@@ -1,6 +1,7 @@
 // The segmenter's speaker check (segmenter.speaker_check), on constructed posteriors: the answers
 // (cosines) are given by the test, as the pipeline gives the speaker encoder's.
 import test from 'ava';
+import { configSchema } from '../daemon/config.js';
 import { Segmenter, segmenterOptionsFromConfig, type SegmentEvent, type SegmenterOptions, type SpeakerCheckOptions } from '../daemon/segmenter.js';
 
 const P: Record<string, [number, number, number]> = { '.': [0.9, 0.05, 0.05], T: [0.05, 0.9, 0.05], O: [0.05, 0.05, 0.9] };
@@ -147,10 +148,12 @@ test('a later run the switch would drop is kept when the check says it is the ta
   t.deepEqual(closes(run(frames, opts({ onSwitch: true }, o), [0.2])), [[0, 10, 23, 'silence']], 'failed: the run was another voice');
 });
 
-test('speaker check keys convert to options; off by default', (t) => {
+test('speaker check keys convert to options; on in the configuration by default', (t) => {
   const base = { pre_roll_ms: 300, trailing_ms: 300, max_segment_ms: 15000, min_speech_ms: 100, listen_timeout_ms: 5000, pause_ms: 40, hold_other_ms: 1200, hold_min_target_ms: 200, switch_ms: 100 };
   const vad = { mode: 'target' as const, threshold: 0.5, close_threshold: 0.3 };
-  t.is(segmenterOptionsFromConfig(vad, base).check, null);
+  t.is(segmenterOptionsFromConfig(vad, base).check, null, 'no speaker_check key: off');
+  const cfg = configSchema.parse({});
+  t.deepEqual(segmenterOptionsFromConfig(cfg.vad, cfg.segmenter).check, { threshold: 0.3, windowFrames: 160, minFrames: 30, onSwitch: true, wholeRun: false });
   t.deepEqual(
     segmenterOptionsFromConfig(vad, { ...base, speaker_check: true, speaker_check_threshold: 0.3, speaker_check_ms: 1000, speaker_check_min_ms: 400, speaker_check_switch: true }).check,
     { threshold: 0.3, windowFrames: 100, minFrames: 40, onSwitch: true, wholeRun: false },
