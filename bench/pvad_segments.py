@@ -15,6 +15,14 @@ speech. "other held" is the other speakers' labelled speech inside segments, in 
 Turns (bench/pvad_devset.py): the target, then another speaker 0-300 ms after the target's speech
 ends. Their latency (close minus the end of the target's speech) is how long the other speaker keeps
 the segment open; it is the trailing stretch when the other speaker does not hold it.
+
+Speaker check (segmenter.speaker_check): the driver answers the segmenter's checks with the engine's
+speaker encoder (the addon, through the daemon's scoreSpeakers) on the mixture's own audio, the
+profile being the embedding of the target's enrollment recording (what the posteriors were
+conditioned on); an answer reaches the segmenter CHECK_DELAY_MS after it is asked. A segment whose
+speech the rules all dropped is not transcribed by the pipeline: it counts for cuts (it closed) but
+not as a segment otherwise ("untranscribed"; the "before" row counts it as the pipeline did).
+--check-only prints just the speaker-check table. Without audio (bench/pvad_eval.py) the check is off.
 """
 import argparse
 import json
@@ -32,36 +40,111 @@ NODE_DRIVER = r"""
 import fs from 'node:fs';
 import { configSchema } from './daemon/config.ts';
 import { Segmenter, segmenterOptionsFromConfig } from './daemon/segmenter.ts';
+import { scoreSpeakers } from './daemon/pipeline.ts';
+import { loadSpeakerEncoder } from './daemon/models.ts';
+import { readWav16kMono } from './daemon/audio/wav.ts';
 const [postsFile, jobFile] = process.argv.slice(-2);
 const job = JSON.parse(fs.readFileSync(jobFile, 'utf8'));
 const all = new Float32Array(new Uint8Array(fs.readFileSync(postsFile)).buffer); // a copy: small reads share a pooled buffer
-const out = job.rules.map((rule) => {
+// speaker check: the engine's speaker encoder through the daemon's own scoring (scoreSpeakers),
+// the profile = the embedding of the target's enrollment recording (what the posteriors used)
+const enc = job.spkenc ? (await loadSpeakerEncoder(job.spkenc)).encoder : undefined;
+const profiles = new Map();
+const audio = new Map();
+const scores = new Map();
+const stats = { checks: 0, engine_ms: [], engine_cpu_ms: [], audio_s: 0 };
+async function profileOf(name) {
+  if (!profiles.has(name)) profiles.set(name, [{ name, embedding: await enc.embed(readWav16kMono(job.enroll[name]).samples) }]);
+  return profiles.get(name);
+}
+async function check(m, from, to) {
+  const key = `${m}:${from}:${to}`;
+  if (!scores.has(key)) {
+    if (!audio.has(m)) { audio.clear(); audio.set(m, readWav16kMono(job.wavs[m]).samples); }
+    const speech = audio.get(m).slice(from * 160, to * 160);
+    const prof = await profileOf(job.targets[m]);
+    const t0 = performance.now(), c0 = process.cpuUsage();
+    const best = (await scoreSpeakers(enc, prof, speech, 1))[0];
+    const c = process.cpuUsage(c0);
+    stats.engine_ms.push(performance.now() - t0); stats.engine_cpu_ms.push((c.user + c.system) / 1000); stats.audio_s += (to - from) / 100;
+    scores.set(key, best ? best.score : null);
+  }
+  return scores.get(key);
+}
+const out = [], checks = [];
+for (const rule of job.rules) {
   const cfg = configSchema.parse({ vad: rule.vad ?? {}, segmenter: rule.segmenter ?? {} });
   const opts = segmenterOptionsFromConfig(cfg.vad, cfg.segmenter);
+  if (opts.check && rule.check_whole_run) opts.check.wholeRun = true;
+  if (opts.check && rule.check_switch_opening_only) opts.check.switchOpeningOnly = true;
+  // a check's answer reaches the segmenter this many frames after it is asked (the engine's time)
+  const delay = Math.round((rule.check_delay_ms ?? job.check_delay_ms) / 10);
   let at = 0;
-  return job.lengths.map((n) => {
+  const perRule = [], log = [];
+  for (let m = 0; m < job.lengths.length; m++) {
+    const n = job.lengths[m];
     const s = new Segmenter(opts);
     const segs = [];
-    const take = (evs) => { for (const e of evs) if (e.type === 'close') segs.push([e.speechStartFrame, e.endFrame - 1]); };
-    for (let i = 0; i < n; i++, at += 3) take(s.push(all[at], all[at + 1], all[at + 2]));
-    take(s.finish('end_of_input'));
-    return segs;
-  });
-});
-process.stdout.write(JSON.stringify(out));
+    const due = []; // [frame, id, score]
+    const take = async (evs, i) => {
+      for (const e of evs) {
+        if (e.type === 'close') segs.push([e.speechStartFrame, e.endFrame - 1, e.speechEndFrame > e.speechStartFrame ? 1 : 0]);
+        if (e.type === 'check') {
+          const score = await check(m, e.fromFrame, e.toFrame);
+          log.push([m, e.fromFrame, e.toFrame, score]);
+          due.push([i + delay, e.id, score]);
+        }
+      }
+    };
+    for (let i = 0; i < n; i++, at += 3) {
+      while (due.length && due[0][0] <= i) { const [, id, sc] = due.shift(); await take(s.checked(id, sc), i); }
+      await take(s.push(all[at], all[at + 1], all[at + 2]), i + 1);
+    }
+    await take(s.finish('end_of_input'), n);
+    perRule.push(segs);
+  }
+  out.push(perRule);
+  checks.push(log);
+}
+const pct = (v, q) => v.length ? [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(q * v.length))] : null;
+process.stdout.write(JSON.stringify({ segments: out, checks, cost: { checks: stats.engine_ms.length, audio_s: stats.audio_s,
+  engine_ms_p50: pct(stats.engine_ms, 0.5), engine_ms_p90: pct(stats.engine_ms, 0.9), engine_cpu_ms_p50: pct(stats.engine_cpu_ms, 0.5), engine_cpu_ms_p90: pct(stats.engine_cpu_ms, 0.9) } }));
 """
 
 
-def run_segmenter(posts, rules):
-    """Segments of the daemon's segmenter: for each rule, for each posterior array, [(start, close)]."""
+# Engine time a speaker check's answer takes to reach the segmenter in the benchmark (frames go on
+# meanwhile): the speaker encoder on 1.6 s takes about 12 ms of CPU on x86-64 (the driver measures
+# it, "cost"); 50 ms leaves room for a slower board.
+CHECK_DELAY_MS = 50
+
+
+def run_segmenter(posts, rules, audio=None, details=None):
+    """Segments of the daemon's segmenter: for each rule, for each posterior array,
+    [(start, close, has target speech)]. audio (for rules with speaker_check): {"wavs", "targets"
+    per posterior array, "enroll": {speaker: wav}, "spkenc": model file}. details (a dict) receives
+    the checks run and their cost. Without audio the speaker check is off (it needs the audio)."""
+    if audio is None:
+        rules = [dict(r, segmenter={**r.get("segmenter", {}), "speaker_check": False}) for r in rules]
     with tempfile.TemporaryDirectory() as tmp:
         pf, jf = os.path.join(tmp, "posts.f32"), os.path.join(tmp, "job.json")
         np.concatenate([np.asarray(p, np.float32).reshape(-1, 3) for p in posts]).tofile(pf)
         with open(jf, "w") as f:
-            json.dump({"rules": rules, "lengths": [len(p) for p in posts]}, f)
+            json.dump({"rules": rules, "lengths": [len(p) for p in posts], "check_delay_ms": CHECK_DELAY_MS, **(audio or {})}, f)
         res = subprocess.run(["node", "--import", "tsx", "--input-type=module", "-e", NODE_DRIVER, pf, jf],
-                             cwd=ROOT, check=True, capture_output=True, text=True)
-    return [[[tuple(s) for s in m] for m in r] for r in json.loads(res.stdout)]
+                             cwd=ROOT, capture_output=True, text=True)
+    if res.returncode:
+        raise RuntimeError(f"the segmenter driver failed: {res.stderr[-2000:]}")
+    out = json.loads(res.stdout)
+    if details is not None:
+        details.update(checks=out["checks"], cost=out["cost"])
+    return [[[tuple(s) for s in m] for m in r] for r in out["segments"]]
+
+
+def audio_of(meta, dev, spkenc, n_turns=0):
+    """What the driver needs to run speaker checks on the mixtures (then the turns)."""
+    items = meta["mixtures"] + meta.get("turns", [])[:n_turns]
+    return {"wavs": [os.path.join(dev, m["wav"]) for m in items], "targets": [m["target"] for m in items],
+            "enroll": {k: os.path.join(dev, v) for k, v in meta["enroll"].items()}, "spkenc": spkenc}
 
 
 # The trailing-silence rule alone (speaker turns off): the segmenter before the turn rule.
@@ -73,7 +156,7 @@ def segments(p, on, off, min_on, trail):
     p = np.asarray(p, np.float64)
     post = np.stack([1 - p, p, np.zeros_like(p)], 1)
     r = rule({"threshold": on, "close_threshold": off}, min_speech_ms=min_on * 10, trailing_ms=trail * 10, **PLAIN)
-    return run_segmenter([post], [r])[0][0]
+    return [(a, c) for a, c, _ in run_segmenter([post], [r])[0][0]]
 
 
 def rule(vad=None, **segmenter):
@@ -93,23 +176,29 @@ def describe(r):
     seg = r["segmenter"]
     out["min_on_ms"] = seg.get("min_speech_ms", 100)
     out["trail_ms"] = seg.get("trailing_ms", 300)
-    for k in ("pause_ms", "hold_other_ms", "hold_min_target_ms", "switch_ms"):
+    for k in ("pause_ms", "hold_other_ms", "hold_min_target_ms", "switch_ms", "speaker_check", "speaker_check_threshold",
+              "speaker_check_ms", "speaker_check_min_ms", "speaker_check_switch"):
         if k in seg:
             out[k] = seg[k]
     return out
 
 
-def score(segs_per_mix, mixtures, trail, group=None):
+def score(segs_per_mix, mixtures, trail, group=None, all_segments=False):
+    """Cuts count every close; the rest only the segments the pipeline transcribes (those with
+    target speech left; all_segments: every segment, as before the pipeline skipped the others)."""
     lat, total, cut_pause, cut_model, missed, false_seg = [], 0, 0, 0, 0, 0
-    other_held = false_frames = 0
-    for segs, m in zip(segs_per_mix, mixtures):
+    other_held = false_frames = untranscribed = 0
+    for segs3, m in zip(segs_per_mix, mixtures):
         if group and not m["target"].startswith(group):
             continue
+        closes = [(s, c) for s, c, _ in segs3]
+        segs = [(s, c) for s, c, t in segs3 if t or all_segments]
+        untranscribed += len(closes) - len(segs)
         lab = np.array(m["labels"])
         spans = [(a, b) for a, b, is_t in m["spans"] if is_t]
         total += len(spans)
         for a, b in spans:
-            if any(a <= c < b - 1 for _, c in segs):
+            if any(a <= c < b - 1 for _, c in closes):
                 if longest_pause(lab, a, b) >= trail:
                     cut_pause += 1
                 else:
@@ -130,16 +219,20 @@ def score(segs_per_mix, mixtures, trail, group=None):
     return {"latency_p50_ms": pct(50), "latency_p90_ms": pct(90), "commands": total,
             "cut_commands": cut_pause + cut_model, "cut_at_long_pause": cut_pause, "cut_mid_speech": cut_model,
             "missed_commands": missed, "false_segments": false_seg, "false_segment_s": false_frames / 100,
-            "other_held_s": other_held / 100}
+            "other_held_s": other_held / 100, "untranscribed_segments": untranscribed}
 
 
-def score_turns(segs_per_turn, turns):
+def score_turns(segs_per_turn, turns, all_segments=False):
     """Latency after the target when another speaker follows it; per gap and overall."""
     lat, by_gap, held, cut = [], {}, 0, 0
     for segs, m in zip(segs_per_turn, turns):
         lab = np.array(m["labels"])
         (a, b, _), _ = m["spans"]
-        for s, c in segs:
+        for s, c, t in segs:
+            if not (t or all_segments):
+                if a <= c < b - 1:
+                    cut += 1
+                continue
             held += int((lab[s:c + 1] == 2).sum())
             if a <= c < b - 1:
                 cut += 1
@@ -153,15 +246,15 @@ def score_turns(segs_per_turn, turns):
             "turn_latency_by_gap_ms": {str(g): [pct(v, 50), pct(v, 90)] for g, v in sorted(by_gap.items())}}
 
 
-def evaluate_rules(posts, meta, rules, turn_posts=None, group=None):
-    segs = run_segmenter(list(posts) + list(turn_posts or []), rules)
+def evaluate_rules(posts, meta, rules, turn_posts=None, group=None, audio=None, all_segments=False, details=None):
+    segs = run_segmenter(list(posts) + list(turn_posts or []), rules, audio, details)
     n = len(posts)
     out = []
     for r, sg in zip(rules, segs):
         row = describe(r)
-        row.update(score(sg[:n], meta["mixtures"], row["trail_ms"] // 10, group))
+        row.update(score(sg[:n], meta["mixtures"], row["trail_ms"] // 10, group, all_segments))
         if turn_posts:
-            row.update(score_turns(sg[n:], meta["turns"]))
+            row.update(score_turns(sg[n:], meta["turns"], all_segments))
         if group:
             row["group"] = group
         out.append(row)
@@ -194,7 +287,8 @@ def table(rows):
     keys = [("trail_ms", "trail"), ("min_on_ms", "open"), ("latency_p50_ms", "p50"), ("latency_p90_ms", "p90"),
             ("cut_at_long_pause", "cut@pause"), ("cut_mid_speech", "cut mid"), ("missed_commands", "missed"),
             ("false_segments", "false"), ("false_segment_s", "false s"), ("other_held_s", "other held s"),
-            ("turn_latency_p50_ms", "turn p50"), ("turn_latency_p90_ms", "turn p90"), ("turn_other_held_s", "turn held s")]
+            ("turn_latency_p50_ms", "turn p50"), ("turn_latency_p90_ms", "turn p90"), ("turn_other_held_s", "turn held s"),
+            ("untranscribed_segments", "untranscribed"), ("checks_run", "checks"), ("checks_passed", "passed")]
     lines = ["rule | " + " | ".join(h for _, h in keys)]
     for r in rows:
         name = r.get("name", "") + (f" [{r['group']}]" if r.get("group") else "")
@@ -202,16 +296,63 @@ def table(rows):
     return "\n".join(lines)
 
 
+def speaker_check_table(posts, meta, turn_posts, audio):
+    """The speaker check (segmenter.speaker_check, on by default) against the defaults without it."""
+    off = {"speaker_check": False}
+    before = evaluate_rules(posts, meta, [rule(**off)], turn_posts, all_segments=True)[0]
+    before["name"] = "check off, every segment transcribed (before)"
+    named = [("check off", rule(**off)),
+             ("daemon defaults (check: switches, min 300 ms, 0.3)", rule()),
+             ("threshold 0.5", rule(speaker_check_threshold=0.5)),
+             ("threshold 0.25", rule(speaker_check_threshold=0.25)),
+             ("min 500 ms", rule(speaker_check_min_ms=500)),
+             ("min 500 ms, threshold 0.25", rule(speaker_check_min_ms=500, speaker_check_threshold=0.25)),
+             ("holds only (switches off)", rule(speaker_check_switch=False)),
+             ("holds only, threshold 0.5", rule(speaker_check_switch=False, speaker_check_threshold=0.5)),
+             ("holds only, whole run", dict(rule(speaker_check_switch=False), check_whole_run=True)),
+             ("switches in the opening run only", dict(rule(), check_switch_opening_only=True)),
+             ("window 1000 ms", rule(speaker_check_ms=1000)),
+             ("answer after 100 ms", dict(rule(), check_delay_ms=100))]
+    rows = [before]
+    for name, r in named:
+        d = {}
+        row = evaluate_rules(posts, meta, [r], turn_posts, audio=audio, details=d)[0]
+        row["name"] = name
+        if r["segmenter"].get("speaker_check", True):
+            th = r["segmenter"].get("speaker_check_threshold", 0.3)
+            row["checks_run"] = len(d["checks"][0])
+            row["checks_passed"] = sum(1 for c in d["checks"][0] if c[3] is not None and c[3] >= th)
+            row["check_cost"] = d["cost"]
+            row["checks"] = d["checks"][0]
+        rows.append(row)
+    for name, r in (("check off", rule(**off)), ("daemon defaults", rule())):
+        for group in ("libri", "espeak", "flite"):
+            row = evaluate_rules(posts, meta, [r], group=group, audio=audio)[0]
+            row["name"] = name
+            rows.append(row)
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dev", default="runs/pvad-dev")
     ap.add_argument("--posteriors", default="runs/pvad-dev/posteriors.npz")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--spkenc", default=os.path.join(ROOT, "models", "spkenc.gguf"), help="speaker encoder for the speaker check")
+    ap.add_argument("--check-only", action="store_true", help="only the speaker-check table")
     args = ap.parse_args()
     meta = json.load(open(os.path.join(args.dev, "devset.json")))
     posts = load_posteriors(args.posteriors, len(meta["mixtures"]))
     turns = meta.get("turns", [])
     turn_posts = load_posteriors(args.posteriors, len(turns), "turn_enrolled") if turns else None
+    audio = audio_of(meta, args.dev, args.spkenc, len(turns) if turns else 0)
+    check_rows = speaker_check_table(posts, meta, turn_posts, audio)
+    if args.check_only:
+        print(table(check_rows))
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(check_rows, f, indent=1)
+        return
     named = [("plain (turns off), open 50 ms", rule(min_speech_ms=50, **PLAIN)),
              ("plain (turns off)", rule(**PLAIN)),
              ("daemon defaults", rule()),
@@ -225,16 +366,17 @@ def main():
              ("hold after 100 ms", rule(hold_min_target_ms=100))]
     named += [(f"plain, trailing {t} ms", rule(trailing_ms=t, **PLAIN)) for t in (200, 250, 400, 600)]
     named += [(f"defaults, trailing {t} ms", rule(trailing_ms=t)) for t in (200, 250, 400, 600)]
-    rows = evaluate_rules(posts, meta, [r for _, r in named], turn_posts)
+    rows = evaluate_rules(posts, meta, [r for _, r in named], turn_posts, audio=audio)
     for (name, _), row in zip(named, rows):
         row["name"] = name
     for name, r in (("plain (turns off)", rule(**PLAIN)), ("daemon defaults", rule())):
         for group in ("libri", "espeak", "flite"):
-            row = evaluate_rules(posts, meta, [r], group=group)[0]
+            row = evaluate_rules(posts, meta, [r], group=group, audio=audio)[0]
             row["name"] = name
             rows.append(row)
+    rows += check_rows
     for row in rows:
-        print(json.dumps(row))
+        print(json.dumps({k: v for k, v in row.items() if k != "checks"}))
     print(table(rows))
     if args.out:
         with open(args.out, "w") as f:
