@@ -18,6 +18,7 @@
 
 #include "gguf.h"
 #include "quant.h"
+#include "quant_kernels.h"  // cpu_runs_avx2_vnni: which x86 build the "avx2" family runs
 
 using namespace earshot;
 using Clock = std::chrono::steady_clock;
@@ -173,6 +174,11 @@ std::vector<double> encoder_pass_gflops(const EncoderDims& e, int64_t n, std::mt
 int main(int argc, char** argv) {
   set_threads(1);
   const std::string kernel = kernel_name();
+#if defined(__x86_64__) || defined(__i386__)
+  const bool vnni = kernel == "avx2" && cpu_runs_avx2_vnni();
+#else
+  const bool vnni = false;
+#endif
   EncoderDims dims;
   std::vector<Shape> shapes = encoder_shapes(argc, argv, &dims);
   shapes.push_back({"1024x1024", 1024, 1024, 1});
@@ -181,8 +187,8 @@ int main(int argc, char** argv) {
 
   CopyRoof roof;
   const double copy = double(CopyRoof::kBytes) / time_call([&] { roof(); });
-  std::printf("kernel %s, 1 thread, memcpy %.2f GB/s (each shape's Q4/cpy uses a memcpy timed in its rounds)\n",
-              kernel.c_str(), copy / 1e9);
+  std::printf("kernel %s%s, 1 thread, memcpy %.2f GB/s (each shape's Q4/cpy uses a memcpy timed in its rounds)\n",
+              kernel.c_str(), vnni ? " (AVX-512 VNNI build)" : "", copy / 1e9);
   std::printf("%-12s %6s %6s %2s | %8s %8s %8s | %8s %8s | %6s %6s %6s\n", "shape", "rows", "cols", "n",
               "F32", "Q8_0", "Q4_0", "Q8 GB/s", "Q4 GB/s", "Q4/F32", "Q4/Q8", "Q4/cpy");
   std::printf("%-12s %6s %6s %2s | %26s | %17s |\n", "", "", "", "", "GFLOP/s", "weight bytes / s");
@@ -237,9 +243,9 @@ int main(int argc, char** argv) {
     json_pass += buf;
   }
   std::printf(
-      "{\"bench\":\"kernels\",\"kernel\":\"%s\",\"threads\":1,\"copy_GBps\":%.3f,\"q4_vs_f32_4096\":%.3f,"
+      "{\"bench\":\"kernels\",\"kernel\":\"%s\",\"vnni\":%s,\"threads\":1,\"copy_GBps\":%.3f,\"q4_vs_f32_4096\":%.3f,"
       "\"q4_fraction_of_copy_large\":%.3f,\"encoder_layers\":%lld,\"encoder_pass\":[%s],\"shapes\":[%s]}\n",
-      kernel.c_str(), copy / 1e9, q4_vs_f32_4096, q4_pct_copy_large, (long long)dims.N, json_pass.c_str(),
+      kernel.c_str(), vnni ? "true" : "false", copy / 1e9, q4_vs_f32_4096, q4_pct_copy_large, (long long)dims.N, json_pass.c_str(),
       json_shapes.c_str());
   return 0;
 }
