@@ -38,3 +38,17 @@ test('the units are Type=notify with a watchdog, in group audio, with state and 
   t.regex(unit('earshot@.service'), /--config \$\{CONFIGURATION_DIRECTORY\}\/%i\.yaml --site %i/);
   t.regex(unit('earshot@.service'), /^StateDirectory=earshot\/%i$/m);
 });
+
+test('the units cap V8\'s young generation and glibc\'s arenas (bench/e2e.ts measures memory with them), and Node takes the option from NODE_OPTIONS', (t) => {
+  for (const name of ['earshot.service', 'earshot@.service']) {
+    const text = unit(name);
+    t.true(text.split('\n').includes('Environment=NODE_OPTIONS=--max-semi-space-size=1'), name);
+    t.true(text.split('\n').includes('Environment=MALLOC_ARENA_MAX=2'), name);
+  }
+  // Node refuses V8 options it does not allow in NODE_OPTIONS (and the unit would then fail to start):
+  // this one is allowed, and the young generation stays within 3 semi-spaces of 1 MiB under load.
+  const script = 'const a = []; for (let i = 0; i < 2e6; i++) { a.push({ i }); if (a.length > 1e4) a.length = 0; } const s = require("v8").getHeapSpaceStatistics().find((x) => x.space_name === "new_space"); console.log(s.space_size);';
+  const capped = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '--max-semi-space-size=1' } });
+  t.is(capped.status, 0, capped.stderr);
+  t.true(Number(capped.stdout) <= 3 * 2 ** 20, `new space ${capped.stdout.trim()} bytes`);
+});
