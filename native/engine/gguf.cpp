@@ -335,6 +335,15 @@ GgufFile::~GgufFile() {
   if (map_) munmap(map_, size_);
 }
 
+void GgufFile::release_pages(const void* p, size_t n) const {
+  const uintptr_t base = reinterpret_cast<uintptr_t>(map_), a = reinterpret_cast<uintptr_t>(p);
+  if (!map_ || a < base || a + n > base + size_) return;
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t lo = (a + page - 1) / page * page, hi = (a + n) / page * page;
+  // A read-only private file mapping: discarded pages come back from the file unchanged.
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
 bool GgufFile::has(const std::string& key) const { return meta_type_.count(key) != 0; }
 
 const std::vector<uint8_t>& GgufFile::raw(const std::string& key, uint32_t* type) const {

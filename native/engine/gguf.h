@@ -49,6 +49,9 @@ class GgufFile {
   // Throws Error naming the tensor if missing or if its shape differs from rows x cols.
   const Tensor& tensor(const std::string& name, int64_t rows, int64_t cols) const;
   const std::map<std::string, Tensor>& tensors() const { return tensors_; }
+  // Drops the pages wholly inside [p, p + n) of the mapping from this process's memory (a weight
+  // the engine keeps in another form); they are read from the file again if touched.
+  void release_pages(const void* p, size_t n) const;
 
  private:
   const std::vector<uint8_t>& raw(const std::string& key, uint32_t* type) const;

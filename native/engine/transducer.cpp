@@ -46,6 +46,15 @@ TransducerModel::TransducerModel(std::shared_ptr<GgufFile> file)
     : file_(std::move(file)), cfg_(read_transducer_config(*file_)) {
   const GgufFile* f = file_.get();
   load([f](const std::string& n, int64_t r, int64_t c) -> const Tensor& { return f->tensor(n, r, c); });
+  // Packed weights are what the products read; the file's copy would only add to the RSS.
+  auto release = [f](const Linear& l) {
+    if (l.packed) f->release_pages(l.w->data, l.w->bytes);
+  };
+  release(enc_in_);
+  for (const Block& b : blocks_)
+    for (const Linear* l : {&b.ff1_up, &b.ff1_down, &b.qkv, &b.attn_out, &b.pw1, &b.pw2, &b.ff2_up, &b.ff2_down})
+      release(*l);
+  for (const Linear* l : {&pred_ctx_, &join_enc_, &join_pred_, &join_out_}) release(*l);
 }
 
 TransducerModel::TransducerModel(const TransducerConfig& cfg, const TensorLookup& get) : cfg_(cfg) {
