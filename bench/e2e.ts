@@ -336,7 +336,7 @@ function latencies(r: DaemonRun, truth: TruthSegment[]) {
  * the engine's buffers reach their working size). */
 const warmupMinutes = Number(opt('warmup-minutes', quick ? '0.5' : '5'));
 /** How often the daemon logs its memory during the memory run, and /proc/PID/smaps is read (ms). */
-const MEMORY_LOG_MS = 500;
+const MEMORY_LOG_MS = quick ? 100 : 500;
 /** "grows": a least-squares slope over the second half above this (MiB per minute of audio). */
 const GROWTH_LIMIT = 0.1; // 1 MiB per 10 minutes
 
@@ -382,7 +382,7 @@ async function memoryRun(url: string, audio: Float32Array, sampleS: number, perS
   // While audio flows: from "running" to "end of input" (shutdown frees memory, not of interest).
   const wallS = (m.inputEndAt - m.runningAt) / 1000;
   const lines = m.memoryLines.filter((l) => l.at <= m.inputEndAt);
-  if (lines.length < 10) throw new Error(`the daemon logged its memory ${lines.length} times (EARSHOT_MEMORY_LOG_MS); log: ${path.join(dir, 'bench-rss.log')}`);
+  if (lines.length < 5) throw new Error(`the daemon logged its memory ${lines.length} times (EARSHOT_MEMORY_LOG_MS); log: ${path.join(dir, 'bench-rss.log')}`);
   // x: minutes of audio the daemon had received (its own count, whatever the pace)
   const x = lines.map((l) => l.audio_s / 60);
   const warm = Math.min(warmupMinutes, x[x.length - 1] / 2);
