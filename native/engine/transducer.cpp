@@ -138,12 +138,10 @@ void TransducerModel::run_blocks(EncoderState& st, float* x, int T, const std::v
   const int M = st.cached + T;  // keys: cache, then the new frames
   const float scale = 1.f / std::sqrt(float(dh));
   // Scratch kept per thread: a stream decodes chunk after chunk without allocating.
-  thread_local std::vector<float> t, u, att, keys, vals, scores, seq;
+  thread_local std::vector<float> t, u, att, scores, seq;
   t.resize(size_t(T) * D);
   u.resize(size_t(T) * std::max(F, 3 * D));
   att.resize(size_t(T) * D);
-  keys.resize(size_t(M) * D);
-  vals.resize(size_t(M) * D);
   scores.resize(M);
   seq.resize(size_t(K - 1 + T) * D);
 
@@ -162,8 +160,11 @@ void TransducerModel::run_blocks(EncoderState& st, float* x, int T, const std::v
     // Self-attention over the cached left context and the chunk.
     b.attn_norm.forward(x, T, t.data());
     b.qkv.forward(t.data(), T, u.data());
-    std::copy(st.k[l].begin(), st.k[l].end(), keys.begin());
-    std::copy(st.v[l].begin(), st.v[l].end(), vals.begin());
+    // The cache grows by the chunk's keys and values in place, then keeps its last `keep` frames.
+    std::vector<float>& keys = st.k[l];
+    std::vector<float>& vals = st.v[l];
+    keys.resize(size_t(M) * D);
+    vals.resize(size_t(M) * D);
     for (int i = 0; i < T; ++i) {
       std::memcpy(&keys[size_t(st.cached + i) * D], &u[size_t(i) * 3 * D + D], D * sizeof(float));
       std::memcpy(&vals[size_t(st.cached + i) * D], &u[size_t(i) * 3 * D + 2 * D], D * sizeof(float));
@@ -178,8 +179,8 @@ void TransducerModel::run_blocks(EncoderState& st, float* x, int T, const std::v
     b.attn_out.forward(t.data(), T, att.data());
     for (size_t i = 0; i < size_t(T) * D; ++i) x[i] += att[i];
     const int kept = std::min(keep, M);
-    st.k[l].assign(keys.begin() + size_t(M - kept) * D, keys.begin() + size_t(M) * D);
-    st.v[l].assign(vals.begin() + size_t(M - kept) * D, vals.begin() + size_t(M) * D);
+    keys.erase(keys.begin(), keys.begin() + size_t(M - kept) * D);
+    vals.erase(vals.begin(), vals.begin() + size_t(M - kept) * D);
 
     // Convolution module; the depthwise convolution is causal, its history cached.
     b.conv_norm.forward(x, T, t.data());
@@ -215,7 +216,9 @@ void TransducerModel::run_blocks(EncoderState& st, float* x, int T, const std::v
 void TransducerModel::encode_chunk(EncoderState& st, const float* stacked, int T, float* out) const {
   if (T <= 0) return;
   enc_in_.forward(stacked, T, out);
-  std::vector<int> lo(T, 0), hi(T, st.cached + T);
+  thread_local std::vector<int> lo, hi;  // no allocation per chunk
+  lo.assign(T, 0);
+  hi.assign(T, st.cached + T);
   run_blocks(st, out, T, lo, hi, cfg_.left_context);
 }
 
