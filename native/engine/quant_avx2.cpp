@@ -318,22 +318,16 @@ void q8_row(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t
   for (int m = 0; m < M; ++m) y[m * ldy] = hsum(acc[m]);
 }
 
+struct Q8Row {
+  template <int M>
+  static void row(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
+    q8_row<M>(w, nb, x, y, ldy);
+  }
+};
+
 void q8_avx2(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, int64_t n, float* y, int64_t ldy, int64_t r0,
              int64_t r1) {
-  for (int64_t j = 0; j < n; j += 4) {
-    const BlockQ8x* xj = x + j * nb;
-    float* yj = y + j * ldy;
-    const int64_t m = n - j < 4 ? n - j : 4;
-    for (int64_t r = r0; r < r1; ++r) {
-      const BlockQ8_0* wr = w + r * nb;
-      switch (m) {
-        case 1: q8_row<1>(wr, nb, xj, yj + r, ldy); break;
-        case 2: q8_row<2>(wr, nb, xj, yj + r, ldy); break;
-        case 3: q8_row<3>(wr, nb, xj, yj + r, ldy); break;
-        default: q8_row<4>(wr, nb, xj, yj + r, ldy); break;
-      }
-    }
-  }
+  tile::for_rows<4, Q8Row>(w, nb, x, n, y, ldy, r0, r1);
 }
 
 // ---- float weights --------------------------------------------------------------------------------
@@ -372,27 +366,21 @@ void float_row(const WT* w, int64_t cols, const float* x, float* y, int64_t ldy)
 // Pairs of activation rows with four accumulators each: every row gets the same summation order
 // whatever n is, so a product over n rows equals n single-row products bit for bit.
 template <typename WT>
-void float_product(const WT* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0,
-                   int64_t r1) {
-  for (int64_t j = 0; j < n; j += 2) {
-    const float* xj = x + j * cols;
-    float* yj = y + j * ldy;
-    for (int64_t r = r0; r < r1; ++r) {
-      const WT* wr = w + r * cols;
-      if (n - j >= 2) float_row<2, 4>(wr, cols, xj, yj + r, ldy);
-      else float_row<1, 4>(wr, cols, xj, yj + r, ldy);
-    }
+struct FloatRow {
+  template <int M>
+  static void row(const WT* w, int64_t cols, const float* x, float* y, int64_t ldy) {
+    float_row<M, 4>(w, cols, x, y, ldy);
   }
-}
+};
 
 void f32_avx2(const float* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0,
               int64_t r1) {
-  float_product(w, cols, x, n, y, ldy, r0, r1);
+  tile::for_rows<2, FloatRow<float>>(w, cols, x, n, y, ldy, r0, r1);
 }
 
 void f16_avx2(const uint16_t* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0,
               int64_t r1) {
-  float_product(w, cols, x, n, y, ldy, r0, r1);
+  tile::for_rows<2, FloatRow<uint16_t>>(w, cols, x, n, y, ldy, r0, r1);
 }
 
 }  // namespace

@@ -122,40 +122,27 @@ void q8_row(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t
   for (int m = 0; m < M; ++m) y[m * ldy] = vaddvq_f32(acc[m]);
 }
 
+struct Q4Row {
+  template <int M>
+  static void row(const BlockQ4_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
+    q4_row<M>(w, nb, x, y, ldy);
+  }
+};
+struct Q8Row {
+  template <int M>
+  static void row(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
+    q8_row<M>(w, nb, x, y, ldy);
+  }
+};
+
 void q4_dotprod(const BlockQ4_0* w, int64_t nb, const BlockQ8x* x, int64_t n, float* y, int64_t ldy, int64_t r0,
                 int64_t r1) {
-  for (int64_t j = 0; j < n; j += 4) {
-    const BlockQ8x* xj = x + j * nb;
-    float* yj = y + j * ldy;
-    const int64_t m = n - j < 4 ? n - j : 4;
-    for (int64_t r = r0; r < r1; ++r) {
-      const BlockQ4_0* wr = w + r * nb;
-      switch (m) {
-        case 1: q4_row<1>(wr, nb, xj, yj + r, ldy); break;
-        case 2: q4_row<2>(wr, nb, xj, yj + r, ldy); break;
-        case 3: q4_row<3>(wr, nb, xj, yj + r, ldy); break;
-        default: q4_row<4>(wr, nb, xj, yj + r, ldy); break;
-      }
-    }
-  }
+  tile::for_rows<4, Q4Row>(w, nb, x, n, y, ldy, r0, r1);
 }
 
 void q8_dotprod(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, int64_t n, float* y, int64_t ldy, int64_t r0,
                 int64_t r1) {
-  for (int64_t j = 0; j < n; j += 4) {
-    const BlockQ8x* xj = x + j * nb;
-    float* yj = y + j * ldy;
-    const int64_t m = n - j < 4 ? n - j : 4;
-    for (int64_t r = r0; r < r1; ++r) {
-      const BlockQ8_0* wr = w + r * nb;
-      switch (m) {
-        case 1: q8_row<1>(wr, nb, xj, yj + r, ldy); break;
-        case 2: q8_row<2>(wr, nb, xj, yj + r, ldy); break;
-        case 3: q8_row<3>(wr, nb, xj, yj + r, ldy); break;
-        default: q8_row<4>(wr, nb, xj, yj + r, ldy); break;
-      }
-    }
-  }
+  tile::for_rows<4, Q8Row>(w, nb, x, n, y, ldy, r0, r1);
 }
 
 // Quantizing and float weights gain nothing from dotprod: forward to the plain NEON kernels.

@@ -1,7 +1,7 @@
 // Internal to the kernel files: the loop that walks a product's output in tiles, the same for every
-// ISA. A kernel supplies `template <int M> void run(int64_t g, int64_t j) const`, which computes
-// weight-row group g against activation rows j .. j+M-1 (M <= MT); each group's weights are read
-// once per MT activation rows while they are still in L1. Everything here has internal linkage, so
+// ISA and product. A kernel supplies `template <int M> void run(int64_t g, int64_t j) const`, which
+// computes weight-row group g (8 packed rows, or one row) against activation rows j .. j+M-1
+// (M <= MT); a group's weights are read once per MT activation rows while they are still in L1. Everything here has internal linkage, so
 // each kernel file gets its own copy compiled with its own ISA flags.
 #pragma once
 #include <algorithm>
@@ -24,6 +24,27 @@ template <int MT, typename Tile>
 inline void for_tiles(const Tile& t, int64_t g0, int64_t g1, int64_t n) {
   for (int64_t g = g0; g < g1; ++g)
     for (int64_t j = 0; j < n; j += MT) run_m<MT>(t, g, j, std::min<int64_t>(MT, n - j));
+}
+
+// Row-major weights, a group being one row: Row::row<M>(weight row r, len, activation rows j..,
+// &y[j * ldy + r], ldy), where len is a row's length in weight and activation elements alike.
+template <typename Row, typename WT, typename XT>
+struct RowTile {
+  const WT* w;
+  int64_t len;
+  const XT* x;
+  float* y;
+  int64_t ldy;
+  template <int M>
+  void run(int64_t r, int64_t j) const {
+    Row::template row<M>(w + r * len, len, x + j * len, y + j * ldy + r, ldy);
+  }
+};
+
+template <int MT, typename Row, typename WT, typename XT>
+inline void for_rows(const WT* w, int64_t len, const XT* x, int64_t n, float* y, int64_t ldy, int64_t r0,
+                     int64_t r1) {
+  for_tiles<MT>(RowTile<Row, WT, XT>{w, len, x, y, ldy}, r0, r1, n);
 }
 
 }  // namespace
