@@ -243,13 +243,29 @@ function trainingSection(): string {
       ['batch', 'seconds', 'T', 'U', 'RNN-T step (ms)', 'BAT step (ms)', 'RNN-T time / BAT time', 'RNN-T peak (MiB)', 'BAT peak (MiB)', 'RNN-T memory / BAT memory'],
       lt.rows.map((r: any) => [r.batch, r.seconds, r.T, r.U, f(r.rnnt.step_ms), f(r.bat.step_ms), `${f(r.rnnt.step_ms / r.bat.step_ms, 2)}×`, f(r.rnnt.peak_mib, 0), f(r.bat.peak_mib, 0), `${f(r.rnnt.peak_mib / r.bat.peak_mib, 1)}×`]),
     )}`);
+    const lossOnly = lt.rows.filter((r: any) => r.rnnt_loss_only && r.bat_loss_only);
+    if (lossOnly.length) {
+      parts.push(`The loss alone (joiner and lattice, forward and backward, from a fixed encoder output: what differs between the two):\n\n${table(
+        ['batch', 'seconds', 'RNN-T (ms)', 'BAT (ms)', 'RNN-T time / BAT time', 'RNN-T peak (MiB)', 'BAT peak (MiB)', 'RNN-T memory / BAT memory'],
+        lossOnly.map((r: any) => [r.batch, r.seconds, f(r.rnnt_loss_only.step_ms), f(r.bat_loss_only.step_ms), `${f(r.rnnt_loss_only.step_ms / r.bat_loss_only.step_ms, 2)}×`, f(r.rnnt_loss_only.peak_mib, 0), f(r.bat_loss_only.peak_mib, 0), `${f(r.rnnt_loss_only.peak_mib / r.bat_loss_only.peak_mib, 1)}×`]),
+      )}`);
+    }
   }
   for (const ev of t.evals) {
     const rows = [];
     for (const [model, sets] of Object.entries(ev.models) as [string, any][]) {
       for (const [set, s] of Object.entries(sets) as [string, any][]) rows.push([model, set, pct(s.wer), ms(s.mean_last_emission_s), ms(s.last_minus_end_p50_s), ms(s.last_minus_end_p90_s)]);
     }
-    parts.push(`Emission latency and WER (\`${ev.file}\`; last token's emission minus end of speech):\n\n${table(['model', 'set', 'WER', 'mean last emission (ms)', 'last - end p50 (ms)', 'last - end p90 (ms)'], rows)}`);
+    parts.push(`Emission latency and WER (\`${ev.file}\`; last token's emission minus end of speech, over each model's correctly decoded utterances):\n\n${table(['model', 'set', 'WER', 'mean last emission (ms)', 'last - end p50 (ms)', 'last - end p90 (ms)'], rows)}`);
+    if (ev.paired) {
+      const prow = [];
+      for (const [set, p] of Object.entries(ev.paired) as [string, any][]) {
+        for (const [model, v] of Object.entries(p).filter(([k]) => k !== 'utterances') as [string, any][]) {
+          prow.push([set, p.utterances, model, ms(v.mean_last_emission_s), ms(v.last_minus_end_mean_s), ms(v.last_minus_end_p50_s), ms(v.last_minus_end_p90_s)]);
+        }
+      }
+      parts.push(`The same models timed on the same speech: the utterances that every model decodes exactly:\n\n${table(['set', 'utterances', 'model', 'mean last emission (ms)', 'last - end mean (ms)', 'p50 (ms)', 'p90 (ms)'], prow)}`);
+    }
   }
   for (const png of t.pngs) parts.push(`![${path.basename(png)}](${path.relative(reportDir, path.join(repoRoot, png))})`);
   return parts.join('\n\n');
@@ -292,7 +308,11 @@ function targetsSection(): string {
   const by = (n: string) => r?.table.find((t: any) => t.name === n);
   const int4 = by('earshot-int4');
   const int8 = by('onnx-int8');
-  rows.push(['Earshot engine faster than onnxruntime int8 on the same encoder (streaming, one thread)', int4 && int8 ? `${f(int4.encoder_ms_per_audio_s, 2)} vs ${f(int8.encoder_ms_per_audio_s, 2)} ms per audio s (Earshot takes ${f(int4.encoder_ms_per_audio_s / int8.encoder_ms_per_audio_s, 2)}× onnxruntime's time; whole-utterance onnxruntime int8: ${f(by('onnx-int8-whole')?.encoder_ms_per_audio_s, 2)})` : 'int8 not measured', int4 && int8 ? (int4.encoder_ms_per_audio_s < int8.encoder_ms_per_audio_s ? 'yes' : '**no**') : '–']);
+  const same = readResult('engine')?.encoder_vs_onnx;
+  if (same) {
+    rows.push(['Earshot engine faster than onnxruntime int8 on the same encoder: the two alternating clip by clip in one process (`bench:engine`)', `${f(same.earshot_ms_per_audio_s, 2)} vs ${f(same.onnx_ms_per_audio_s, 2)} ms per audio s (onnxruntime takes ${f(same.onnx_over_earshot, 2)}× Earshot's time)`, same.onnx_over_earshot > 1 ? 'yes' : '**no**']);
+  }
+  rows.push(['Earshot engine faster than onnxruntime int8 on the same encoder (streaming, one thread; recognizer step)', int4 && int8 ? `${f(int4.encoder_ms_per_audio_s, 2)} vs ${f(int8.encoder_ms_per_audio_s, 2)} ms per audio s (Earshot takes ${f(int4.encoder_ms_per_audio_s / int8.encoder_ms_per_audio_s, 2)}× onnxruntime's time; whole-utterance onnxruntime int8: ${f(by('onnx-int8-whole')?.encoder_ms_per_audio_s, 2)})` : 'int8 not measured', int4 && int8 ? (int4.encoder_ms_per_audio_s < int8.encoder_ms_per_audio_s ? 'yes' : '**no**') : '–']);
   rows.push(['end-of-segment p90 under 500 ms', e ? `p90 ${f(e.realtime.latency_p90_ms, 0)} ms (p50 ${f(e.realtime.latency_p50_ms, 0)})` : 'not measured', e ? (e.realtime.latency_p90_ms < 500 ? 'yes' : '**no**') : '–']);
   if (int4 && ps) {
     const both = ['fsdd', 'synth'].map((s) => [int4.wer[s]?.wer, ps.wer[s]?.wer]);
