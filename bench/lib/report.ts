@@ -134,7 +134,16 @@ function pvadSection(): string {
   const daemonTrail = daemonTrailingMs();
   const eosRow = (r: any) => [f(r.latency_p50_ms, 0), f(r.latency_p90_ms, 0), `${r.cut_commands}/${r.commands}`, r.cut_at_long_pause ?? '–', r.cut_mid_speech ?? '–', r.missed_commands, r.false_segments];
   const sweep = sweepRows.map((r: any) => [`${r.trail_ms} ms${r.trail_ms === daemonTrail ? ' (daemon default)' : ''}`, ...eosRow(r)]);
-  const groups = (p.segments ?? []).filter((r: any) => r.group).map((r: any) => [`${r.group} (trailing ${r.trail_ms} ms)`, ...eosRow(r)]);
+  // bench/pvad_segments.py runs the daemon's own segmenter (speaker turns, speaker check) by name.
+  const seg: any[] = Array.isArray(p.segments) ? p.segments : [];
+  const named = (name: string, group?: string) => seg.find((r) => r.name === name && r.group === group);
+  const daemonRows = [named('defaults, trailing 200 ms'), named('defaults, trailing 250 ms'), named('daemon defaults'),
+    named('defaults, trailing 400 ms'), named('defaults, trailing 600 ms')].filter(Boolean);
+  const daemonSweep = daemonRows.map((r: any) => [`${r.trail_ms} ms${r.trail_ms === daemonTrail ? ' (daemon default)' : ''}`, ...eosRow(r)]);
+  const turnCols = (r: any) => [f(r.turn_latency_p50_ms, 0), f(r.turn_latency_p90_ms, 0), f(r.other_held_s, 0)];
+  const rules = [['plain: silence only, no speaker turns or check', named('plain (turns off)')], ['speaker turns, no speaker check', named('check off')],
+    ['speaker turns + speaker check (daemon defaults)', named('daemon defaults')]].filter(([, r]) => r).map(([n, r]: any) => [n, ...eosRow(r), ...turnCols(r)]);
+  const groups = ['libri', 'espeak', 'flite'].map((g) => named('daemon defaults', g)).filter(Boolean).map((r: any) => [`${r.group} (trailing ${r.trail_ms} ms)`, ...eosRow(r)]);
   const rule = sweepRows[0];
   const eer = m.spkenc_eer ? Object.entries(m.spkenc_eer).filter(([k]) => k !== 'trials' && k !== 'target_trials').map(([k, v]) => `${k} ${pct(v)}`).join(', ') : '–';
   const eosHead = ['p50 (ms)', 'p90 (ms)', 'commands cut', 'cut at a long pause', 'cut mid-speech', 'missed', 'false segments'];
@@ -151,13 +160,25 @@ ${table(['model', 'mAP', 'AP non-speech', 'AP target', 'AP other', 'speech AP', 
 
 Speaker encoder EER (enrollment vs test pieces): ${eer}.
 
-End of segment on the same mixtures (${m.earshot_engine?.end_of_segment ? 'the engine\'s' : 'the file\'s'} enrolled posteriors): a segment opens after
+End of segment on the same mixtures (${m.earshot_engine?.end_of_segment ? 'the engine\'s' : 'the file\'s'} enrolled posteriors), silence rule alone: a segment opens after
 ${rule?.min_on_ms ?? '–'} ms above ${rule?.on ?? '–'} and closes after a trailing stretch at or below ${rule?.off ?? '–'}; latency = close
 minus the end of the target's speech; a cut = a segment closed inside a command (at a labelled pause
 longer than the stretch, which any silence rule cuts, or mid-speech where the model lost the speaker).
 
 ${sweep.length ? table(['trailing stretch', ...eosHead], sweep) : 'Not measured.'}
-${groups.length ? `\nBy speaker group:\n\n${table(['group', ...eosHead], groups)}` : ''}`;
+${rules.length ? `
+The daemon's segmenter (\`daemon/segmenter.ts\` run by bench/pvad_segments.py on the same posteriors, trailing 300 ms, open after 100 ms):
+speaker turns (speech another voice takes over without a pause holds the segment up to 1.2 s; a new run scored as
+another voice does not) and the speaker check (the speaker encoder on the disputed audio decides). "Turns": 120 extra
+mixtures where another speaker starts 0-300 ms after the target stops; turn latency = how long the segment stays open
+after the target's end; other held = other speakers' speech inside segments (s).
+
+${table(['rule', ...eosHead, 'turns p50 (ms)', 'turns p90 (ms)', 'other held (s)'], rules)}
+` : ''}${daemonSweep.length ? `
+The daemon's segmenter against the trailing stretch:
+
+${table(['trailing stretch', ...eosHead], daemonSweep)}
+` : ''}${groups.length ? `\nBy speaker group (the daemon's segmenter):\n\n${table(['group', ...eosHead], groups)}` : ''}`;
 }
 
 /** The daemon's default segmenter.trailing_ms, from the shipped configuration file. */
