@@ -13,57 +13,43 @@ from training.earshot import bat
 from training.earshot.model import Transducer, TransducerConfig
 
 
-def measure(model, feats, feat_lens, targets, target_lens, kind, r_down, r_up, repeats=10):
-    dev = feats.device
+def loss_of(model, enc, enc_lens, targets, target_lens, kind, r_down, r_up):
+    if kind == "bat":
+        trans, cif = bat.bat_loss(model, enc, enc_lens, targets, target_lens, r_down, r_up)
+        return trans + cif
+    return bat.full_rnnt_loss(model, enc, enc_lens, targets, target_lens)
 
+
+def timed(step, dev, repeats=10):
+    """Mean time and peak memory above the starting allocation of `step`, after one warm-up."""
+    step()
+    torch.cuda.synchronize(dev)
+    torch.cuda.reset_peak_memory_stats(dev)
+    base = torch.cuda.memory_allocated(dev)
+    t0 = time.time()
+    for _ in range(repeats):
+        step()
+    torch.cuda.synchronize(dev)
+    return {"step_ms": (time.time() - t0) / repeats * 1000,
+            "peak_mib": (torch.cuda.max_memory_allocated(dev) - base) / 2 ** 20}
+
+
+def measure(model, feats, feat_lens, targets, target_lens, kind, r_down, r_up):
+    """The whole step: encoder, joiner and loss, forward and backward."""
     def step():
         model.zero_grad(set_to_none=True)
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
             enc, enc_lens = model.encode(feats, feat_lens, chunk=8)
-        enc = enc.float()
-        if kind == "bat":
-            trans, cif = bat.bat_loss(model, enc, enc_lens, targets, target_lens, r_down, r_up)
-            loss = trans + cif
-        else:
-            loss = bat.full_rnnt_loss(model, enc, enc_lens, targets, target_lens)
-        loss.backward()
+        loss_of(model, enc.float(), enc_lens, targets, target_lens, kind, r_down, r_up).backward()
 
-    step()
-    torch.cuda.synchronize(dev)
-    torch.cuda.reset_peak_memory_stats(dev)
-    base = torch.cuda.memory_allocated(dev)
-    t0 = time.time()
-    for _ in range(repeats):
-        step()
-    torch.cuda.synchronize(dev)
-    return {"step_ms": (time.time() - t0) / repeats * 1000,
-            "peak_mib": (torch.cuda.max_memory_allocated(dev) - base) / 2 ** 20}
+    return timed(step, feats.device)
 
 
-def measure_loss_only(model, enc, enc_lens, targets, target_lens, kind, r_down, r_up, repeats=10):
+def measure_loss_only(model, enc, enc_lens, targets, target_lens, kind, r_down, r_up):
     """The loss alone (joiner + lattice, forward and backward) from a fixed encoder output: what
     the paper's Table 1 compares, without the encoder's cost that both share."""
-    dev = enc.device
     enc = enc.detach().requires_grad_(True)
-
-    def step():
-        if kind == "bat":
-            trans, cif = bat.bat_loss(model, enc, enc_lens, targets, target_lens, r_down, r_up)
-            loss = trans + cif
-        else:
-            loss = bat.full_rnnt_loss(model, enc, enc_lens, targets, target_lens)
-        loss.backward()
-
-    step()
-    torch.cuda.synchronize(dev)
-    torch.cuda.reset_peak_memory_stats(dev)
-    base = torch.cuda.memory_allocated(dev)
-    t0 = time.time()
-    for _ in range(repeats):
-        step()
-    torch.cuda.synchronize(dev)
-    return {"step_ms": (time.time() - t0) / repeats * 1000,
-            "peak_mib": (torch.cuda.max_memory_allocated(dev) - base) / 2 ** 20}
+    return timed(lambda: loss_of(model, enc, enc_lens, targets, target_lens, kind, r_down, r_up).backward(), enc.device)
 
 
 def main():
