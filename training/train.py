@@ -150,12 +150,13 @@ def main(argv=None):
         print(f"[model] {count_parameters(model) / 1e6:.2f} M parameters, from {source or 'scratch'} at step {step}, "
               f"qat={args.qat}, loss={args.loss}, {world} process(es)", flush=True)
 
-    stream = BatchStream(Augmenter(corpus, real), args.batch, seed=args.seed * 7919 + step + 104729 * rank)
+    own_data = 104729 * rank  # each process its own augmentation and batches
+    stream = BatchStream(Augmenter(corpus, real), args.batch, seed=args.seed * 7919 + step + own_data)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
                                          **({"prefetch_factor": 4} if args.workers else {}))
     chunks = [int(c) for c in args.chunks.split(",")]
     rng = random.Random(args.seed + step)  # the same chunk sizes on every process: equal step times
-    aug_gen = torch.Generator().manual_seed(args.seed + step + 104729 * rank)
+    aug_gen = torch.Generator().manual_seed(args.seed + step + own_data)
 
     def features(batch):
         waves, wave_lens, targets, target_lens = (t.to(dev, non_blocking=True) for t in batch)

@@ -151,13 +151,7 @@ void q4_avx2(const BlockQ4_0* w, int64_t nb, const BlockQ8x* x, int64_t n, float
 }
 
 // Packed weights: one group of 8 rows against M activation rows; lane i of acc[m] is row i's output.
-struct Q4x8Tile {
-  const BlockQ4x8* w;
-  int64_t nb;
-  const BlockQ8x* x;
-  float* y;
-  int64_t ldy, r0, r1;
-
+struct Q4x8Tile : tile::PackedTile {
   template <int M>
   void run(int64_t g, int64_t j) const {
     const BlockQ4x8* wg = w + g * nb;
@@ -203,15 +197,13 @@ struct Q4x8Tile {
         acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xm[m][b].d)), acc[m]);
       }
     }
-    const int64_t a = std::max(r0, g * 8), z = std::min(r1, g * 8 + 8);
     for (int m = 0; m < M; ++m) {
-      float* ym = y + (j + m) * ldy;
-      if (a == g * 8 && z == g * 8 + 8) {
-        _mm256_storeu_ps(ym + a, acc[m]);
+      if (whole(g, 8)) {
+        _mm256_storeu_ps(y + (j + m) * ldy + g * 8, acc[m]);
       } else {
         alignas(32) float t[8];
         _mm256_store_ps(t, acc[m]);
-        for (int64_t r = a; r < z; ++r) ym[r] = t[r - g * 8];
+        store_part(t, g, 8, j + m);
       }
     }
   }
@@ -226,12 +218,8 @@ constexpr int kTileRows = 4;  // 16 vector registers
 #if defined(EARSHOT_VNNI)
 // Two groups (16 rows) in the two halves of 512-bit vectors: half the dot product and scale
 // instructions per weight. Lane arithmetic is Q4x8Tile's, so the bits are too.
-struct Q4x16Tile {
-  const BlockQ4x8* w;
-  int64_t nb;
-  const BlockQ8x* x;
-  float* y;
-  int64_t ldy, r0, r1, g0;  // pair p holds groups g0 + 2p and g0 + 2p + 1
+struct Q4x16Tile : tile::PackedTile {
+  int64_t g0;  // pair p holds groups g0 + 2p and g0 + 2p + 1
 
   template <int M>
   void run(int64_t p, int64_t j) const {
@@ -268,15 +256,13 @@ struct Q4x16Tile {
         acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(xm[m][b].d)), acc[m]);
       }
     }
-    const int64_t a = std::max(r0, g * 8), z = std::min(r1, g * 8 + 16);
     for (int m = 0; m < M; ++m) {
-      float* ym = y + (j + m) * ldy;
-      if (a == g * 8 && z == g * 8 + 16) {
-        _mm512_storeu_ps(ym + a, acc[m]);
+      if (whole(g, 16)) {
+        _mm512_storeu_ps(y + (j + m) * ldy + g * 8, acc[m]);
       } else {
         alignas(64) float t[16];
         _mm512_store_ps(t, acc[m]);
-        for (int64_t r = a; r < z; ++r) ym[r] = t[r - g * 8];
+        store_part(t, g, 16, j + m);
       }
     }
   }
@@ -290,40 +276,36 @@ void q4x8_avx2(const BlockQ4x8* w, int64_t nb, const BlockQ8x* x, int64_t n, flo
   const int64_t g1 = (r1 + 7) / 8;
 #if defined(EARSHOT_VNNI)
   const int64_t pairs = (g1 - g0) / 2;
-  tile::for_tiles<kTileRows>(Q4x16Tile{w, nb, x, y, ldy, r0, r1, g0}, 0, pairs, n);
+  tile::for_tiles<kTileRows>(Q4x16Tile{{w, nb, x, y, ldy, r0, r1}, g0}, 0, pairs, n);
   g0 += 2 * pairs;
 #endif
-  tile::for_tiles<kTileRows>(Q4x8Tile{w, nb, x, y, ldy, r0, r1}, g0, g1, n);
+  tile::for_tiles<kTileRows>(Q4x8Tile{{w, nb, x, y, ldy, r0, r1}}, g0, g1, n);
 }
 
 // ---- Q8_0 weights ---------------------------------------------------------------------------------
 
 // maddubs needs one unsigned operand: |w| times x carrying w's sign.
-template <int M>
-void q8_row(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[M];
-  for (int m = 0; m < M; ++m) acc[m] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    const __m256i qw = load32(w[b].qs);
-    const __m256i aw = _mm256_sign_epi8(qw, qw);
-    const float dw = _cvtsh_ss(w[b].d);
-    for (int m = 0; m < M; ++m) {
-      const BlockQ8x& xb = x[m * nb + b];
-      const __m256i sx = _mm256_sign_epi8(load32(xb.qs), qw);
-      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ones);
-      acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * xb.d), acc[m]);
-    }
-  }
-  for (int m = 0; m < M; ++m) y[m * ldy] = hsum(acc[m]);
-}
-
 struct Q8Row {
   template <int M>
   static void row(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
-    q8_row<M>(w, nb, x, y, ldy);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[M];
+    for (int m = 0; m < M; ++m) acc[m] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m256i qw = load32(w[b].qs);
+      const __m256i aw = _mm256_sign_epi8(qw, qw);
+      const float dw = _cvtsh_ss(w[b].d);
+      for (int m = 0; m < M; ++m) {
+        const BlockQ8x& xb = x[m * nb + b];
+        const __m256i sx = _mm256_sign_epi8(load32(xb.qs), qw);
+        const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ones);
+        acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * xb.d), acc[m]);
+      }
+    }
+    for (int m = 0; m < M; ++m) y[m * ldy] = hsum(acc[m]);
   }
 };
+
 
 void q8_avx2(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, int64_t n, float* y, int64_t ldy, int64_t r0,
              int64_t r1) {
@@ -340,36 +322,31 @@ inline float load1(const float* p) { return *p; }
 inline float load1(const uint16_t* p) { return _cvtsh_ss(*p); }
 
 // Float weights (F32 or F16) against M float rows; U independent accumulators hide FMA latency.
-template <int M, int U, typename WT>
-void float_row(const WT* w, int64_t cols, const float* x, float* y, int64_t ldy) {
-  __m256 acc[M][U];
-  for (int m = 0; m < M; ++m)
-    for (int u = 0; u < U; ++u) acc[m][u] = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 * U <= cols; i += 8 * U)
-    for (int u = 0; u < U; ++u) {
-      const __m256 wv = load8(w + i + 8 * u);
-      for (int m = 0; m < M; ++m) acc[m][u] = _mm256_fmadd_ps(wv, load8(x + m * cols + i + 8 * u), acc[m][u]);
-    }
-  for (; i + 8 <= cols; i += 8) {
-    const __m256 wv = load8(w + i);
-    for (int m = 0; m < M; ++m) acc[m][0] = _mm256_fmadd_ps(wv, load8(x + m * cols + i), acc[m][0]);
-  }
-  for (int m = 0; m < M; ++m) {
-    for (int u = 1; u < U; ++u) acc[m][0] = _mm256_add_ps(acc[m][0], acc[m][u]);
-    float s = hsum(acc[m][0]);
-    for (int64_t t = i; t < cols; ++t) s += load1(w + t) * x[m * cols + t];
-    y[m * ldy] = s;
-  }
-}
-
-// Pairs of activation rows with four accumulators each: every row gets the same summation order
-// whatever n is, so a product over n rows equals n single-row products bit for bit.
+// Every row gets the same summation order whatever n is, so a product over n rows equals n
+// single-row products bit for bit.
 template <typename WT>
 struct FloatRow {
-  template <int M>
+  template <int M, int U = 4>
   static void row(const WT* w, int64_t cols, const float* x, float* y, int64_t ldy) {
-    float_row<M, 4>(w, cols, x, y, ldy);
+    __m256 acc[M][U];
+    for (int m = 0; m < M; ++m)
+      for (int u = 0; u < U; ++u) acc[m][u] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 * U <= cols; i += 8 * U)
+      for (int u = 0; u < U; ++u) {
+        const __m256 wv = load8(w + i + 8 * u);
+        for (int m = 0; m < M; ++m) acc[m][u] = _mm256_fmadd_ps(wv, load8(x + m * cols + i + 8 * u), acc[m][u]);
+      }
+    for (; i + 8 <= cols; i += 8) {
+      const __m256 wv = load8(w + i);
+      for (int m = 0; m < M; ++m) acc[m][0] = _mm256_fmadd_ps(wv, load8(x + m * cols + i), acc[m][0]);
+    }
+    for (int m = 0; m < M; ++m) {
+      for (int u = 1; u < U; ++u) acc[m][0] = _mm256_add_ps(acc[m][0], acc[m][u]);
+      float s = hsum(acc[m][0]);
+      for (int64_t t = i; t < cols; ++t) s += load1(w + t) * x[m * cols + t];
+      y[m * ldy] = s;
+    }
   }
 };
 

@@ -101,84 +101,71 @@ inline int32x4_t dot_q8_block(int8x16_t w0, int8x16_t w1, const int8_t* xq) {
   return vpadalq_s16(vpaddlq_s16(a), b);
 }
 
-template <int M>
-void q4_row(const BlockQ4_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
-  float32x4_t acc[M];
-  for (int m = 0; m < M; ++m) acc[m] = vdupq_n_f32(0.f);
-  for (int64_t b = 0; b < nb; ++b) {
-    int8x16_t lo, hi;
-    unpack_q4(w[b].qs, &lo, &hi);
-    const float dw = half(w[b].d);
-    for (int m = 0; m < M; ++m) {
-      const BlockQ8x& xb = x[m * nb + b];
-      acc[m] = fma4(acc[m], vcvtq_f32_s32(dot_q4_block(lo, hi, xb.qs)), vdupq_n_f32(dw * xb.d));
+struct Q4Row {
+  template <int M>
+  static void row(const BlockQ4_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
+    float32x4_t acc[M];
+    for (int m = 0; m < M; ++m) acc[m] = vdupq_n_f32(0.f);
+    for (int64_t b = 0; b < nb; ++b) {
+      int8x16_t lo, hi;
+      unpack_q4(w[b].qs, &lo, &hi);
+      const float dw = half(w[b].d);
+      for (int m = 0; m < M; ++m) {
+        const BlockQ8x& xb = x[m * nb + b];
+        acc[m] = fma4(acc[m], vcvtq_f32_s32(dot_q4_block(lo, hi, xb.qs)), vdupq_n_f32(dw * xb.d));
+      }
     }
+    for (int m = 0; m < M; ++m) y[m * ldy] = hsum(acc[m]);
   }
-  for (int m = 0; m < M; ++m) y[m * ldy] = hsum(acc[m]);
-}
+};
 
-template <int M>
-void q8_row(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
-  float32x4_t acc[M];
-  for (int m = 0; m < M; ++m) acc[m] = vdupq_n_f32(0.f);
-  for (int64_t b = 0; b < nb; ++b) {
-    const int8x16_t w0 = vld1q_s8(w[b].qs), w1 = vld1q_s8(w[b].qs + 16);
-    const float dw = half(w[b].d);
-    for (int m = 0; m < M; ++m) {
-      const BlockQ8x& xb = x[m * nb + b];
-      acc[m] = fma4(acc[m], vcvtq_f32_s32(dot_q8_block(w0, w1, xb.qs)), vdupq_n_f32(dw * xb.d));
+struct Q8Row {
+  template <int M>
+  static void row(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
+    float32x4_t acc[M];
+    for (int m = 0; m < M; ++m) acc[m] = vdupq_n_f32(0.f);
+    for (int64_t b = 0; b < nb; ++b) {
+      const int8x16_t w0 = vld1q_s8(w[b].qs), w1 = vld1q_s8(w[b].qs + 16);
+      const float dw = half(w[b].d);
+      for (int m = 0; m < M; ++m) {
+        const BlockQ8x& xb = x[m * nb + b];
+        acc[m] = fma4(acc[m], vcvtq_f32_s32(dot_q8_block(w0, w1, xb.qs)), vdupq_n_f32(dw * xb.d));
+      }
     }
+    for (int m = 0; m < M; ++m) y[m * ldy] = hsum(acc[m]);
   }
-  for (int m = 0; m < M; ++m) y[m * ldy] = hsum(acc[m]);
-}
+};
 
 inline float32x4_t load4(const float* p) { return vld1q_f32(p); }
 inline float32x4_t load4(const uint16_t* p) { return half4(p); }
 inline float load1(const float* p) { return *p; }
 inline float load1(const uint16_t* p) { return half(*p); }
 
-template <int M, int U, typename WT>
-void float_row(const WT* w, int64_t cols, const float* x, float* y, int64_t ldy) {
-  float32x4_t acc[M][U];
-  for (int m = 0; m < M; ++m)
-    for (int u = 0; u < U; ++u) acc[m][u] = vdupq_n_f32(0.f);
-  int64_t i = 0;
-  for (; i + 4 * U <= cols; i += 4 * U)
-    for (int u = 0; u < U; ++u) {
-      const float32x4_t wv = load4(w + i + 4 * u);
-      for (int m = 0; m < M; ++m) acc[m][u] = fma4(acc[m][u], wv, vld1q_f32(x + m * cols + i + 4 * u));
-    }
-  for (; i + 4 <= cols; i += 4) {
-    const float32x4_t wv = load4(w + i);
-    for (int m = 0; m < M; ++m) acc[m][0] = fma4(acc[m][0], wv, vld1q_f32(x + m * cols + i));
-  }
-  for (int m = 0; m < M; ++m) {
-    for (int u = 1; u < U; ++u) acc[m][0] = vaddq_f32(acc[m][0], acc[m][u]);
-    float s = hsum(acc[m][0]);
-    for (int64_t t = i; t < cols; ++t) s += load1(w + t) * x[m * cols + t];
-    y[m * ldy] = s;
-  }
-}
-
-struct Q4Row {
-  template <int M>
-  static void row(const BlockQ4_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
-    q4_row<M>(w, nb, x, y, ldy);
-  }
-};
-struct Q8Row {
-  template <int M>
-  static void row(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
-    q8_row<M>(w, nb, x, y, ldy);
-  }
-};
 // Pairs of activation rows with four accumulators each: every row gets the same summation order
 // whatever n is, so a product over n rows equals n single-row products bit for bit.
 template <typename WT>
 struct FloatRow {
-  template <int M>
+  template <int M, int U = 4>
   static void row(const WT* w, int64_t cols, const float* x, float* y, int64_t ldy) {
-    float_row<M, 4>(w, cols, x, y, ldy);
+    float32x4_t acc[M][U];
+    for (int m = 0; m < M; ++m)
+      for (int u = 0; u < U; ++u) acc[m][u] = vdupq_n_f32(0.f);
+    int64_t i = 0;
+    for (; i + 4 * U <= cols; i += 4 * U)
+      for (int u = 0; u < U; ++u) {
+        const float32x4_t wv = load4(w + i + 4 * u);
+        for (int m = 0; m < M; ++m) acc[m][u] = fma4(acc[m][u], wv, vld1q_f32(x + m * cols + i + 4 * u));
+      }
+    for (; i + 4 <= cols; i += 4) {
+      const float32x4_t wv = load4(w + i);
+      for (int m = 0; m < M; ++m) acc[m][0] = fma4(acc[m][0], wv, vld1q_f32(x + m * cols + i));
+    }
+    for (int m = 0; m < M; ++m) {
+      for (int u = 1; u < U; ++u) acc[m][0] = vaddq_f32(acc[m][0], acc[m][u]);
+      float s = hsum(acc[m][0]);
+      for (int64_t t = i; t < cols; ++t) s += load1(w + t) * x[m * cols + t];
+      y[m * ldy] = s;
+    }
   }
 };
 

@@ -27,38 +27,34 @@ inline float half(uint16_t h) {
 //   acc  = fma(float(isum), dw * dx, acc)   over the blocks in order;   y = acc
 // The nibbles go into sdot unsigned (0..15 are also valid int8s).
 
-template <int M>
-void q4_row(const BlockQ4_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
-  float acc[M];
-  for (int m = 0; m < M; ++m) acc[m] = 0.f;
-  const uint8x16_t mask = vdupq_n_u8(0x0F);
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8x16_t v = vld1q_u8(w[b].qs);
-    const int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(v, mask));  // weights 0..15
-    const int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));   // weights 16..31
-    const float dw = half(w[b].d);
-    for (int m = 0; m < M; ++m) {
-      const BlockQ8x& xb = x[m * nb + b];
-      int32x4_t s = vdotq_s32(vdupq_n_s32(0), lo, vld1q_s8(xb.qs));
-      s = vdotq_s32(s, hi, vld1q_s8(xb.qs + 16));
-      acc[m] = __builtin_fmaf(float(vaddvq_s32(s) + xb.offset8), dw * xb.d, acc[m]);
+struct Q4Row {
+  template <int M>
+  static void row(const BlockQ4_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
+    float acc[M];
+    for (int m = 0; m < M; ++m) acc[m] = 0.f;
+    const uint8x16_t mask = vdupq_n_u8(0x0F);
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8x16_t v = vld1q_u8(w[b].qs);
+      const int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(v, mask));  // weights 0..15
+      const int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));   // weights 16..31
+      const float dw = half(w[b].d);
+      for (int m = 0; m < M; ++m) {
+        const BlockQ8x& xb = x[m * nb + b];
+        int32x4_t s = vdotq_s32(vdupq_n_s32(0), lo, vld1q_s8(xb.qs));
+        s = vdotq_s32(s, hi, vld1q_s8(xb.qs + 16));
+        acc[m] = __builtin_fmaf(float(vaddvq_s32(s) + xb.offset8), dw * xb.d, acc[m]);
+      }
     }
+    for (int m = 0; m < M; ++m) y[m * ldy] = acc[m];
   }
-  for (int m = 0; m < M; ++m) y[m * ldy] = acc[m];
-}
+};
 
 inline int8x16_t dup4(const int8_t* p) {  // 4 bytes into every 32-bit lane
   return vreinterpretq_s8_s32(vld1q_dup_s32(reinterpret_cast<const int32_t*>(p)));
 }
 
 // Packed weights: one group of 8 rows (lanes of two vectors) against M activation rows.
-struct Q4x8Tile {
-  const BlockQ4x8* w;
-  int64_t nb;
-  const BlockQ8x* x;
-  float* y;
-  int64_t ldy, r0, r1;
-
+struct Q4x8Tile : tile::PackedTile {
   template <int M>
   void run(int64_t g, int64_t j) const {
     const BlockQ4x8* wg = w + g * nb;
@@ -88,13 +84,11 @@ struct Q4x8Tile {
         acc[m][1] = vfmaq_f32(acc[m][1], vcvtq_f32_s32(s[m][1]), vmulq_f32(dw1, dx));
       }
     }
-    const int64_t a = std::max(r0, g * 8), z = std::min(r1, g * 8 + 8);
     for (int m = 0; m < M; ++m) {
       float t[8];
       vst1q_f32(t, acc[m][0]);
       vst1q_f32(t + 4, acc[m][1]);
-      float* ym = y + (j + m) * ldy;
-      for (int64_t r = a; r < z; ++r) ym[r] = t[r - g * 8];
+      store_part(t, g, 8, j + m);
     }
   }
 };
@@ -102,36 +96,25 @@ struct Q4x8Tile {
 void q4x8_dotprod(const BlockQ4x8* w, int64_t nb, const BlockQ8x* x, int64_t n, float* y, int64_t ldy, int64_t r0,
                   int64_t r1) {
   if (r0 >= r1) return;
-  tile::for_tiles<4>(Q4x8Tile{w, nb, x, y, ldy, r0, r1}, r0 / 8, (r1 + 7) / 8, n);
+  tile::for_tiles<4>(Q4x8Tile{{w, nb, x, y, ldy, r0, r1}}, r0 / 8, (r1 + 7) / 8, n);
 }
 
-template <int M>
-void q8_row(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
-  float32x4_t acc[M];
-  for (int m = 0; m < M; ++m) acc[m] = vdupq_n_f32(0.f);
-  for (int64_t b = 0; b < nb; ++b) {
-    const int8x16_t w0 = vld1q_s8(w[b].qs), w1 = vld1q_s8(w[b].qs + 16);
-    const float dw = half(w[b].d);
-    for (int m = 0; m < M; ++m) {
-      const BlockQ8x& xb = x[m * nb + b];
-      int32x4_t s = vdotq_s32(vdupq_n_s32(0), w0, vld1q_s8(xb.qs));
-      s = vdotq_s32(s, w1, vld1q_s8(xb.qs + 16));
-      acc[m] = vfmaq_f32(acc[m], vcvtq_f32_s32(s), vdupq_n_f32(dw * xb.d));
-    }
-  }
-  for (int m = 0; m < M; ++m) y[m * ldy] = vaddvq_f32(acc[m]);
-}
-
-struct Q4Row {
-  template <int M>
-  static void row(const BlockQ4_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
-    q4_row<M>(w, nb, x, y, ldy);
-  }
-};
 struct Q8Row {
   template <int M>
   static void row(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, float* y, int64_t ldy) {
-    q8_row<M>(w, nb, x, y, ldy);
+    float32x4_t acc[M];
+    for (int m = 0; m < M; ++m) acc[m] = vdupq_n_f32(0.f);
+    for (int64_t b = 0; b < nb; ++b) {
+      const int8x16_t w0 = vld1q_s8(w[b].qs), w1 = vld1q_s8(w[b].qs + 16);
+      const float dw = half(w[b].d);
+      for (int m = 0; m < M; ++m) {
+        const BlockQ8x& xb = x[m * nb + b];
+        int32x4_t s = vdotq_s32(vdupq_n_s32(0), w0, vld1q_s8(xb.qs));
+        s = vdotq_s32(s, w1, vld1q_s8(xb.qs + 16));
+        acc[m] = vfmaq_f32(acc[m], vcvtq_f32_s32(s), vdupq_n_f32(dw * xb.d));
+      }
+    }
+    for (int m = 0; m < M; ++m) y[m * ldy] = vaddvq_f32(acc[m]);
   }
 };
 

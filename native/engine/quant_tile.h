@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "quant_kernels.h"
+
 namespace earshot {
 namespace tile {
 namespace {
@@ -38,6 +40,23 @@ struct RowTile {
   template <int M>
   void run(int64_t r, int64_t j) const {
     Row::template row<M>(w + r * len, len, x + j * len, y + j * ldy + r, ldy);
+  }
+};
+
+// Packed weights (groups of 8 rows, BlockQ4x8) against Q8 activation rows, into y[j * ldy + r] for
+// r in [r0, r1). A kernel's tile derives from this and adds its run<M>.
+struct PackedTile {
+  const BlockQ4x8* w;
+  int64_t nb;
+  const BlockQ8x* x;
+  float* y;
+  int64_t ldy, r0, r1;
+
+  // The `lanes` outputs of groups from g on, for activation row j: only rows inside [r0, r1).
+  bool whole(int64_t g, int lanes) const { return r0 <= g * 8 && g * 8 + lanes <= r1; }
+  void store_part(const float* t, int64_t g, int lanes, int64_t j) const {
+    float* yj = y + j * ldy;
+    for (int64_t r = std::max(r0, g * 8), z = std::min(r1, g * 8 + lanes); r < z; ++r) yj[r] = t[r - g * 8];
   }
 };
 
