@@ -202,7 +202,8 @@ def main():
     models = {"file": lambda x, e: vad.pvad(x, e)[0]}
     for ck in args.float:
         m, info = px.load_checkpoint(ck)
-        models[f"float_{info['cfg']['conditioning']}"] = m.posteriors
+        # pvad_film.pt -> float_film, pvad_film_h192.pt -> float_film_h192
+        models["float_" + os.path.basename(ck).removesuffix(".pt").removeprefix("pvad_")] = m.posteriors
     for name, fn in models.items():
         posts = run_vad(fn, feats, emb)
         r = class_metrics(posts, labels)

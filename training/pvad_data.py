@@ -352,13 +352,16 @@ def augment(x: np.ndarray, rng: np.random.Generator, p_reverb=0.3, p_noise=0.6) 
 
 
 def make_mixture(target: list, others: list, rng: np.random.Generator, max_seconds: float = 10.0,
-                 segments=(2, 5), p_noise=0.7, p_reverb=0.3, snr=(3.0, 30.0), info: dict = None):
+                 segments=(2, 5), p_noise=0.7, p_reverb=0.3, snr=(3.0, 30.0), info: dict = None,
+                 p_short_gap: float = 0.0):
     """Concatenates utterances of the target and of other speakers with silences.
 
     target / others: lists of clean float32 utterances (others: a list per other speaker).
     Returns (wave, labels per fbank frame: 0 non-speech, 1 target, 2 other, spans) where spans are
     (first frame, end frame, is_target) of each placed utterance's labelled speech. `info`, if given,
-    receives the conditions drawn (reverb, snr_db: None without noise).
+    receives the conditions drawn (reverb, snr_db: None without noise). With p_short_gap, a gap is
+    instead -0.2 to 0.1 s: the pieces keep about 100 ms of silence at each end, so the next speech
+    starts 0-300 ms after the last (speaker turns; draws are unchanged when it is 0).
     """
     n_seg = int(rng.integers(segments[0], segments[1] + 1))
     pieces, owners = [], []
@@ -371,24 +374,27 @@ def make_mixture(target: list, others: list, rng: np.random.Generator, max_secon
         j = int(rng.integers(n_seg))
         pieces[j], owners[j] = target[int(rng.integers(len(target)))], True
     max_n = int(max_seconds * SAMPLE_RATE)
-    out, lab_src = [], []
+    lab_src, placed = [], []
     # Every placement starts on a frame boundary so source frames map exactly onto mixture frames.
     pos = int(rng.uniform(0.0, 1.0) * SAMPLE_RATE) // HOP * HOP
-    out.append(np.zeros(pos, np.float32))
+    end = pos
     for x, own in zip(pieces, owners):
         gap = int(rng.uniform(0.1, 1.2) * SAMPLE_RATE) // HOP * HOP
+        if p_short_gap and rng.random() < p_short_gap:
+            gap = int(round(rng.uniform(-0.2, 0.1) * SAMPLE_RATE / HOP)) * HOP
         x = x[:len(x) // HOP * HOP]
         gain = 10 ** (rng.uniform(-6, 6) / 20)
         if pos + len(x) > max_n:
             if pos + SAMPLE_RATE > max_n:
                 break
             x = x[:(max_n - pos) // HOP * HOP]
-        out.append(x * gain)
+        placed.append((pos, x * gain))
         lab_src.append((pos, x, own))
-        pos += len(x)
-        out.append(np.zeros(gap, np.float32))
-        pos += gap
-    wave_ = np.concatenate(out)[:max(pos, WIN)]
+        end = pos + len(x)
+        pos = max(end + gap, pos + HOP)
+    wave_ = np.zeros(max(pos, end), np.float32)
+    for start, x in placed:
+        wave_[start:start + len(x)] += x
     n_frames = frame_count(len(wave_))
     labels = np.zeros(n_frames, dtype=np.int64)
     spans = []

@@ -238,7 +238,50 @@ class FileModel:
         return F.normalize(self.spk_windows(torch.stack([fbank[s:s + length] for s in starts])).mean(0), dim=-1)
 
 
+def model_from_file(path: str):
+    """The float model a file stores (weights dequantized; an LSTM's two biases come back as one),
+    so a shipped model can be fine-tuned. Returns (model, info) like load_checkpoint."""
+    fm = FileModel(path)
+    meta, t = fm.meta, {k: v[0] for k, v in fm.tensors.items()}
+
+    def lstm(dst: torch.nn.LSTM, layer: int, prefix: str):
+        getattr(dst, f"weight_ih_l{layer}").copy_(t[f"{prefix}.w_ih"])
+        getattr(dst, f"weight_hh_l{layer}").copy_(t[f"{prefix}.w_hh"])
+        getattr(dst, f"bias_ih_l{layer}").copy_(t[f"{prefix}.bias"])
+        getattr(dst, f"bias_hh_l{layer}").zero_()
+
+    def linear(dst: torch.nn.Linear, name: str):
+        dst.weight.copy_(t[f"{name}.weight"])
+        dst.bias.copy_(t[f"{name}.bias"])
+
+    if fm.arch == "earshot-pvad":
+        cfg = dict(hidden=meta["earshot.hidden"], embed_dim=meta["earshot.embed_dim"], conditioning="film")
+        m = PersonalVad(**cfg)
+        with torch.no_grad():
+            linear(m.inp, "pvad.in")
+            lstm(m.lstm0, 0, "pvad.lstm.0")
+            linear(m.film_gamma, "pvad.film.gamma")
+            linear(m.film_beta, "pvad.film.beta")
+            lstm(m.lstm1, 0, "pvad.lstm.1")
+            linear(m.out, "pvad.out")
+    elif fm.arch == "earshot-spkenc":
+        cfg = {k: meta[f"earshot.{k}"] for k in ("hidden", "n_layers", "embed_dim", "window_frames", "window_hop")}
+        m = SpeakerEncoder(**cfg)
+        with torch.no_grad():
+            for layer in range(cfg["n_layers"]):
+                lstm(m.lstm, layer, f"spk.lstm.{layer}")
+            linear(m.proj, "spk.proj")
+    else:
+        raise ValueError(f"{path}: not a speaker encoder or personal VAD file ({fm.arch})")
+    m.set_cmvn(fm.mean, fm.istd)
+    return m.eval(), dict(cfg=cfg, from_file=os.path.basename(path),
+                          file_provenance=json.loads(meta["earshot.provenance"]))
+
+
 def load_checkpoint(path: str):
+    """A training checkpoint (.pt) or, for a .gguf, the float model the file stores."""
+    if path.endswith(".gguf"):
+        return model_from_file(path)
     ck = torch.load(path, map_location="cpu")
     cfg = dict(ck["info"]["cfg"])
     if "conditioning" in cfg:

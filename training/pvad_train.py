@@ -1,8 +1,8 @@
 """Trains the speaker encoder and the personal VAD (FiLM, and the concatenation baseline).
 
-On the GPU machine (see models/PVAD_CARD.md for the exact calls):
-    python3 training/pvad_train.py spkenc --carry .carry/pvad --deb .carry/deb --out $OUT
-    python3 training/pvad_train.py pvad --carry .carry/pvad --deb .carry/deb --spkenc .carry/pvad/spkenc.pt --out $OUT
+On the GPU machine (see models/PVAD_CARD.md for the exact calls), both models from one synthesis:
+    python3 training/pvad_train.py all --carry .carry/pvad --deb .carry/deb .carry/pvad --out $OUT
+or one at a time (`spkenc`, then `pvad --spkenc spkenc.pt`). Several `--variants` train side by side.
 Locally, as a smoke test: add --tiny (few speakers, few steps, CPU).
 """
 import argparse
@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pvad_data as d  # noqa: E402
+import pvad_export as px  # noqa: E402
 from earshot.features import GlobalCmvn  # noqa: E402
 from earshot.pvad import PersonalVad, SpeakerEncoder, count_parameters  # noqa: E402
 
@@ -109,8 +110,9 @@ class AamSoftmax(nn.Module):
         return F.cross_entropy(logits, y), (cos.argmax(1) == y).float().mean()
 
 
-def train_spkenc(args, dev):
-    speakers, source = load_speakers(args)
+def train_spkenc(args, dev, speakers=None, source=None):
+    if speakers is None:
+        speakers, source = load_speakers(args)
     names = sorted(speakers)
     # Chunks of at most ~20 s per feature job; copies: one clean, args.copies-1 augmented.
     jobs, owner = [], []
@@ -150,14 +152,17 @@ def train_spkenc(args, dev):
     log(f"speaker encoder: {count_parameters(model)} parameters, {len(names)} classes "
         f"({len(real)} real, {len(synth)} synthetic)")
     opt = torch.optim.AdamW(list(model.parameters()) + list(head.parameters()), lr=args.lr, weight_decay=1e-4)
-    steps, B, W = args.steps, args.batch, SPK_CFG["window_frames"]
+    steps, B, max_w = args.steps, args.batch, SPK_CFG["window_frames"]
     rng = np.random.default_rng(args.seed)
-    ar = torch.arange(W, device=dev)
     t = time.time()
     for step in range(steps):
         lr = args.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / steps))
         for g in opt.param_groups:
             g["lr"] = lr
+        # --min-window below the full window: windows of every length (the speaker check embeds pieces
+        # of 0.3 s on); measured worse on the dev set (models/PVAD_CARD.md), so off by default.
+        W = int(rng.integers(args.min_window, max_w + 1)) if args.min_window < max_w else max_w
+        ar = torch.arange(W, device=dev)
         n_real = int(B * args.real_share) if synth else B
         ys = list(rng.choice(real, n_real)) + (list(rng.choice(synth, B - n_real)) if synth else [])
         st = []
@@ -177,9 +182,11 @@ def train_spkenc(args, dev):
             log(f"spk step {step} loss {loss.item():.3f} acc {acc.item():.3f} lr {lr:.2e} ({time.time() - t:.0f}s)")
     model.cpu()
     info = dict(cfg=SPK_CFG, classes=len(names), real=len(real), synthetic=len(synth), steps=steps,
-                batch=B, hours=float(sum(lens) / 100 / 3600), seed=args.seed)
-    torch.save({"state": model.state_dict(), "info": info}, os.path.join(args.out, "spkenc.pt"))
+                batch=B, min_window=args.min_window, hours=float(sum(lens) / 100 / 3600), seed=args.seed)
+    path = os.path.join(args.out, "spkenc.pt")
+    torch.save({"state": model.state_dict(), "info": info}, path)
     log("saved spkenc.pt", json.dumps(info))
+    return path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,7 +199,8 @@ def _mix_job(job):
     seed, ti, others = job
     rng = np.random.default_rng(seed)
     names, utts = _POOL["names"], _POOL["utts"]
-    w, lab, _ = d.make_mixture(utts[names[ti]], [utts[names[o]] for o in others], rng)
+    w, lab, _ = d.make_mixture(utts[names[ti]], [utts[names[o]] for o in others], rng,
+                               p_short_gap=_POOL["p_short_gap"])
     return d.features(w).numpy().astype(np.float16), lab.astype(np.int8)
 
 
@@ -225,7 +233,7 @@ def enrollment_embeddings(model, utts, rng, n, dev):
     return torch.stack(out)
 
 
-def make_mixtures(names, source, n, seed, jobs):
+def _mixture_jobs(names, source, n, seed):
     rng = np.random.default_rng(seed)
     real = [i for i, s in enumerate(names) if source[s] != "synth"]
     work = []
@@ -234,9 +242,29 @@ def make_mixtures(names, source, n, seed, jobs):
         others = [int(o) for o in rng.choice(len(names), int(rng.integers(1, 3)))]
         others = [o for o in others if o != ti] or [(ti + 1) % len(names)]
         work.append((d.stable_seed(seed, k), ti, others))
-    with d.pool(jobs) as pool:
-        res = pool.map(_mix_job, work, chunksize=16)
-    return [(f, lab, ti) for (f, lab), (_, ti, _) in zip(res, work)]
+    return work
+
+
+def start_mixtures(args, speakers, source):
+    """Starts building the training and validation mixtures in a process pool; returns a getter.
+
+    The pool forks before CUDA is touched, and works while the speaker encoder trains."""
+    names = sorted(speakers)
+    _POOL.update(names=names, p_short_gap=args.p_short_gap,
+                 utts={s: _pieces(speakers[s], np.random.default_rng(d.stable_seed(args.seed, s))) for s in names})
+    sets = [_mixture_jobs(names, source, args.mixtures, args.seed),
+            _mixture_jobs(names, source, max(64, args.mixtures // 50), args.seed + 1)]
+    pool = d.pool(args.jobs)
+    pending = [pool.map_async(_mix_job, work, chunksize=16) for work in sets]
+    t = time.time()
+
+    def get():
+        out = [[(f, lab, ti) for (f, lab), (_, ti, _) in zip(p.get(), work)] for p, work in zip(pending, sets)]
+        pool.close()
+        log(f"{len(out[0])} mixtures ({sum(len(m[0]) for m in out[0]) / 360000:.1f} h), ready "
+            f"{time.time() - t:.1f}s after the start")
+        return out
+    return get
 
 
 def batches(mix, bs, rng):
@@ -249,7 +277,7 @@ def collate(batch, embeds, p_zero, rng, dev):
     T = max(len(f) for f, _, _ in batch)
     x = torch.zeros(len(batch), T, 80)
     y = torch.full((len(batch), T), -100, dtype=torch.long)
-    e = torch.zeros(len(batch), VAD_CFG["embed_dim"])
+    e = torch.zeros(len(batch), embeds[0].shape[-1])
     for b, (f, lab, ti) in enumerate(batch):
         x[b, :len(f)] = torch.from_numpy(f.astype(np.float32))
         lab = torch.from_numpy(lab.astype(np.int64))
@@ -261,78 +289,150 @@ def collate(batch, embeds, p_zero, rng, dev):
     return x.to(dev), e.to(dev), y.to(dev)
 
 
-def train_pvad(args, dev):
-    speakers, source = load_speakers(args)
+def parse_variant(v):
+    """'film:192' -> ('film', 192): conditioning and LSTM width."""
+    cond, _, hidden = v.partition(":")
+    return cond, int(hidden or VAD_CFG["hidden"])
+
+
+def fit_variant(args, dev, variant, mix, val, embeds, mean, istd, spk_info):
+    cond, hidden = parse_variant(variant)
+    cfg = dict(VAD_CFG, hidden=hidden)
+    torch.manual_seed(args.seed)
+    if args.init:  # fine-tune: the starting model keeps its own CMVN
+        model, init_info = px.load_checkpoint(args.init)
+        if (model.conditioning, model.hidden) != (cond, hidden):
+            raise SystemExit(f"--init {args.init} is {model.conditioning}:{model.hidden}, not {variant}")
+        model.train().to(dev)
+    else:
+        model = PersonalVad(conditioning=cond, **cfg).to(dev)
+        model.set_cmvn(mean.to(dev), istd.to(dev))
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    brng = np.random.default_rng(args.seed)
+    step, t = 0, time.time()
+    while step < args.steps:
+        for batch in batches(mix, args.batch, brng):
+            if step >= args.steps:
+                break
+            lr = args.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+            for g in opt.param_groups:
+                g["lr"] = lr
+            x, e, y = collate(batch, embeds, args.p_zero, brng, dev)
+            logits, _ = model(x, e)
+            loss = F.cross_entropy(logits.reshape(-1, 3), y.reshape(-1), ignore_index=-100)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 3.0)
+            opt.step()
+            if step % 200 == 0 or step == args.steps - 1:
+                log(f"pvad[{variant}] step {step} loss {loss.item():.4f} lr {lr:.2e} ({time.time() - t:.0f}s)")
+            step += 1
+    model.eval()
+    vrng = np.random.default_rng(7)
+    correct = total = 0
+    with torch.no_grad():
+        for batch in batches(val, min(64, len(val)), vrng):
+            x, e, y = collate(batch, embeds, 0.0, vrng, dev)
+            pred = model(x, e)[0].argmax(-1)
+            m = y >= 0
+            correct += (pred[m] == y[m]).sum().item()
+            total += m.sum().item()
+    result = dict(val_frame_acc=correct / max(1, total), params=count_parameters(model))
+    log(f"pvad[{variant}] validation frame accuracy {result['val_frame_acc']:.4f}")
+    info = dict(cfg=dict(cfg, conditioning=cond), steps=args.steps, batch=args.batch, mixtures=len(mix),
+                p_zero=args.p_zero, p_short_gap=args.p_short_gap, seed=args.seed, spkenc=spk_info,
+                init=os.path.basename(args.init) if args.init else None, **result)
+    name = f"pvad_{cond}.pt" if hidden == VAD_CFG["hidden"] else f"pvad_{cond}_h{hidden}.pt"
+    torch.save({"state": model.cpu().state_dict(), "info": info}, os.path.join(args.out, name))
+    log("saved", name, json.dumps(result))
+
+
+def share(folder, mix, val, embeds, mean, istd, spk_info):
+    """Writes the mixtures as flat arrays so that parallel `fit` processes map them instead of copying."""
+    os.makedirs(folder, exist_ok=True)
+    for name, ms in (("mix", mix), ("val", val)):
+        np.save(os.path.join(folder, f"{name}_feats.npy"), np.concatenate([f for f, _, _ in ms]))
+        np.save(os.path.join(folder, f"{name}_labels.npy"), np.concatenate([lab for _, lab, _ in ms]))
+        np.save(os.path.join(folder, f"{name}_index.npy"), np.array([(len(f), ti) for f, _, ti in ms]))
+    torch.save(dict(embeds=embeds, mean=mean, istd=istd, spkenc=spk_info), os.path.join(folder, "cond.pt"))
+
+
+def load_shared(folder):
+    out = []
+    for name in ("mix", "val"):
+        feats = np.load(os.path.join(folder, f"{name}_feats.npy"), mmap_mode="r")
+        labels = np.load(os.path.join(folder, f"{name}_labels.npy"), mmap_mode="r")
+        ms, a = [], 0
+        for n, ti in np.load(os.path.join(folder, f"{name}_index.npy")):
+            ms.append((feats[a:a + n], labels[a:a + n], int(ti)))
+            a += n
+        out.append(ms)
+    c = torch.load(os.path.join(folder, "cond.pt"))
+    return out[0], out[1], c["embeds"], c["mean"], c["istd"], c["spkenc"]
+
+
+def train_pvad(args, dev, speakers=None, source=None, mixtures=None):
+    if speakers is None:
+        speakers, source = load_speakers(args)
+    if mixtures is None:
+        mixtures = start_mixtures(args, speakers, source)
     names = sorted(speakers)
-    ck = torch.load(args.spkenc, map_location="cpu")
-    spk = SpeakerEncoder(**ck["info"]["cfg"])
-    spk.load_state_dict(ck["state"])
-    spk.to(dev).eval()
+    spk, spk_info = px.load_checkpoint(args.spkenc)
+    spk.to(dev)
     rng = np.random.default_rng(args.seed)
     t = time.time()
     embeds = [enrollment_embeddings(spk, speakers[s], rng, args.enroll_draws, dev) for s in names]
     log(f"enrollment embeddings for {len(names)} speakers in {time.time() - t:.1f}s")
-    _POOL["names"] = names
-    _POOL["utts"] = {s: _pieces(speakers[s], np.random.default_rng(d.stable_seed(args.seed, s))) for s in names}
-    t = time.time()
-    mix = make_mixtures(names, source, args.mixtures, args.seed, args.jobs)
-    val = make_mixtures(names, source, max(64, args.mixtures // 50), args.seed + 1, args.jobs)
-    log(f"{len(mix)} mixtures ({sum(len(m[0]) for m in mix) / 360000:.1f} h) in {time.time() - t:.1f}s")
+    mix, val = mixtures()
     cmvn = GlobalCmvn()
     for f, _, _ in mix[:2000]:
         cmvn.accumulate(torch.from_numpy(f.astype(np.float32)))
     mean, istd = cmvn.stats()
-    results = {}
-    for cond in args.conditioning:
-        torch.manual_seed(args.seed)
-        model = PersonalVad(conditioning=cond, **VAD_CFG).to(dev)
-        model.set_cmvn(mean.to(dev), istd.to(dev))
-        opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-        brng = np.random.default_rng(args.seed)
-        step, t = 0, time.time()
-        while step < args.steps:
-            for batch in batches(mix, args.batch, brng):
-                if step >= args.steps:
-                    break
-                lr = args.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
-                for g in opt.param_groups:
-                    g["lr"] = lr
-                x, e, y = collate(batch, embeds, args.p_zero, brng, dev)
-                logits, _ = model(x, e)
-                loss = F.cross_entropy(logits.reshape(-1, 3), y.reshape(-1), ignore_index=-100)
-                opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 3.0)
-                opt.step()
-                if step % 200 == 0 or step == args.steps - 1:
-                    log(f"pvad[{cond}] step {step} loss {loss.item():.4f} lr {lr:.2e} ({time.time() - t:.0f}s)")
-                step += 1
-        model.eval()
-        vrng = np.random.default_rng(7)
-        correct = total = 0
-        with torch.no_grad():
-            for batch in batches(val, min(64, len(val)), vrng):
-                x, e, y = collate(batch, embeds, 0.0, vrng, dev)
-                pred = model(x, e)[0].argmax(-1)
-                m = y >= 0
-                correct += (pred[m] == y[m]).sum().item()
-                total += m.sum().item()
-        results[cond] = dict(val_frame_acc=correct / max(1, total), params=count_parameters(model))
-        log(f"pvad[{cond}] validation frame accuracy {results[cond]['val_frame_acc']:.4f}")
-        info = dict(cfg=dict(VAD_CFG, conditioning=cond), steps=args.steps, batch=args.batch,
-                    mixtures=len(mix), p_zero=args.p_zero, seed=args.seed, spkenc=ck["info"], **results[cond])
-        torch.save({"state": model.cpu().state_dict(), "info": info}, os.path.join(args.out, f"pvad_{cond}.pt"))
-    log("results", json.dumps(results))
+    if len(args.variants) == 1:
+        fit_variant(args, dev, args.variants[0], mix, val, embeds, mean, istd, spk_info)
+        return
+    # Small LSTMs leave the GPU mostly idle: the variants train side by side, one process each.
+    folder = os.path.join(args.work, "shared")
+    share(folder, mix, val, embeds, mean, istd, spk_info)
+    del mix, val
+    keep = ["--out", args.out, "--work", args.work, "--seed", str(args.seed), "--steps", str(args.steps),
+            "--batch", str(args.batch), "--lr", str(args.lr), "--p-zero", str(args.p_zero),
+            "--p-short-gap", str(args.p_short_gap)] + (["--init", args.init] if args.init else [])
+    procs = []
+    for v in args.variants:
+        logf = open(os.path.join(args.out, f"fit_{v.replace(':', '_h')}.log"), "w")
+        procs.append((v, subprocess.Popen([sys.executable, os.path.abspath(__file__), "fit", "--variants", v] + keep,
+                                          stdout=logf, stderr=subprocess.STDOUT)))
+    failed = [v for v, p in procs if p.wait() != 0]
+    if failed:
+        raise SystemExit(f"variants failed: {failed} (see {args.out}/fit_*.log)")
+    log("all variants done")
+
+
+def fit_shared(args, dev):
+    mix, val, embeds, mean, istd, spk_info = load_shared(os.path.join(args.work, "shared"))
+    fit_variant(args, dev, args.variants[0], mix, val, embeds, mean, istd, spk_info)
+
+
+def train_all(args, dev):
+    """Speaker encoder, then the personal VAD on its embeddings, sharing one synthesis."""
+    speakers, source = load_speakers(args)
+    mixtures = start_mixtures(args, speakers, source)
+    args.spkenc = train_spkenc(args, dev, speakers, source)
+    args.lr = args.pvad_lr
+    args.steps, args.batch = args.pvad_steps, args.pvad_batch
+    train_pvad(args, dev, speakers, source, mixtures)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["spkenc", "pvad"])
+    ap.add_argument("what", choices=["spkenc", "pvad", "all", "fit"])
     ap.add_argument("--carry", default=".carry/pvad")
     ap.add_argument("--deb", nargs="*", default=None, help="folders of .deb files to unpack for espeak-ng/flite/flac")
     ap.add_argument("--work", default="/tmp/pvad-work")
     ap.add_argument("--out", default="/tmp/pvad-out")
-    ap.add_argument("--spkenc", default=".carry/pvad/spkenc.pt")
+    ap.add_argument("--spkenc", default=".carry/pvad/spkenc.pt", help="speaker encoder: checkpoint or .gguf")
+    ap.add_argument("--init", default=None, help="personal VAD to fine-tune from: checkpoint or .gguf")
     ap.add_argument("--tiny", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=os.cpu_count())
@@ -345,17 +445,25 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--margin", type=float, default=0.2)
     ap.add_argument("--real-share", type=float, default=0.6)
+    ap.add_argument("--min-window", type=int, default=SPK_CFG["window_frames"],
+                    help="speaker encoder: shortest training window in frames (the full one is 160)")
     ap.add_argument("--mixtures", type=int, default=12000)
     ap.add_argument("--enroll-draws", type=int, default=6)
     ap.add_argument("--p-zero", type=float, default=0.2)
-    ap.add_argument("--conditioning", nargs="+", default=["film", "concat"])
+    ap.add_argument("--p-short-gap", type=float, default=0.0,
+                    help="share of gaps of 0-300 ms between utterances in the mixtures (speaker turns)")
+    ap.add_argument("--variants", nargs="+", default=["film:128", "concat:128"],
+                    help="personal VADs to train: conditioning:LSTM width")
+    ap.add_argument("--pvad-steps", type=int, default=4000, help="'all': personal VAD steps")
+    ap.add_argument("--pvad-batch", type=int, default=64, help="'all': personal VAD batch")
+    ap.add_argument("--pvad-lr", type=float, default=3e-3, help="'all': personal VAD learning rate")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     os.makedirs(args.work, exist_ok=True)
     torch.set_num_threads(max(1, min(8, args.jobs)))
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     log(f"device {dev}, torch {torch.__version__}, {args.jobs} jobs")
-    (train_spkenc if args.what == "spkenc" else train_pvad)(args, dev)
+    dict(spkenc=train_spkenc, pvad=train_pvad, all=train_all, fit=fit_shared)[args.what](args, dev)
 
 
 if __name__ == "__main__":

@@ -110,7 +110,72 @@ class MixtureTest(unittest.TestCase):
         self.assertLess(np.median(energy), 0.01)
 
 
+    def test_short_gaps_place_the_next_speech_within_300_ms(self):
+        rng = np.random.default_rng(5)
+        target = [pvad_data.trim_silence(self.tone(1.0, 150, rng)) for _ in range(3)]
+        others = [[pvad_data.trim_silence(self.tone(0.8, 300, rng)) for _ in range(3)]]
+        gaps = {}
+        for p in (0.0, 1.0):
+            gaps[p] = []
+            for seed in range(6):
+                w, lab, spans = pvad_data.make_mixture(target, others, np.random.default_rng(seed), p_noise=0.0,
+                                                       p_reverb=0.0, p_short_gap=p)
+                self.assertEqual(len(lab), pvad_data.frame_count(len(w)))
+                gaps[p] += [b[0] - a[1] for a, b in zip(spans, spans[1:])]
+        self.assertTrue(gaps[0.0] and gaps[1.0])
+        self.assertGreaterEqual(min(gaps[0.0]), 10)  # frames: the usual 0.1-1.2 s silences
+        self.assertLessEqual(max(gaps[1.0]), 32)
+        self.assertLess(np.mean(gaps[1.0]), np.mean(gaps[0.0]))
+
+
+class TrainingTest(unittest.TestCase):
+    def test_shared_mixtures_come_back_as_written(self):
+        import pvad_train
+        rng = np.random.default_rng(0)
+        mix = [(rng.standard_normal((n, 80)).astype(np.float16), rng.integers(0, 3, n).astype(np.int8), ti)
+               for n, ti in ((30, 2), (7, 0), (51, 1))]
+        val = mix[:1]
+        embeds = [torch.randn(6, 32) for _ in range(3)]
+        with tempfile.TemporaryDirectory() as d:
+            pvad_train.share(d, mix, val, embeds, torch.zeros(80), torch.ones(80), {"steps": 1})
+            mix2, val2, embeds2, mean, istd, info = pvad_train.load_shared(d)
+            self.assertEqual(len(mix2), 3)
+            self.assertEqual(len(val2), 1)
+            for (f, lab, ti), (f2, lab2, ti2) in zip(mix, mix2):
+                np.testing.assert_array_equal(f, f2)
+                np.testing.assert_array_equal(lab, lab2)
+                self.assertEqual(ti, ti2)
+        torch.testing.assert_close(embeds2[1], embeds[1])
+        self.assertEqual(info, {"steps": 1})
+        self.assertEqual(pvad_train.parse_variant("concat:192"), ("concat", 192))
+        self.assertEqual(pvad_train.parse_variant("film"), ("film", 128))
+
+
 class ExportTest(unittest.TestCase):
+    def test_float_model_from_a_file_matches_the_file(self):
+        spk, vad = small_models(1)
+        with tempfile.TemporaryDirectory() as d:
+            p1, p2 = os.path.join(d, "spk.gguf"), os.path.join(d, "pvad.gguf")
+            pvad_export.export_spkenc(spk, p1, {"test": True})
+            pvad_export.export_pvad(vad, p2, {"test": True})
+            spk2, info = pvad_export.load_checkpoint(p1)
+            vad2, info2 = pvad_export.load_checkpoint(p2)
+        self.assertEqual(info["cfg"]["n_layers"], 3)
+        self.assertEqual(info2["cfg"], {"hidden": 32, "embed_dim": 32, "conditioning": "film"})
+        torch.testing.assert_close(vad2.feat_mean, vad.feat_mean)
+        x = torch.randn(1, 60, 80) * 3 + 5
+        e = torch.nn.functional.normalize(torch.randn(1, 32), dim=-1)
+        with torch.no_grad():
+            self.assertLess((vad2.posteriors(x, e) - vad.posteriors(x, e)).abs().max().item(), 0.02)
+            f = torch.randn(90, 80) * 3 + 5
+            self.assertGreater(torch.dot(spk.embed_utterance(f), spk2.embed_utterance(f)).item(), 0.999)
+        with tempfile.NamedTemporaryFile(suffix=".gguf") as tmp:
+            tmp.write(b"not a model")
+            tmp.flush()
+            with self.assertRaises(ValueError):
+                pvad_export.load_checkpoint(tmp.name)
+
+
     def test_round_trip_names_shapes_and_arithmetic(self):
         spk, vad = small_models()
         with tempfile.TemporaryDirectory() as d:
