@@ -50,8 +50,10 @@ def setup_tools(deb_dirs):
     return f"{root}/usr/bin/espeak-ng", f"{root}/usr/lib/x86_64-linux-gnu/espeak-ng-data", f"{root}/usr/bin/flite"
 
 
-def _load_trimmed(path):
-    return d.trim_silence(d.load_audio(path))
+def _load_trimmed(job):
+    path, factor = job
+    x = d.load_audio(path)
+    return d.trim_silence(x if factor == 1.0 else d.speed_perturb(x, factor))
 
 
 def load_speakers(args, split="train"):
@@ -67,12 +69,14 @@ def load_speakers(args, split="train"):
     t = time.time()
     made = d.synthesize(syn, per, os.path.join(args.work, "synth"), args.seed, args.jobs, espeak, espeak_data, flite)
     log(f"synthesized {len(made)} utterances of {len(syn)} voices in {time.time() - t:.1f}s")
-    paths = [(os.path.join(args.carry, r["path"]), r["speaker"], r["source"]) for r in rows]
-    paths += [(p, s, "synth") for s, p, _ in made]
+    # --speed-perturb: each real speaker also at these speeds, as new speakers (more real-sounding voices)
+    paths = [(os.path.join(args.carry, r["path"]), r["speaker"] + (f"@{f:g}" if f != 1.0 else ""), r["source"], f)
+             for f in [1.0] + list(args.speed_perturb) for r in rows]
+    paths += [(p, s, "synth", 1.0) for s, p, _ in made]
     with d.pool(args.jobs) as pool:
-        audio = pool.map(_load_trimmed, [p for p, _, _ in paths], chunksize=8)
+        audio = pool.map(_load_trimmed, [(p, f) for p, _, _, f in paths], chunksize=8)
     speakers, source = {}, {}
-    for (p, s, src), x in zip(paths, audio):
+    for (p, s, src, _), x in zip(paths, audio):
         if len(x) >= d.WIN * 2:
             speakers.setdefault(s, []).append(x)
             source[s] = src
@@ -340,7 +344,8 @@ def fit_variant(args, dev, variant, mix, val, embeds, mean, istd, spk_info):
     result = dict(val_frame_acc=correct / max(1, total), params=count_parameters(model))
     log(f"pvad[{variant}] validation frame accuracy {result['val_frame_acc']:.4f}")
     info = dict(cfg=dict(cfg, conditioning=cond), steps=args.steps, batch=args.batch, mixtures=len(mix),
-                p_zero=args.p_zero, p_short_gap=args.p_short_gap, seed=args.seed, spkenc=spk_info,
+                p_zero=args.p_zero, p_short_gap=args.p_short_gap, speed_perturb=list(args.speed_perturb),
+                seed=args.seed, spkenc=spk_info,
                 init=os.path.basename(args.init) if args.init else None, **result)
     name = f"pvad_{cond}.pt" if hidden == VAD_CFG["hidden"] else f"pvad_{cond}_h{hidden}.pt"
     torch.save({"state": model.cpu().state_dict(), "info": info}, os.path.join(args.out, name))
@@ -397,7 +402,8 @@ def train_pvad(args, dev, speakers=None, source=None, mixtures=None):
     del mix, val
     keep = ["--out", args.out, "--work", args.work, "--seed", str(args.seed), "--steps", str(args.steps),
             "--batch", str(args.batch), "--lr", str(args.lr), "--p-zero", str(args.p_zero),
-            "--p-short-gap", str(args.p_short_gap)] + (["--init", args.init] if args.init else [])
+            "--p-short-gap", str(args.p_short_gap), "--speed-perturb", *map(str, args.speed_perturb)]
+    keep += ["--init", args.init] if args.init else []
     procs = []
     for v in args.variants:
         logf = open(os.path.join(args.out, f"fit_{v.replace(':', '_h')}.log"), "w")
@@ -445,6 +451,8 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--margin", type=float, default=0.2)
     ap.add_argument("--real-share", type=float, default=0.6)
+    ap.add_argument("--speed-perturb", type=float, nargs="*", default=[],
+                    help="speeds (e.g. 0.9 1.1) at which every real speaker is added again as a new speaker")
     ap.add_argument("--min-window", type=int, default=SPK_CFG["window_frames"],
                     help="speaker encoder: shortest training window in frames (the full one is 160)")
     ap.add_argument("--mixtures", type=int, default=12000)
