@@ -4,7 +4,7 @@ import { readWav16kMono, SAMPLE_RATE } from './audio/wav.js';
 import type { Config } from './config.js';
 import { loadPvad, loadSpeakerEncoder, loadTransducer, pvadEmbedDim, type LoadedSpeakerEncoder } from './models.js';
 import type { PvadModel } from './native.js';
-import { hasTargetSpeech, Pipeline, scoreSpeakers, type FinalSegment } from './pipeline.js';
+import { hasTargetSpeech, Pipeline, scoreSpeakers, type FinalSegment, type SpeakerMatch } from './pipeline.js';
 import { loadProfile, type Profile } from './profiles.js';
 import { FRAME_MS, Segmenter, segmenterOptionsFromConfig } from './segmenter.js';
 import fs from 'node:fs';
@@ -79,6 +79,9 @@ export interface TranscribeLine {
   end: number;
   text: string;
   tokens: { text: string; start: number; conf: number }[];
+  /** with profiles: the best-matching one and every profile's cosine, best first, as in the MQTT transcript */
+  speaker?: SpeakerMatch | null;
+  speaker_scores?: SpeakerMatch[];
 }
 
 export async function runTranscribe(files: string[], cfg: Config, profileFiles: string[], emit: (line: TranscribeLine) => void): Promise<void> {
@@ -98,7 +101,8 @@ export async function runTranscribe(files: string[], cfg: Config, profileFiles: 
     let failure: Error | undefined;
     pipeline.on('error', (err) => (failure = err));
     pipeline.on('final', (seg: FinalSegment) => {
-      emit({ file, segment: n++, start: sec(seg.speechStartFrame), end: sec(seg.speechEndFrame), text: seg.text, tokens: seg.tokens });
+      const who = profiles.length ? { speaker: seg.speaker, speaker_scores: seg.scores } : {};
+      emit({ file, segment: n++, start: sec(seg.speechStartFrame), end: sec(seg.speechEndFrame), text: seg.text, tokens: seg.tokens, ...who });
     });
     for (let i = 0; i < samples.length; i += CHUNK) {
       pipeline.push(samples.subarray(i, Math.min(samples.length, i + CHUNK)));

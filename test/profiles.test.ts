@@ -134,6 +134,20 @@ test('several enrolled profiles: the transcript says which speaker matched and h
   }
   const longest = got.reduce((a: any, b: any) => (b.duration_s > a.duration_s ? b : a));
   t.is(longest.speaker.name, 'alice', JSON.stringify(longest.speaker_scores));
+  // earshot transcribe says the same per line
+  const offline = await earshot(['transcribe', '--config', cfg, '--profile', alice, '--profile', bob, input]);
+  t.is(offline.code, 0, offline.stderr);
+  const lines = offline.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  t.true(lines.length >= 1);
+  for (const l of lines) {
+    t.deepEqual(Object.keys(l), ['file', 'segment', 'start', 'end', 'text', 'tokens', 'speaker', 'speaker_scores']);
+    if (l.end - l.start < 0.5) continue;
+    t.deepEqual(l.speaker_scores.map((s: any) => s.name).sort(), ['alice', 'bob']);
+    t.is(l.speaker.name, l.speaker_scores[0].name);
+  }
+  const longestLine = lines.reduce((a: any, b: any) => (b.end - b.start > a.end - a.start ? b : a));
+  t.is(longestLine.speaker.name, 'alice', JSON.stringify(longestLine.speaker_scores));
+  t.true(longestLine.speaker.score > longestLine.speaker_scores[1].score);
 });
 
 test('live enrollment over MQTT: cmd/enroll records the microphone, stores the profile and uses it', async (t) => {
