@@ -177,7 +177,8 @@ def describe(r):
     out["min_on_ms"] = seg.get("min_speech_ms", 100)
     out["trail_ms"] = seg.get("trailing_ms", 300)
     for k in ("pause_ms", "hold_other_ms", "hold_min_target_ms", "switch_ms", "speaker_check", "speaker_check_threshold",
-              "speaker_check_ms", "speaker_check_min_ms", "speaker_check_switch"):
+              "speaker_check_ms", "speaker_check_min_ms", "speaker_check_switch", "speaker_check_recheck_above",
+              "speaker_check_recheck_ms"):
         if k in seg:
             out[k] = seg[k]
     return out
@@ -302,14 +303,15 @@ def speaker_check_table(posts, meta, turn_posts, audio):
     before = evaluate_rules(posts, meta, [rule(**off)], turn_posts, all_segments=True)[0]
     before["name"] = "check off, every segment transcribed (before)"
     named = [("check off", rule(**off)),
-             ("daemon defaults (check: switches, min 300 ms, 0.3)", rule()),
+             ("daemon defaults (switches too, min 300 ms, threshold 0.25, second look from 0.1 after 300 ms)", rule()),
+             ("before the second look: threshold 0.3, no second look", rule(speaker_check_threshold=0.3, speaker_check_recheck_above=0.99)),
+             ("no second look", rule(speaker_check_recheck_above=0.99)),
+             ("threshold 0.3", rule(speaker_check_threshold=0.3)),
              ("threshold 0.5", rule(speaker_check_threshold=0.5)),
-             ("threshold 0.25", rule(speaker_check_threshold=0.25)),
+             ("second look from 0.2", rule(speaker_check_recheck_above=0.2)),
+             ("second look after 500 ms", rule(speaker_check_recheck_ms=500)),
              ("min 500 ms", rule(speaker_check_min_ms=500)),
-             ("min 500 ms, threshold 0.25", rule(speaker_check_min_ms=500, speaker_check_threshold=0.25)),
              ("holds only (switches off)", rule(speaker_check_switch=False)),
-             ("holds only, threshold 0.5", rule(speaker_check_switch=False, speaker_check_threshold=0.5)),
-             ("holds only, whole run", dict(rule(speaker_check_switch=False), check_whole_run=True)),
              ("switches in the opening run only", dict(rule(), check_switch_opening_only=True)),
              ("window 1000 ms", rule(speaker_check_ms=1000)),
              ("answer after 100 ms", dict(rule(), check_delay_ms=100))]
@@ -319,7 +321,7 @@ def speaker_check_table(posts, meta, turn_posts, audio):
         row = evaluate_rules(posts, meta, [r], turn_posts, audio=audio, details=d)[0]
         row["name"] = name
         if r["segmenter"].get("speaker_check", True):
-            th = r["segmenter"].get("speaker_check_threshold", 0.3)
+            th = r["segmenter"].get("speaker_check_threshold", 0.25)
             row["checks_run"] = len(d["checks"][0])
             row["checks_passed"] = sum(1 for c in d["checks"][0] if c[3] is not None and c[3] >= th)
             row["check_cost"] = d["cost"]

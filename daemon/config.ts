@@ -85,13 +85,17 @@ const segmenterSchema = z
     /** speaker check: before a hold (or switch) drops speech as another speaker's, embed it with the speaker encoder and keep it if it matches a profile */
     speaker_check: z.boolean().default(true),
     /** cosine with the best-matching profile at or above which the checked speech is the enrolled speaker's */
-    speaker_check_threshold: z.number().gt(-1).lt(1).default(0.3),
+    speaker_check_threshold: z.number().gt(-1).lt(1).default(0.25),
     /** longest audio a check embeds (the latest part of the disputed speech) */
     speaker_check_ms: ms(1600, 100),
     /** least audio a check embeds (waited for when the run is shorter) */
     speaker_check_min_ms: ms(300, 100),
     /** check switches too, not only holds running out */
     speaker_check_switch: z.boolean().default(true),
+    /** a failed check that still scored at least this gets a second look on longer audio (>= the threshold: never) */
+    speaker_check_recheck_above: z.number().gt(-1).lt(1).default(0.1),
+    /** how much more of the speech the second look waits for */
+    speaker_check_recheck_ms: ms(300, 0),
   })
   .strict()
   .default({});

@@ -21,7 +21,7 @@ const opts = (check: Partial<SpeakerCheckOptions> | null = {}, over: Partial<Seg
   holdOtherFrames: 20,
   holdMinTargetFrames: 6,
   switchFrames: 4,
-  check: check && { threshold: 0.5, windowFrames: 30, minFrames: 10, onSwitch: false, wholeRun: false, ...check },
+  check: check && { threshold: 0.5, windowFrames: 30, minFrames: 10, onSwitch: false, wholeRun: false, recheckFloor: 1, recheckFrames: 0, ...check },
   ...over,
 });
 
@@ -153,9 +153,41 @@ test('speaker check keys convert to options; on in the configuration by default'
   const vad = { mode: 'target' as const, threshold: 0.5, close_threshold: 0.3 };
   t.is(segmenterOptionsFromConfig(vad, base).check, null, 'no speaker_check key: off');
   const cfg = configSchema.parse({});
-  t.deepEqual(segmenterOptionsFromConfig(cfg.vad, cfg.segmenter).check, { threshold: 0.3, windowFrames: 160, minFrames: 30, onSwitch: true, wholeRun: false });
+  t.deepEqual(segmenterOptionsFromConfig(cfg.vad, cfg.segmenter).check, { threshold: 0.25, windowFrames: 160, minFrames: 30, onSwitch: true, wholeRun: false, recheckFloor: 0.1, recheckFrames: 30 });
   t.deepEqual(
-    segmenterOptionsFromConfig(vad, { ...base, speaker_check: true, speaker_check_threshold: 0.3, speaker_check_ms: 1000, speaker_check_min_ms: 400, speaker_check_switch: true }).check,
-    { threshold: 0.3, windowFrames: 100, minFrames: 40, onSwitch: true, wholeRun: false },
+    segmenterOptionsFromConfig(vad, { ...base, speaker_check: true, speaker_check_threshold: 0.3, speaker_check_ms: 1000, speaker_check_min_ms: 400, speaker_check_switch: true, speaker_check_recheck_above: 0.2, speaker_check_recheck_ms: 0 }).check,
+    { threshold: 0.3, windowFrames: 100, minFrames: 40, onSwitch: true, wholeRun: false, recheckFloor: 0.2, recheckFrames: 0 },
   );
+});
+
+test('a near miss gets a second look on longer audio; a clear miss does not', (t) => {
+  const frames = 'TTTTTTTT' + 'O'.repeat(60) + '..........';
+  const look = { recheckFloor: 0.3, recheckFrames: 10 };
+  // 0.4: below the threshold but a near miss: asked again 10 frames after the answer, on the
+  // disputed speech so far (its latest 30 frames); that look passes and the run holds on
+  const near = run(frames, opts(look), [0.4, 0.8]);
+  t.deepEqual(near.checks.slice(0, 2).map((c) => [c.fromFrame, c.toFrame, c.at]), [
+    [8, 29, 28],
+    [9, 39, 38],
+  ]);
+  t.true(closes(near)[0][1] >= 39, 'the speech checked the second time stays in the segment');
+  // the second look fails too: dropped as the first answer would have (the close comes later)
+  const twice = run(frames, opts(look), [0.4, 0.2]);
+  t.is(twice.checks.length, 2);
+  t.deepEqual(closes(twice), [[0, 8, 39, 'silence']]);
+  // 0.2: a clear miss is final at once, as without the second look
+  t.deepEqual(closes(run(frames, opts(look), [0.2])), closes(run(frames, opts(), [0.2])));
+  // one second look per run
+  t.is(run(frames, opts(look), [0.4, 0.4]).checks.length, 2);
+});
+
+test('the second look is asked at once when the disputed run stops first', (t) => {
+  // the other speech stops 2 frames after the near miss: the look cannot wait for 10 more frames
+  const frames = 'TTTTTTTT' + 'O'.repeat(22) + '..........';
+  const tr = run(frames, opts({ recheckFloor: 0.3, recheckFrames: 10 }), [0.4, 0.1]);
+  t.deepEqual(tr.checks.map((c) => [c.fromFrame, c.toFrame, c.at]), [
+    [8, 29, 28],
+    [8, 33, 32],
+  ]);
+  t.deepEqual(closes(tr), [[0, 8, 33, 'silence']]);
 });
