@@ -42,7 +42,7 @@
 // that a near miss (at least `check.recheckFloor`) on a run still speaking is looked at once more,
 // `check.recheckFrames` later, on the longer audio: short pieces are what the encoder gets wrong
 // (dev set: of the failed checks, 12 of 21 target pieces pass with 0.5 s more, 1 of 89 others').
-// Dev set (models/PVAD_CARD.md): mid-speech cuts 19 -> 10, turn latency p50 670 -> 770 ms; nearly
+// Dev set (models/PVAD_CARD.md): mid-speech cuts 19 -> 7, turn latency p50 670 -> 915 ms; nearly
 // all of the gain is from checking switches, which is also what holds other speakers longer.
 
 export const FRAME_MS = 10;
