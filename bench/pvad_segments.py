@@ -71,7 +71,7 @@ async function check(m, from, to) {
   }
   return scores.get(key);
 }
-const out = [], checks = [];
+const out = [], checks = [], thresholds = []; // thresholds: each rule's effective check threshold
 for (const rule of job.rules) {
   const cfg = configSchema.parse({ vad: rule.vad ?? {}, segmenter: rule.segmenter ?? {} });
   const opts = segmenterOptionsFromConfig(cfg.vad, cfg.segmenter);
@@ -105,9 +105,10 @@ for (const rule of job.rules) {
   }
   out.push(perRule);
   checks.push(log);
+  thresholds.push(opts.check?.threshold ?? null);
 }
 const pct = (v, q) => v.length ? [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(q * v.length))] : null;
-process.stdout.write(JSON.stringify({ segments: out, checks, cost: { checks: stats.engine_ms.length, audio_s: stats.audio_s,
+process.stdout.write(JSON.stringify({ segments: out, checks, thresholds, cost: { checks: stats.engine_ms.length, audio_s: stats.audio_s,
   engine_ms_p50: pct(stats.engine_ms, 0.5), engine_ms_p90: pct(stats.engine_ms, 0.9), engine_cpu_ms_p50: pct(stats.engine_cpu_ms, 0.5), engine_cpu_ms_p90: pct(stats.engine_cpu_ms, 0.9) } }));
 """
 
@@ -136,7 +137,7 @@ def run_segmenter(posts, rules, audio=None, details=None):
         raise RuntimeError(f"the segmenter driver failed: {res.stderr[-2000:]}")
     out = json.loads(res.stdout)
     if details is not None:
-        details.update(checks=out["checks"], cost=out["cost"])
+        details.update(checks=out["checks"], thresholds=out["thresholds"], cost=out["cost"])
     return [[[tuple(s) for s in m] for m in r] for r in out["segments"]]
 
 
@@ -320,14 +321,20 @@ def speaker_check_table(posts, meta, turn_posts, audio):
         d = {}
         row = evaluate_rules(posts, meta, [r], turn_posts, audio=audio, details=d)[0]
         row["name"] = name
-        if r["segmenter"].get("speaker_check", True):
-            th = r["segmenter"].get("speaker_check_threshold", 0.25)
+        th = d["thresholds"][0]
+        if th is not None:
             row["checks_run"] = len(d["checks"][0])
             row["checks_passed"] = sum(1 for c in d["checks"][0] if c[3] is not None and c[3] >= th)
             row["check_cost"] = d["cost"]
             row["checks"] = d["checks"][0]
         rows.append(row)
-    for name, r in (("check off", rule(**off)), ("daemon defaults", rule())):
+    return rows + group_rows(posts, meta, [("check off", rule(**off)), ("daemon defaults", rule())], audio)
+
+
+def group_rows(posts, meta, named, audio):
+    """The named rules once per speaker group of the targets."""
+    rows = []
+    for name, r in named:
         for group in ("libri", "espeak", "flite"):
             row = evaluate_rules(posts, meta, [r], group=group, audio=audio)[0]
             row["name"] = name
@@ -371,11 +378,7 @@ def main():
     rows = evaluate_rules(posts, meta, [r for _, r in named], turn_posts, audio=audio)
     for (name, _), row in zip(named, rows):
         row["name"] = name
-    for name, r in (("plain (turns off)", rule(**PLAIN)), ("daemon defaults", rule())):
-        for group in ("libri", "espeak", "flite"):
-            row = evaluate_rules(posts, meta, [r], group=group, audio=audio)[0]
-            row["name"] = name
-            rows.append(row)
+    rows += group_rows(posts, meta, [("plain (turns off)", rule(**PLAIN)), ("daemon defaults", rule())], audio)
     rows += check_rows
     for row in rows:
         print(json.dumps({k: v for k, v in row.items() if k != "checks"}))

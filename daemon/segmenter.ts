@@ -387,16 +387,16 @@ export class Segmenter {
     if (!seg || !run || !v || v.id !== id) return [];
     run.verify = null;
     const c = this.opts.check!;
-    if (score !== null && score < c.threshold && score >= c.recheckFloor && !run.rechecked && c.recheckFrames > 0) {
-      // a near miss: hold on and look again at more of the same speech
-      run.rechecked = true;
-      run.verify = { id: -1, from: v.from, to: -1, dropEnd: v.dropEnd, dueAt: this.frame + c.recheckFrames };
-      return [];
-    }
     if (score !== null && score >= c.threshold) {
       // still the enrolled speaker: hold as if the target spoke up to the end of the checked audio
       run.holding = true;
       run.lastTargetEnd = Math.max(run.lastTargetEnd, v.to);
+      return [];
+    }
+    if (score !== null && score >= c.recheckFloor && !run.rechecked && c.recheckFrames > 0) {
+      // a near miss: hold on and look again at more of the same speech
+      run.rechecked = true;
+      run.verify = { ...v, id: -1, to: -1, dueAt: this.frame + c.recheckFrames };
       return [];
     }
     run.failed = true;

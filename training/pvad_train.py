@@ -299,12 +299,18 @@ def parse_variant(v):
     return cond, int(hidden or VAD_CFG["hidden"])
 
 
+def checkpoint_stem(variant):
+    """pvad_film (the shipped width keeps the old name), pvad_film_h192."""
+    cond, hidden = parse_variant(variant)
+    return f"pvad_{cond}" if hidden == VAD_CFG["hidden"] else f"pvad_{cond}_h{hidden}"
+
+
 def fit_variant(args, dev, variant, mix, val, embeds, mean, istd, spk_info):
     cond, hidden = parse_variant(variant)
     cfg = dict(VAD_CFG, hidden=hidden)
     torch.manual_seed(args.seed)
     if args.init:  # fine-tune: the starting model keeps its own CMVN
-        model, init_info = px.load_checkpoint(args.init)
+        model, _ = px.load_checkpoint(args.init)
         if (model.conditioning, model.hidden) != (cond, hidden):
             raise SystemExit(f"--init {args.init} is {model.conditioning}:{model.hidden}, not {variant}")
         model.train().to(dev)
@@ -347,19 +353,20 @@ def fit_variant(args, dev, variant, mix, val, embeds, mean, istd, spk_info):
                 p_zero=args.p_zero, p_short_gap=args.p_short_gap, speed_perturb=list(args.speed_perturb),
                 seed=args.seed, spkenc=spk_info,
                 init=os.path.basename(args.init) if args.init else None, **result)
-    name = f"pvad_{cond}.pt" if hidden == VAD_CFG["hidden"] else f"pvad_{cond}_h{hidden}.pt"
+    name = checkpoint_stem(variant) + ".pt"
     torch.save({"state": model.cpu().state_dict(), "info": info}, os.path.join(args.out, name))
     log("saved", name, json.dumps(result))
 
 
-def share(folder, mix, val, embeds, mean, istd, spk_info):
-    """Writes the mixtures as flat arrays so that parallel `fit` processes map them instead of copying."""
+def share(folder, mix, val, embeds, mean, istd, spk_info, args):
+    """Writes the mixtures as flat arrays so that parallel `fit` processes map them instead of copying,
+    with the run's arguments (each process takes them and its own variant)."""
     os.makedirs(folder, exist_ok=True)
     for name, ms in (("mix", mix), ("val", val)):
         np.save(os.path.join(folder, f"{name}_feats.npy"), np.concatenate([f for f, _, _ in ms]))
         np.save(os.path.join(folder, f"{name}_labels.npy"), np.concatenate([lab for _, lab, _ in ms]))
         np.save(os.path.join(folder, f"{name}_index.npy"), np.array([(len(f), ti) for f, _, ti in ms]))
-    torch.save(dict(embeds=embeds, mean=mean, istd=istd, spkenc=spk_info), os.path.join(folder, "cond.pt"))
+    torch.save(dict(embeds=embeds, mean=mean, istd=istd, spkenc=spk_info, args=vars(args)), os.path.join(folder, "cond.pt"))
 
 
 def load_shared(folder):
@@ -373,7 +380,7 @@ def load_shared(folder):
             a += n
         out.append(ms)
     c = torch.load(os.path.join(folder, "cond.pt"))
-    return out[0], out[1], c["embeds"], c["mean"], c["istd"], c["spkenc"]
+    return out[0], out[1], c["embeds"], c["mean"], c["istd"], c["spkenc"], c["args"]
 
 
 def train_pvad(args, dev, speakers=None, source=None, mixtures=None):
@@ -398,16 +405,12 @@ def train_pvad(args, dev, speakers=None, source=None, mixtures=None):
         return
     # Small LSTMs leave the GPU mostly idle: the variants train side by side, one process each.
     folder = os.path.join(args.work, "shared")
-    share(folder, mix, val, embeds, mean, istd, spk_info)
+    share(folder, mix, val, embeds, mean, istd, spk_info, args)
     del mix, val
-    keep = ["--out", args.out, "--work", args.work, "--seed", str(args.seed), "--steps", str(args.steps),
-            "--batch", str(args.batch), "--lr", str(args.lr), "--p-zero", str(args.p_zero),
-            "--p-short-gap", str(args.p_short_gap), "--speed-perturb", *map(str, args.speed_perturb)]
-    keep += ["--init", args.init] if args.init else []
     procs = []
     for v in args.variants:
-        logf = open(os.path.join(args.out, f"fit_{v.replace(':', '_h')}.log"), "w")
-        procs.append((v, subprocess.Popen([sys.executable, os.path.abspath(__file__), "fit", "--variants", v] + keep,
+        logf = open(os.path.join(args.out, f"fit_{checkpoint_stem(v)}.log"), "w")
+        procs.append((v, subprocess.Popen([sys.executable, os.path.abspath(__file__), "fit", "--work", args.work, "--variants", v],
                                           stdout=logf, stderr=subprocess.STDOUT)))
     failed = [v for v, p in procs if p.wait() != 0]
     if failed:
@@ -416,8 +419,8 @@ def train_pvad(args, dev, speakers=None, source=None, mixtures=None):
 
 
 def fit_shared(args, dev):
-    mix, val, embeds, mean, istd, spk_info = load_shared(os.path.join(args.work, "shared"))
-    fit_variant(args, dev, args.variants[0], mix, val, embeds, mean, istd, spk_info)
+    mix, val, embeds, mean, istd, spk_info, run_args = load_shared(os.path.join(args.work, "shared"))
+    fit_variant(argparse.Namespace(**run_args), dev, args.variants[0], mix, val, embeds, mean, istd, spk_info)
 
 
 def train_all(args, dev):

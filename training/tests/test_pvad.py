@@ -1,5 +1,6 @@
 """Speaker encoder and personal VAD: shapes, streaming, the zero-embedding path, mixture labels and
 the GGUF round trip (docs/model-format.md, earshot-spkenc / earshot-pvad)."""
+import argparse
 import os
 import sys
 import tempfile
@@ -137,8 +138,9 @@ class TrainingTest(unittest.TestCase):
         val = mix[:1]
         embeds = [torch.randn(6, 32) for _ in range(3)]
         with tempfile.TemporaryDirectory() as d:
-            pvad_train.share(d, mix, val, embeds, torch.zeros(80), torch.ones(80), {"steps": 1})
-            mix2, val2, embeds2, mean, istd, info = pvad_train.load_shared(d)
+            pvad_train.share(d, mix, val, embeds, torch.zeros(80), torch.ones(80), {"steps": 1},
+                             argparse.Namespace(steps=3, variants=["film"]))
+            mix2, val2, embeds2, mean, istd, info, run_args = pvad_train.load_shared(d)
             self.assertEqual(len(mix2), 3)
             self.assertEqual(len(val2), 1)
             for (f, lab, ti), (f2, lab2, ti2) in zip(mix, mix2):
@@ -147,6 +149,7 @@ class TrainingTest(unittest.TestCase):
                 self.assertEqual(ti, ti2)
         torch.testing.assert_close(embeds2[1], embeds[1])
         self.assertEqual(info, {"steps": 1})
+        self.assertEqual(run_args["steps"], 3)
         self.assertEqual(pvad_train.parse_variant("concat:192"), ("concat", 192))
         self.assertEqual(pvad_train.parse_variant("film"), ("film", 128))
 
