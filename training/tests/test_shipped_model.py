@@ -1,6 +1,10 @@
 """The shipped int4 model file transcribes the bundled sample (a voice it never heard in training)
 with the engine's arithmetic (Q4_0 weights from the file, Q8_0 activations), segment by segment and
-as one continuous stream."""
+as one continuous stream.
+
+"Transcribes" means: the expected text is a greedy decode when each argmax may go either way within
+EPS logits (greedy_margin.py). A plain text comparison hangs on near-ties: "close the living room
+curtains" wins one decision by 0.02 logits, which PyTorch on an AVX-512 Xeon rounds the other way."""
 import json
 import os
 import unittest
@@ -12,17 +16,27 @@ import torch
 from training.earshot import tokens as tok
 from training.earshot.features import fbank_batch
 from training.export import load_gguf
+from training.tests.greedy_margin import greedy_deficit, logit_lattice
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODEL = os.path.join(ROOT, "models", "earshot-en-int4.gguf")
 SAMPLE = os.path.join(ROOT, "samples", "sample.wav")
+# Float noise between CPUs moves these logits by hundredths; 0.25 is a 56/44 choice at most.
+EPS = 0.25
 
 
-def transcribe(model, x: np.ndarray) -> str:
+def transcribe(model, x: np.ndarray):
+    """(greedy text, the deficit function of this audio: expected text -> eps it needs)."""
     feats, lens = fbank_batch(torch.from_numpy(x).unsqueeze(0), torch.tensor([len(x)]))
     with torch.no_grad():
         enc, enc_lens = model.encode(feats, lens)
-        return tok.decode([t for t, _ in model.greedy(enc, enc_lens)[0]])
+        text = tok.decode([t for t, _ in model.greedy(enc, enc_lens)[0]])
+
+    def needs(expected: str) -> float:
+        ids = tok.encode(expected)
+        return greedy_deficit(logit_lattice(model, enc[0], ids), ids)
+
+    return text, needs
 
 
 class ShippedModelTest(unittest.TestCase):
@@ -50,10 +64,16 @@ class ShippedModelTest(unittest.TestCase):
             with self.subTest(c["text"]):
                 a = int(max(0.0, c["start_s"] - 0.3) * 16000)
                 b = int(min(len(self.audio) / 16000, c["end_s"] + 0.6) * 16000)
-                self.assertEqual(transcribe(self.model, self.audio[a:b]), c["text"])
+                self.assert_decodes(self.audio[a:b], c["text"])
 
     def test_whole_stream(self):
-        self.assertEqual(transcribe(self.model, self.audio), " ".join(self.meta["transcripts"]))
+        self.assert_decodes(self.audio, " ".join(self.meta["transcripts"]))
+
+    def assert_decodes(self, audio, expected):
+        text, needs = transcribe(self.model, audio)
+        eps = needs(expected)
+        print(f"\n{expected!r}: greedy {text!r}, needs eps {eps:.3f}")
+        self.assertLessEqual(eps, EPS, f"greedy gives {text!r}; {expected!r} needs decisions {eps:.3f} logits off the argmax")
 
 
 if __name__ == "__main__":
