@@ -1,7 +1,7 @@
 """The C++ engine (through the Node addon) against the PyTorch definitions on small random models.
 
 Transducer (D=64, 2 blocks), exported F32 and Q4_0: encoder outputs chunk by chunk, joiner
-log-probabilities, greedy tokens; the encoder is fed the engine's own fbank frames, so only the
+log-probabilities, greedy decisions (each the other side's argmax within a tolerance); the encoder is fed the engine's own fbank frames, so only the
 network's arithmetic is compared (the fbank is checked against torchaudio separately). The Q4_0
 comparison runs the PyTorch model in QAT mode, which computes what the engine computes (Q4_0
 weights, Q8_0 inputs); float summation order still differs, and where it moves a value across a Q8_0
@@ -26,6 +26,7 @@ from training.earshot.tokens import TOKENS
 from training.earshot.pvad import PersonalVad, SpeakerEncoder
 from training import pvad_export
 from training.export import export_transducer, transducer_tensors
+from training.tests.greedy_margin import logit_lattice, path_deficit
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ADDON = os.path.join(REPO, "build", "Release", "earshot.node")
@@ -143,11 +144,30 @@ def transducer_from_gguf(path: str) -> Transducer:
     return m, meta["earshot.tokens"]
 
 
-def greedy_tokens(m: Transducer, vocab, wave: np.ndarray, chunk: int):
+# Each engine decision must be PyTorch's argmax within this many logits: engine and PyTorch sum
+# floats in other orders (F32: logits differ in the 4th decimal), and with Q8_0 activations that
+# can flip a quantization step, which moves a logit by up to a few hundredths.
+ARGMAX_EPS_F32 = 1e-2
+ARGMAX_EPS_Q8 = 0.1
+
+
+def encode_clip(m: Transducer, wave: np.ndarray, chunk: int):
     with torch.no_grad():
         fb = features.fbank(torch.from_numpy(wave)).unsqueeze(0)
-        enc, lens = m.encode(fb, torch.tensor([fb.shape[1]]), chunk=chunk)
-        return [[vocab[t].replace("\u2581", " "), f] for t, f in m.greedy(enc, lens)[0]]
+        return m.encode(fb, torch.tensor([fb.shape[1]]), chunk=chunk)
+
+
+def greedy_tokens(m: Transducer, vocab, wave: np.ndarray, chunk: int):
+    enc, lens = encode_clip(m, wave, chunk)
+    return [[vocab[t].replace("\u2581", " "), f] for t, f in m.greedy(enc, lens)[0]]
+
+
+def engine_deficit(m: Transducer, vocab, enc: torch.Tensor, path) -> float:
+    """How far the engine's decisions on one clip ([[text, frame]]) are from the argmaxes of PyTorch's
+    logits on `enc` [T, D] (greedy_margin.path_deficit): 0 where PyTorch decodes the same."""
+    ids = {t.replace("\u2581", " "): i for i, t in enumerate(vocab)}
+    p = [(ids[t], f) for t, f in path]
+    return path_deficit(logit_lattice(m, enc, [t for t, _ in p]), p)
 
 
 def fsdd_clips(takes=(0,), limit=None, pad=0):
@@ -178,12 +198,13 @@ def check_model_tokens(test: unittest.TestCase, model_file: str, tmp: str):
     got = engine_batch_tokens(tmp, model_file, clips, chunk)
     want = [greedy_tokens(m, vocab, c, chunk) for c in clips]
     same = sum(g == w for g, w in zip(got, want))
-    print(f"\n{os.path.basename(model_file)}: {same}/{len(clips)} recordings with identical tokens and frames")
-    # Tokens must be identical. An emission frame may move by one where blank and the token tie
-    # within rounding (the shipped model has one such clip: logits 7.960 vs 7.941 at the frame).
-    test.assertEqual([[tk for tk, _ in g] for g in got], [[tk for tk, _ in w] for w in want])
-    for g, w in zip(got, want):
-        test.assertTrue(all(abs(fg - fw) <= 1 for (_, fg), (_, fw) in zip(g, w)), f"{g} vs {w}")
+    # Where blank and a token tie within rounding (the shipped model had a clip with logits 7.960
+    # vs 7.941), the engine may take the other branch: its decisions are compared, not its text.
+    deficits = [engine_deficit(m, vocab, encode_clip(m, c, chunk)[0][0], g) for c, g in zip(clips, got)]
+    print(f"\n{os.path.basename(model_file)}: {same}/{len(clips)} recordings with identical tokens and frames; "
+          f"the engine's decisions at most {max(deficits):.3f} logits off PyTorch's argmax")
+    for g, w, d in zip(got, want, deficits):
+        test.assertLessEqual(d, ARGMAX_EPS_Q8, f"engine {g} vs PyTorch {w}")
     test.assertGreaterEqual(same, len(clips) - 2)
     test.assertGreater(sum(bool(w) for w in want), len(clips) // 2, "the model should recognize most digits")
 
@@ -272,19 +293,20 @@ class TransducerParity(unittest.TestCase):
                 # flip a near-tie argmax of a random model, so the search is checked on the
                 # engine's own encoder output; F32 compares PyTorch's whole decoding (from the
                 # engine's features) with the engine's.
-                ref = m.greedy(enc if weights == "f32" else e.unsqueeze(0), lens)[0]
+                ref_enc = enc[0] if weights == "f32" else e
+                ref = m.greedy(ref_enc.unsqueeze(0), lens)[0]
+                got = [(tok["text"], round(tok["start"] / 0.04)) for tok in out["tokens"]]
+                deficit = engine_deficit(m, TOKENS, ref_enc, got)
         finally:
             m.set_qat(False)
         print(f"\n{weights} chunk {chunk}: fbank max |diff| {fbank_err:.2g}; {T} frames, max |enc diff| {enc_err:.3g} (mean {enc_mean_err:.2g}), "
-              f"max |logp diff| {logp_err:.3g}, {len(ref)} tokens")
+              f"max |logp diff| {logp_err:.3g}, {len(ref)} tokens, engine decisions {deficit:.2g} off the argmax")
         self.assertLessEqual(enc_err, enc_tol)
         self.assertLessEqual(enc_mean_err, enc_tol / 10)
         self.assertLessEqual(logp_err, logp_tol)
         self.assertGreater(len(ref), 3, "the random model should emit tokens")
-        got = [(tok["text"], round(tok["start"] / 0.04)) for tok in out["tokens"]]
-        tokens = [t.replace("\u2581", " ") for t in TOKENS]
-        want = [(tokens[tok], frame) for tok, frame in ref]
-        self.assertEqual(got, want)
+        self.assertGreater(len(got), 3)
+        self.assertLessEqual(deficit, ARGMAX_EPS_F32)
 
     def test_file_read_back_into_pytorch(self):
         """The reader used for the shipped model: a Q4_0 file read back computes what the original
@@ -303,11 +325,15 @@ class TransducerParity(unittest.TestCase):
         clips = fsdd_clips(limit=6)
         got = engine_batch_tokens(self.tmp.name, self.files["f32"], clips, 4)
         back_f32, _ = transducer_from_gguf(self.files["f32"])
-        self.assertEqual(got, [greedy_tokens(back_f32, vocab, c, 4) for c in clips])
+        for c, g in zip(clips, got):
+            enc = encode_clip(back_f32, c, 4)[0][0]
+            self.assertLessEqual(engine_deficit(back_f32, vocab, enc, g), ARGMAX_EPS_F32, g)
+        self.assertGreaterEqual(sum(bool(g) for g in got), len(clips) // 2, "the random model should emit tokens")
 
     def test_shipped_model_tokens(self):
-        """The shipped model: the engine's greedy tokens equal the PyTorch QAT model's on FSDD take 0
-        (40 recordings of the dev split), decoded with the model's own chunk size."""
+        """The shipped model: each greedy decision of the engine is the PyTorch QAT model's argmax
+        within ARGMAX_EPS_Q8 on FSDD take 0 (40 recordings of the dev split), decoded with the
+        model's own chunk size, and at most 2 recordings decode differently."""
         check_model_tokens(self, SHIPPED, self.tmp.name)
 
     def test_shipped_model_hot_phrase(self):
