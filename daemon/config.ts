@@ -161,6 +161,34 @@ const hermesSchema = z
   .strict()
   .default({});
 
+/** Wyoming speech-to-text server (daemon/wyoming/): Home Assistant's Assist pipeline, Rhasspy 3 */
+const wyomingSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    uri: z
+      .string()
+      .regex(/^(tcp:\/\/(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):\d{1,5}|unix:\/\/\S+)$/, 'must be tcp://HOST:PORT or unix://PATH')
+      .refine((u) => !u.startsWith('tcp:') || Number(u.slice(u.lastIndexOf(':') + 1)) <= 65535, 'the port must be at most 65535')
+      .default('tcp://0.0.0.0:10300'),
+    /** advertise as _wyoming._tcp over mDNS (Home Assistant discovers it) */
+    zeroconf: z.boolean().default(true),
+    /** the advertised instance name; null: earshot-<site>-<hostname> */
+    zeroconf_name: z.string().min(1).max(63).nullable().default(null),
+    /** send transcript-start / transcript-chunk / transcript-stop while audio arrives */
+    streaming: z.boolean().default(true),
+    max_clients: z.number().int().min(1).max(64).default(8),
+    /** a connection that sends nothing this long is closed */
+    idle_timeout_s: z.number().int().min(1).max(3600).default(60),
+    /** per event: the header line, the data block, the payload (an audio chunk) */
+    max_header_bytes: z.number().int().min(256).max(1048576).default(16384),
+    max_data_bytes: z.number().int().min(256).max(16777216).default(1048576),
+    max_payload_bytes: z.number().int().min(1024).max(16777216).default(1048576),
+    /** the longest utterance accepted, in seconds of audio */
+    max_audio_s: z.number().int().min(1).max(600).default(60),
+  })
+  .strict()
+  .default({});
+
 const watchdogSchema = z
   .object({
     /** WATCHDOG=1 stops when no audio frame arrived for this long... */
@@ -185,6 +213,7 @@ export const configSchema = z
     outbox: outboxSchema,
     homeassistant: homeAssistantSchema,
     hermes: hermesSchema,
+    wyoming: wyomingSchema,
     watchdog: watchdogSchema,
   })
   .strict();

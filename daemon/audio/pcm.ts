@@ -1,5 +1,8 @@
 // Raw interleaved PCM bytes -> mono float, keeping a partial frame between chunks.
-export type PcmFormat = 's16le' | 's32le' | 'f32le';
+// s8 and s24le serve Wyoming clients (its width 1 is signed, as Python's audioop reads it).
+export type PcmFormat = 's8' | 's16le' | 's24le' | 's32le' | 'f32le';
+
+const BYTES: Record<PcmFormat, number> = { s8: 1, s16le: 2, s24le: 3, s32le: 4, f32le: 4 };
 
 export class PcmDecoder {
   private rest = Buffer.alloc(0);
@@ -9,7 +12,7 @@ export class PcmDecoder {
     private readonly format: PcmFormat,
     private readonly channels: number,
   ) {
-    this.bytes = format === 's16le' ? 2 : 4;
+    this.bytes = BYTES[format];
   }
 
   decode(chunk: Buffer): Float32Array {
@@ -23,6 +26,8 @@ export class PcmDecoder {
       let sum = 0;
       for (let c = 0; c < this.channels; c++, p += this.bytes) {
         if (this.format === 's16le') sum += buf.readInt16LE(p) / 32768;
+        else if (this.format === 's8') sum += buf.readInt8(p) / 128;
+        else if (this.format === 's24le') sum += buf.readIntLE(p, 3) / 8388608;
         else if (this.format === 's32le') sum += buf.readInt32LE(p) / 2147483648;
         else sum += buf.readFloatLE(p);
       }
