@@ -1,8 +1,9 @@
 """The C++ engine (through the Node addon) against the PyTorch definitions on small random models.
 
 Transducer (D=64, 2 blocks), exported F32 and Q4_0: encoder outputs chunk by chunk, joiner
-log-probabilities, greedy decisions (each the other side's argmax within a tolerance); the encoder is fed the engine's own fbank frames, so only the
-network's arithmetic is compared (the fbank is checked against torchaudio separately). The Q4_0
+log-probabilities, greedy decisions (each PyTorch's argmax within a tolerance); the encoder is fed
+the engine's own fbank frames, so only the network's arithmetic is compared (the fbank is checked
+against torchaudio separately). The Q4_0
 comparison runs the PyTorch model in QAT mode, which computes what the engine computes (Q4_0
 weights, Q8_0 inputs); float summation order still differs, and where it moves a value across a Q8_0
 rounding boundary the value changes by one quantization step (seen: the encoder equal to 1e-6 up to
