@@ -17,7 +17,8 @@ function opt(name: string, fallback: string): string {
 
 const int4File = opt('int4', models.int4);
 const f32File = opt('f32', models.f32);
-// A trial run (EARSHOT_BENCH_OUT) keeps its exports out of the committed bench/onnx/.
+// The exports are generated, not committed: made here when missing or made from another model.
+// A trial run (EARSHOT_BENCH_OUT) keeps its own, apart from the regular run's bench/onnx/.
 const onnxDir = opt('onnx-dir', isTrial ? path.join(workDir, 'onnx') : path.join(repoRoot, 'bench', 'onnx'));
 const limit = Number(opt('limit', quick ? '10' : '0').split('/').pop());
 const worker = path.join(repoRoot, 'bench', 'recognizer-worker.ts');

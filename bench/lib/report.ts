@@ -35,7 +35,7 @@ What it needs (Debian bookworm):
 - the models in \`models/\`, the bundled \`samples/sample.wav\` + \`sample.json\`, and the recordings in
   \`../shared/data\` (FSDD takes 0-4).
 - \`bench/onnx/\` holds the ONNX exports of the F32 model's encoder (\`bench/onnx_export.py\`, Debian's
-  torch) and their int8 versions; the bench redoes them whenever \`models/earshot-en-f32.gguf\` changes.
+  torch) and their int8 versions, generated (not in git): the bench makes them when missing or when \`models/earshot-en-f32.gguf\` changes.
   \`bench/onnx/quantize.py\` makes the int8 files with onnxruntime's own \`quantize_dynamic\` instead,
   where Python's onnxruntime is installed (Debian has none).
 
