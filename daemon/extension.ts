@@ -1,7 +1,7 @@
 // Features that sit beside the microphone pipeline (the Wyoming server, Home Assistant discovery)
 // are extensions: the daemon composes them, starts them once its models and link are up, and
 // stops them before it shuts those down. Each reads what it needs through these narrow views.
-import type { RecognizerOptions, SpeakerEncoder, TransducerModel } from './native.js';
+import type { DecodeResult, RecognizerOptions, SpeakerEncoder, TransducerModel } from './native.js';
 import type { Profile } from './profiles.js';
 
 export interface Extension {
@@ -17,4 +17,7 @@ export interface Engine {
   recognizerOptions(): RecognizerOptions;
   speakerEncoder(): SpeakerEncoder | undefined;
   profiles(): Profile[];
+  /** the intent (name, slots, score) the loaded sentence files read off a result; null for none.
+   * Absent while no sentence file is loaded (a result's own `intent` field is used then). */
+  intent?(result: DecodeResult): unknown;
 }

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import type { Config } from '../config.js';
+import { ConfigError, type Config } from '../config.js';
 import type { Engine, Extension } from '../extension.js';
 import { childLogger } from '../log.js';
 import { Session } from './session.js';
@@ -21,12 +21,12 @@ export function parseUri(uri: string): Listen {
   const tcp = /^tcp:\/\/(\[[^\]]+\]|[^\s:/]+):(\d{1,5})$/.exec(uri);
   if (tcp) {
     const port = Number(tcp[2]);
-    if (port > 65535) throw new Error(`wyoming.uri: port ${port} is out of range`);
+    if (port > 65535) throw new ConfigError(`wyoming.uri: port ${port} is out of range`, 'wyoming.uri');
     return { kind: 'tcp', host: tcp[1].replace(/^\[|\]$/g, ''), port };
   }
   const unix = /^unix:\/\/(\S+)$/.exec(uri);
   if (unix) return { kind: 'unix', path: unix[1] };
-  throw new Error(`wyoming.uri must be tcp://HOST:PORT or unix://PATH, got ${JSON.stringify(uri)}`);
+  throw new ConfigError(`wyoming.uri must be tcp://HOST:PORT or unix://PATH, got ${JSON.stringify(uri)}`, 'wyoming.uri');
 }
 
 /** Languages the model speaks: its metadata, else the code in its name (earshot-en), else English. */

@@ -175,7 +175,8 @@ export class Session {
       u.stream.dispose();
     }
     if (this.closed) return;
-    const t = transcriptEvent(result, scores, profiles.length > 0, this.language);
+    const intent = this.engine.intent ? this.engine.intent(result) : (result as { intent?: unknown }).intent;
+    const t = transcriptEvent(result.text, scores, profiles.length > 0, intent, this.language);
     this.transcripts++;
     this.log.info({ text: t.text, speaker: t.context?.speaker?.name ?? null, audio_s: Math.round((u.samples / SAMPLE_RATE) * 100) / 100 }, 'wyoming transcript');
     if (this.opts.streaming) {
@@ -228,16 +229,16 @@ export class Session {
   }
 }
 
-export function transcriptEvent(result: DecodeResult & { intent?: unknown }, scores: SpeakerMatch[], withProfiles: boolean, language?: string): TranscriptEvent {
+export function transcriptEvent(text: string, scores: SpeakerMatch[], withProfiles: boolean, intent: unknown, language?: string): TranscriptEvent {
   const context: NonNullable<TranscriptEvent['context']> = {};
   // speaker: the best-matching profile, as in the MQTT transcript (null for too little speech)
   if (withProfiles) {
     context.speaker = scores[0] ?? null;
     context.speaker_scores = scores;
   }
-  // the sentence decoder (recognizer.sentences) adds the matched intent to the result
-  if (result.intent !== undefined && result.intent !== null) context.intent = result.intent;
-  const t: TranscriptEvent = { text: result.text };
+  // with sentence files (recognizer.sentences): the intent the sentence matched
+  if (intent !== undefined && intent !== null) context.intent = intent;
+  const t: TranscriptEvent = { text };
   if (language) t.language = language;
   if (Object.keys(context).length) t.context = context;
   return t;

@@ -1,0 +1,61 @@
+// `earshot serve`: the Wyoming speech-to-text server alone, without microphone or MQTT. It loads
+// the recognizer (and the speaker encoder when profiles are given), serves until SIGTERM/SIGINT.
+import fs from 'node:fs';
+import { loadConfig, type Config } from '../config.js';
+import type { Engine } from '../extension.js';
+import { childLogger, setLogLevel } from '../log.js';
+import { loadSpeakerEncoder, loadTransducer, type LoadedSpeakerEncoder } from '../models.js';
+import type { RecognizerOptions } from '../native.js';
+import { loadProfile, type Profile } from '../profiles.js';
+import { version } from '../version.js';
+import { WyomingServer } from './server.js';
+
+const log = childLogger('serve');
+
+export interface ServeOptions {
+  config?: string;
+  uri?: string;
+  zeroconf?: boolean;
+  profile: string[];
+}
+
+/** The recognizer options the configuration asks for (the daemon's pipeline uses the same keys). */
+export function recognizerOptions(cfg: Config): RecognizerOptions {
+  return { beam: cfg.recognizer.beam, chunkFrames: cfg.recognizer.chunk_frames ?? undefined, hotPhrases: cfg.recognizer.hot_phrases };
+}
+
+export async function runServe(o: ServeOptions): Promise<void> {
+  const cfg = loadConfig(o.config);
+  if (o.uri !== undefined) cfg.wyoming.uri = o.uri;
+  if (o.zeroconf !== undefined) cfg.wyoming.zeroconf = o.zeroconf;
+  setLogLevel(process.env.EARSHOT_LOG_LEVEL ?? cfg.log_level);
+  const profileFiles = [...cfg.vad.profiles.map((p) => ({ file: p.file, name: p.name })), ...o.profile.map((file) => ({ file, name: undefined }))];
+  const transducer = await loadTransducer(cfg.models.transducer);
+  let encoder: LoadedSpeakerEncoder | undefined;
+  if (profileFiles.length) {
+    if (!fs.existsSync(cfg.models.speaker_encoder)) throw new Error(`cannot match speakers: the speaker encoder model ${cfg.models.speaker_encoder} does not exist`);
+    encoder = await loadSpeakerEncoder(cfg.models.speaker_encoder);
+  }
+  const profiles: Profile[] = profileFiles.map((p) => loadProfile(p.file, encoder, undefined, p.name));
+  const options = recognizerOptions(cfg);
+  transducer.createStream(options).dispose(); // a hot phrase the model cannot spell fails here, not at the first client
+  const engine: Engine = {
+    transducer: () => transducer,
+    recognizerOptions: () => options,
+    speakerEncoder: () => encoder?.encoder,
+    profiles: () => profiles,
+  };
+  const server = new WyomingServer({ cfg: cfg.wyoming, engine, version, site: cfg.site });
+  await server.start();
+  log.info({ uri: server.uri, model: transducer.info.name, profiles: profiles.map((p) => p.name) }, 'earshot serve running');
+  await new Promise<void>((resolve) => {
+    const stop = (sig: NodeJS.Signals) => {
+      log.info({ signal: sig }, 'shutting down');
+      void server.stop().then(resolve);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  transducer.dispose();
+  encoder?.encoder.dispose();
+}
