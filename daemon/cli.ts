@@ -4,6 +4,7 @@
 //   earshot vad [--profile FILE] [--frames] FILE...
 //   earshot enroll --out PROFILE FILE...
 //   earshot check-config FILE
+//   earshot serve [--config FILE] [--uri URI] [--no-zeroconf] [--profile FILE]...
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +21,7 @@ import { installRoot } from './paths.js';
 import { makeProfile, saveProfile } from './profiles.js';
 import type { Transcript } from './transcript.js';
 import { version } from './version.js';
+import { runServe } from './wyoming/serve.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const port = (v: string) => {
@@ -137,6 +139,18 @@ export function buildProgram(): Command {
       const name = o.name ?? path.basename(o.out).replace(/\.json$/i, '');
       saveProfile(o.out, makeProfile(name, res.embedding, encoder, res.speechSeconds, files));
       process.stderr.write(`enrolled "${name}": ${res.speechSeconds.toFixed(1)} s of speech from ${files.length} file(s) -> ${o.out}\n`);
+    });
+
+  program
+    .command('serve')
+    .description('Wyoming speech-to-text server only (Home Assistant Assist): no microphone, no MQTT')
+    .option('--config <file>', 'YAML configuration file (models, recognizer, vad.profiles, wyoming)')
+    .option('--uri <uri>', 'tcp://HOST:PORT or unix://PATH (default: wyoming.uri, tcp://0.0.0.0:10300)')
+    .option('--no-zeroconf', 'do not advertise the server over mDNS')
+    .option('--profile <file>', 'speaker profile (repeatable): transcripts say who spoke', collect, [])
+    .action(async (o: { config?: string; uri?: string; zeroconf: boolean; profile: string[] }) => {
+      await runServe({ config: o.config, uri: o.uri, zeroconf: o.zeroconf ? undefined : false, profile: o.profile.map((p) => path.resolve(p)) });
+      process.exit(process.exitCode ?? 0);
     });
 
   program
