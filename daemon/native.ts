@@ -17,7 +17,13 @@ export interface DecodeResult {
   tokens: TokenInfo[];
   /** token boundaries (seconds) from the CIF head; empty for models without one */
   boundaries: number[];
+  /** with `sentences`: the best whole sentence of the restricted search, or null when none is;
+   * score = exp(its path score minus the unrestricted path's, per token), at most 1 */
+  sentence?: { text: string; score: number; tokens: TokenInfo[] } | null;
 }
+
+/** A compiled sentence automaton (TransducerModel.compileSentences); opaque. */
+export type SentenceHandle = { readonly __sentenceHandle: unique symbol };
 
 export interface ModelInfo {
   name: string;
@@ -43,6 +49,10 @@ export interface RecognizerOptions {
   /** 1 = greedy, >1 = modified beam search with that many active paths */
   beam?: number;
   hotPhrases?: HotPhrase[];
+  /** decode also restricted to these sentences (DecodeResult.sentence) */
+  sentences?: SentenceHandle;
+  /** hypotheses of the restricted search (default 4) */
+  sentenceBeam?: number;
   /** silence appended by finalize() so the model emits its last tokens (they come some frames after
    * their audio); default 500, 0 = none (exact comparisons with the PyTorch model) */
   tailPaddingMs?: number;
@@ -64,6 +74,9 @@ export interface TransducerModel {
   info: ModelInfo;
   /** Throws on bad options, e.g. a hot phrase the model's tokens cannot spell. */
   createStream(options?: RecognizerOptions): RecognizerStream;
+  /** Maps a sentence automaton (daemon/sentences.ts) onto the model's tokens; throws when the
+   * model cannot spell one of its characters. */
+  compileSentences(automaton: import('./sentences.js').Automaton): SentenceHandle;
   /** Streams already created keep working; the model's memory goes with the last of them. */
   dispose(): void;
   /** Test hook (synchronous, blocks): encoder output [frames * d_model] of the audio, chunk by chunk. */

@@ -102,8 +102,29 @@ Napi::Object transcript_to_js(Napi::Env env, const Transcript& t) {
   Napi::Array b = Napi::Array::New(env, t.boundaries.size());
   for (size_t i = 0; i < t.boundaries.size(); ++i) b.Set(uint32_t(i), t.boundaries[i]);
   r.Set("boundaries", b);
+  if (t.has_grammar) {
+    if (!t.matched) {
+      r.Set("sentence", env.Null());
+    } else {
+      Napi::Object sen = Napi::Object::New(env);
+      sen.Set("text", t.sentence);
+      sen.Set("score", t.sentence_score);
+      Napi::Array st = Napi::Array::New(env, t.sentence_tokens.size());
+      for (size_t i = 0; i < t.sentence_tokens.size(); ++i) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("text", t.sentence_tokens[i].text);
+        o.Set("start", t.sentence_tokens[i].start);
+        o.Set("conf", t.sentence_tokens[i].conf);
+        st.Set(uint32_t(i), o);
+      }
+      sen.Set("tokens", st);
+      r.Set("sentence", sen);
+    }
+  }
   return r;
 }
+
+using GrammarRef = std::shared_ptr<const Grammar>;
 
 // ---- loading ----
 
@@ -331,6 +352,17 @@ std::unique_ptr<TransducerStream> make_stream(Napi::Env env, std::shared_ptr<con
   if (options.IsObject()) {
     Napi::Object o = options.As<Napi::Object>();
     Napi::Value c = o.Get("chunkFrames"), b = o.Get("beam"), h = o.Get("hotPhrases"), tp = o.Get("tailPaddingMs");
+    Napi::Value sen = o.Get("sentences"), sb = o.Get("sentenceBeam");
+    if (!sen.IsUndefined()) {
+      if (!sen.IsExternal()) throw_type(env, "createStream: sentences must come from model.compileSentences()");
+      opt.grammar = *sen.As<Napi::External<GrammarRef>>().Data();
+    }
+    if (!sb.IsUndefined()) {
+      if (!sb.IsNumber() || sb.As<Napi::Number>().Int32Value() < 1 || sb.As<Napi::Number>().Int32Value() > 16 ||
+          sb.As<Napi::Number>().DoubleValue() != sb.As<Napi::Number>().Int32Value())
+        throw Napi::RangeError::New(env, "createStream: sentenceBeam must be an integer from 1 to 16");
+      opt.grammar_beam = sb.As<Napi::Number>().Int32Value();
+    }
     if (!tp.IsUndefined()) {
       if (!tp.IsNumber() || tp.As<Napi::Number>().Int32Value() < 0 || tp.As<Napi::Number>().Int32Value() > 5000 ||
           tp.As<Napi::Number>().DoubleValue() != tp.As<Napi::Number>().Int32Value())
@@ -415,6 +447,7 @@ class TransducerWrap : public Napi::ObjectWrap<TransducerWrap> {
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "TransducerModel",
                        {InstanceMethod("createStream", &TransducerWrap::CreateStream),
+                        InstanceMethod("compileSentences", &TransducerWrap::CompileSentences),
                         InstanceMethod("dispose", &TransducerWrap::Dispose),
                         InstanceMethod("debugEncode", &TransducerWrap::DebugEncode),
                         InstanceMethod("debugJoint", &TransducerWrap::DebugJoint),
@@ -440,6 +473,44 @@ class TransducerWrap : public Napi::ObjectWrap<TransducerWrap> {
   Napi::Value CreateStream(const Napi::CallbackInfo& info) {
     auto stream = make_stream(info.Env(), live("createStream"), info.Length() > 0 ? info[0] : info.Env().Undefined());
     return data(info.Env()).stream.New({Napi::External<TransducerStream>::New(info.Env(), stream.release())});
+  }
+  // The sentence automaton from daemon/sentences.ts, mapped onto this model's tokens; an opaque
+  // handle that streams share (createStream's `sentences`).
+  Napi::Value CompileSentences(const Napi::CallbackInfo& info) {
+    const TransducerModel& m = *live("compileSentences");
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) throw_type(env, "compileSentences: expected an automaton object");
+    Napi::Object a = info[0].As<Napi::Object>();
+    GrammarSpec spec;
+    auto num = [&](const char* k) {
+      Napi::Value v = a.Get(k);
+      if (!v.IsNumber()) throw_type(env, std::string("compileSentences: ") + k + " must be a number");
+      return v.As<Napi::Number>().Int32Value();
+    };
+    auto i32 = [&](const char* k) {
+      Napi::Value v = a.Get(k);
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+        throw_type(env, std::string("compileSentences: ") + k + " must be an Int32Array");
+      Napi::Int32Array t = v.As<Napi::Int32Array>();
+      return std::vector<int32_t>(t.Data(), t.Data() + t.ElementLength());
+    };
+    spec.states = num("states");
+    spec.start = num("start");
+    spec.arcs = i32("arcs");
+    spec.final = i32("final");
+    spec.call_start = i32("callStart");
+    Napi::Value le = a.Get("listEnd");
+    if (!le.IsTypedArray() || le.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      throw_type(env, "compileSentences: listEnd must be a Uint8Array");
+    Napi::Uint8Array l = le.As<Napi::Uint8Array>();
+    spec.list_end.assign(l.Data(), l.Data() + l.ElementLength());
+    GrammarRef g;
+    try {
+      g = std::make_shared<const Grammar>(spec, m.config().tokens, m.config().blank);
+    } catch (const std::invalid_argument& e) {
+      throw Napi::Error::New(env, std::string("compileSentences: ") + e.what());
+    }
+    return Napi::External<GrammarRef>::New(env, new GrammarRef(std::move(g)), [](Napi::Env, GrammarRef* p) { delete p; });
   }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     model_.reset();  // streams keep their own reference

@@ -113,13 +113,18 @@ std::vector<int> tokenize_phrase(const std::string& phrase, const std::vector<st
 }
 
 Search::Search(const TransducerModel& model, int beam, std::shared_ptr<const ContextGraph> context,
-               bool greedy_when_one)
-    : model_(model), beam_(std::max(1, beam)), greedy_when_one_(greedy_when_one), context_(std::move(context)) {
+               bool greedy_when_one, std::shared_ptr<const Grammar> grammar)
+    : model_(model),
+      beam_(std::max(1, beam)),
+      greedy_when_one_(greedy_when_one && !grammar),
+      context_(std::move(context)),
+      dfa_(grammar ? std::make_unique<GrammarDfa>(std::move(grammar)) : nullptr) {
   reset();
 }
 
 void Search::reset() {
   hyps_.assign(1, Hyp{});
+  if (dfa_) dfa_->trim(100000);  // bounded: subsets explored by past utterances are dropped when many
   pred_cache_.clear();
 }
 
@@ -155,9 +160,9 @@ void Search::greedy_frame(const float* join_enc, int64_t frame) {
   for (int emitted = 0; emitted < kMaxSymbols; ++emitted) {
     model_.joint(join_enc, pred_for(h.tokens), logp_.data());
     int best = int(std::max_element(logp_.begin(), logp_.end()) - logp_.begin());
+    h.score += logp_[best];  // blanks count too: the score is the path's (compared with a grammar's)
     if (best == blank) break;
     h.tokens.push_back(Token{best, frame, logp_[best]});
-    h.score += logp_[best];
   }
 }
 
@@ -189,26 +194,27 @@ void Search::beam_frame(const float* join_enc, int64_t frame) {
   struct Cand {
     double score;
     int from;  // index into active, or -1 - index into done
-    int token, ctx;
+    int token, ctx, g;
     float logp;
   };
   std::vector<Hyp> active = std::move(hyps_), done;
   std::vector<Cand> cands;
   for (int step = 0; step < kMaxSymbols && !active.empty(); ++step) {
     cands.clear();
-    for (size_t i = 0; i < done.size(); ++i) cands.push_back(Cand{done[i].score, -1 - int(i), -1, 0, 0.f});
+    for (size_t i = 0; i < done.size(); ++i) cands.push_back(Cand{done[i].score, -1 - int(i), -1, 0, 0, 0.f});
     for (size_t h = 0; h < active.size(); ++h) {
       const Hyp& hyp = active[h];
       model_.joint(join_enc, pred_for(hyp.tokens), logp_.data());
       for (int v = 0; v < V; ++v) {
         double s = hyp.score + logp_[v];
-        int ctx = hyp.ctx;
+        int ctx = hyp.ctx, g = hyp.g;
+        if (v != c.blank && dfa_ && (g = dfa_->next(hyp.g, v)) < 0) continue;  // not in any sentence
         if (v != c.blank && context_) {
           float delta;
           ctx = context_->step(hyp.ctx, v, &delta);
           s += delta;
         }
-        cands.push_back(Cand{s, int(h), v, ctx, logp_[v]});
+        cands.push_back(Cand{s, int(h), v, ctx, g, logp_[v]});
       }
     }
     size_t k = std::min<size_t>(beam_, cands.size());
@@ -229,6 +235,7 @@ void Search::beam_frame(const float* join_enc, int64_t frame) {
       }
       h.tokens.push_back(Token{cd.token, frame, cd.logp});
       h.ctx = cd.ctx;
+      h.g = cd.g;
       h.key = (h.key ^ uint64_t(cd.token + 1)) * 1099511628211ull;
       add_merged(step + 1 < kMaxSymbols ? next_active : next_done, std::move(h));
     }
@@ -239,16 +246,18 @@ void Search::beam_frame(const float* join_enc, int64_t frame) {
   hyps_ = std::move(done);
 }
 
-std::vector<Token> Search::best() const {
+std::vector<Token> Search::best(double* score) const {
   const Hyp* best = nullptr;
   double best_score = -INFINITY;
   for (const Hyp& h : hyps_) {
+    if (dfa_ && !dfa_->accepting(h.g)) continue;
     double s = h.score - (context_ ? context_->pending(h.ctx) : 0.f);
     if (!best || s > best_score) {
       best = &h;
       best_score = s;
     }
   }
+  if (score) *score = best_score;
   return best ? best->tokens : std::vector<Token>{};
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "grammar.h"
 #include "transducer.h"
 
 namespace earshot {
@@ -52,12 +53,14 @@ class Search {
   static constexpr int kMaxSymbols = 3;  // per encoder frame
   // beam 1 runs greedy search unless greedy_when_one is false (tests: the beam code with one path
   // must find the greedy result).
+  // With a grammar, every hypothesis stays a prefix of a sentence it accepts (beam code even at 1).
   Search(const TransducerModel& model, int beam, std::shared_ptr<const ContextGraph> context,
-         bool greedy_when_one = true);
+         bool greedy_when_one = true, std::shared_ptr<const Grammar> grammar = nullptr);
   // Decodes T encoder frames [T, D], the first being stream frame first_frame.
   void decode(const float* enc, int T, int64_t first_frame);
   // Best hypothesis so far (boosts of unfinished phrases taken back).
-  std::vector<Token> best() const;
+  // With a grammar: the best hypothesis that is a whole sentence (empty and *score -inf if none).
+  std::vector<Token> best(double* score = nullptr) const;
   void reset();
 
  private:
@@ -65,6 +68,7 @@ class Search {
     std::vector<Token> tokens;
     double score = 0;
     int ctx = 0;
+    int g = 0;  // GrammarDfa state
     uint64_t key = 1469598103934665603ull;  // hash of the token ids, to merge equal prefixes
   };
   const float* pred_for(const std::vector<Token>& tokens);
@@ -75,6 +79,7 @@ class Search {
   int beam_;
   bool greedy_when_one_;
   std::shared_ptr<const ContextGraph> context_;
+  std::unique_ptr<GrammarDfa> dfa_;
   std::vector<Hyp> hyps_;
   std::map<std::vector<int>, std::vector<float>> pred_cache_;  // history -> join.pred output
   std::vector<float> join_enc_, logp_;

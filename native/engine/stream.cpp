@@ -47,7 +47,9 @@ TransducerStream::TransducerStream(std::shared_ptr<const TransducerModel> model,
       tail_samples_(std::max(0, opt.tail_padding_ms) * 16),
       enc_(model_->new_encoder_state()),
       context_(build_context(*model_, opt, rejected_)),
-      search_(*model_, opt.beam, context_) {}
+      search_(*model_, opt.beam, context_),
+      grammar_search_(opt.grammar ? std::make_unique<Search>(*model_, std::max(1, opt.grammar_beam), nullptr, false, opt.grammar)
+                                  : nullptr) {}
 
 void TransducerStream::accept(const float* samples, size_t n) { fbank_.accept(samples, n); }
 void TransducerStream::accept_int16(const int16_t* samples, size_t n) { fbank_.accept_int16(samples, n); }
@@ -82,6 +84,7 @@ int TransducerStream::decode(int frames) {
   model_->encode_chunk(enc_, feats_.data(), frames, enc_out_.data());
   feats_.erase(feats_.begin(), feats_.begin() + frames * per_frame);
   search_.decode(enc_out_.data(), frames, first);
+  if (grammar_search_) grammar_search_->decode(enc_out_.data(), frames, first);
   if (c.has_cif) {
     for (int t = 0; t < frames; ++t) {
       double before = cif_sum_;
@@ -95,13 +98,27 @@ int TransducerStream::decode(int frames) {
 Transcript TransducerStream::result() const {
   Transcript r;
   const auto& vocab = model_->config().tokens;
-  std::vector<std::string> pieces;
-  for (const Token& t : search_.best()) {
-    pieces.push_back(vocab[t.id]);
-    r.tokens.push_back(TokenOut{piece_text(vocab[t.id]), t.frame * model_->frame_seconds(), std::exp(t.logp)});
-  }
-  r.text = join_tokens(pieces);
+  auto spell = [&](const std::vector<Token>& best, std::vector<TokenOut>& out) {
+    std::vector<std::string> pieces;
+    for (const Token& t : best) {
+      pieces.push_back(vocab[t.id]);
+      out.push_back(TokenOut{piece_text(vocab[t.id]), t.frame * model_->frame_seconds(), std::exp(t.logp)});
+    }
+    return join_tokens(pieces);
+  };
+  double free_score = 0;
+  r.text = spell(search_.best(&free_score), r.tokens);
   r.boundaries = boundaries_;
+  if (grammar_search_) {
+    r.has_grammar = true;
+    double score = -INFINITY;
+    std::vector<Token> best = grammar_search_->best(&score);
+    r.matched = std::isfinite(score);
+    if (r.matched) {
+      r.sentence = spell(best, r.sentence_tokens);
+      r.sentence_score = std::min(1.0, std::exp((score - free_score) / std::max<size_t>(1, best.size())));
+    }
+  }
   return r;
 }
 
@@ -110,6 +127,7 @@ void TransducerStream::reset() {
   feats_.clear();
   enc_ = model_->new_encoder_state();
   search_.reset();
+  if (grammar_search_) grammar_search_->reset();
   cif_sum_ = 0;
   boundaries_.clear();
 }

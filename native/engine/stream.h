@@ -18,6 +18,9 @@ struct StreamOptions {
   // audio, so a segment cut right after the speech would lose them.
   int tail_padding_ms = 500;
   std::vector<std::pair<std::string, float>> hot_phrases;  // phrase, boost per token
+  // Sentences: a second search restricted to them runs beside the unrestricted one.
+  std::shared_ptr<const Grammar> grammar;
+  int grammar_beam = 4;
 };
 
 struct TokenOut {
@@ -30,6 +33,12 @@ struct Transcript {
   std::string text;
   std::vector<TokenOut> tokens;
   std::vector<double> boundaries;  // CIF token boundaries in seconds (models with a CIF head)
+  // With a grammar: the best whole sentence (matched false when no hypothesis is one), and how its
+  // path score compares with the unrestricted path's: exp(difference per sentence token), <= 1.
+  bool has_grammar = false, matched = false;
+  std::string sentence;
+  std::vector<TokenOut> sentence_tokens;
+  double sentence_score = 0;
 };
 
 class TransducerStream {
@@ -59,6 +68,7 @@ class TransducerStream {
   std::vector<std::string> rejected_;  // filled while context_ is built: declared before it
   std::shared_ptr<const ContextGraph> context_;
   Search search_;
+  std::unique_ptr<Search> grammar_search_;
   double cif_sum_ = 0;
   std::vector<double> boundaries_;
   std::vector<float> enc_out_;

@@ -1,0 +1,59 @@
+// Decoding with sentences: the compiled sentence files on a loaded model, and what a decoding
+// result means once they are on (the sentence and its intent, or no intent and the free text).
+// Used by the pipeline (daemon, `earshot transcribe`) and by anything that decodes audio on its own.
+import type { DecodeResult, SentenceHandle, TransducerModel } from './native.js';
+import { loadSentences, matchSentence, type Grammar, type IntentMatch } from './sentences.js';
+
+/** A sentence whose score (0..1, bench/sentences.ts) is below this is no match: the audio fits the
+ * unrestricted decoding much better than any sentence. */
+export const DEFAULT_MIN_SCORE = 0.5;
+
+export interface SentenceRecognizer {
+  files: string[];
+  grammar: Grammar;
+  /** the automaton on the model's tokens, shared by every stream */
+  handle: SentenceHandle;
+  minScore: number;
+  /** hypotheses of the restricted search */
+  beam: number;
+}
+
+/** Loads and compiles sentence files for a model; throws SentenceError (file, line, construct) or
+ * an Error when the model cannot spell a character they use. */
+export function prepareSentences(model: TransducerModel, files: string[], opts: { minScore?: number; beam?: number } = {}): SentenceRecognizer {
+  const grammar = loadSentences(files);
+  const handle = model.compileSentences(grammar.automaton);
+  return { files, grammar, handle, minScore: opts.minScore ?? DEFAULT_MIN_SCORE, beam: opts.beam ?? 4 };
+}
+
+export interface IntentResult {
+  /** the matched sentence, or the unrestricted text when nothing matched */
+  text: string;
+  intent: IntentMatch | null;
+}
+
+/** Reads a stream's result (created with `streamOptions(sr)`) into text and intent. */
+export function resolveIntent(sr: SentenceRecognizer, result: DecodeResult): IntentResult {
+  const s = result.sentence;
+  if (!s || s.score < sr.minScore) return { text: result.text, intent: null };
+  const m = matchSentence(sr.grammar, s.text);
+  if (!m) return { text: result.text, intent: null };
+  return { text: s.text, intent: { ...m, score: Math.round(s.score * 1000) / 1000 } };
+}
+
+/** createStream options that add the restricted search. */
+export function streamOptions(sr: SentenceRecognizer): { sentences: SentenceHandle; sentenceBeam: number } {
+  return { sentences: sr.handle, sentenceBeam: sr.beam };
+}
+
+/** Decodes one utterance (16 kHz mono) with sentences: for callers outside the pipeline. */
+export async function decodeWithSentences(model: TransducerModel, sr: SentenceRecognizer, samples: Float32Array | Int16Array): Promise<IntentResult & { result: DecodeResult }> {
+  const stream = model.createStream(streamOptions(sr));
+  try {
+    stream.acceptWaveform(samples);
+    const result = await stream.finalize();
+    return { ...resolveIntent(sr, result), result };
+  } finally {
+    stream.dispose();
+  }
+}
