@@ -1,0 +1,191 @@
+import './helpers/quiet.js';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import test from 'ava';
+import { readWav16kMono } from '../daemon/audio/wav.js';
+import { DaemonProcess, writeConfig } from './helpers/daemon.js';
+import { repoRoot, tmpDir } from './helpers/tmp.js';
+import { normalize, readTruth, wer } from './helpers/truth.js';
+import { frame, s16, WyomingClient } from './helpers/wyoming-client.js';
+
+// A real `earshot serve` with the shipped models, spoken to over real TCP by the suite's own client.
+const sample = readWav16kMono(path.join(repoRoot, 'samples', 'sample.wav')).samples;
+const truth = readTruth(path.join(repoRoot, 'samples', 'sample.json'));
+const dir = tmpDir('wyoming');
+const fmt16 = { rate: 16000, width: 2, channels: 1 };
+/** the sample's i-th command with 0.3 s around it */
+const command = (i: number) => sample.subarray(Math.round((truth[i].start - 0.3) * 16000), Math.round((truth[i].end + 0.3) * 16000));
+const LIMITS = { max_header_bytes: 1024, max_data_bytes: 4096, max_payload_bytes: 65536, max_clients: 32 };
+
+async function serve(tag: string, wyoming: Record<string, unknown>, extra: string[] = []): Promise<{ proc: DaemonProcess; port: number; uri: string }> {
+  const cfg = writeConfig(path.join(dir, `${tag}.yaml`), { wyoming: { zeroconf: false, ...wyoming } });
+  const proc = DaemonProcess.start(['serve', '--config', cfg, ...extra]);
+  await proc.waitForLog(/earshot serve running/, 60000);
+  const line = proc.stderr.split('\n').find((l) => l.includes('earshot serve running'))!;
+  const uri = JSON.parse(line).uri as string;
+  return { proc, uri, port: Number(/:(\d+)$/.exec(uri)?.[1] ?? 0) };
+}
+
+let main: { proc: DaemonProcess; port: number; uri: string };
+test.before(async () => {
+  main = await serve('main', { uri: 'tcp://127.0.0.1:0', ...LIMITS });
+});
+test.after.always(() => main?.proc.kill('SIGKILL'));
+
+const texts = (c: WyomingClient) => c.events.map((e) => e.type);
+
+test('describe -> info: an asr program with its model, languages and transcript streaming, data in a data_length block', async (t) => {
+  const c = await WyomingClient.connect({ port: main.port });
+  t.teardown(() => c.close());
+  await c.send('describe');
+  const info = await c.next('info');
+  t.is(info.header.data_length, Buffer.byteLength(JSON.stringify(info.data)));
+  t.false('payload_length' in info.header);
+  const asr = info.data.asr;
+  t.is(asr.length, 1);
+  t.like(asr[0], { name: 'earshot', installed: true, version: '0.1.0', supports_transcript_streaming: true, attribution: { name: 'Earshot' } });
+  t.is(typeof asr[0].attribution.url, 'string');
+  t.is(asr[0].models.length, 1);
+  t.like(asr[0].models[0], { name: 'earshot-en', installed: true, languages: ['en'] });
+  t.is(typeof asr[0].models[0].attribution.name, 'string');
+});
+
+test('the bundled sample, command by command, with data inline and in blocks: the expected text', async (t) => {
+  let errors = 0;
+  let words = 0;
+  const got: string[] = [];
+  for (let i = 0; i < truth.length; i++) {
+    const c = await WyomingClient.connect({ port: main.port });
+    await c.utterance(s16(command(i)), fmt16, { style: i % 2 ? 'inline' : 'block' });
+    const tr = await c.next('transcript');
+    c.close();
+    got.push(tr.data.text);
+    t.is(tr.data.language, 'en');
+    t.false('context' in tr.data, 'no profiles, no sentence files: no context');
+    const ref = normalize(truth[i].text);
+    errors += wer(ref, normalize(tr.data.text)) * ref.length;
+    words += ref.length;
+  }
+  t.log(got);
+  t.true(errors / words <= 0.2, `${JSON.stringify(got)} vs ${JSON.stringify(truth.map((s) => s.text))}`);
+  t.is(got[0], 'turn on the kitchen lights');
+});
+
+test('streaming: transcript-start and chunks while audio arrives, then transcript and transcript-stop; the transcript within 100 ms of audio-stop', async (t) => {
+  const c = await WyomingClient.connect({ port: main.port });
+  t.teardown(() => c.close());
+  const stopAt = await c.utterance(s16(command(0)), fmt16, { realtime: true, chunkBytes: 1024 });
+  const tr = await c.next('transcript');
+  await c.next('transcript-stop');
+  const types = texts(c);
+  t.is(types[0], 'transcript-start');
+  t.deepEqual(types.slice(-2), ['transcript', 'transcript-stop']);
+  t.true(types.slice(1, -2).every((x) => x === 'transcript-chunk'));
+  const chunks = c.events.filter((e) => e.type === 'transcript-chunk');
+  t.is(chunks.map((e) => e.data.text).join(''), tr.data.text, 'the chunks add up to the transcript');
+  t.true(chunks.filter((e) => e.at < stopAt).length >= 2, 'chunks arrive while the audio is still coming');
+  t.log(`transcript ${Math.round(tr.at - stopAt)} ms after audio-stop`);
+  t.true(tr.at - stopAt <= 100, `${tr.at - stopAt} ms`);
+});
+
+test('any rate, width and channels: 44.1 kHz stereo 32-bit, 22.05 kHz 24-bit and 8 kHz 8-bit give the 16 kHz text', async (t) => {
+  const src = path.join(dir, 'cmd0.wav');
+  const { encodeWav16 } = await import('../daemon/audio/wav.js');
+  (await import('node:fs')).writeFileSync(src, encodeWav16(command(0)));
+  const raw = (args: string[]) => execFileSync('sox', [src, '-t', 'raw', ...args, '-']);
+  const cases = [
+    { fmt: { rate: 44100, width: 4, channels: 2 }, pcm: raw(['-r', '44100', '-c', '2', '-b', '32', '-e', 'signed-integer']) },
+    { fmt: { rate: 22050, width: 3, channels: 1 }, pcm: raw(['-r', '22050', '-c', '1', '-b', '24', '-e', 'signed-integer']) },
+    { fmt: { rate: 8000, width: 1, channels: 1 }, pcm: raw(['-r', '8000', '-c', '1', '-b', '8', '-e', 'signed-integer']) },
+  ];
+  for (const { fmt, pcm } of cases) {
+    const c = await WyomingClient.connect({ port: main.port });
+    // odd chunk sizes: frames split across chunks
+    await c.utterance(pcm, fmt, { chunkBytes: 3001 });
+    const tr = await c.next('transcript');
+    c.close();
+    t.true(wer(normalize(truth[0].text), normalize(tr.data.text)) <= 0.2, `${JSON.stringify(fmt)}: "${tr.data.text}"`);
+  }
+});
+
+test('two clients at once each get their own text; a client gone mid-utterance disturbs neither', async (t) => {
+  const a = await WyomingClient.connect({ port: main.port });
+  const b = await WyomingClient.connect({ port: main.port });
+  const gone = await WyomingClient.connect({ port: main.port });
+  t.teardown(() => [a, b, gone].forEach((c) => c.close()));
+  await gone.send('audio-start', fmt16);
+  await gone.send('audio-chunk', fmt16, s16(command(3).subarray(0, 16000)));
+  const sendA = a.utterance(s16(command(1)), fmt16, { realtime: true });
+  const sendB = b.utterance(s16(command(2)), fmt16, { realtime: true, style: 'inline' });
+  await new Promise((r) => setTimeout(r, 300));
+  gone.close();
+  await Promise.all([sendA, sendB]);
+  const [ta, tb] = await Promise.all([a.next('transcript'), b.next('transcript')]);
+  t.true(wer(normalize(truth[1].text), normalize(ta.data.text)) <= 0.25, ta.data.text);
+  t.true(wer(normalize(truth[2].text), normalize(tb.data.text)) <= 0.25, tb.data.text);
+  // the server still serves
+  const c = await WyomingClient.connect({ port: main.port });
+  t.teardown(() => c.close());
+  await c.send('describe');
+  await c.next('info');
+});
+
+test('malformed or oversized events close that connection only, with the reason logged', async (t) => {
+  const bystander = await WyomingClient.connect({ port: main.port });
+  t.teardown(() => bystander.close());
+  const bystanderDone = bystander.utterance(s16(command(0)), fmt16, { realtime: true });
+  const cases: { bytes: Buffer; reason: RegExp; code: string }[] = [
+    { bytes: Buffer.from('this is not json\n'), reason: /header is not JSON/, code: 'bad-header' },
+    { bytes: Buffer.from('{"data": {}}\n'), reason: /header has no "type" string/, code: 'bad-header' },
+    { bytes: Buffer.from('["audio-start"]\n'), reason: /header is not a JSON object/, code: 'bad-header' },
+    { bytes: Buffer.from('{"type": "audio-start", "data": [1, 2]}\n'), reason: /header "data" is not a JSON object/, code: 'bad-header' },
+    { bytes: Buffer.from('{"type": "transcribe", "data_length": 5}\nabcde'), reason: /data block of "transcribe" is not JSON/, code: 'bad-data' },
+    { bytes: Buffer.from('{"type": "audio-chunk", "payload_length": -4}\n'), reason: /payload_length must be a non-negative integer/, code: 'bad-header' },
+    { bytes: Buffer.from('{"type": "audio-chunk", "payload_length": 65537}\n'), reason: /payload_length 65537 exceeds the limit of 65536 bytes/, code: 'too-large' },
+    { bytes: Buffer.from('{"type": "transcribe", "data_length": 4097}\n'), reason: /data_length 4097 exceeds the limit of 4096 bytes/, code: 'too-large' },
+    { bytes: Buffer.from(`{"type": "describe", "pad": "${'x'.repeat(2000)}`), reason: /header line longer than 1024 bytes/, code: 'too-large' },
+    { bytes: frame('audio-start', { rate: 16000, width: 5, channels: 1 }, undefined, 'block'), reason: /audio-start: width must be 1, 2, 3 or 4 bytes, got 5/, code: 'bad-audio-format' },
+    { bytes: frame('audio-start', { rate: 0, width: 2, channels: 1 }, undefined, 'inline'), reason: /audio-start: rate must be an integer from 1000 to 384000 Hz, got 0/, code: 'bad-audio-format' },
+    { bytes: frame('audio-chunk', { rate: 16000, width: 2, channels: 0 }, Buffer.alloc(64), 'block'), reason: /audio-chunk: channels must be an integer from 1 to 32, got 0/, code: 'bad-audio-format' },
+    { bytes: frame('audio-chunk', { rate: 16000, width: 2 }, Buffer.alloc(64), 'block'), reason: /audio-chunk: channels must be an integer/, code: 'bad-audio-format' },
+  ];
+  for (const { bytes, reason, code } of cases) {
+    const c = await WyomingClient.connect({ port: main.port });
+    await c.write(bytes);
+    await c.waitClosed();
+    const err = c.events.find((e) => e.type === 'error');
+    t.truthy(err, `${reason}: an error event before the close`);
+    t.regex(err!.data.text, reason);
+    t.is(err!.data.code, code);
+  }
+  await main.proc.waitForLog(/header line longer than 1024 bytes/);
+  const logged = main.proc.stderr
+    .split('\n')
+    .filter((l) => l.includes('closing a connection'))
+    .map((l) => JSON.parse(l).reason as string);
+  for (const { reason } of cases) t.true(logged.some((r) => reason.test(r)), `logged: ${reason}`);
+  await bystanderDone;
+  const tr = await bystander.next('transcript');
+  t.is(tr.data.text, 'turn on the kitchen lights');
+});
+
+test('plain server (wyoming.streaming false): audio-stop is answered by the transcript alone; unix socket', async (t) => {
+  const sock = path.join(dir, 'wyoming.sock');
+  const plain = await serve('plain', { uri: `unix://${sock}`, streaming: false });
+  t.teardown(() => plain.proc.kill('SIGKILL'));
+  t.is(plain.uri, `unix://${sock}`);
+  const c = await WyomingClient.connect({ path: sock });
+  t.teardown(() => c.close());
+  await c.send('describe');
+  t.false((await c.next('info')).data.asr[0].supports_transcript_streaming);
+  await c.utterance(s16(command(2)), fmt16, { transcribe: false });
+  const tr = await c.next('transcript');
+  t.deepEqual(texts(c), ['info', 'transcript']);
+  t.true(wer(normalize(truth[2].text), normalize(tr.data.text)) <= 0.25, tr.data.text);
+  // two utterances on one connection
+  await c.utterance(s16(command(0)), fmt16);
+  await c.next('transcript', 30000, 2);
+  t.deepEqual(texts(c), ['info', 'transcript', 'transcript']);
+  plain.proc.kill('SIGTERM');
+  t.is((await plain.proc.exit()).code, 0);
+});
