@@ -57,7 +57,8 @@ function run(frames: string, o: SegmenterOptions, answers: (number | null)[] = [
 }
 
 // [first speech frame, speech end, end (the frame after the close decision), reason]
-const closes = (tr: Trace) => tr.events.flatMap(([, e]) => (e.type === 'close' ? [[e.speechStartFrame, e.speechEndFrame, e.endFrame, e.reason]] : []));
+const closes = (tr: Trace) =>
+  tr.events.flatMap(([, e]) => (e.type === 'close' ? [[e.speechStartFrame, e.speechEndFrame, e.endFrame, e.reason] as [number, number, number, string]] : []));
 
 test('a hold running out asks for a check of the disputed speech instead of closing', (t) => {
   // 8 target frames, then "other" for 40 frames: the hold runs out 20 frames after frame 8
