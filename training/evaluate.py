@@ -3,8 +3,11 @@
     python3 -m training.evaluate --model bat=runs/bat.pt --model bat-int4=runs/bat_qat.pt:int4 \
         --data /tmp/earshot_data --real .carry/data --out $OUT/eval.json --plot $OUT/emissions.png
 
-Development sets: `heldout` (the two synthetic voices never trained on, quiet room), `heldout_noisy`
-(the same with pink noise at 15 dB SNR) and `fsdd` (FSDD takes 0-4, real speakers, 8 kHz).
+Development sets: each corpus of the real store's `dev` rows (speakers never trained on; grouped as
+`words`: Speech Commands, FSDD lucas; `sentences`: LibriSpeech, ARCTIC axb, Common Voice, VCTK), and
+`heldout` (the two synthetic voices never trained on, quiet room) and `heldout_noisy` (the same with
+pink noise at 15 dB SNR) when --data has them. The store: `python3 -m training.real_pack pack
+--splits dev --out runs/real_dev`.
 Latency: a token is emitted at the end of the encoder frame that emits it ((t + 1) * 40 ms, before
 any chunk wait); the end of speech is known from the clean synthetic clip.
 """
@@ -20,7 +23,7 @@ from training.earshot.checkpoint import expand_state
 from training.earshot.data import Corpus, coloured_noise, rms
 from training.earshot.features import fbank_batch
 from training.earshot.model import Transducer, TransducerConfig
-from training.earshot.realdata import load_real
+from training.earshot.realdata import corpus_of, load_real
 
 SR = 16000
 LEAD_S, TRAIL_S, MARGIN_S = 0.4, 0.8, 0.02
@@ -38,29 +41,54 @@ def word_errors(ref: str, hyp: str) -> int:
     return d[len(h)]
 
 
+# The dev table's groups (issue 15): words and digits, and read sentences, all by dev speakers.
+GROUPS = {"words": ["speech-commands", "fsdd"],
+          "sentences": ["librispeech-speakers", "cmu-arctic", "common-voice-en", "vctk"]}
+
+
+def place(nr, x, noise_db=None):
+    """Level -26 dBFS, 0.4 s before and 0.8 s after, a faint noise floor (and pink noise at
+    `noise_db` SNR): as the daemon's segments look. Returns (waveform, end of speech in s)."""
+    x = x / (rms(x) + 1e-9) * 10 ** (-26 / 20)
+    y = np.concatenate([np.zeros(int(LEAD_S * SR), np.float32), x, np.zeros(int(TRAIL_S * SR), np.float32)])
+    y = y + nr.standard_normal(len(y)).astype(np.float32) * 10 ** (-70 / 20)
+    if noise_db is not None:
+        y = y + coloured_noise(nr, len(y), 1.0) * rms(x) * 10 ** (-noise_db / 20)
+    end = LEAD_S + len(x) / SR - MARGIN_S
+    return np.round(np.clip(y, -1, 0.99997) * 32768) / 32768, end
+
+
 def dev_sets(data_dir: str, real_dir: str, seed: int = 5):
-    """name -> list of (waveform float32, text, end of speech in s)."""
+    """name -> list of (waveform float32, text, end of speech in s, speaker): every corpus of the
+    real store's `dev` rows (speakers never trained on), and the held-out synthetic voices quiet
+    and noisy where `data_dir` has them."""
     nr = np.random.default_rng(seed)
     sets = {}
-    held = Corpus.load(os.path.join(data_dir, "dev_heldout.npz"))
-    fsdd = load_real(real_dir, split="dev")
-
-    def place(x, noise_db=None):
-        x = x / (rms(x) + 1e-9) * 10 ** (-26 / 20)
-        y = np.concatenate([np.zeros(int(LEAD_S * SR), np.float32), x, np.zeros(int(TRAIL_S * SR), np.float32)])
-        y = y + nr.standard_normal(len(y)).astype(np.float32) * 10 ** (-70 / 20)
-        if noise_db is not None:
-            y = y + coloured_noise(nr, len(y), 1.0) * rms(x) * 10 ** (-noise_db / 20)
-        end = LEAD_S + len(x) / SR - MARGIN_S
-        return np.round(np.clip(y, -1, 0.99997) * 32768) / 32768, end
-
-    for name, corpus, noise in (("heldout", held, None), ("heldout_noisy", held, 15.0), ("fsdd", fsdd, None)):
-        items = []
-        for i in range(len(corpus)):
-            y, end = place(corpus.wave(i), noise)
-            items.append((y.astype(np.float32), corpus.texts[i], end, corpus.voices[i]))
-        sets[name] = items
+    if real_dir and os.path.exists(os.path.join(real_dir, "real.tsv")):
+        dev = load_real(real_dir, split="dev")
+        for i, corpus in enumerate(corpus_of(real_dir, "dev")):
+            y, end = place(nr, dev.wave(i))
+            sets.setdefault(corpus, []).append((y.astype(np.float32), dev.texts[i], end, dev.voices[i]))
+    held = os.path.join(data_dir, "dev_heldout.npz") if data_dir else ""
+    if held and os.path.exists(held):
+        held = Corpus.load(held)
+        for name, noise in (("heldout", None), ("heldout_noisy", 15.0)):
+            sets[name] = []
+            for i in range(len(held)):
+                y, end = place(nr, held.wave(i), noise)
+                sets[name].append((y.astype(np.float32), held.texts[i], end, held.voices[i]))
     return sets
+
+
+def group_table(results: dict) -> dict:
+    """WER of each group over the sets it has (errors and words summed, not rates averaged)."""
+    out = {}
+    for group, names in list(GROUPS.items()) + [("synthetic", ["heldout", "heldout_noisy"])]:
+        have = [results[n] for n in names if n in results]
+        if have:
+            errors, words = sum(r["errors"] for r in have), sum(r["words"] for r in have)
+            out[group] = {"wer": errors / max(1, words), "errors": errors, "words": words}
+    return out
 
 
 def load_model(path: str, device):
@@ -170,16 +198,16 @@ def plot_emissions(models, sets, device, path, n=4):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", required=True, help="name=checkpoint[:int4]")
-    ap.add_argument("--data", default="/tmp/earshot_data")
-    ap.add_argument("--real", default=".carry/data")
+    ap.add_argument("--data", default="/tmp/earshot_data", help="folder with dev_heldout.npz (synthetic voices)")
+    ap.add_argument("--real", default="runs/real_dev", help="real_pack store with the dev rows")
     ap.add_argument("--out", required=True)
     ap.add_argument("--chunk", type=int, default=None, help="decoding chunk (default: the model's)")
     ap.add_argument("--left", type=int, default=None, help="attention left context (default: the model's)")
     ap.add_argument("--plot", default=None, help="PNG of emission times (first two models)")
-    ap.add_argument("--sets", default="heldout,heldout_noisy,fsdd")
+    ap.add_argument("--sets", default="", help="comma-separated set names (default: all there are)")
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    sets = {k: v for k, v in dev_sets(args.data, args.real).items() if k in args.sets.split(",")}
+    sets = {k: v for k, v in dev_sets(args.data, args.real).items() if not args.sets or k in args.sets.split(",")}
     models, results, hyps = {}, {}, {}
     for spec in args.model:
         name, path = spec.split("=", 1)
@@ -190,6 +218,9 @@ def main():
         print(f"[eval] {name} ({'int4 arithmetic' if int4 else 'float'})", flush=True)
         hyps[name] = {}
         results[name] = evaluate(model, sets, device, args.chunk, args.left, keep=hyps[name])
+        results[name]["groups"] = group_table(results[name])
+        for group, g in results[name]["groups"].items():
+            print(f"  group {group}: WER {100 * g['wer']:.2f}% ({g['errors']}/{g['words']})", flush=True)
     if len(models) > 1:
         results["paired_latency"] = paired_latency(hyps, sets)
     json.dump(results, open(args.out, "w"), indent=1)

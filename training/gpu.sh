@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stages of the recipe on the GPU machine (run from the repository root, with .carry/synth.tar.xz
-# and .carry/data carried). Usage: bash training/gpu.sh STAGE [args]; logs go to $OUT.
+# and .carry/real carried: training.real_pack). Usage: bash training/gpu.sh STAGE [args]; logs go to $OUT.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/earshot_out}
@@ -14,6 +14,7 @@ case "$1" in
     test -f $DATA/synth_train.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 26000 --engine espeak
     test -f $DATA/synth_train_flite.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 11000 --engine flite --tag _flite --seed 21
     test -f $DATA/synth_train_flite2.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 11000 --engine flite --tag _flite2 --seed 31
+    touch $DATA/synth.done
     ;;
   main)     # the float BAT run (resumes /tmp/earshot_runs/bat, else starts from a carried
             # .carry/ckpt/bat.pt if there is one, else from scratch): bash training/gpu.sh main MINUTES [args]
@@ -48,10 +49,26 @@ case "$1" in
       --out $CKPT > $LOGS/bat_ft.log 2>&1 < /dev/null &
     sleep 5
     ;;
-  watch)    # wait SECONDS, then bring back the logs and the latest fine-tuned weights
+  watch)    # wait SECONDS, then bring back the logs, the latest weights (fp16) and the held-out voices
     sleep "$2"
     for f in $LOGS/*.log; do echo "== $f"; tr '\r' '\n' < $f | grep -v '^$' | tail -n 4; done
     cp $LOGS/*.log $OUT/ 2>/dev/null; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv
+    for f in $CKPT/*.pt; do test -f "$f" && cp "$f" $OUT/; done
+    test -f $DATA/dev_heldout.npz && python3 -c "import numpy as np, sys; z = np.load(sys.argv[1]); np.savez_compressed(sys.argv[2], **z)" $DATA/dev_heldout.npz $OUT/dev_heldout.npz
+    ;;
+  synth)    # detached: the synthetic command sentences (prepare), so the call returns while it runs
+    mkdir -p $LOGS && setsid nohup bash training/gpu.sh prepare > $LOGS/prepare.log 2>&1 < /dev/null &
+    sleep 2
+    ;;
+  real)     # the real-voices run (issue 15), detached: unpack the real speech, wait for the synthesis,
+            # then QAT fine-tuning of the shipped model on real + synthetic speech: bash training/gpu.sh real MINUTES
+    mkdir -p $LOGS $CKPT
+    test -f /tmp/earshot_real/real.npz || python3 -m training.real_pack unpack --carry .carry/real --out /tmp/earshot_real
+    setsid nohup bash -c "while ! test -f $DATA/synth.done; do sleep 5; done; python3 -m training.train \
+      --run real_ft --qat --specaug --init models/earshot-en-f32.gguf --real /tmp/earshot_real --real-share 0.5 \
+      --minutes $2 --workers 11 --lr 5e-4 --warmup 300 --anneal-from 1500 --anneal-to 2800 --lr-floor 3e-5 \
+      --max-steps 3000 --save-min 1.5 --out $CKPT" > $LOGS/real_ft.log 2>&1 < /dev/null &
+    sleep 2
     ;;
   table1)
     python3 -m training.measure_loss --out $OUT/loss_table.json 2>&1 | tee $OUT/log_table1

@@ -20,6 +20,7 @@ import argparse
 import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,7 +74,6 @@ def manifest_rows(data: str, splits):
 
 def load_16k(path: str) -> np.ndarray:
     """Mono float32 at 16 kHz, peak at 0.9 (AudioMNIST is recorded near -40 dBFS)."""
-    import torch
     import torchaudio
 
     w, sr = torchaudio.load(path)
@@ -88,10 +88,10 @@ def to_int16(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x * 32768), -32768, 32767).astype(np.int16)
 
 
-def write_store(out: str, arrays: dict, rows) -> None:
+def write_store(out: str, arrays: dict, rows, name: str = "real") -> None:
     os.makedirs(out, exist_ok=True)
-    np.savez(os.path.join(out, "real.npz"), **arrays)
-    with open(os.path.join(out, "real.tsv"), "w", encoding="utf-8") as f:
+    np.savez(os.path.join(out, f"{name}.npz"), **arrays)
+    with open(os.path.join(out, f"{name}.tsv"), "w", encoding="utf-8") as f:
         f.writelines("\t".join(map(str, r)) + "\n" for r in rows)
 
 
@@ -121,11 +121,26 @@ def pack(args) -> None:
     seconds = sum(len(a) for a in arrays.values()) / SR
     if not args.opus:
         write_store(args.out, arrays, rows)
+        if args.augment:
+            pack_augment(args)
         print(f"{len(rows)} recordings, {seconds / 3600:.2f} h -> {args.out}")
         return
-    os.makedirs(args.out, exist_ok=True)
+    write_opus(args.out, "real", arrays, rows, args.kbps)
+    if args.augment:
+        pack_augment(args)
+    for deb in OPUS_DEBS:
+        if not glob.glob(os.path.join(args.out, f"{deb}_*.deb")):
+            subprocess.run(["apt-get", "download", deb], cwd=args.out, check=True, stdout=subprocess.DEVNULL)
+    size = sum(os.path.getsize(f) for f in glob.glob(os.path.join(args.out, "*"))) / 2 ** 20
+    print(f"{len(rows)} recordings, {seconds / 3600:.2f} h, {size:.1f} MiB in all -> {args.out}")
+
+
+def write_opus(out: str, name: str, arrays: dict, rows, kbps: int) -> None:
+    """<out>/<name>.opus (the recordings one after another) and <out>/<name>.tsv (each row plus
+    its offset and length in samples)."""
+    os.makedirs(out, exist_ok=True)
     gap = np.zeros(GAP, np.int16)
-    with open(os.path.join(args.out, "index.tsv"), "w", encoding="utf-8") as f:
+    with open(os.path.join(out, f"{name}.tsv"), "w", encoding="utf-8") as f:
         offset = 0
         for r in rows:
             n = len(arrays[r[0]])
@@ -133,34 +148,57 @@ def pack(args) -> None:
             offset += n + GAP
     with tempfile.TemporaryDirectory() as tmp:
         wav = os.path.join(tmp, "all.wav")
-        write_wav(wav, np.concatenate([x for k in arrays for x in (arrays[k], gap)]))
-        subprocess.run(["opusenc", "--quiet", "--bitrate", str(args.kbps), "--framesize", "20", wav,
-                        os.path.join(args.out, "real.opus")], check=True)
-    for deb in OPUS_DEBS:
-        if not glob.glob(os.path.join(args.out, f"{deb}_*.deb")):
-            subprocess.run(["apt-get", "download", deb], cwd=args.out, check=True, stdout=subprocess.DEVNULL)
-    size = os.path.getsize(os.path.join(args.out, "real.opus")) / 2 ** 20
-    print(f"{len(rows)} recordings, {seconds / 3600:.2f} h, Opus {size:.1f} MiB -> {args.out}")
+        write_wav(wav, np.concatenate([x for r in rows for x in (arrays[r[0]], gap)]))
+        subprocess.run(["opusenc", "--quiet", "--bitrate", str(kbps), "--framesize", "20", wav,
+                        os.path.join(out, f"{name}.opus")], check=True)
+
+
+def pack_augment(args) -> None:
+    """augment/: the noises (noise.opus: they are recordings like the speech) and the room
+    impulse responses (rir.npz, float32 from the direct path on, at most 0.8 s, unit energy)."""
+    arrays, rows, rirs = {}, [], {}
+    for i, r in enumerate(read_manifest(os.path.join(args.data, "augment", "manifest.tsv"))):
+        x = load_16k(os.path.join(args.data, "augment", r["path"]))
+        if r["path"].startswith("rir/"):
+            h = x[max(0, int(np.argmax(np.abs(x))) - 16):][: int(0.8 * SR)]
+            rirs[f"rir{i}"] = (h / np.sqrt(np.sum(h * h))).astype(np.float32)
+        else:
+            key = f"noise/{i:02d}"
+            arrays[key] = to_int16(x)
+            rows.append((key, SR, "", "noise", "", "augment"))
+    if args.opus:
+        write_opus(args.out, "noise", arrays, rows, args.kbps)
+    else:
+        write_store(args.out, arrays, rows, "noise")
+    np.savez(os.path.join(args.out, "rir.npz"), **rirs)
 
 
 def unpack(args) -> None:
-    """On the GPU machine: opusdec from the carried .debs (unpacked, not installed)."""
-    root = os.path.join(tempfile.gettempdir(), "opus_root")
-    for deb in glob.glob(os.path.join(args.carry, "*.deb")):
-        subprocess.run(["dpkg", "-x", deb, root], check=True)
-    env = dict(os.environ, LD_LIBRARY_PATH=f"{root}/usr/lib/x86_64-linux-gnu:{root}/lib/x86_64-linux-gnu")
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = os.path.join(tmp, "all.wav")
-        subprocess.run([f"{root}/usr/bin/opusdec", "--quiet", "--rate", str(SR), "--force-wav",
-                        os.path.join(args.carry, "real.opus"), wav], check=True, env=env)
-        audio = read_wav_int16(wav)
-    arrays, rows = {}, []
-    for line in open(os.path.join(args.carry, "index.tsv"), encoding="utf-8"):
-        *row, offset, n = line.rstrip("\n").split("\t")
-        arrays[row[0]] = audio[int(offset): int(offset) + int(n)]
-        rows.append(row)
-    write_store(args.out, arrays, rows)
-    print(f"{len(rows)} recordings, {len(audio) / SR / 3600:.2f} h -> {args.out}")
+    """The carried Opus streams back into stores (real.npz/.tsv, noise.npz/.tsv) and rir.npz."""
+    opusdec, env = "opusdec", dict(os.environ)
+    debs = glob.glob(os.path.join(args.carry, "*.deb"))
+    if debs:  # the GPU machine has no opusdec: the carried packages, unpacked, not installed
+        root = os.path.join(tempfile.gettempdir(), "opus_root")
+        for deb in debs:
+            subprocess.run(["dpkg", "-x", deb, root], check=True)
+        opusdec = f"{root}/usr/bin/opusdec"
+        env["LD_LIBRARY_PATH"] = f"{root}/usr/lib/x86_64-linux-gnu:{root}/lib/x86_64-linux-gnu"
+    for opus in sorted(glob.glob(os.path.join(args.carry, "*.opus"))):
+        name = os.path.basename(opus)[:-5]
+        with tempfile.TemporaryDirectory() as tmp:
+            wav = os.path.join(tmp, "all.wav")
+            subprocess.run([opusdec, "--quiet", "--rate", str(SR), "--force-wav", opus, wav],
+                           check=True, env=env)
+            audio = read_wav_int16(wav)
+        arrays, rows = {}, []
+        for line in open(os.path.join(args.carry, f"{name}.tsv"), encoding="utf-8"):
+            *row, offset, n = line.rstrip("\n").split("\t")
+            arrays[row[0]] = audio[int(offset): int(offset) + int(n)]
+            rows.append(row)
+        write_store(args.out, arrays, rows, name)
+        print(f"{name}: {len(rows)} recordings, {len(audio) / SR / 3600:.2f} h -> {args.out}")
+    if os.path.exists(os.path.join(args.carry, "rir.npz")):
+        shutil.copy(os.path.join(args.carry, "rir.npz"), args.out)
 
 
 def main(argv=None):
@@ -172,6 +210,7 @@ def main(argv=None):
     p.add_argument("--out", required=True)
     p.add_argument("--opus", action="store_true", help="one Opus stream and opusdec's packages (for the GPU machine)")
     p.add_argument("--kbps", type=int, default=16)
+    p.add_argument("--augment", action="store_true", help="also augment/'s noises and room responses")
     u = sub.add_parser("unpack")
     u.add_argument("--carry", default=".carry/real")
     u.add_argument("--out", default="/tmp/earshot_real")

@@ -28,7 +28,7 @@ from training.earshot.checkpoint import expand_state
 from training.earshot.data import Augmenter, BatchStream, Corpus, waves_to_float
 from training.earshot.features import GlobalCmvn, fbank_batch, spec_augment
 from training.earshot.model import Transducer, TransducerConfig, count_parameters
-from training.earshot.realdata import load_real
+from training.earshot.realdata import load_augment, load_real
 
 
 def parse_args(argv=None):
@@ -36,10 +36,12 @@ def parse_args(argv=None):
     ap.add_argument("--run", required=True, help="run name")
     ap.add_argument("--loss", choices=["bat", "rnnt"], default="bat")
     ap.add_argument("--data", default="/tmp/earshot_data")
-    ap.add_argument("--real", default=".carry/data")
+    ap.add_argument("--real", default="/tmp/earshot_real", help="store of training.real_pack (unpacked)")
+    ap.add_argument("--real-share", type=float, default=0.5, help="share of examples that are real speech")
     ap.add_argument("--runs-dir", default="/tmp/earshot_runs")
     ap.add_argument("--out", default=os.environ.get("OUT", "/tmp/earshot_out"))
-    ap.add_argument("--init", default=None, help="weights to start from when the run has no last.pt")
+    ap.add_argument("--init", default=None, help="weights to start from when the run has no last.pt "
+                    "(a checkpoint, or a shipped .gguf: its F32 weights, config and CMVN)")
     ap.add_argument("--minutes", type=float, default=9.0)
     ap.add_argument("--max-steps", type=int, default=10 ** 9)
     ap.add_argument("--batch", type=int, default=128)
@@ -61,6 +63,16 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--save-at", default="", help="comma-separated steps at which to keep <out>/<run>_<step>.pt")
     return ap.parse_args(argv)
+
+
+def load_init(path):
+    """A checkpoint dict from a checkpoint, or from an exported .gguf (dequantized weights)."""
+    if not path.endswith(".gguf"):
+        return torch.load(path, map_location="cpu")
+    from training.export import load_gguf
+
+    model = load_gguf(path)
+    return {"model": model.state_dict(), "config": model.cfg.to_dict()}
 
 
 def lr_at(step, args):
@@ -125,11 +137,14 @@ def main(argv=None):
 
     corpus = Corpus.concat([Corpus.load(p) for p in sorted(glob.glob(os.path.join(args.data, "synth_train*.npz")))])
     real = load_real(args.real, split="train")
+    noises, rirs = load_augment(args.real)
     if main_process:
-        print(f"[data] {len(corpus)} synthetic + {len(real)} real training utterances", flush=True)
+        print(f"[data] {len(corpus)} synthetic + {len(real)} real training utterances ({len(set(real.voices))} "
+              f"speakers, {args.real_share:.0%} of examples); {len(noises)} real noises, {len(rirs)} real rooms",
+              flush=True)
 
     source = last if os.path.exists(last) else args.init
-    ckpt = torch.load(source, map_location="cpu") if source else None
+    ckpt = load_init(source) if source else None
     cfg = TransducerConfig(**(ckpt["config"] if ckpt else {}))
     for k, v in json.loads(args.config).items():
         setattr(cfg, k, v)
@@ -151,7 +166,7 @@ def main(argv=None):
               f"qat={args.qat}, loss={args.loss}, {world} process(es)", flush=True)
 
     own_data = 104729 * rank  # each process its own augmentation and batches
-    stream = BatchStream(Augmenter(corpus, real), args.batch, seed=args.seed * 7919 + step + own_data)
+    stream = BatchStream(Augmenter(corpus, real, args.real_share, noises=noises, rirs=rirs), args.batch, seed=args.seed * 7919 + step + own_data)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
                                          **({"prefetch_factor": 4} if args.workers else {}))
     chunks = [int(c) for c in args.chunks.split(",")]

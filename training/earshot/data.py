@@ -96,9 +96,37 @@ def lowpass(x, cutoff_hz, highpass_hz=0.0):
     return np.fft.irfft(spec, len(x)).astype(np.float32)
 
 
+def real_room(r: random.Random, rirs) -> np.ndarray:
+    """A measured room response with its tail shortened or kept (rooms of other sizes)."""
+    h = rirs[r.randrange(len(rirs))]
+    t = np.arange(len(h)) / SR
+    h = h * np.exp(-t * r.choice([0.0, 0.0, 4.0, 10.0]))
+    return (h / np.sqrt(np.sum(h * h))).astype(np.float32)
+
+
+def microphone_colour(r: random.Random, x: np.ndarray) -> np.ndarray:
+    """A random smooth frequency response (+-8 dB over a few octave-wide bumps): cheap
+    microphones, speakerphones and cases colour speech this way."""
+    spec = np.fft.rfft(x)
+    f = np.maximum(np.fft.rfftfreq(len(x), 1.0 / SR), 50.0)
+    octave = np.log2(f / 50.0)
+    gain_db = np.zeros_like(octave)
+    for _ in range(r.randint(1, 4)):
+        gain_db += r.uniform(-8, 8) * np.exp(-0.5 * ((octave - r.uniform(0, 7.3)) / r.uniform(0.3, 1.2)) ** 2)
+    return np.fft.irfft(spec * 10 ** (gain_db / 20), len(x)).astype(np.float32)
+
+
 class Augmenter:
-    def __init__(self, corpus: Corpus, real: Corpus = None, real_share: float = 0.08, strength: float = 1.0):
+    """Clean speech -> what a microphone in a room hears. `real` speech makes `real_share` of the
+    examples (the rest synthetic command sentences, for vocabulary); `noises` and `rirs` are real
+    recordings (noise and measured rooms) used beside the simulated ones; babble is other people's
+    real speech where there is some."""
+
+    def __init__(self, corpus: Corpus, real: Corpus = None, real_share: float = 0.08, strength: float = 1.0,
+                 noises=(), rirs=()):
         self.corpus, self.real, self.real_share, self.strength = corpus, real, real_share, strength
+        self.noises, self.rirs = list(noises), list(rirs)
+        self.babble_source = real if real is not None and len(real) else corpus
 
     def clean(self, r: random.Random):
         """(waveform, text) before augmentation; sometimes two commands with a pause."""
@@ -118,14 +146,17 @@ class Augmenter:
         """Returns (waveform float32, text)."""
         x, text = self.clean(r)
         s = self.strength
-        if r.random() < 0.5:
-            factor = r.choice([(10, 9), (10, 11), (20, 19), (20, 21)])  # speed 0.9, 1.1, 0.95, 1.05
+        if r.random() < 0.6:
+            # speed 0.85-1.15: pitch, formants and rate move together (a new voice from a real one)
+            factor = r.choice([(20, 17), (10, 9), (20, 19), (20, 21), (10, 11), (20, 23)])
             x = resample(x, factor[0] * 1000, factor[1] * 1000)
         x = x / (rms(x) + 1e-9) * 0.05
         x = np.concatenate([np.zeros(int(r.uniform(0.05, 0.6) * SR), np.float32), x,
                             np.zeros(int(r.uniform(0.3, 0.8) * SR), np.float32)])
-        if r.random() < 0.25 * s:
-            x = fft_convolve(x, room_impulse(nr))
+        if r.random() < 0.3 * s:
+            x = fft_convolve(x, real_room(r, self.rirs) if self.rirs and r.random() < 0.4 else room_impulse(nr))
+        if r.random() < 0.3 * s:
+            x = microphone_colour(r, x)
         u = r.random()
         if u < 0.12 * s:
             x = resample(resample(x, SR, 8000), 8000, SR)
@@ -135,10 +166,15 @@ class Augmenter:
         noise = np.zeros_like(x)
         if r.random() < 0.5 * s:
             noise += coloured_noise(nr, len(x), r.choice([0.0, 1.0, 1.0, 2.0])) * speech * 10 ** (-r.uniform(5, 35) / 20)
+        if self.noises and r.random() < 0.25 * s:
+            clip = self.noises[r.randrange(len(self.noises))]
+            start = r.randrange(max(1, len(clip) - len(x)))
+            seg = np.resize(clip[start: start + len(x)], len(x))  # loops a clip shorter than x
+            noise += seg / (rms(seg) + 1e-9) * speech * 10 ** (-r.uniform(0, 25) / 20)
         if r.random() < 0.15 * s:
             babble = np.zeros_like(x)
             for _ in range(r.randint(2, 5)):
-                b = self.corpus.wave(r.randrange(len(self.corpus)))
+                b = self.babble_source.wave(r.randrange(len(self.babble_source)))
                 start = r.randrange(max(1, len(x)))
                 seg = b[: len(x) - start]
                 babble[start: start + len(seg)] += seg / (rms(seg) + 1e-9)
@@ -151,7 +187,9 @@ class Augmenter:
         x = x + noise + nr.standard_normal(len(x)).astype(np.float32) * 10 ** (r.uniform(-75, -55) / 20)
         x = x * (10 ** (r.uniform(-40, -12) / 20) / (rms(x) + 1e-9))
         peak = np.abs(x).max()
-        if peak > 0.99:
+        if r.random() < 0.05 * s:  # an overdriven input: hard clipping
+            x = np.clip(x * r.uniform(2, 6) * 0.99 / (peak + 1e-9), -0.99, 0.99)
+        elif peak > 0.99:
             x = x * (0.99 / peak)
         # int16 quantization, as the microphone delivers
         return np.round(x * 32768.0).clip(-32768, 32767).astype(np.float32) / 32768.0, text
