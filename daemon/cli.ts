@@ -1,6 +1,6 @@
 // The `earshot` command line. Exact forms are relied on by the benchmarks and outside checks:
 //   earshot run [--config FILE] [--input FILE.wav] [--realtime] [--mqtt-url URL] [--site NAME]
-//   earshot transcribe [--model FILE] [--profile FILE] FILE...
+//   earshot transcribe [--model FILE] [--profile FILE] [--sentences FILE] FILE...
 //   earshot vad [--profile FILE] [--frames] FILE...
 //   earshot enroll --out PROFILE FILE...
 //   earshot check-config FILE
@@ -104,10 +104,12 @@ export function buildProgram(): Command {
     .option('--config <file>', 'YAML configuration file (models, segmenter, recognizer)')
     .option('--model <file>', 'transducer model (default from the configuration)')
     .option('--profile <file>', 'speaker profile (repeatable): only that speaker is transcribed', collect, [])
+    .option('--sentences <file>', 'Home Assistant sentence file (repeatable): text is the matched sentence, plus "intent"', collect, [])
     .argument('<files...>')
-    .action(async (files: string[], o: { config?: string; model?: string; profile: string[] }) => {
+    .action(async (files: string[], o: { config?: string; model?: string; profile: string[]; sentences: string[] }) => {
       const cfg = loadConfig(o.config);
       if (o.model) cfg.models.transducer = path.resolve(o.model);
+      cfg.recognizer.sentences.push(...o.sentences.map((f) => path.resolve(f)));
       await runTranscribe(files, cfg, o.profile.map((p) => path.resolve(p)), printLine);
     });
 

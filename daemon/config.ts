@@ -48,6 +48,10 @@ const recognizerSchema = z
     hot_phrases: z.array(z.object({ phrase: z.string().min(1), boost: z.number().min(0).max(10).default(1.5) }).strict()).default([]),
     partials: z.boolean().default(false),
     partial_interval_ms: ms(250, 50),
+    /** Home Assistant sentence files (hassil format): transcripts carry the matched intent */
+    sentences: z.array(z.string().min(1)).default([]),
+    /** a sentence scoring below this (0..1, against the unrestricted decoding) is no intent */
+    sentence_min_score: z.number().min(0).max(1).default(0.5),
   })
   .strict()
   .default({});
@@ -283,6 +287,7 @@ export function validateConfig(doc: unknown, overrides: ConfigOverrides = {}, ba
   cfg.audio.file = overrides.input !== undefined ? path.resolve(overrides.input) : rel(cfg.audio.file);
   cfg.models = { transducer: modelPath(cfg.models.transducer), pvad: modelPath(cfg.models.pvad), speaker_encoder: modelPath(cfg.models.speaker_encoder) };
   cfg.vad.profiles = cfg.vad.profiles.map((p) => ({ ...p, file: rel(p.file)! }));
+  cfg.recognizer.sentences = cfg.recognizer.sentences.map((p) => rel(p)!);
   cfg.mqtt.ca = rel(cfg.mqtt.ca);
   cfg.mqtt.cert = rel(cfg.mqtt.cert);
   cfg.mqtt.key = rel(cfg.mqtt.key);

@@ -22,7 +22,8 @@ import { segmenterOptionsFromConfig } from './segmenter.js';
 import { SystemdNotifier } from './sdnotify.js';
 import { buildTranscript } from './transcript.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/broker.js';
-import { textCaptured, textCapturedTopic, vadPayload, vadTopic, type HermesCommand } from './mqtt/hermes.js';
+import { intentMessages, textCaptured, textCapturedTopic, vadPayload, vadTopic, type HermesCommand } from './mqtt/hermes.js';
+import { loadSentencesFor, type SentenceRecognizer } from './intents.js';
 import { MqttLink } from './mqtt/link.js';
 import { version } from './version.js';
 
@@ -50,6 +51,8 @@ export class Daemon {
   cfg: Config;
   private models!: Models;
   private profiles: Profile[] = [];
+  /** recognizer.sentences compiled for the transducer (undefined: none configured) */
+  private sentences: SentenceRecognizer | undefined;
   private outbox!: Outbox;
   private broker: EmbeddedBroker | undefined;
   link!: MqttLink;
@@ -92,6 +95,7 @@ export class Daemon {
     const source = this.makeSource(this.cfg);
     if (source instanceof FileSource) source.load();
     this.models = await this.loadModels(this.cfg);
+    this.sentences = loadSentencesFor(this.cfg, this.models.transducer);
     this.profiles = this.loadProfiles(this.cfg, this.models);
     this.outbox = new Outbox(path.join(this.cfg.state_dir, 'outbox'), this.cfg.outbox.max_entries);
     this.outbox.open();
@@ -213,6 +217,7 @@ export class Daemon {
       {
         segmenter: segmenterOptionsFromConfig(this.profiles.length ? cfg.vad : { ...cfg.vad, mode: 'any' }, cfg.segmenter),
         recognizer: { beam: cfg.recognizer.beam, chunkFrames: cfg.recognizer.chunk_frames ?? undefined, hotPhrases: cfg.recognizer.hot_phrases },
+        sentences: this.sentences,
         profiles: this.profiles,
         partials: cfg.recognizer.partials,
         partialIntervalMs: cfg.recognizer.partial_interval_ms,
@@ -248,6 +253,7 @@ export class Daemon {
       .finally(() => this.publishing.delete(p));
     this.publishing.add(p);
     if (cfg.hermes.enabled) this.link.publishVolatile(textCapturedTopic(), textCaptured(t, cfg.hermes.site_id ?? cfg.site, this.hermesSession), 1);
+    if (cfg.hermes.enabled) for (const [topic, msg] of intentMessages(t, cfg.hermes.site_id ?? cfg.site, this.hermesSession)) this.link.publishVolatile(topic, msg, 1);
     this.notifier.status(this.statusLine());
   }
 
@@ -379,9 +385,20 @@ export class Daemon {
       log.error({ err: (err as Error).message }, 'reload refused: the configuration is invalid; keeping the current one');
       return;
     }
+    let sentences: SentenceRecognizer | undefined;
+    try {
+      sentences = loadSentencesFor(next, this.models.transducer);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'reload refused: a sentence file is invalid; keeping the current configuration and sentences');
+      return;
+    }
     try {
       setLogLevel(process.env.EARSHOT_LOG_LEVEL ?? next.log_level);
-      if (!same(next.models, this.cfg.models)) this.models = await this.loadModels(next);
+      if (!same(next.models, this.cfg.models)) {
+        this.models = await this.loadModels(next);
+        sentences = loadSentencesFor(next, this.models.transducer);
+      }
+      this.sentences = sentences;
       this.rebuildPipeline(next);
       if (!same(next.audio, this.cfg.audio)) {
         await this.source.stop();

@@ -1,8 +1,12 @@
 // Decoding with sentences: the compiled sentence files on a loaded model, and what a decoding
 // result means once they are on (the sentence and its intent, or no intent and the free text).
 // Used by the pipeline (daemon, `earshot transcribe`) and by anything that decodes audio on its own.
+import type { Config } from './config.js';
+import { childLogger } from './log.js';
 import type { DecodeResult, SentenceHandle, TransducerModel } from './native.js';
 import { loadSentences, matchSentence, type Grammar, type IntentMatch } from './sentences.js';
+
+const log = childLogger('sentences');
 
 /** A sentence whose score (0..1, bench/sentences.ts) is below this is no match: the audio fits the
  * unrestricted decoding much better than any sentence. */
@@ -24,6 +28,14 @@ export function prepareSentences(model: TransducerModel, files: string[], opts: 
   const grammar = loadSentences(files);
   const handle = model.compileSentences(grammar.automaton);
   return { files, grammar, handle, minScore: opts.minScore ?? DEFAULT_MIN_SCORE, beam: opts.beam ?? 4 };
+}
+
+/** The configuration's recognizer.sentences for a model, or undefined when it lists none. */
+export function loadSentencesFor(cfg: Config, model: TransducerModel): SentenceRecognizer | undefined {
+  if (!cfg.recognizer.sentences.length) return undefined;
+  const sr = prepareSentences(model, cfg.recognizer.sentences, { minScore: cfg.recognizer.sentence_min_score });
+  log.info({ files: sr.files, states: sr.grammar.stats.states, compile_ms: Math.round(sr.grammar.stats.compileMs) }, 'sentences loaded');
+  return sr;
 }
 
 export interface IntentResult {

@@ -6,6 +6,8 @@ import { loadPvad, loadSpeakerEncoder, loadTransducer, pvadEmbedDim, type Loaded
 import type { PvadModel } from './native.js';
 import { hasTargetSpeech, Pipeline, scoreSpeakers, type FinalSegment, type SpeakerMatch } from './pipeline.js';
 import { loadProfile, type Profile } from './profiles.js';
+import { loadSentencesFor } from './intents.js';
+import type { IntentMatch } from './sentences.js';
 import { FRAME_MS, Segmenter, segmenterOptionsFromConfig } from './segmenter.js';
 import fs from 'node:fs';
 
@@ -82,11 +84,14 @@ export interface TranscribeLine {
   /** with profiles: the best-matching one and every profile's cosine, best first, as in the MQTT transcript */
   speaker?: SpeakerMatch | null;
   speaker_scores?: SpeakerMatch[];
+  /** with sentences: the matched intent, or null (text is then the unrestricted decoding) */
+  intent?: IntentMatch | null;
 }
 
 export async function runTranscribe(files: string[], cfg: Config, profileFiles: string[], emit: (line: TranscribeLine) => void): Promise<void> {
   const [transducer, pvad] = await Promise.all([loadTransducer(cfg.models.transducer), loadPvad(cfg.models.pvad)]);
   const { profiles, encoder } = await loadProfilesFor(profileFiles, cfg, pvad);
+  const sentences = loadSentencesFor(cfg, transducer);
   const decoded = files.map((f) => ({ file: f, samples: readWav16kMono(f).samples })); // fail early on a bad file
   for (const { file, samples } of decoded) {
     const pipeline = new Pipeline(
@@ -94,6 +99,7 @@ export async function runTranscribe(files: string[], cfg: Config, profileFiles: 
       {
         segmenter: segmenterOptionsFromConfig(profiles.length ? cfg.vad : { ...cfg.vad, mode: 'any' }, cfg.segmenter),
         recognizer: { beam: cfg.recognizer.beam, chunkFrames: cfg.recognizer.chunk_frames ?? undefined, hotPhrases: cfg.recognizer.hot_phrases },
+        sentences,
         profiles,
       },
     );
@@ -102,7 +108,8 @@ export async function runTranscribe(files: string[], cfg: Config, profileFiles: 
     pipeline.on('error', (err) => (failure = err));
     pipeline.on('final', (seg: FinalSegment) => {
       const who = profiles.length ? { speaker: seg.speaker, speaker_scores: seg.scores } : {};
-      emit({ file, segment: n++, start: sec(seg.speechStartFrame), end: sec(seg.speechEndFrame), text: seg.text, tokens: seg.tokens, ...who });
+      const said = sentences ? { intent: seg.intent ?? null } : {};
+      emit({ file, segment: n++, start: sec(seg.speechStartFrame), end: sec(seg.speechEndFrame), text: seg.text, tokens: seg.tokens, ...who, ...said });
     });
     for (let i = 0; i < samples.length; i += CHUNK) {
       pipeline.push(samples.subarray(i, Math.min(samples.length, i + CHUNK)));

@@ -7,6 +7,8 @@ import { childLogger } from './log.js';
 import type { LoadedSpeakerEncoder } from './models.js';
 import type { PvadModel, PvadStream, RecognizerOptions, RecognizerStream, SpeakerEncoder, TokenInfo, TransducerModel } from './native.js';
 import { cosine, type Profile } from './profiles.js';
+import { resolveIntent, streamOptions, type SentenceRecognizer } from './intents.js';
+import type { IntentMatch } from './sentences.js';
 import { FRAME_MS, Segmenter, type CloseReason, type SegmentEvent, type SegmenterOptions } from './segmenter.js';
 import { SAMPLE_RATE } from './audio/wav.js';
 
@@ -54,6 +56,8 @@ export interface FinalSegment extends SegmentInfo {
   tokens: TokenInfo[];
   speaker: SpeakerMatch | null;
   scores: SpeakerMatch[];
+  /** with sentences: the matched intent, or null (text is then the unrestricted decoding) */
+  intent?: IntentMatch | null;
   /** performance.now() when the segmenter closed the segment and when the text was final */
   closedAt: number;
   finalAt: number;
@@ -77,6 +81,8 @@ export interface PipelineModels {
 export interface PipelineOptions {
   segmenter: SegmenterOptions;
   recognizer?: RecognizerOptions;
+  /** decode restricted to sentence files too (daemon/intents.ts) */
+  sentences?: SentenceRecognizer;
   profiles: Profile[];
   partials?: boolean;
   partialIntervalMs?: number;
@@ -317,7 +323,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   }
 
   private openSegment(startFrame: number, speechStartFrame: number, forced: boolean): void {
-    const stream = this.models.transducer.createStream(this.opts.recognizer);
+    const sentences = this.opts.sentences;
+    const stream = this.models.transducer.createStream(sentences ? { ...this.opts.recognizer, ...streamOptions(sentences) } : this.opts.recognizer);
     const index = this.segmentCount++;
     this.open = { index, startFrame, speechStartFrame, forced, stream, fedUntil: startFrame * FRAME, lastPartial: '' };
     log.debug({ segment: index, startFrame, forced }, 'segment open');
@@ -357,10 +364,13 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       try {
         const [result, match] = await Promise.all([decoding, matching]);
         const offset = (seg.startFrame * FRAME) / SAMPLE_RATE;
+        const said = this.opts.sentences ? resolveIntent(this.opts.sentences, result) : null;
+        const tokens = said?.intent && result.sentence ? result.sentence.tokens : result.tokens;
         this.emit('final', {
           ...info,
-          text: result.text,
-          tokens: result.tokens.map((t) => ({ text: t.text, start: Math.round((t.start + offset) * 1000) / 1000, conf: Math.round(t.conf * 1000) / 1000 })),
+          text: said ? said.text : result.text,
+          ...(said ? { intent: said.intent } : {}),
+          tokens: tokens.map((t) => ({ text: t.text, start: Math.round((t.start + offset) * 1000) / 1000, conf: Math.round(t.conf * 1000) / 1000 })),
           speaker: match.best,
           scores: match.scores,
           closedAt,

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TokenInfo } from './native.js';
 import type { FinalSegment, SpeakerMatch } from './pipeline.js';
+import type { IntentMatch } from './sentences.js';
 import { FRAME_MS } from './segmenter.js';
 
 export interface Word {
@@ -31,6 +32,8 @@ export interface Transcript {
   forced: boolean;
   speaker: SpeakerMatch | null;
   speaker_scores: SpeakerMatch[];
+  /** with recognizer.sentences: the matched intent { name, slots, score }, or null */
+  intent?: IntentMatch | null;
   latency: {
     /** from the end of speech to the segmenter closing the segment (the trailing stretch) */
     speech_end_to_close_ms: number;
@@ -83,6 +86,7 @@ export function buildTranscript(seg: FinalSegment, site: string, wallMs: (frame:
     forced: seg.forced,
     speaker: seg.speaker,
     speaker_scores: seg.scores,
+    ...(seg.intent !== undefined ? { intent: seg.intent } : {}),
     latency: {
       speech_end_to_close_ms: (seg.endFrame - seg.speechEndFrame) * FRAME_MS,
       close_to_final_ms: Math.round(seg.finalAt - seg.closedAt),

@@ -29,6 +29,42 @@ export function textCaptured(t: Transcript, siteId: string, sessionId: string | 
   };
 }
 
+/** Rhasspy's NLU result for a transcript with an intent: hermes/nlu/intentParsed and
+ * hermes/intent/<name>, the same payload; none without an intent. */
+export function intentMessages(t: Transcript, siteId: string, sessionId: string | null): [string, Record<string, unknown>][] {
+  if (!t.intent) return [];
+  const { name, slots, score } = t.intent;
+  const payload = {
+    input: t.text,
+    rawInput: t.text,
+    intent: { intentName: name, confidenceScore: score },
+    slots: Object.entries(slots).map(([slot, value]) => {
+      const raw = typeof value === 'string' ? value : String(value);
+      const at = t.text.indexOf(raw);
+      return {
+        entity: slot,
+        slotName: slot,
+        rawValue: raw,
+        value: { kind: typeof value === 'number' ? 'Number' : 'Unknown', value },
+        confidence: 1,
+        range: at >= 0 ? { start: at, end: at + raw.length } : null,
+      };
+    }),
+    id: t.id,
+    siteId,
+    sessionId,
+    customData: null,
+    asrTokens: textCaptured(t, siteId, sessionId).asrTokens,
+    asrConfidence: null,
+    wakewordId: null,
+    lang: null,
+  };
+  return [
+    ['hermes/nlu/intentParsed', payload],
+    [`hermes/intent/${name}`, payload],
+  ];
+}
+
 export function vadTopic(siteId: string, up: boolean): string {
   return `hermes/voiceActivity/${siteId}/${up ? 'vadUp' : 'vadDown'}`;
 }
