@@ -6,6 +6,10 @@ normalized and rounded to 10 bits, which FLAC stores in about half the bytes (SN
 Debian package is downloaded beside them (the GPU machine decodes with it).
 
     /usr/bin/python3 training/pvad_carry.py --data ../shared/data --out .carry/pvad
+
+Also writes <out>/augment.npz: the training share of the real rooms and noises (pvad_data.AUG_DEV_FILES
+stay for the development set), int16; with --aug-only nothing else (the recordings then travel in the
+shared store of the train split, pvad_train.py --real).
 """
 import argparse
 import os
@@ -24,7 +28,14 @@ def main():
     ap.add_argument("--out", default=".carry/pvad")
     ap.add_argument("--bits", type=int, default=10)
     ap.add_argument("--fsdd-takes", type=int, default=15, help="takes 5.. per digit and speaker (0-4 are dev)")
+    ap.add_argument("--aug-only", action="store_true", help="write only <out>/augment.npz")
     args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    bank = d.pack_augment_bank(args.data, "train")
+    np.savez_compressed(os.path.join(args.out, "augment.npz"), **bank)
+    print(f"{len(bank)} rooms and noises -> {args.out}/augment.npz")
+    if args.aug_only:
+        return
     os.makedirs(os.path.join(args.out, "audio"), exist_ok=True)
     rows = []
     libri = d.read_manifest(os.path.join(args.data, "librispeech-speakers", "manifest.tsv"))

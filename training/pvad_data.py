@@ -86,6 +86,29 @@ def read_manifest(path: str) -> list:
         return [dict(zip(header, line.rstrip("\n").split("\t"))) for line in f if line.strip()]
 
 
+def read_real_store(folder: str) -> list:
+    """Rows (key, speaker, corpus) of the shared carry of real recordings (real.tsv beside real.npz:
+    no header; key, sample_rate, text, split, speaker, corpus). Only `train` rows may be in it, and
+    rows without a speaker id are left out (they cannot be a class or an enrolled target)."""
+    path = os.path.join(folder, "real.tsv")
+    rows = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) != 6:
+                raise ValueError(f"{path}:{n}: expected 6 tab-separated columns, got {len(cols)}")
+            key, sr, _, split, speaker, corpus = cols
+            if split != "train":
+                raise ValueError(f"{path}:{n}: split {split!r}: only train speakers may be trained on")
+            if int(sr) != SAMPLE_RATE:
+                raise ValueError(f"{path}:{n}: sample rate {sr}, expected {SAMPLE_RATE}")
+            if speaker:
+                rows.append((key, speaker, corpus))
+    return rows
+
+
 def librispeech_dev_speakers(speakers: list, n: int = 30) -> set:
     """The held-out development speakers: a fixed draw, the same everywhere."""
     return set(random.Random(1234).sample(sorted(speakers), n))
@@ -157,12 +180,23 @@ def espeak_variants(data_dir: str) -> list:
     return sorted(os.listdir(os.path.join(data_dir, "voices", "!v")))
 
 
-def synthetic_speakers(split: str, n_espeak: int, n_flite: int, variants: list, seed: int) -> list:
-    """Speaker definitions; train and dev share neither voice nor espeak variant."""
+def espeak_voices_with_dict(voices: list, data_dir: str) -> list:
+    """The voices whose language dictionary is installed (a trimmed espeak-ng-data may hold only en)."""
+    return [v for v in voices if os.path.exists(os.path.join(data_dir, v.split("-")[0] + "_dict"))]
+
+
+def synthetic_speakers(split: str, n_espeak: int, n_flite: int, variants: list, seed: int,
+                       espeak_data: str = None) -> list:
+    """Speaker definitions; train and dev share neither voice nor espeak variant. With espeak_data,
+    only voices whose dictionary it holds."""
     rng = random.Random(f"{seed}-{split}")
     dev_variants = set(variants[::5])
     vs = [v for v in variants if (v in dev_variants) == (split == "dev")]
     voices = ESPEAK_DEV_VOICES if split == "dev" else ESPEAK_TRAIN_VOICES
+    if espeak_data:
+        voices = espeak_voices_with_dict(voices, espeak_data)
+        if not voices:
+            raise ValueError(f"{espeak_data} has no dictionary for any of the {split} voices")
     fvoices = FLITE_DEV_VOICES if split == "dev" else FLITE_TRAIN_VOICES
     speakers = []
     for i in range(n_espeak):
@@ -339,14 +373,81 @@ def reverberate(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
 
 
 def add_noise(x: np.ndarray, snr_db: float, rng: np.random.Generator, speech_rms: float) -> np.ndarray:
-    return x + make_noise(len(x), rng) * speech_rms * 10 ** (-snr_db / 20)
+    return x + pick_noise(len(x), rng) * speech_rms * 10 ** (-snr_db / 20)
 
 
-def augment(x: np.ndarray, rng: np.random.Generator, p_reverb=0.3, p_noise=0.6) -> np.ndarray:
-    """Reverberation and noise for speaker-encoder training copies."""
+# Real measured rooms and background recordings (../shared/data/augment), split by file so that the
+# development mixtures hear a room and noises that training never did. Empty until load_augment_bank.
+AUG_DEV_FILES = {"rir/spatialaudio_seminar_room_clap.flac", "noise/usc_sse_water_urban_background.ogg",
+                 "noise/freesound_cc0_city.ogg"}
+BANK = {"rirs": [], "noises": []}
+P_REAL_RIR, P_REAL_NOISE = 0.4, 0.4  # shares of the reverberated / noisy copies that use the real material
+
+
+def pack_augment_bank(data_dir: str, split: str) -> dict:
+    """{"rir/..": int16 array, "noise/..": int16 array} of the split's augmentation files (16 kHz)."""
+    if split not in ("train", "dev"):
+        raise ValueError(f"split must be train or dev, not {split!r}")
+    out = {}
+    for r in read_manifest(os.path.join(data_dir, "augment", "manifest.tsv")):
+        if (r["path"] in AUG_DEV_FILES) == (split == "dev"):
+            x = load_audio(os.path.join(data_dir, "augment", r["path"]))
+            out[r["path"]] = np.clip(np.round(x / (np.abs(x).max() + 1e-9) * 32767), -32768, 32767).astype(np.int16)
+    return out
+
+
+def load_augment_bank(source) -> None:
+    """Fills BANK from pack_augment_bank's dict or an .npz of it (forked workers inherit it).
+    RIRs start at their direct path (the measurements' leading silence would only delay speech)."""
+    items = dict(np.load(source)) if isinstance(source, str) else source
+    if not items:
+        raise ValueError(f"augmentation bank {source if isinstance(source, str) else ''} is empty")
+    BANK["rirs"], BANK["noises"] = [], []
+    for k in sorted(items):
+        x = items[k].astype(np.float32) / 32768.0
+        if k.startswith("rir/"):
+            x = x[max(0, int(np.argmax(np.abs(x))) - 16):]
+            BANK["rirs"].append(x / np.sqrt((x ** 2).sum() + 1e-12))
+        elif k.startswith("noise/"):
+            BANK["noises"].append(x / (np.sqrt((x ** 2).mean()) + 1e-9))
+        else:
+            raise ValueError(f"augmentation bank entry {k!r} is neither rir/ nor noise/")
+
+
+def pick_rir(rng: np.random.Generator) -> np.ndarray:
+    if BANK["rirs"] and rng.random() < P_REAL_RIR:
+        return BANK["rirs"][int(rng.integers(len(BANK["rirs"])))]
+    return make_rir(rng)
+
+
+def pick_noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Unit-RMS noise: a random stretch of a real recording (looped if short) or a synthetic one."""
+    if BANK["noises"] and rng.random() < P_REAL_NOISE:
+        w = BANK["noises"][int(rng.integers(len(BANK["noises"])))]
+        w = np.roll(np.tile(w, n // len(w) + 1), -int(rng.integers(len(w))))[:n]
+        return (w / (np.sqrt((w ** 2).mean()) + 1e-9)).astype(np.float32)
+    return make_noise(n, rng)
+
+
+def band_limit(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A telephone-grade channel, as in the recognizer's recipe: an 8 kHz round trip, or a
+    low-pass at 3.4-7 kHz (sometimes with a 300 Hz high-pass: small loudspeaker microphones)."""
+    if rng.random() < 0.5:
+        y = torchaudio.functional.resample(torch.from_numpy(x).float(), SAMPLE_RATE, 8000)
+        return torchaudio.functional.resample(y, 8000, SAMPLE_RATE).numpy()[:len(x)]
+    spec = np.fft.rfft(x)
+    f = np.fft.rfftfreq(len(x), 1.0 / SAMPLE_RATE)
+    spec[(f > rng.uniform(3400, 7000)) | (f < (300.0 if rng.random() < 0.3 else 0.0))] = 0
+    return np.fft.irfft(spec, len(x)).astype(np.float32)
+
+
+def augment(x: np.ndarray, rng: np.random.Generator, p_reverb=0.3, p_noise=0.6, p_band=0.0) -> np.ndarray:
+    """Reverberation, band limiting and noise for speaker-encoder training copies."""
     rms = np.sqrt((x ** 2).mean()) + 1e-9
     if rng.random() < p_reverb:
-        x = reverberate(x, make_rir(rng))
+        x = reverberate(x, pick_rir(rng))
+    if p_band and rng.random() < p_band:
+        x = band_limit(x, rng)
     if rng.random() < p_noise:
         x = add_noise(x, rng.uniform(5, 30), rng, rms)
     return (x / (np.abs(x).max() + 1e-9) * rng.uniform(0.1, 0.9)).astype(np.float32)
@@ -358,13 +459,14 @@ def augment(x: np.ndarray, rng: np.random.Generator, p_reverb=0.3, p_noise=0.6) 
 
 def make_mixture(target: list, others: list, rng: np.random.Generator, max_seconds: float = 10.0,
                  segments=(2, 5), p_noise=0.7, p_reverb=0.3, snr=(3.0, 30.0), info: dict = None,
-                 p_short_gap: float = 0.0):
+                 p_short_gap: float = 0.0, p_band: float = 0.0):
     """Concatenates utterances of the target and of other speakers with silences.
 
     target / others: lists of clean float32 utterances (others: a list per other speaker).
     Returns (wave, labels per fbank frame: 0 non-speech, 1 target, 2 other, spans) where spans are
     (first frame, end frame, is_target) of each placed utterance's labelled speech. `info`, if given,
-    receives the conditions drawn (reverb, snr_db: None without noise). With p_short_gap, a gap is
+    receives the conditions drawn (reverb, snr_db: None without noise, band: band-limited). Rooms
+    and noises come from BANK when it is loaded; p_band draws a telephone-grade channel. With p_short_gap, a gap is
     instead -0.2 to 0.1 s: the pieces keep about 100 ms of silence at each end, so the next speech
     starts 0-300 ms after the last (speaker turns; draws are unchanged when it is 0).
     """
@@ -416,14 +518,17 @@ def make_mixture(target: list, others: list, rng: np.random.Generator, max_secon
     rms = np.sqrt((wave_[active] ** 2).mean()) if active.any() else 0.05
     reverb = rng.random() < p_reverb
     if reverb:
-        wave_ = reverberate(wave_, make_rir(rng))
+        wave_ = reverberate(wave_, pick_rir(rng))
+    band = bool(p_band) and rng.random() < p_band
+    if band:
+        wave_ = band_limit(wave_, rng)
     snr_db = None
     if rng.random() < p_noise:
         snr_db = float(rng.uniform(*snr))
         wave_ = add_noise(wave_, snr_db, rng, rms)
     wave_ = wave_ / (np.abs(wave_).max() + 1e-9) * rng.uniform(0.05, 0.9)
     if info is not None:
-        info.update(reverb=bool(reverb), snr_db=snr_db)
+        info.update(reverb=bool(reverb), snr_db=snr_db, band=band)
     return wave_.astype(np.float32), labels, spans
 
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pvad_data as d  # noqa: E402
 import pvad_export as px  # noqa: E402
-from earshot.features import GlobalCmvn  # noqa: E402
+from earshot.features import GlobalCmvn, fbank  # noqa: E402
 from earshot.pvad import PersonalVad, SpeakerEncoder, count_parameters  # noqa: E402
 
 SPK_CFG = dict(hidden=256, n_layers=3, embed_dim=128, window_frames=160, window_hop=80)
@@ -34,15 +34,25 @@ def log(*a):
     print(f"[{time.strftime('%H:%M:%S')}]", *a, flush=True)
 
 
-def setup_tools(deb_dirs):
-    """Unpacks the carried Debian packages (espeak-ng, flite, flac) when the tools are missing."""
-    if not deb_dirs:
-        return "espeak-ng", None, "flite"
+def setup_tools(deb_dirs, tools=None):
+    """espeak-ng, its data and flite: from `tools` (a root the Debian packages were unpacked into, or
+    a .tar.xz of one, unpacked to /tmp/r once), else the carried .deb folders, else the system's."""
     root = "/tmp/r"
-    os.makedirs(root, exist_ok=True)
-    for dd in deb_dirs:
-        for f in glob.glob(os.path.join(dd, "*.deb")):
-            subprocess.run(["dpkg", "-x", f, root], check=True)
+    if tools and tools.endswith((".tar.xz", ".tar")):
+        if not os.path.exists(f"{root}/usr/bin/espeak-ng"):
+            os.makedirs(root, exist_ok=True)
+            subprocess.run(["tar", "-C", root, "-xf", tools], check=True)
+    elif tools:
+        root = tools
+    elif deb_dirs:
+        os.makedirs(root, exist_ok=True)
+        for dd in deb_dirs:
+            for f in glob.glob(os.path.join(dd, "*.deb")):
+                subprocess.run(["dpkg", "-x", f, root], check=True)
+    else:
+        return "espeak-ng", None, "flite"
+    if not os.path.exists(f"{root}/usr/bin/espeak-ng"):
+        raise SystemExit(f"no usr/bin/espeak-ng under {root} (from --tools {tools} / --deb {deb_dirs})")
     lib = [f"{root}/usr/lib/x86_64-linux-gnu", f"{root}/lib/x86_64-linux-gnu",
            f"{root}/usr/lib/x86_64-linux-gnu/pulseaudio"]
     os.environ["LD_LIBRARY_PATH"] = ":".join(lib + [os.environ.get("LD_LIBRARY_PATH", "")])
@@ -50,29 +60,58 @@ def setup_tools(deb_dirs):
     return f"{root}/usr/bin/espeak-ng", f"{root}/usr/lib/x86_64-linux-gnu/espeak-ng-data", f"{root}/usr/bin/flite"
 
 
+_REAL = {}
+
+
 def _load_trimmed(job):
-    path, factor = job
-    x = d.load_audio(path)
+    """job: (path or (npz, key), speed factor). Real recordings are peak-normalized like the synthetic
+    ones (some corpora are recorded 30 dB lower) before the mixtures set their levels."""
+    src, factor = job
+    if isinstance(src, tuple):
+        npz, key = src
+        if npz not in _REAL:  # each worker opens the store once and reads only its keys
+            _REAL[npz] = np.load(npz)
+        x = _REAL[npz][key].astype(np.float32) / 32768.0
+        x = x / (np.abs(x).max() + 1e-9) * 0.7
+    else:
+        x = d.load_audio(src)
     return d.trim_silence(x if factor == 1.0 else d.speed_perturb(x, factor))
 
 
-def load_speakers(args, split="train"):
-    """{speaker: [utterances]} from the carried recordings and freshly synthesized voices."""
-    espeak, espeak_data, flite = setup_tools(args.deb)
-    rows = d.read_manifest(os.path.join(args.carry, "manifest.tsv"))
+def real_rows(args):
+    """(source, speaker, corpus) of the real recordings: the shared store (--real) or the old carry."""
+    if args.real:
+        npz = os.path.join(args.real, "real.npz")
+        rows = [((npz, k), s, c) for k, s, c in d.read_real_store(args.real)]
+    else:
+        rows = [(os.path.join(args.carry, r["path"]), r["speaker"], r["source"])
+                for r in d.read_manifest(os.path.join(args.carry, "manifest.tsv"))]
     if args.tiny:
-        keep = sorted({r["speaker"] for r in rows})[:args.tiny]
-        rows = [r for r in rows if r["speaker"] in keep]
-    variants = d.espeak_variants(espeak_data or "/usr/lib/x86_64-linux-gnu/espeak-ng-data")
-    n_es, n_fl, per = (args.tiny, 2, 3) if args.tiny else (args.n_espeak, args.n_flite, args.per_voice)
-    syn = d.synthetic_speakers(split, n_es, n_fl, variants, args.seed)
+        keep = sorted({s for _, s, _ in rows})[:args.tiny]
+        rows = [r for r in rows if r[1] in keep]
+    return rows
+
+
+def load_speakers(args, split="train"):
+    """{speaker: [utterances]} from the real recordings and freshly synthesized voices."""
+    espeak, espeak_data, flite = setup_tools(args.deb, args.tools)
+    if args.aug:
+        d.load_augment_bank(args.aug)
+        log(f"augmentation bank {args.aug}: {len(d.BANK['rirs'])} rooms, {len(d.BANK['noises'])} noises")
+    rows = real_rows(args)
+    espeak_dir = espeak_data or "/usr/lib/x86_64-linux-gnu/espeak-ng-data"
+    variants = d.espeak_variants(espeak_dir)
+    n_es, n_fl, per = (args.tiny, min(2, args.n_flite), 3) if args.tiny else (args.n_espeak, args.n_flite, args.per_voice)
+    syn = d.synthetic_speakers(split, n_es, n_fl, variants, args.seed, espeak_dir)
+    log(f"espeak voices: {sorted({s['voice'] for s in syn if s['engine'] == 'espeak'})}")
     t = time.time()
     made = d.synthesize(syn, per, os.path.join(args.work, "synth"), args.seed, args.jobs, espeak, espeak_data, flite)
     log(f"synthesized {len(made)} utterances of {len(syn)} voices in {time.time() - t:.1f}s")
     # --speed-perturb: each real speaker also at these speeds, as new speakers (more real-sounding voices)
-    paths = [(os.path.join(args.carry, r["path"]), r["speaker"] + (f"@{f:g}" if f != 1.0 else ""), r["source"], f)
-             for f in [1.0] + list(args.speed_perturb) for r in rows]
+    paths = [(src, s + (f"@{f:g}" if f != 1.0 else ""), corpus, f)
+             for f in [1.0] + list(args.speed_perturb) for src, s, corpus in rows]
     paths += [(p, s, "synth", 1.0) for s, p, _ in made]
+    t = time.time()
     with d.pool(args.jobs) as pool:
         audio = pool.map(_load_trimmed, [(p, f) for p, _, _, f in paths], chunksize=8)
     speakers, source = {}, {}
@@ -80,8 +119,24 @@ def load_speakers(args, split="train"):
         if len(x) >= d.WIN * 2:
             speakers.setdefault(s, []).append(x)
             source[s] = src
-    log(f"{len(speakers)} speakers, {sum(len(x) for v in speakers.values() for x in v) / 16000 / 3600:.2f} h")
+    n_real = sum(1 for s in speakers if source[s] != "synth")
+    log(f"{len(speakers)} speakers ({n_real} real), "
+        f"{sum(len(x) for v in speakers.values() for x in v) / 16000 / 3600:.2f} h, loaded in {time.time() - t:.1f}s")
     return speakers, source
+
+
+class Budget:
+    """Training progress 0..1: the larger of steps done and wall time used (--*-minutes), so a run
+    on a busy machine still finishes its cosine schedule in time."""
+
+    def __init__(self, steps, minutes):
+        self.steps, self.seconds, self.t0 = steps, (minutes or 0) * 60, time.time()
+
+    def progress(self, step):
+        p = step / self.steps
+        if self.seconds:
+            p = max(p, (time.time() - self.t0) / self.seconds)
+        return min(p, 1.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,13 +144,13 @@ def load_speakers(args, split="train"):
 
 
 def _spk_feature_job(job):
-    utts, seed, augment_it = job
+    utts, seed, augment_it, p_band = job
     rng = np.random.default_rng(seed)
     x = np.concatenate(utts)
     while len(x) < 28000:  # at least 1.75 s so a 160-frame window fits
         x = np.concatenate([x, x])
     if augment_it:
-        x = d.augment(x, rng)
+        x = d.augment(x, rng, p_band=p_band)
     return d.features(x).numpy().astype(np.float16)
 
 
@@ -131,14 +186,14 @@ def train_spkenc(args, dev, speakers=None, source=None):
             chunks.append(cur)
         for ci, ch in enumerate(chunks):
             for k in range(args.copies):
-                jobs.append((ch, d.stable_seed(args.seed, s, ci, k), k > 0))
+                jobs.append((ch, d.stable_seed(args.seed, s, ci, k), k > 0, args.p_band))
                 owner.append(si)
     t = time.time()
     with d.pool(args.jobs) as pool:
         feats = pool.map(_spk_feature_job, jobs, chunksize=4)
     log(f"speaker features: {len(feats)} chunks in {time.time() - t:.1f}s")
     cmvn = GlobalCmvn()
-    for f, (_, _, aug) in zip(feats, jobs):
+    for f, (_, _, aug, _) in zip(feats, jobs):
         if not aug:
             cmvn.accumulate(torch.from_numpy(f.astype(np.float32)))
     mean, istd = cmvn.stats()
@@ -158,9 +213,15 @@ def train_spkenc(args, dev, speakers=None, source=None):
     opt = torch.optim.AdamW(list(model.parameters()) + list(head.parameters()), lr=args.lr, weight_decay=1e-4)
     steps, B, max_w = args.steps, args.batch, SPK_CFG["window_frames"]
     rng = np.random.default_rng(args.seed)
-    t = time.time()
-    for step in range(steps):
-        lr = args.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / steps))
+    t = last_save = time.time()
+    budget = Budget(steps, args.spk_minutes)
+    info = dict(cfg=SPK_CFG, classes=len(names), real=len(real), synthetic=len(synth), steps=steps,
+                batch=B, min_window=args.min_window, hours=float(sum(lens) / 100 / 3600), seed=args.seed,
+                p_band=args.p_band, aug=os.path.basename(args.aug) if args.aug else None)
+    path = os.path.join(args.out, "spkenc.pt")
+    step = 0
+    while budget.progress(step) < 1.0:
+        lr = args.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * budget.progress(step)))
         for g in opt.param_groups:
             g["lr"] = lr
         # --min-window below the full window: windows of every length (the speaker check embeds pieces
@@ -182,15 +243,24 @@ def train_spkenc(args, dev, speakers=None, source=None):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 3.0)
         opt.step()
-        if step % 200 == 0 or step == steps - 1:
+        if step % 200 == 0:
             log(f"spk step {step} loss {loss.item():.3f} acc {acc.item():.3f} lr {lr:.2e} ({time.time() - t:.0f}s)")
-    model.cpu()
-    info = dict(cfg=SPK_CFG, classes=len(names), real=len(real), synthetic=len(synth), steps=steps,
-                batch=B, min_window=args.min_window, hours=float(sum(lens) / 100 / 3600), seed=args.seed)
-    path = os.path.join(args.out, "spkenc.pt")
-    torch.save({"state": model.state_dict(), "info": info}, path)
+        step += 1
+        if time.time() - last_save > args.save_seconds:  # a usable model if the run is cut short
+            save_checkpoint(model, dict(info, steps=step, partial=True), path)
+            last_save = time.time()
+    log(f"spk step {step} loss {loss.item():.3f} acc {acc.item():.3f} ({time.time() - t:.0f}s)")
+    info["steps"] = step
+    save_checkpoint(model, info, path)
     log("saved spkenc.pt", json.dumps(info))
     return path
+
+
+def save_checkpoint(model, info, path):
+    """Atomically (a reader never sees half a file), CPU tensors."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"state": state, "info": info}, path + ".tmp")
+    os.replace(path + ".tmp", path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,7 +274,7 @@ def _mix_job(job):
     rng = np.random.default_rng(seed)
     names, utts = _POOL["names"], _POOL["utts"]
     w, lab, _ = d.make_mixture(utts[names[ti]], [utts[names[o]] for o in others], rng,
-                               p_short_gap=_POOL["p_short_gap"])
+                               p_short_gap=_POOL["p_short_gap"], p_band=_POOL["p_band"])
     return d.features(w).numpy().astype(np.float16), lab.astype(np.int8)
 
 
@@ -231,7 +301,8 @@ def enrollment_embeddings(model, utts, rng, n, dev):
             total += len(u)
             if total > 4 * 16000:
                 break
-        f = d.features(np.concatenate(x)).to(dev)
+        # fbank on the model's device: thousands of speakers make this loop long on one CPU thread
+        f = fbank(torch.from_numpy(np.concatenate(x)).to(dev))
         with torch.no_grad():
             out.append(model.embed_utterance(f).cpu())
     return torch.stack(out)
@@ -254,7 +325,7 @@ def start_mixtures(args, speakers, source):
 
     The pool forks before CUDA is touched, and works while the speaker encoder trains."""
     names = sorted(speakers)
-    _POOL.update(names=names, p_short_gap=args.p_short_gap,
+    _POOL.update(names=names, p_short_gap=args.p_short_gap, p_band=args.p_band,
                  utts={s: _pieces(speakers[s], np.random.default_rng(d.stable_seed(args.seed, s))) for s in names})
     sets = [_mixture_jobs(names, source, args.mixtures, args.seed),
             _mixture_jobs(names, source, max(64, args.mixtures // 50), args.seed + 1)]
@@ -320,11 +391,18 @@ def fit_variant(args, dev, variant, mix, val, embeds, mean, istd, spk_info):
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     brng = np.random.default_rng(args.seed)
     step, t = 0, time.time()
-    while step < args.steps:
+    last_save = t
+    budget = Budget(args.steps, getattr(args, "pvad_minutes", 0))
+    info = dict(cfg=dict(cfg, conditioning=cond), steps=args.steps, batch=args.batch, mixtures=len(mix),
+                p_zero=args.p_zero, p_short_gap=args.p_short_gap, p_band=getattr(args, "p_band", 0.0),
+                speed_perturb=list(args.speed_perturb), seed=args.seed, spkenc=spk_info,
+                init=os.path.basename(args.init) if args.init else None)
+    path = os.path.join(args.out, checkpoint_stem(variant) + ".pt")
+    while budget.progress(step) < 1.0:
         for batch in batches(mix, args.batch, brng):
-            if step >= args.steps:
+            if budget.progress(step) >= 1.0:
                 break
-            lr = args.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+            lr = args.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * budget.progress(step)))
             for g in opt.param_groups:
                 g["lr"] = lr
             x, e, y = collate(batch, embeds, args.p_zero, brng, dev)
@@ -334,9 +412,14 @@ def fit_variant(args, dev, variant, mix, val, embeds, mean, istd, spk_info):
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 3.0)
             opt.step()
-            if step % 200 == 0 or step == args.steps - 1:
+            if step % 200 == 0:
                 log(f"pvad[{variant}] step {step} loss {loss.item():.4f} lr {lr:.2e} ({time.time() - t:.0f}s)")
             step += 1
+            if time.time() - last_save > getattr(args, "save_seconds", 120):  # usable if the run is cut short
+                save_checkpoint(model, dict(info, steps=step, partial=True), path)
+                last_save = time.time()
+    log(f"pvad[{variant}] stopped after {step} steps ({time.time() - t:.0f}s)")
+    info["steps"] = step
     model.eval()
     vrng = np.random.default_rng(7)
     correct = total = 0
@@ -349,13 +432,8 @@ def fit_variant(args, dev, variant, mix, val, embeds, mean, istd, spk_info):
             total += m.sum().item()
     result = dict(val_frame_acc=correct / max(1, total), params=count_parameters(model))
     log(f"pvad[{variant}] validation frame accuracy {result['val_frame_acc']:.4f}")
-    info = dict(cfg=dict(cfg, conditioning=cond), steps=args.steps, batch=args.batch, mixtures=len(mix),
-                p_zero=args.p_zero, p_short_gap=args.p_short_gap, speed_perturb=list(args.speed_perturb),
-                seed=args.seed, spkenc=spk_info,
-                init=os.path.basename(args.init) if args.init else None, **result)
-    name = checkpoint_stem(variant) + ".pt"
-    torch.save({"state": model.cpu().state_dict(), "info": info}, os.path.join(args.out, name))
-    log("saved", name, json.dumps(result))
+    save_checkpoint(model, dict(info, **result), path)
+    log("saved", os.path.basename(path), json.dumps(result))
 
 
 def share(folder, mix, val, embeds, mean, istd, spk_info, args):
@@ -436,7 +514,14 @@ def train_all(args, dev):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["spkenc", "pvad", "all", "fit"])
-    ap.add_argument("--carry", default=".carry/pvad")
+    ap.add_argument("--carry", default=".carry/pvad", help="old carry (manifest.tsv + audio/); unused with --real")
+    ap.add_argument("--real", default=None, help="shared store of the train split: real.npz + real.tsv")
+    ap.add_argument("--aug", default=None, help="real rooms and noises (.npz from pvad_carry.py --aug-only)")
+    ap.add_argument("--tools", default=None, help="espeak-ng/flite: unpacked root or its .tar.xz")
+    ap.add_argument("--p-band", type=float, default=0.0, help="share of 8 kHz / low-passed copies and mixtures")
+    ap.add_argument("--spk-minutes", type=float, default=0, help="speaker encoder: wall-time cap (0: none)")
+    ap.add_argument("--pvad-minutes", type=float, default=0, help="personal VAD: wall-time cap per variant")
+    ap.add_argument("--save-seconds", type=float, default=120, help="checkpoint interval while training")
     ap.add_argument("--deb", nargs="*", default=None, help="folders of .deb files to unpack for espeak-ng/flite/flac")
     ap.add_argument("--work", default="/tmp/pvad-work")
     ap.add_argument("--out", default="/tmp/pvad-out")

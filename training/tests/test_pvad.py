@@ -14,6 +14,8 @@ import pvad_data  # noqa: E402
 import pvad_export  # noqa: E402
 from earshot.pvad import PersonalVad, SpeakerEncoder, count_parameters  # noqa: E402
 
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "data")
+
 
 def small_models(seed=0):
     torch.manual_seed(seed)
@@ -229,6 +231,103 @@ class ExportTest(unittest.TestCase):
                 f.write(bytes(blob))
             with self.assertRaisesRegex(ValueError, "CRC"):
                 pvad_export.read_gguf(p2)
+
+
+class RealDataTest(unittest.TestCase):
+    """The shared store of train recordings, the real rooms and noises, and the telephone channel."""
+
+    def write_store(self, folder, lines):
+        np.savez(os.path.join(folder, "real.npz"), a=np.zeros(1600, np.int16))
+        with open(os.path.join(folder, "real.tsv"), "w") as f:
+            f.write("".join(line + "\n" for line in lines))
+
+    def test_store_rows_keep_speakers_and_refuse_dev_rows(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.write_store(d, ["a\t16000\tyes\ttrain\tsc_1\tspeech-commands",
+                                 "b\t16000\thello there\ttrain\t\tcommon-voice-en"])
+            self.assertEqual(pvad_data.read_real_store(d), [("a", "sc_1", "speech-commands")])
+            self.write_store(d, ["a\t16000\tyes\tdev\tsc_1\tspeech-commands"])
+            with self.assertRaisesRegex(ValueError, "real.tsv:1: split 'dev'"):
+                pvad_data.read_real_store(d)
+            self.write_store(d, ["a\t16000\tyes\ttrain\tsc_1"])
+            with self.assertRaisesRegex(ValueError, "6 tab-separated columns"):
+                pvad_data.read_real_store(d)
+
+    def test_training_reads_the_store_peak_normalized(self):
+        import pvad_train
+        with tempfile.TemporaryDirectory() as d:
+            x = (0.01 * np.sin(np.arange(16000) / 5.0) * 32767).astype(np.int16)
+            np.savez(os.path.join(d, "real.npz"), k=x)
+            with open(os.path.join(d, "real.tsv"), "w") as f:
+                f.write("k\t16000\tyes\ttrain\tsc_1\tspeech-commands\n")
+            args = argparse.Namespace(real=d, carry=None, tiny=0)
+            rows = pvad_train.real_rows(args)
+            self.assertEqual(rows, [((os.path.join(d, "real.npz"), "k"), "sc_1", "speech-commands")])
+            y = pvad_train._load_trimmed((rows[0][0], 1.0))
+            self.assertAlmostEqual(float(np.abs(y).max()), 0.7, places=2)  # a quiet corpus is raised
+
+    def tearDown(self):
+        pvad_data.BANK.update(rirs=[], noises=[])
+
+    def test_bank_noise_and_rooms_are_drawn(self):
+        tone = (np.sin(2 * np.pi * 1000 * np.arange(16000) / 16000) * 3000).astype(np.int16)
+        rir = np.zeros(800, np.int16)
+        rir[100], rir[300] = 20000, 5000
+        pvad_data.load_augment_bank({"noise/tone.ogg": tone, "rir/room.flac": rir})
+        self.assertEqual(len(pvad_data.BANK["rirs"][0]), 800 - 100 + 16)  # starts at the direct path
+        rng = np.random.default_rng(0)
+        tonal = 0
+        for _ in range(40):
+            w = pvad_data.pick_noise(40000, rng)  # longer than the recording: looped
+            self.assertAlmostEqual(float(np.sqrt((w ** 2).mean())), 1.0, places=3)
+            spec = np.abs(np.fft.rfft(w))
+            tonal += np.argmax(spec) * 16000 / len(w) == 1000
+        self.assertTrue(8 <= tonal <= 32, tonal)  # about P_REAL_NOISE of the draws
+        with self.assertRaisesRegex(ValueError, "neither rir/ nor noise/"):
+            pvad_data.load_augment_bank({"music/x": tone})
+        with self.assertRaisesRegex(ValueError, "empty"):
+            pvad_data.load_augment_bank({})
+
+    def test_band_limit_removes_the_top_band(self):
+        rng = np.random.default_rng(1)
+        x = rng.standard_normal(32000).astype(np.float32)
+        for _ in range(6):
+            y = pvad_data.band_limit(x, rng)
+            self.assertEqual(len(y), len(x))
+            spec = np.abs(np.fft.rfft(y)) ** 2
+            f = np.fft.rfftfreq(len(y), 1 / 16000)
+            self.assertLess(spec[f > 7100].sum() / spec.sum(), 1e-3)
+            self.assertGreater(spec[(f > 500) & (f < 3000)].sum() / spec.sum(), 0.3)
+
+    @unittest.skipUnless(os.path.isdir(os.path.join(DATA, "augment")), "needs ../shared/data")
+    def test_train_and_dev_banks_share_no_file(self):
+        train = pvad_data.pack_augment_bank(DATA, "train")
+        dev = pvad_data.pack_augment_bank(DATA, "dev")
+        self.assertEqual(set(dev), pvad_data.AUG_DEV_FILES)
+        self.assertFalse(set(train) & set(dev))
+        self.assertTrue(any(k.startswith("rir/") for k in train) and any(k.startswith("noise/") for k in train))
+        with self.assertRaisesRegex(ValueError, "split must be"):
+            pvad_data.pack_augment_bank(DATA, "test")
+
+    def test_only_voices_with_a_dictionary(self):
+        with tempfile.TemporaryDirectory() as d:
+            os.makedirs(os.path.join(d, "voices", "!v"))
+            open(os.path.join(d, "en_dict"), "w").close()
+            self.assertEqual(pvad_data.espeak_voices_with_dict(["en-us", "de", "en-gb-scotland"], d),
+                             ["en-us", "en-gb-scotland"])
+            syn = pvad_data.synthetic_speakers("train", 20, 0, ["m1", "m2", "m3", "m4", "m5", "m6"], 0, d)
+            self.assertTrue(all(s["voice"].startswith("en") for s in syn))
+            with self.assertRaisesRegex(ValueError, "no dictionary"):
+                pvad_data.synthetic_speakers("dev", 2, 0, ["m1"], 0, d + "/voices")
+
+    def test_budget_ends_on_time_or_steps(self):
+        import pvad_train
+        b = pvad_train.Budget(100, 0)
+        self.assertEqual(b.progress(50), 0.5)
+        b = pvad_train.Budget(100, 1.0)
+        b.t0 -= 45  # 45 s of a 60 s budget gone
+        self.assertAlmostEqual(b.progress(10), 0.75, places=2)
+        self.assertEqual(b.progress(100), 1.0)
 
 
 if __name__ == "__main__":
