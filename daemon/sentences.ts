@@ -159,6 +159,7 @@ export function normalizeText(text: string, onBad: (ch: string) => never): strin
 interface ListValue {
   in: Expr; // template of what is said
   out: unknown;
+  where: Where;
 }
 interface ListDef {
   name: string;
@@ -247,10 +248,10 @@ export function parseSentenceFiles(files: { file: string; text: string }[]): Sen
               checkKeys(v, VALUE_KEYS, `list {${name}} value`);
               const src = str(v.get('in', true), `list {${name}} value "in"`);
               const outNode = v.get('out', true);
-              list.values.push({ in: parseTemplate(src, at(v)), out: outNode === undefined ? src : (v.toJSON() as { out: unknown }).out });
+              list.values.push({ in: parseTemplate(src, at(v)), out: outNode === undefined ? src : (v.toJSON() as { out: unknown }).out, where: at(v) });
             } else {
               const src = str(v, `list {${name}} value`);
-              list.values.push({ in: parseTemplate(src, at(v as YamlNode)), out: src });
+              list.values.push({ in: parseTemplate(src, at(v as YamlNode)), out: src, where: at(v as YamlNode) });
             }
           }
         } else {
@@ -270,7 +271,7 @@ export function parseSentenceFiles(files: { file: string; text: string }[]): Sen
           if (r.get('words') === false) fail(r, `list {${name}} range words: false`, 'spoken numbers are words; a range without words cannot be said');
           if (step <= 0 || to < from) fail(r, `list {${name}} range`, 'needs from <= to and a positive step');
           if ((to - from) / step > 100000) fail(r, `list {${name}} range`, 'more than 100000 values');
-          for (let x = from; x <= to; x += step) list.values.push({ in: { t: 'text', text: numberWords(x) }, out: x * (mult as number) });
+          for (let x = from; x <= to; x += step) list.values.push({ in: { t: 'text', text: numberWords(x) }, out: Number((x * (mult as number)).toPrecision(12)), where: list.where });
         }
         set.lists.set(name, list);
       }
@@ -393,7 +394,7 @@ export function compileSentences(set: SentenceSet): Grammar {
       let last: number;
       if (v.in.t === 'text') {
         const norm = normalizeText(v.in.text, (ch) => {
-          throw new SentenceError(where.file, where.line, `list {${list.name}} value "${v.in.t === 'text' ? v.in.text : ''}"`, `character "${ch}" cannot be spoken`);
+          throw new SentenceError(v.where.file, v.where.line, `list {${list.name}} value "${v.in.t === 'text' ? v.in.text : ''}"`, `character "${ch}" cannot be spoken`);
         }).trim();
         let at = start;
         let key = '';
@@ -409,7 +410,7 @@ export function compileSentences(set: SentenceSet): Grammar {
         }
         last = at;
       } else {
-        last = expr(start, v.in, new Map(), [], where, `list {${list.name}}`);
+        last = expr(start, v.in, new Map(), [], v.where, `list {${list.name}}`);
       }
       b.arc(last, EPS, end, tag);
     });
