@@ -67,7 +67,7 @@ async function runCommand(opts: { config?: string; input?: string; realtime?: bo
   const onSignal = (sig: NodeJS.Signals) => void daemon.shutdown(sig);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.on('SIGHUP', () => void daemon.reload());
+  process.on('SIGHUP', () => daemon.requestReload());
   await daemon.start();
   if (opts.demo && daemon.link) {
     printer = await startPrinter(daemon.brokerUrl, daemon.cfg.mqtt.prefix);

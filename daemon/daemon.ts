@@ -24,6 +24,7 @@ import { buildTranscript } from './transcript.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/broker.js';
 import { intentMessages, textCaptured, textCapturedTopic, vadPayload, vadTopic, type HermesCommand } from './mqtt/hermes.js';
 import { loadSentencesFor, type SentenceRecognizer } from './intents.js';
+import { excerpt, jsonObject, switchPayload } from './mqtt/payload.js';
 import { MqttLink } from './mqtt/link.js';
 import { version } from './version.js';
 
@@ -250,7 +251,11 @@ export class Daemon {
     const p = this.link
       .publishDurable(t.id, this.link.topics.transcript, t)
       .catch((err) => log.error({ id: t.id, err: (err as Error).message }, 'cannot journal a transcript'))
-      .finally(() => this.publishing.delete(p));
+      .finally(() => {
+        this.publishing.delete(p);
+        // a journal that started or stopped failing shows on status/detail
+        if (this.outbox.journal.state !== this.journalShown) this.publishDetailSoon();
+      });
     this.publishing.add(p);
     if (cfg.hermes.enabled) this.link.publishVolatile(textCapturedTopic(), textCaptured(t, cfg.hermes.site_id ?? cfg.site, this.hermesSession), 1);
     if (cfg.hermes.enabled) for (const [topic, msg] of intentMessages(t, cfg.hermes.site_id ?? cfg.site, this.hermesSession)) this.link.publishVolatile(topic, msg, 1);
@@ -267,43 +272,73 @@ export class Daemon {
     this.link.start();
   }
 
+  /** Commands run one at a time, in arrival order, each against the pipeline the previous one left
+   * (a reload swaps it); a failing one is logged and the next still runs. */
+  private commands: Promise<void> = Promise.resolve();
+  private reloadQueued = false;
+
+  private runCommand(what: string, fn: () => void | Promise<void>): void {
+    this.commands = this.commands.then(async () => {
+      if (this.stopping) return;
+      try {
+        await fn();
+      } catch (err) {
+        log.error({ command: what, err: (err as Error).message }, 'command failed');
+      }
+    });
+  }
+
+  /** cmd/reload and SIGHUP: a flood of them is one reload after the one running now. */
+  requestReload(): void {
+    if (this.reloadQueued) return;
+    this.reloadQueued = true;
+    this.runCommand('reload', () => {
+      this.reloadQueued = false;
+      return this.reload();
+    });
+  }
+
   private onCommand(name: string, payload: Buffer): void {
-    const text = payload.toString().trim();
-    log.info({ command: name, payload: text.slice(0, 200) }, 'command');
+    log.info({ command: name.slice(0, 64), payload: excerpt(payload, 200) }, 'command');
+    const reject = (error: string) => log.warn({ command: name.slice(0, 64), payload: excerpt(payload), err: error }, 'command refused');
     switch (name) {
-      case 'mute':
+      case 'mute': {
         // HA's switch sends ON/OFF to this one topic
-        if (/^(off|false|0)$/i.test(text)) this.setMuted(false);
-        else this.setMuted(true);
+        const on = switchPayload(payload);
+        if (!on.ok) return reject(on.error);
+        this.runCommand(name, () => this.setMuted(on.value));
         break;
+      }
       case 'unmute':
-        this.setMuted(false);
+        this.runCommand(name, () => this.setMuted(false));
         break;
       case 'listen':
-        this.pipeline.listen();
+        this.runCommand(name, () => this.pipeline.listen());
         break;
       case 'stop':
-        this.pipeline.finish('stop');
+        this.runCommand(name, () => this.pipeline.finish('stop'));
         break;
       case 'reload':
-        void this.reload();
+        this.requestReload();
         break;
       case 'enroll':
-        this.startEnrollment(text);
+        this.runCommand(name, () => this.startEnrollment(payload));
         break;
       default:
-        log.warn({ command: name }, 'unknown command (known: mute, unmute, listen, stop, reload, enroll)');
+        reject('unknown command (known: mute, unmute, listen, stop, reload, enroll)');
     }
   }
 
   private onHermes(cmd: HermesCommand): void {
-    if (cmd.kind === 'startListening') {
-      this.hermesSession = cmd.sessionId;
-      this.pipeline.listen();
-    } else if (cmd.kind === 'stopListening') {
-      this.pipeline.finish('stop');
-      this.hermesSession = null;
-    } else this.setMuted(cmd.kind === 'toggleOff');
+    this.runCommand(`hermes ${cmd.kind}`, () => {
+      if (cmd.kind === 'startListening') {
+        this.hermesSession = cmd.sessionId;
+        this.pipeline.listen();
+      } else if (cmd.kind === 'stopListening') {
+        this.pipeline.finish('stop');
+        this.hermesSession = null;
+      } else this.setMuted(cmd.kind === 'toggleOff');
+    });
   }
 
   setMuted(muted: boolean): void {
@@ -317,19 +352,17 @@ export class Daemon {
     this.publishDetail();
   }
 
-  private startEnrollment(payload: string): void {
-    let req: { name?: unknown; seconds?: unknown } = {};
-    try {
-      req = payload ? JSON.parse(payload) : {};
-    } catch {
-      req = { name: payload };
-    }
-    const name = typeof req.name === 'string' && /^[\w-]{1,64}$/.test(req.name) ? req.name : null;
-    const seconds = typeof req.seconds === 'number' && req.seconds >= 5 && req.seconds <= 120 ? req.seconds : 15;
-    if (!name || !this.models.speakerEncoder) {
-      this.link.publishVolatile(this.link.topics.enrollResult, { ok: false, error: !name ? 'enroll needs {"name": "<letters, digits, _ or ->", "seconds": 15}' : 'no speaker encoder model is installed' }, 1);
-      return;
-    }
+  private startEnrollment(payload: Buffer): void {
+    const refuse = (error: string, name?: string) => {
+      log.warn({ err: error }, 'enrollment refused');
+      this.link.publishVolatile(this.link.topics.enrollResult, { ok: false, ...(name ? { name } : {}), error }, 1);
+    };
+    const req = jsonObject(payload);
+    if (!req.ok) return refuse(`${req.error}; enroll needs {"name": "<letters, digits, _ or ->", "seconds": 15}`);
+    const { name, seconds = 15 } = req.value;
+    if (typeof name !== 'string' || !/^[\w-]{1,64}$/.test(name)) return refuse('enroll needs "name": 1 to 64 letters, digits, _ or -');
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 5 || seconds > 120) return refuse('"seconds" must be a number from 5 to 120', name);
+    if (!this.models.speakerEncoder) return refuse('no speaker encoder model is installed', name);
     log.info({ name, seconds }, 'live enrollment: recording');
     this.enrollment = { name, need: seconds * SAMPLE_RATE, chunks: [], have: 0 };
     this.link.publishVolatile(this.link.topics.enrollResult, { ok: null, name, state: 'recording', seconds }, 1);
@@ -436,7 +469,8 @@ export class Daemon {
 
   private statusLine(): string {
     const mic = this.source?.state();
-    return `${this.pipeline?.muted ? 'muted' : 'listening'} on ${this.source?.kind}:${this.source?.device} (${mic?.state ?? 'starting'}); ${this.segments} transcripts; outbox ${this.outbox?.pending ?? 0} pending, ${this.outbox?.dropped ?? 0} dropped`;
+    const journal = this.outbox?.journal.state === 'failing' ? `, journal failing (${this.outbox.journal.error})` : '';
+    return `${this.pipeline?.muted ? 'muted' : 'listening'} on ${this.source?.kind}:${this.source?.device} (${mic?.state ?? 'starting'}); ${this.segments} transcripts; outbox ${this.outbox?.pending ?? 0} pending, ${this.outbox?.dropped ?? 0} dropped${journal}`;
   }
 
   private detailSoon: NodeJS.Timeout | undefined;
@@ -449,8 +483,11 @@ export class Daemon {
     }, 200);
   }
 
+  private journalShown: 'ok' | 'failing' = 'ok';
+
   private publishDetail(): void {
     if (!this.link || !this.pipeline) return;
+    this.journalShown = this.outbox.journal.state;
     this.link.publishRetained(this.link.topics.statusDetail, {
       state: this.stopping ? 'stopping' : 'running',
       site: this.cfg.site,
@@ -460,7 +497,8 @@ export class Daemon {
       mic: this.source?.state() ?? null,
       profiles: this.profiles.map((p) => p.name),
       transcripts: this.segments,
-      outbox: { pending: this.outbox.pending, dropped: this.outbox.dropped, expired: this.outbox.expired },
+      outbox: { pending: this.outbox.pending, dropped: this.outbox.dropped, expired: this.outbox.expired, rejected: this.outbox.rejected, journal: this.outbox.journal },
+      inbound_rejected: this.link.rejected,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
     });
   }
@@ -482,14 +520,17 @@ export class Daemon {
     this.gcObserver?.disconnect();
     clearTimeout(this.detailSoon);
     await this.source?.stop();
+    // One deadline for everything after capture stops, whatever state the broker or disk are in.
+    const deadline = Date.now() + this.cfg.outbox.drain_timeout_ms;
+    const until = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
     if (this.pipeline) {
       this.pipeline.finish('stop');
-      await Promise.race([this.pipeline.drain(), new Promise((r) => setTimeout(r, this.cfg.outbox.drain_timeout_ms))]);
+      await until(this.pipeline.drain());
       this.pipeline.dispose();
     }
-    await Promise.all(this.publishing);
+    await until(Promise.all(this.publishing));
     if (this.link) {
-      const acked = await this.link.drain(this.cfg.outbox.drain_timeout_ms);
+      const acked = await this.link.drain(Math.max(0, deadline - Date.now()));
       if (!acked) log.warn({ pending: this.outbox.pending }, 'exiting with unacknowledged transcripts; they are journalled and will be sent at the next start');
       await this.link.stop();
     }

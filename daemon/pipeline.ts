@@ -302,6 +302,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     for (const s of this.pvadStreams) s.reset();
     this.nextFrame = Math.ceil(this.total / FRAME);
     this.pvadFed = this.nextFrame * FRAME;
+    // The segmenter skips the muted audio now: a listen() before the next audio opens its segment here.
+    this.segmenter.advanceTo(this.nextFrame);
   }
 
   /** Resolves when every closed segment's final result has been emitted. */

@@ -1,6 +1,7 @@
 // Hermes protocol compatibility (Rhasspy / Snips): textCaptured for each transcript, voice
 // activity up/down, and the ASR session and toggle commands addressed to our siteId.
 import type { Transcript } from '../transcript.js';
+import { jsonObject } from './payload.js';
 
 export const HERMES_IN = ['hermes/asr/startListening', 'hermes/asr/stopListening', 'hermes/asr/toggleOn', 'hermes/asr/toggleOff'] as const;
 
@@ -75,16 +76,13 @@ export function vadPayload(siteId: string, signalMs: number) {
 
 export type HermesCommand = { kind: 'startListening' | 'stopListening' | 'toggleOn' | 'toggleOff'; sessionId: string | null };
 
-/** Parses an incoming Hermes message; null when it is not for this site or malformed. */
-export function parseHermes(topic: string, payload: Buffer, siteId: string): HermesCommand | null {
+/** Parses an incoming Hermes message; null when it is not for this site, { error } when malformed. */
+export function parseHermes(topic: string, payload: Buffer, siteId: string): HermesCommand | { error: string } | null {
   const kind = topic.slice('hermes/asr/'.length) as HermesCommand['kind'];
   if (!(HERMES_IN as readonly string[]).includes(topic)) return null;
-  let body: { siteId?: unknown; sessionId?: unknown };
-  try {
-    body = payload.length ? JSON.parse(payload.toString()) : {};
-  } catch {
-    return null;
-  }
+  const parsed = jsonObject(payload);
+  if (!parsed.ok) return { error: parsed.error };
+  const body = parsed.value;
   const target = typeof body.siteId === 'string' ? body.siteId : 'default';
   if (target !== siteId) return null;
   return { kind, sessionId: typeof body.sessionId === 'string' ? body.sessionId : null };

@@ -10,9 +10,12 @@ import { childLogger } from '../log.js';
 import type { Outbox, OutboxEntry } from '../outbox.js';
 import { discoveryMessages } from './homeassistant.js';
 import { HERMES_IN, parseHermes, type HermesCommand } from './hermes.js';
+import { excerpt, MAX_INBOUND_BYTES } from './payload.js';
 import { Topics } from './topics.js';
 
 const log = childLogger('mqtt');
+/** transcripts handed to mqtt.js and not yet acknowledged, at most */
+const IN_FLIGHT = 32;
 
 export interface LinkEvents {
   command: [name: string, payload: Buffer];
@@ -42,7 +45,6 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   private readonly handed = new Set<string>();
   private readonly cfg: Config;
   private readonly hermesSite: string;
-  private flushing = false;
 
   constructor(private readonly opts: LinkOptions) {
     super();
@@ -96,9 +98,9 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       this.emit('disconnected');
     });
     client.on('error', (err) => log.warn({ err: err.message }, 'MQTT error'));
-    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet.retain));
     // Safety net: an entry whose hand-over failed is offered again even without a reconnect.
-    this.retryTimer = setInterval(() => void this.flush(), this.cfg.outbox.retry_ms);
+    this.retryTimer = setInterval(() => this.flush(), this.cfg.outbox.retry_ms);
     this.retryTimer.unref();
   }
 
@@ -119,10 +121,28 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     client.subscribe(subs, { qos: 1 });
     if (this.cfg.homeassistant.enabled) this.announce();
     this.emit('connected');
-    void this.flush();
+    this.flush();
   }
 
-  private onMessage(topic: string, payload: Buffer): void {
+  private onMessage(topic: string, payload: Buffer, retained = false): void {
+    // Whatever arrives (retained too), a bad message is logged and dropped: it never stops the daemon.
+    try {
+      if (payload.length > MAX_INBOUND_BYTES) {
+        this.rejected++;
+        log.warn({ topic: excerpt(Buffer.from(topic)), bytes: payload.length, limit: MAX_INBOUND_BYTES }, 'inbound message too large: dropped');
+        return;
+      }
+      this.dispatch(topic, payload);
+    } catch (err) {
+      this.rejected++;
+      log.error({ topic: excerpt(Buffer.from(topic)), retained, payload: excerpt(payload), err: (err as Error).message }, 'handling an inbound message failed: dropped');
+    }
+  }
+
+  /** inbound messages dropped as malformed or too large */
+  rejected = 0;
+
+  private dispatch(topic: string, payload: Buffer): void {
     if (topic.startsWith(this.topics.cmdPrefix)) {
       this.emit('command', topic.slice(this.topics.cmdPrefix.length), payload);
     } else if (this.cfg.homeassistant.enabled && topic === `${this.cfg.homeassistant.discovery_prefix}/status`) {
@@ -132,7 +152,10 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       }
     } else if (topic.startsWith('hermes/')) {
       const cmd = parseHermes(topic, payload, this.hermesSite);
-      if (cmd) this.emit('hermes', cmd);
+      if (cmd && 'error' in cmd) {
+        this.rejected++;
+        log.warn({ topic, payload: excerpt(payload), err: cmd.error }, 'malformed Hermes message: dropped');
+      } else if (cmd) this.emit('hermes', cmd);
     }
   }
 
@@ -165,25 +188,27 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   /** Journals a transcript (durable before anything is sent), then sends it. */
   async publishDurable(id: string, topic: string, payload: unknown): Promise<void> {
     await this.opts.outbox.add(id, topic, typeof payload === 'string' ? payload : JSON.stringify(payload));
-    void this.flush();
+    this.flush();
   }
 
-  /** Hands every journalled entry not yet given to mqtt.js over to it, oldest first. */
-  async flush(): Promise<void> {
-    if (this.flushing || !this.connected) return;
-    this.flushing = true;
-    try {
-      for (const entry of this.opts.outbox.list()) {
-        if (!this.connected) break;
-        if (this.handed.has(entry.id)) continue;
-        await this.send(entry);
-      }
-    } finally {
-      this.flushing = false;
+  /** Hands journalled entries not yet given to mqtt.js over to it, oldest first, at most
+   * IN_FLIGHT at a time (each PUBACK lets the next one go): bounded work per call, however long
+   * the journal is. */
+  flush(): void {
+    if (!this.connected || this.stopping) return;
+    for (const entry of this.opts.outbox.values()) {
+      if (this.handed.size >= IN_FLIGHT || !this.connected) break;
+      if (this.handed.has(entry.id)) continue;
+      this.send(entry);
     }
   }
 
-  private async send(entry: OutboxEntry): Promise<void> {
+  /** transcripts the broker refused (MQTT 5 reason code), set aside */
+  get refused(): number {
+    return this.opts.outbox.rejected;
+  }
+
+  private send(entry: OutboxEntry): void {
     const expiry = this.cfg.mqtt.message_expiry_s;
     const v5 = this.cfg.mqtt.url !== null && this.cfg.mqtt.protocol_version === 5;
     const options: mqtt.IClientPublishOptions = { qos: 1 };
@@ -191,20 +216,29 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       const left = expiry - Math.floor((Date.now() - entry.created) / 1000);
       if (left <= 0) {
         log.warn({ id: entry.id }, 'transcript expired before it could be delivered');
-        await this.opts.outbox.expire(entry.id);
+        void this.opts.outbox.expire(entry.id);
         return;
       }
       if (v5) options.properties = { messageExpiryInterval: left };
     }
     this.handed.add(entry.id);
     this.client!.publish(entry.topic, entry.payload, options, (err) => {
-      if (err) {
-        // mqtt.js gave up on it (client ended): it stays journalled for the next process
-        this.handed.delete(entry.id);
-        return;
-      }
       this.handed.delete(entry.id);
-      void this.opts.outbox.ack(entry.id).then(() => this.emit('acked', entry.id));
+      const reason = (err as { code?: unknown } | undefined)?.code;
+      if (err && typeof reason === 'number') {
+        // the broker answered with a failure reason code (e.g. 0x87 not authorized): retrying
+        // the same message would fail the same way forever
+        log.error({ id: entry.id, topic: entry.topic, reason_code: reason, err: err.message }, 'the broker refused a transcript: set aside in the outbox directory, not retried');
+        void this.opts.outbox.reject(entry.id);
+      } else if (err) {
+        // mqtt.js gave up on it (client ended): it stays journalled for the next process
+        return;
+      } else {
+        // no longer pending from here on, so no flush can send it again
+        void this.opts.outbox.ack(entry.id);
+        this.emit('acked', entry.id);
+      }
+      this.flush();
     });
   }
 
@@ -214,6 +248,8 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     while (this.opts.outbox.pending > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
+    const left = Math.max(0, deadline - Date.now());
+    await Promise.race([this.opts.outbox.settled(), new Promise((r) => setTimeout(r, left).unref())]);
     return this.opts.outbox.pending === 0;
   }
 

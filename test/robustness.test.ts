@@ -1,0 +1,171 @@
+// Issue 18: bad input and faults against a running daemon and a real broker. One bad message must
+// never stop it (retained ones included), commands in any order must never throw, and it keeps
+// transcribing afterwards.
+process.env.EARSHOT_LOG_LEVEL ??= 'error';
+import './helpers/quiet.js';
+import path from 'node:path';
+import test from 'ava';
+import { validateConfig } from '../daemon/config.js';
+import { loadPvad, loadSpeakerEncoder, loadTransducer } from '../daemon/models.js';
+import { Pipeline } from '../daemon/pipeline.js';
+import { segmenterOptionsFromConfig } from '../daemon/segmenter.js';
+import { concat, DaemonProcess, Feeder, fixtureModels, silence, speech, writeConfig } from './helpers/daemon.js';
+import { freePort, Mosquitto } from './helpers/mosquitto.js';
+import { Subscriber } from './helpers/subscriber.js';
+import { tmpDir } from './helpers/tmp.js';
+
+const models = fixtureModels();
+const modelCfg = { transducer: models.transducer, pvad: models.pvad, speaker_encoder: models.speaker_encoder };
+const words = speech('turn on the kitchen lights');
+
+/** A daemon on stdin audio, connected to a fresh mosquitto, with a subscriber on all its topics. */
+async function rig(t: import('ava').ExecutionContext, site: string, extra: Record<string, unknown> = {}, before?: (url: string) => Promise<void>) {
+  const dir = tmpDir(`rb-${site}`);
+  const port = await freePort();
+  const mq = new Mosquitto(path.join(dir, 'broker'), port);
+  await mq.start();
+  t.teardown(() => mq.kill());
+  if (before) await before(mq.url);
+  const cfg = writeConfig(path.join(dir, 'earshot.yaml'), {
+    site,
+    state_dir: path.join(dir, 'state'),
+    models: modelCfg,
+    audio: { source: 'stdin' },
+    mqtt: { url: mq.url, reconnect_ms: 200 },
+    segmenter: { trailing_ms: 300, listen_timeout_ms: 600 },
+    ...extra,
+  });
+  const d = DaemonProcess.start(['run', '--config', cfg], {}, 'pipe');
+  t.teardown(() => d.kill('SIGKILL'));
+  const sub = await Subscriber.connect(mq.url, [`earshot/${site}/#`, 'hermes/#']);
+  t.teardown(() => sub.close());
+  const feeder = new Feeder(d);
+  t.teardown(() => feeder.stop());
+  // status/detail is sent after the daemon's SUBSCRIBE, so commands from here on reach it
+  await sub.until(() => sub.on(`earshot/${site}/status`).at(-1)?.text === 'online' && sub.on(`earshot/${site}/status/detail`).length > 0, 20000, 'online');
+  return { dir, mq, d, sub, feeder, cfg };
+}
+
+/** Publishes and waits for the broker's PUBACK. */
+const pub = (sub: Subscriber, topic: string, payload: string | Buffer, retain = false) =>
+  new Promise<void>((resolve, reject) => sub.client.publish(topic, payload, { qos: 1, retain }, (err) => (err ? reject(err) : resolve())));
+
+async function transcribes(t: import('ava').ExecutionContext, r: Awaited<ReturnType<typeof rig>>, site: string, what: string): Promise<void> {
+  const before = r.sub.on(`earshot/${site}/transcript`).length;
+  await r.feeder.say(concat(words, silence(0.8)));
+  await r.sub.until(() => r.sub.on(`earshot/${site}/transcript`).length > before, 15000, `a transcript ${what}`);
+  t.is(r.d.proc.exitCode, null, 'still running');
+}
+
+test('item 1: null and other non-objects on cmd/enroll and hermes/asr/*, retained too, are dropped; the daemon starts, stays up and transcribes', async (t) => {
+  const r = await rig(t, 'n1', { hermes: { enabled: true, site_id: 'n1' } }, async (url) => {
+    // retained before the daemon starts: it receives them while it connects
+    const early = await Subscriber.connect(url, ['earshot/n1/status']);
+    for (const topic of ['earshot/n1/cmd/enroll', 'hermes/asr/toggleOn', 'hermes/asr/startListening']) await pub(early, topic, 'null', true);
+    await early.close();
+  });
+  await transcribes(t, r, 'n1', 'after retained nulls');
+  for (const payload of ['null', '[]', '42', '"x"', 'true', '{"siteId": null}', '{"siteId": ["n1"]}', '\u0000\u00ff']) {
+    for (const topic of ['earshot/n1/cmd/enroll', 'hermes/asr/toggleOn', 'hermes/asr/toggleOff', 'hermes/asr/startListening', 'hermes/asr/stopListening']) await pub(r.sub, topic, payload);
+  }
+  // the refusals say why on enroll/result
+  await r.sub.until(() => r.sub.json('earshot/n1/enroll/result').filter((m) => m.ok === false).length >= 9, 10000, 'enroll refusals');
+  t.regex(r.sub.json('earshot/n1/enroll/result')[0].error, /must be a JSON object, got null/);
+  t.is(r.sub.on('earshot/n1/muted').at(-1)!.text, 'OFF', 'no toggle took effect');
+  await transcribes(t, r, 'n1', 'after the bad payloads');
+  r.d.kill('SIGTERM');
+  t.is((await r.d.exit()).code, 0, r.d.stderr);
+});
+
+test('item 2: unmute then listen at once, and Rhasspy toggleOn + startListening, never crash it', async (t) => {
+  const r = await rig(t, 'n2', { hermes: { enabled: true, site_id: 'n2' } });
+  const muted = () => r.sub.on('earshot/n2/muted').at(-1)?.text;
+  for (let i = 0; i < 5; i++) {
+    await pub(r.sub, 'earshot/n2/cmd/mute', 'ON');
+    await r.sub.until(() => muted() === 'ON', 5000, 'muted');
+    await new Promise((res) => setTimeout(res, 150)); // audio goes by unanalysed while muted
+    r.sub.client.publish('earshot/n2/cmd/unmute', '');
+    r.sub.client.publish('earshot/n2/cmd/listen', '');
+    await r.sub.until(() => muted() === 'OFF', 5000, 'unmuted');
+    r.sub.client.publish('hermes/asr/toggleOff', JSON.stringify({ siteId: 'n2' }));
+    await r.sub.until(() => muted() === 'ON', 5000, 'toggled off');
+    await new Promise((res) => setTimeout(res, 150));
+    r.sub.client.publish('hermes/asr/toggleOn', JSON.stringify({ siteId: 'n2' }));
+    r.sub.client.publish('hermes/asr/startListening', JSON.stringify({ siteId: 'n2', sessionId: `s${i}` }));
+    await r.sub.until(() => muted() === 'OFF', 5000, 'toggled on');
+    await new Promise((res) => setTimeout(res, 100));
+    t.is(r.d.proc.exitCode, null, r.d.stderr.slice(-2000));
+  }
+  await transcribes(t, r, 'n2', 'after the command pairs');
+  t.notRegex(r.d.stderr, /cannot skip frames/);
+  r.d.kill('SIGTERM');
+  t.is((await r.d.exit()).code, 0, r.d.stderr);
+});
+
+/** Small deterministic PRNG (mulberry32) so a failing interleaving can be replayed from its seed. */
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('item 2 property: random interleavings of mute/unmute/listen/stop/reload with audio never throw', async (t) => {
+  const [transducer, pvad, speakerEncoder] = await Promise.all([loadTransducer(models.transducer), loadPvad(models.pvad), loadSpeakerEncoder(models.speaker_encoder)]);
+  const cfg = validateConfig({ vad: { mode: 'any' }, segmenter: { trailing_ms: 200, listen_timeout_ms: 300 } });
+  const make = () => new Pipeline({ transducer, pvad, speakerEncoder }, { segmenter: segmenterOptionsFromConfig(cfg.vad, cfg.segmenter), profiles: [] });
+  const audio = concat(silence(0.3), words, silence(0.5));
+  let finals = 0;
+  for (let seed = 1; seed <= 40; seed++) {
+    const rnd = prng(seed);
+    let p = make();
+    p.on('final', () => finals++);
+    let pos = 0;
+    let received = 0;
+    const ops: string[] = [];
+    try {
+      for (let step = 0; step < 120; step++) {
+        const r = rnd();
+        if (r < 0.55) {
+          const n = 1 + Math.floor(rnd() * 800); // any chunk size, not just whole frames
+          const chunk = new Float32Array(n);
+          for (let i = 0; i < n; i++) chunk[i] = audio[(pos + i) % audio.length];
+          pos += n;
+          received += n;
+          ops.push(`push ${n}`);
+          p.push(chunk);
+        } else {
+          const op = ['mute', 'unmute', 'listen', 'stop', 'reload'][Math.floor(rnd() * 5)];
+          ops.push(op);
+          if (op === 'mute') p.mute();
+          else if (op === 'unmute') p.unmute();
+          else if (op === 'listen') p.listen();
+          else if (op === 'stop') p.finish('stop');
+          else {
+            // what the daemon's reload does: a new pipeline aligned to the audio received so far
+            const old = p;
+            old.finish('stop');
+            await old.drain();
+            old.dispose();
+            p = make();
+            p.on('final', () => finals++);
+            p.alignTo(received);
+            if (old.muted) p.mute();
+          }
+        }
+      }
+      p.endOfInput();
+      await p.drain();
+      p.dispose();
+    } catch (err) {
+      t.fail(`seed ${seed} threw ${(err as Error).message} after: ${ops.slice(-12).join(', ')}`);
+      return;
+    }
+  }
+  t.true(finals > 0, 'segments were transcribed along the way');
+  transducer.dispose();
+  pvad.dispose();
+  speakerEncoder.encoder.dispose();
+});
