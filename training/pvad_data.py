@@ -105,7 +105,8 @@ def read_real_store(folder: str) -> list:
             if int(sr) != SAMPLE_RATE:
                 raise ValueError(f"{path}:{n}: sample rate {sr}, expected {SAMPLE_RATE}")
             if speaker:
-                rows.append((key, speaker, corpus))
+                # librispeech-train's readers also have a file in librispeech-speakers: one class each
+                rows.append((key, speaker.replace("librispeech-train:", "librispeech-speakers:"), corpus))
     return rows
 
 
