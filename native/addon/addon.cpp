@@ -507,7 +507,7 @@ class TransducerWrap : public Napi::ObjectWrap<TransducerWrap> {
     GrammarRef g;
     try {
       g = std::make_shared<const Grammar>(spec, m.config().tokens, m.config().blank);
-    } catch (const std::invalid_argument& e) {
+    } catch (const Error& e) {
       throw Napi::Error::New(env, std::string("compileSentences: ") + e.what());
     }
     return Napi::External<GrammarRef>::New(env, new GrammarRef(std::move(g)), [](Napi::Env, GrammarRef* p) { delete p; });

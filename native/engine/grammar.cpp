@@ -34,7 +34,7 @@ int pos_ret(uint64_t p) { return int32_t(uint32_t(p)); }
 Grammar::Grammar(const GrammarSpec& spec, const std::vector<std::string>& vocab, int blank)
     : start_(spec.start), blank_(blank), vocab_(int(vocab.size())) {
   const int S = spec.states;
-  auto bad = [](const std::string& what) { throw std::invalid_argument("sentence automaton: " + what); };
+  auto bad = [](const std::string& what) { throw Error("sentence automaton: " + what); };
   if (S <= 0 || spec.start < 0 || spec.start >= S) bad("no states or a bad start state");
   if (spec.arcs.size() % 4) bad("arcs must be quadruples (from, label, to, aux)");
   if (spec.final.size() != size_t(S) || spec.list_end.size() != size_t(S)) bad("final and listEnd need one entry per state");

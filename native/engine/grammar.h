@@ -7,9 +7,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "gguf.h"  // Error
 
 namespace earshot {
 
@@ -24,8 +25,8 @@ struct GrammarSpec {
 class Grammar {
  public:
   static constexpr int kEps = -1, kCall = -2, kWild = -3;
-  // Checks the spec and maps characters to the model's tokens; throws std::invalid_argument naming
-  // the problem (e.g. a character the model cannot spell).
+  // Checks the spec and maps characters to the model's tokens; throws Error naming the problem
+  // (e.g. a character the model cannot spell).
   Grammar(const GrammarSpec& spec, const std::vector<std::string>& vocab, int blank);
 
   struct Arc {
