@@ -63,7 +63,7 @@ test('npm run demo: the bundled sample, embedded broker, transcripts printed as 
   t.is(exit.code, 0, d.stderr.slice(-2000));
   const lines = d.stdout.trim().split('\n');
   t.regex(lines[0], /^Listening to .*sample\.wav in real time; transcripts arrive on mqtt:\/\/127\.0\.0\.1:\d+ topic earshot\/demo\/transcript$/);
-  const printed = lines.slice(1).filter((l) => /^\d\d:\d\d:\d\d\.\d{3} demo: ".*"   \(\d+\.\d\d s of speech; delivered -?\d+ ms after it ended\)$/.test(l));
+  const printed = lines.slice(1).filter((l) => /^\d\d:\d\d:\d\d\.\d{3} demo: ".*" {3}\(\d+\.\d\d s of speech; delivered -?\d+ ms after it ended\)$/.test(l));
   t.is(printed.length, truth.length, d.stdout);
 });
 

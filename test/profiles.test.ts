@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { readWav16kMono } from '../daemon/audio/wav.js';
-import { concat, DaemonProcess, fixtureModels, silence, speech, writeConfig, writeWav } from './helpers/daemon.js';
+import { concat, DaemonProcess, fixtureModels, silence, writeConfig, writeWav } from './helpers/daemon.js';
 import { freePort } from './helpers/mosquitto.js';
 import { Subscriber } from './helpers/subscriber.js';
 import { repoRoot, tmpDir } from './helpers/tmp.js';
