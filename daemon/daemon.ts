@@ -23,10 +23,14 @@ import { SystemdNotifier } from './sdnotify.js';
 import { buildTranscript } from './transcript.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/broker.js';
 import { intentMessages, textCaptured, textCapturedTopic, vadPayload, vadTopic, type HermesCommand } from './mqtt/hermes.js';
-import { loadSentencesFor, type SentenceRecognizer } from './intents.js';
+import { loadSentencesFor, resolveIntent, streamOptions, type SentenceRecognizer } from './intents.js';
 import { excerpt, jsonObject, switchPayload } from './mqtt/payload.js';
 import { MqttLink } from './mqtt/link.js';
 import { version } from './version.js';
+import type { Engine, Extension } from './extension.js';
+import { HomeAssistantExtension } from './mqtt/homeassistant.js';
+import { WyomingServer } from './wyoming/server.js';
+import { recognizerOptions } from './wyoming/serve.js';
 
 const log = childLogger('daemon');
 const FRAME = SAMPLE_RATE / 100;
@@ -71,6 +75,8 @@ export class Daemon {
   private gcObserver: PerformanceObserver | undefined;
   private enrollment: { name: string; need: number; chunks: Float32Array[]; have: number } | undefined;
   private hermesSession: string | null = null;
+  /** Home Assistant discovery and the Wyoming server, when configured: started after the link and pipeline */
+  private extensions: Extension[] = [];
   private done: Promise<void>;
   private resolveDone!: () => void;
 
@@ -105,6 +111,7 @@ export class Daemon {
     this.pipeline = this.makePipeline(this.cfg);
     this.source = source;
     this.startSource();
+    await this.startExtensions(this.cfg);
     this.publishMuted();
     this.detailTimer = setInterval(() => this.publishDetail(), 30_000);
     this.detailTimer.unref();
@@ -112,6 +119,27 @@ export class Daemon {
     this.notifier.ready(this.statusLine());
     this.notifier.startWatchdog(() => this.healthProblem());
     log.info({ site: this.cfg.site, source: this.source.kind, device: this.source.device, model: this.models.transducer.info.name, profiles: this.profiles.map((p) => p.name) }, 'earshot running');
+  }
+
+  private async startExtensions(cfg: Config): Promise<void> {
+    // read at each use: a reload or a live enrollment replaces models and profiles
+    const engine: Engine = {
+      transducer: () => this.models.transducer,
+      recognizerOptions: () => (this.sentences ? { ...recognizerOptions(this.cfg), ...streamOptions(this.sentences) } : recognizerOptions(this.cfg)),
+      speakerEncoder: () => this.models.speakerEncoder?.encoder,
+      profiles: () => this.profiles,
+      resolve: (result) => (this.sentences ? resolveIntent(this.sentences, result) : { text: result.text, intent: undefined }),
+    };
+    const ha = cfg.homeassistant;
+    if (ha.enabled) this.extensions.push(new HomeAssistantExtension(this.link, { discoveryPrefix: ha.discovery_prefix, deviceName: ha.device_name ?? `Earshot ${cfg.site}`, version }));
+    if (cfg.wyoming.enabled) this.extensions.push(new WyomingServer({ cfg: cfg.wyoming, engine, version, site: cfg.site }));
+    for (const e of this.extensions) await e.start();
+  }
+
+  private async stopExtensions(): Promise<void> {
+    for (const e of this.extensions.splice(0).reverse()) {
+      await e.stop().catch((err) => log.error({ extension: e.name, err: (err as Error).message }, 'stopping an extension failed'));
+    }
   }
 
   /** Debugging aid (bench/e2e.ts uses it): EARSHOT_MEMORY_LOG_MS=N logs the process's memory every
@@ -439,6 +467,8 @@ export class Daemon {
         this.startSource();
       }
       const linkKeys = (c: Config) => [c.site, c.mqtt, c.homeassistant, c.hermes];
+      const restartExtensions = !same([...linkKeys(next), next.wyoming], [...linkKeys(this.cfg), this.cfg.wyoming]);
+      if (restartExtensions) await this.stopExtensions();
       if (!same(linkKeys(next), linkKeys(this.cfg))) {
         await this.link.stop();
         if (!same(next.mqtt.embedded, this.cfg.mqtt.embedded) || next.mqtt.url !== null) {
@@ -448,6 +478,7 @@ export class Daemon {
         await this.startLink(next);
       }
       this.cfg = next;
+      if (restartExtensions) await this.startExtensions(next);
       this.publishMuted();
       log.info('configuration reloaded');
     } catch (err) {
@@ -520,6 +551,7 @@ export class Daemon {
     this.gcObserver?.disconnect();
     clearTimeout(this.detailSoon);
     await this.source?.stop();
+    await this.stopExtensions();
     // One deadline for everything after capture stops, whatever state the broker or disk are in.
     const deadline = Date.now() + this.cfg.outbox.drain_timeout_ms;
     const until = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);

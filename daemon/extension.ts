@@ -17,7 +17,7 @@ export interface Engine {
   recognizerOptions(): RecognizerOptions;
   speakerEncoder(): SpeakerEncoder | undefined;
   profiles(): Profile[];
-  /** the intent (name, slots, score) the loaded sentence files read off a result; null for none.
-   * Absent while no sentence file is loaded (a result's own `intent` field is used then). */
-  intent?(result: DecodeResult): unknown;
+  /** with sentence files (recognizer.sentences): the matched sentence's text and its intent
+   * ({name, slots, score}; null when no sentence matched). Absent: the result's text, no intent. */
+  resolve?(result: DecodeResult): { text: string; intent: unknown };
 }

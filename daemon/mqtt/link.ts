@@ -8,7 +8,6 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Config } from '../config.js';
 import { childLogger } from '../log.js';
 import type { Outbox, OutboxEntry } from '../outbox.js';
-import { discoveryMessages } from './homeassistant.js';
 import { HERMES_IN, parseHermes, type HermesCommand } from './hermes.js';
 import { excerpt, MAX_INBOUND_BYTES } from './payload.js';
 import { Topics } from './topics.js';
@@ -23,6 +22,8 @@ export interface LinkEvents {
   connected: [];
   disconnected: [];
   acked: [id: string];
+  /** a message on a topic an extension subscribed to */
+  message: [topic: string, payload: Buffer];
 }
 
 export interface LinkOptions {
@@ -115,11 +116,9 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     log.info({ url: safeUrl(this.opts.url) }, 'MQTT connected');
     client.publish(this.topics.status, 'online', { qos: 1, retain: true });
     for (const [topic, payload] of this.retained) client.publish(topic, payload, { qos: 1, retain: true });
-    const subs = [this.topics.cmdWildcard];
-    if (this.cfg.homeassistant.enabled) subs.push(`${this.cfg.homeassistant.discovery_prefix}/status`);
+    const subs = [this.topics.cmdWildcard, ...this.extraSubs];
     if (this.cfg.hermes.enabled) subs.push(...HERMES_IN);
     client.subscribe(subs, { qos: 1 });
-    if (this.cfg.homeassistant.enabled) this.announce();
     this.emit('connected');
     this.flush();
   }
@@ -145,31 +144,30 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   private dispatch(topic: string, payload: Buffer): void {
     if (topic.startsWith(this.topics.cmdPrefix)) {
       this.emit('command', topic.slice(this.topics.cmdPrefix.length), payload);
-    } else if (this.cfg.homeassistant.enabled && topic === `${this.cfg.homeassistant.discovery_prefix}/status`) {
-      if (payload.toString() === 'online') {
-        log.info('Home Assistant came online: announcing the device again');
-        this.announce();
-      }
     } else if (topic.startsWith('hermes/')) {
       const cmd = parseHermes(topic, payload, this.hermesSite);
       if (cmd && 'error' in cmd) {
         this.rejected++;
         log.warn({ topic, payload: excerpt(payload), err: cmd.error }, 'malformed Hermes message: dropped');
       } else if (cmd) this.emit('hermes', cmd);
-    }
+    } else this.emit('message', topic, payload);
   }
 
-  /** Publishes the Home Assistant discovery configs (retained). */
-  announce(): void {
-    for (const m of discoveryMessages({
-      discoveryPrefix: this.cfg.homeassistant.discovery_prefix,
-      topics: this.topics,
-      deviceName: this.cfg.homeassistant.device_name ?? `Earshot ${this.cfg.site}`,
-      version: this.opts.version,
-      model: this.opts.modelName,
-    })) {
-      this.client?.publish(m.topic, JSON.stringify(m.payload), { qos: 1, retain: true });
-    }
+  private readonly extraSubs = new Set<string>();
+
+  /** Extensions: a subscription kept across reconnects; its messages come as 'message' events. */
+  subscribe(filter: string): void {
+    this.extraSubs.add(filter);
+    if (this.connected) this.client!.subscribe(filter, { qos: 1 });
+  }
+
+  unsubscribe(filter: string): void {
+    if (this.extraSubs.delete(filter) && this.connected) this.client!.unsubscribe(filter);
+  }
+
+  /** Extensions: a plain publish while connected (dropped while not). */
+  publish(topic: string, payload: string, opts: { qos: 0 | 1; retain: boolean }): void {
+    if (this.connected) this.client!.publish(topic, payload, opts);
   }
 
   /** Retained state (mic, muted, status detail, vad): kept and re-sent after a reconnect. */

@@ -1,8 +1,10 @@
 // `earshot serve`: the Wyoming speech-to-text server alone, without microphone or MQTT. It loads
-// the recognizer (and the speaker encoder when profiles are given), serves until SIGTERM/SIGINT.
+// the recognizer (the speaker encoder when profiles are given, recognizer.sentences when listed),
+// serves until SIGTERM/SIGINT.
 import fs from 'node:fs';
 import { loadConfig, type Config } from '../config.js';
 import type { Engine } from '../extension.js';
+import { loadSentencesFor, resolveIntent, streamOptions } from '../intents.js';
 import { childLogger, setLogLevel } from '../log.js';
 import { loadSpeakerEncoder, loadTransducer, type LoadedSpeakerEncoder } from '../models.js';
 import type { RecognizerOptions } from '../native.js';
@@ -37,13 +39,15 @@ export async function runServe(o: ServeOptions): Promise<void> {
     encoder = await loadSpeakerEncoder(cfg.models.speaker_encoder);
   }
   const profiles: Profile[] = profileFiles.map((p) => loadProfile(p.file, encoder, undefined, p.name));
-  const options = recognizerOptions(cfg);
+  const sentences = loadSentencesFor(cfg, transducer);
+  const options = sentences ? { ...recognizerOptions(cfg), ...streamOptions(sentences) } : recognizerOptions(cfg);
   transducer.createStream(options).dispose(); // a hot phrase the model cannot spell fails here, not at the first client
   const engine: Engine = {
     transducer: () => transducer,
     recognizerOptions: () => options,
     speakerEncoder: () => encoder?.encoder,
     profiles: () => profiles,
+    resolve: (result) => (sentences ? resolveIntent(sentences, result) : { text: result.text, intent: undefined }),
   };
   const server = new WyomingServer({ cfg: cfg.wyoming, engine, version, site: cfg.site });
   await server.start();

@@ -175,8 +175,8 @@ export class Session {
       u.stream.dispose();
     }
     if (this.closed) return;
-    const intent = this.engine.intent ? this.engine.intent(result) : (result as { intent?: unknown }).intent;
-    const t = transcriptEvent(result.text, scores, profiles.length > 0, intent, this.language);
+    const said = this.engine.resolve ? this.engine.resolve(result) : { text: result.text, intent: undefined };
+    const t = transcriptEvent(said.text, scores, profiles.length > 0, said.intent, this.language);
     this.transcripts++;
     this.log.info({ text: t.text, speaker: t.context?.speaker?.name ?? null, audio_s: Math.round((u.samples / SAMPLE_RATE) * 100) / 100 }, 'wyoming transcript');
     if (this.opts.streaming) {
@@ -236,8 +236,8 @@ export function transcriptEvent(text: string, scores: SpeakerMatch[], withProfil
     context.speaker = scores[0] ?? null;
     context.speaker_scores = scores;
   }
-  // with sentence files (recognizer.sentences): the intent the sentence matched
-  if (intent !== undefined && intent !== null) context.intent = intent;
+  // with sentence files (recognizer.sentences): the matched intent, null when no sentence matched
+  if (intent !== undefined) context.intent = intent;
   const t: TranscriptEvent = { text };
   if (language) t.language = language;
   if (Object.keys(context).length) t.context = context;
