@@ -252,3 +252,30 @@ test('with speaker profiles the context names the best-matching one with its sco
   t.deepEqual(ctx.speaker_scores.map((s: { name: string }) => s.name).sort(), ['alice', 'bob']);
   t.true(ctx.speaker_scores[0].score > ctx.speaker_scores[1].score);
 });
+
+test('zeroconf advertises _wyoming._tcp with the port (switchable); max_clients refuses the one too many; idle connections close', async (t) => {
+  const { Bonjour } = await import('bonjour-service');
+  const name = `earshot-test-${process.pid}`;
+  const zc = await serve('zeroconf', { uri: 'tcp://127.0.0.1:0', zeroconf: true, zeroconf_name: name, max_clients: 2, idle_timeout_s: 1 });
+  t.teardown(() => zc.proc.kill('SIGKILL'));
+  const bonjour = new Bonjour();
+  t.teardown(() => bonjour.destroy());
+  const seen: { name: string; port: number }[] = [];
+  const browser = bonjour.find({ type: 'wyoming' }, (s) => seen.push({ name: s.name, port: s.port }));
+  t.teardown(() => browser.stop());
+  const deadline = Date.now() + 10000;
+  while (!seen.some((s) => s.name === name) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  t.deepEqual(seen.find((s) => s.name === name), { name, port: zc.port });
+  // the main server runs with wyoming.zeroconf false: never advertised
+  t.false(seen.some((s) => s.port === main.port));
+  const a = await WyomingClient.connect({ port: zc.port });
+  const b = await WyomingClient.connect({ port: zc.port });
+  await new Promise((r) => setTimeout(r, 100));
+  const third = await WyomingClient.connect({ port: zc.port });
+  await third.waitClosed(2000);
+  t.deepEqual(third.events, []);
+  await zc.proc.waitForLog(/too many clients, connection refused/);
+  // a and b say nothing: closed after idle_timeout_s
+  await Promise.all([a.waitClosed(5000), b.waitClosed(5000)]);
+  await zc.proc.waitForLog(/closing an idle connection/);
+});

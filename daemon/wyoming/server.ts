@@ -111,6 +111,7 @@ export class WyomingServer implements Extension {
     server.on('error', (err) => log.error({ err: err.message }, 'wyoming server error'));
     log.info({ uri: this.uri, streaming: c.streaming, max_clients: c.max_clients }, 'wyoming server listening');
     if (c.zeroconf && this.listen.kind === 'tcp') {
+      if (/^(127\.|::1$|localhost$)/.test(this.listen.host)) log.warn({ uri: this.uri }, 'zeroconf: advertising a server that listens on loopback only: other machines cannot reach it');
       const addr = server.address();
       const port = addr && typeof addr === 'object' ? addr.port : this.listen.port;
       this.zeroconf.start(c.zeroconf_name ?? `earshot-${this.opts.site}-${os.hostname()}`.slice(0, 63), port, { version: this.opts.version });
