@@ -109,7 +109,8 @@ for (const rule of job.rules) {
 }
 const pct = (v, q) => v.length ? [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(q * v.length))] : null;
 process.stdout.write(JSON.stringify({ segments: out, checks, thresholds, cost: { checks: stats.engine_ms.length, audio_s: stats.audio_s,
-  engine_ms_p50: pct(stats.engine_ms, 0.5), engine_ms_p90: pct(stats.engine_ms, 0.9), engine_cpu_ms_p50: pct(stats.engine_cpu_ms, 0.5), engine_cpu_ms_p90: pct(stats.engine_cpu_ms, 0.9) } }));
+  engine_ms_p50: pct(stats.engine_ms, 0.5), engine_ms_p90: pct(stats.engine_ms, 0.9),
+  engine_cpu_ms_p50: pct(stats.engine_cpu_ms, 0.5), engine_cpu_ms_p90: pct(stats.engine_cpu_ms, 0.9) } }));
 """
 
 

@@ -52,7 +52,6 @@ def main():
     from training.earshot.synth import trim
     model = load_model(args.model, "cpu")
     model.set_qat(True)
-    rng = np.random.default_rng(7)
     chosen, skipped = [], []
 
     def build(items):

@@ -82,7 +82,7 @@ def _band_forward(blank_lp, emit, starts, enc_lens, target_lens, width):
     log2(T) batched steps instead of T sequential ones: the loss costs a few kernels, not a loop.
     """
     b, t, w = blank_lp.shape
-    device, dtype = blank_lp.device, blank_lp.dtype
+    device = blank_lp.device
     # excl[t, i] = sum of emissions of rows < i in frame t: the cost of climbing from row j to i is
     # excl[i] - excl[j] (the band is narrow, so the differences stay exact enough in fp32).
     excl = torch.cumsum(emit, 2) - emit

@@ -171,10 +171,10 @@ class TextGenerator:
             f"set the volume to {number_words(self.r.randint(0, 100))}",
             f"volume {self.c(['up', 'down'])}", f"turn the volume {self.c(['up', 'down'])}",
             f"turn it {self.c(['up', 'down'])} a bit", f"{self.c(['mute', 'unmute'])} the {self.c(['tv', 'speaker', 'radio'])}",
-            f"skip this song", f"next track", f"play the previous song", f"pause the music", f"resume playback",
+            "skip this song", "next track", "play the previous song", "pause the music", "resume playback",
             f"switch to channel {number_words(self.r.randint(1, 120))}",
             f"play radio {number_words(self.r.randint(88, 107))} point {ONES[self.r.randint(1, 9)]}",
-            f"shuffle my playlist", f"what song is this",
+            "shuffle my playlist", "what song is this",
         ]))
 
     def duration(self):
@@ -193,14 +193,14 @@ class TextGenerator:
             f"set a timer for {self.duration()}", f"set a {self.duration()} timer",
             f"set an alarm for {self.clock()}", f"wake me up at {self.clock()}",
             f"cancel the {self.c(['timer', 'alarm', 'egg timer', 'pasta timer'])}",
-            f"how much time is left on the timer", f"snooze for {number_words(self.r.randint(5, 15))} minutes",
+            "how much time is left on the timer", f"snooze for {number_words(self.r.randint(5, 15))} minutes",
             f"set a {self.c(['pasta', 'pizza', 'laundry', 'egg', 'tea'])} timer for {self.duration()}",
         ]))
 
     def reminders(self):
         return self.polite(self.c([
             f"remind me to {self.c(['call', 'text', 'email'])} {self.c(PEOPLE)} {self.c(DAYS)}",
-            f"remind me to {self.c(['take out the trash', 'water the plants', 'feed the cat', 'take my pills', 'buy ' + self.c(ITEMS), 'pay the bills'])} at {self.clock()}",
+            f"remind me to {self.c(['take out the trash', 'water the plants', 'feed the cat', 'take my pills', 'buy ' + self.c(ITEMS), 'pay the bills'])} at {self.clock()}",  # noqa: E501
             f"remind me in {self.duration()} to {self.c(['check the oven', 'leave', 'move the car'])}",
             f"what are my reminders for {self.c(DAYS)}",
         ]))
@@ -210,7 +210,7 @@ class TextGenerator:
             f"add {self.c(ITEMS)} to the shopping list",
             f"add {number_words(self.r.randint(1, 12))} {self.c(ITEMS)} to my list",
             f"add {self.c(ITEMS)} and {self.c(ITEMS)} to the shopping list",
-            f"remove {self.c(ITEMS)} from the list", f"what's on my shopping list", f"clear the shopping list",
+            f"remove {self.c(ITEMS)} from the list", "what's on my shopping list", "clear the shopping list",
         ]))
 
     def calendar(self):
@@ -224,7 +224,7 @@ class TextGenerator:
         return self.polite(self.c([
             f"what's the weather {self.c(DAYS)}", f"what's the weather in {self.c(CITIES)}",
             f"will it rain {self.c(DAYS)}", f"do i need an umbrella {self.c(DAYS)}",
-            f"how cold is it outside", f"what's the forecast for {self.c(DAYS)}", f"is it going to snow",
+            "how cold is it outside", f"what's the forecast for {self.c(DAYS)}", "is it going to snow",
         ]))
 
     def time_date(self):
@@ -237,7 +237,7 @@ class TextGenerator:
             f"find the nearest {self.c(['gas station', 'parking', 'coffee shop', 'charging station', 'restaurant'])}",
             f"how long to get to {self.c(PLACES)}", f"avoid {self.c(['tolls', 'highways', 'traffic'])}",
             f"drive to {number_words(self.r.randint(1, 999))} {self.c(['main', 'oak', 'park', 'elm', 'first', 'second'])} street",
-            f"cancel navigation", f"what's my eta",
+            "cancel navigation", "what's my eta",
         ]))
 
     def calls(self):
@@ -245,8 +245,8 @@ class TextGenerator:
         return self.polite(self.c([
             f"call {p}", f"call {p} on {self.c(['mobile', 'speaker', 'their cell'])}", f"text {p}",
             f"send a message to {p} saying {self.c(['i am on my way', 'running late', 'call me back', 'see you soon', 'dinner is ready', 'i love you'])}",
-            f"read my messages", f"dial {self.phone()}", f"call {self.phone()}", f"hang up", f"answer the call",
-            f"redial", f"reply {self.c(['yes', 'no', 'ok', 'on my way'])}",
+            "read my messages", f"dial {self.phone()}", f"call {self.phone()}", "hang up", "answer the call",
+            "redial", f"reply {self.c(['yes', 'no', 'ok', 'on my way'])}",
         ]))
 
     # ----- car ---------------------------------------------------------------------------------
