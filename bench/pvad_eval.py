@@ -10,7 +10,7 @@
 - Personal VAD, enrolled with the target's enrollment speech: AP per class and micro mAP over
   frames (as Personal VAD reports them); also as a plain VAD (zero embedding): speech AP with
   score 1 - p(non-speech) against speech labels, next to Silero VAD and WebRTC VAD scores made by
-  bench/pvad_baselines.mjs on the same mixtures.
+  bench/pvad_baselines.ts on the same mixtures.
 - End of segment at the recommended rule (bench/pvad_segments.py sweeps it).
 - Cost: seconds of CPU (one thread) per second of audio.
 """

@@ -32,7 +32,7 @@ async function main() {
   const baselines = path.join(mine, 'baselines.json');
   const newest = Math.max(...[devset, models.pvad, models.spkenc].filter((x) => fs.existsSync(x)).map((x) => fs.statSync(x).mtimeMs));
   if (!fs.existsSync(baselines) || fs.statSync(baselines).mtimeMs < newest) {
-    run(process.execPath, [path.join(repoRoot, 'bench', 'pvad_baselines.mjs'), dev, baselines]);
+    run(process.execPath, ['--import=tsx', path.join(repoRoot, 'bench', 'pvad_baselines.ts'), dev, baselines]);
   }
   const out = path.join(mine, 'metrics.json');
   const posteriors = path.join(mine, 'posteriors.npz');

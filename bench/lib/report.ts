@@ -152,7 +152,7 @@ function pvadSection(): string {
 Development mixtures of speakers never used in training (bench/pvad_devset.py: ${m.dev?.mixtures} mixtures,
 ${f(m.dev?.minutes, 1)} minutes, ${m.dev?.speakers} speakers), measured by the pvad helper's bench/pvad_eval.py (AP per
 class and micro mAP as Personal VAD reports them, the target enrolled; "speech AP" = speech vs
-non-speech with no one enrolled, score 1 - p(non-speech)), bench/pvad_baselines.mjs (Silero, WebRTC
+non-speech with no one enrolled, score 1 - p(non-speech)), bench/pvad_baselines.ts (Silero, WebRTC
 and the engine's pVAD in one process, on the same 10 ms frames) and bench/pvad_segments.py.
 Cost: CPU ms per second of audio, one thread.
 
