@@ -1,14 +1,12 @@
 """The measurement code behind the pVAD figures: AP, EER and the end-of-segment rule, on inputs whose
 answers are known by hand."""
-import os
-import sys
 import unittest
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
-import pvad_eval  # noqa: E402
-import pvad_segments  # noqa: E402
+# bench/ is the top of this discovery (npm run test:python: -t bench), as it is for the scripts
+import pvad_eval
+import pvad_segments
 
 
 class ApTest(unittest.TestCase):
