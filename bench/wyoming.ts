@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readWav16kMono } from '../daemon/audio/wav.js';
 import { repoRoot } from './lib/common.js';
-import { s16, WyomingClient } from '../test/helpers/wyoming-client.js';
+import { s16, WyomingClient } from './lib/wyoming-client.js';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);

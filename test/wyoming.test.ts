@@ -6,7 +6,7 @@ import { readWav16kMono } from '../daemon/audio/wav.js';
 import { DaemonProcess, writeConfig } from './helpers/daemon.js';
 import { repoRoot, tmpDir } from './helpers/tmp.js';
 import { normalize, readTruth, wer } from './helpers/truth.js';
-import { frame, s16, WyomingClient } from './helpers/wyoming-client.js';
+import { frame, s16, WyomingClient } from '../bench/lib/wyoming-client.js';
 
 // A real `earshot serve` with the shipped models, spoken to over real TCP by the suite's own client.
 const sample = readWav16kMono(path.join(repoRoot, 'samples', 'sample.wav')).samples;

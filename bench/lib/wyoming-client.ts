@@ -1,6 +1,6 @@
-// A Wyoming client written from the specification (OHF-Voice/wyoming README, "Format"), on its own:
-// it shares no code with daemon/wyoming, so the server's framing is checked byte for byte against
-// an independent reading. Events go out with data inline in the header or as a data_length block.
+// A Wyoming client (test/wyoming.test.ts and bench/wyoming.ts) written from the specification
+// (OHF-Voice/wyoming README, "Format") on its own: it shares no code with daemon/wyoming, so the
+// server's framing is checked byte for byte against an independent reading. Events go out with data inline in the header or as a data_length block.
 import net from 'node:net';
 
 export interface Ev {
