@@ -564,6 +564,7 @@ export class Daemon {
     if (this.link) {
       const acked = await this.link.drain(Math.max(0, deadline - Date.now()));
       if (!acked) log.warn({ pending: this.outbox.pending }, 'exiting with unacknowledged transcripts; they are journalled and will be sent at the next start');
+      this.publishDetail(); // the final counts (journal failures included), before offline
       await this.link.stop();
     }
     await this.broker?.close();

@@ -55,6 +55,18 @@ export function entryProblem(e: Partial<OutboxEntry>): string | null {
   return null;
 }
 
+/** mkdir -p that reports the real cause (a recursive mkdir says ENOENT on a read-only filesystem). */
+function makeDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { mode: 0o750 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT') throw err;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+  }
+}
+
 type Stored = OutboxEntry & { file: string | null };
 
 export class Outbox {
@@ -76,7 +88,7 @@ export class Outbox {
   open(): void {
     let names: string[];
     try {
-      fs.mkdirSync(this.dir, { recursive: true, mode: 0o750 });
+      makeDir(this.dir);
       names = fs.readdirSync(this.dir).sort();
     } catch (err) {
       this.failing(err as Error);
@@ -183,6 +195,8 @@ export class Outbox {
       const entry: OutboxEntry = { id, topic, payload, created, seq };
       let file: string | null = path.join(this.dir, `${String(seq).padStart(12, '0')}-${id}.json`);
       try {
+        // the directory may be missing (it could not be made at start): make it now, or say why not
+        if (this.journalState.state === 'failing') makeDir(this.dir);
         await this.writeDurably(file, JSON.stringify(entry));
         this.recovered();
       } catch (err) {

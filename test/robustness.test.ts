@@ -3,13 +3,15 @@
 // transcribing afterwards.
 process.env.EARSHOT_LOG_LEVEL ??= 'error';
 import './helpers/quiet.js';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { validateConfig } from '../daemon/config.js';
 import { loadPvad, loadSpeakerEncoder, loadTransducer } from '../daemon/models.js';
 import { Pipeline } from '../daemon/pipeline.js';
 import { segmenterOptionsFromConfig } from '../daemon/segmenter.js';
-import { concat, DaemonProcess, Feeder, fixtureModels, silence, speech, writeConfig } from './helpers/daemon.js';
+import { concat, DaemonProcess, Feeder, fixtureModels, silence, speech, writeConfig, writeWav } from './helpers/daemon.js';
 import { freePort, Mosquitto } from './helpers/mosquitto.js';
 import { Subscriber } from './helpers/subscriber.js';
 import { tmpDir } from './helpers/tmp.js';
@@ -168,4 +170,61 @@ test('item 2 property: random interleavings of mute/unmute/listen/stop/reload wi
   transducer.dispose();
   pvad.dispose();
   speakerEncoder.encoder.dispose();
+});
+
+test('item 3 in the daemon: a read-only state directory still delivers every transcript and says so on status/detail', async (t) => {
+  const ro = tmpDir('ro-state');
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,ro', 'tmpfs', ro]);
+  t.teardown(() => execFileSync('umount', ['-l', ro]));
+  const dir = tmpDir('ro');
+  const mq = new Mosquitto(path.join(dir, 'broker'), await freePort());
+  await mq.start();
+  t.teardown(() => mq.kill());
+  const sub = await Subscriber.connect(mq.url, ['earshot/ro/#']);
+  t.teardown(() => sub.close());
+  const wav = writeWav(path.join(dir, 'three.wav'), concat(silence(0.5), words, silence(1), words, silence(1), words, silence(1)));
+  const cfg = writeConfig(path.join(dir, 'earshot.yaml'), { site: 'ro', state_dir: ro, models: modelCfg, mqtt: { url: mq.url } });
+  const d = DaemonProcess.start(['run', '--config', cfg, '--input', wav]);
+  t.teardown(() => d.kill('SIGKILL'));
+  t.is((await d.exit(30000)).code, 0, d.stderr);
+  t.is(sub.on('earshot/ro/transcript').length, 3);
+  const detail = sub.json('earshot/ro/status/detail').at(-1);
+  t.is(detail.outbox.journal.state, 'failing');
+  t.is(detail.outbox.journal.error, 'EROFS');
+  t.is(detail.outbox.journal.unjournalled, 3);
+  t.regex(d.stderr, /cannot write the outbox journal/);
+});
+
+test('item 4 in the daemon: SIGINT with the broker down and a 10k-entry journal exits within drain_timeout_ms', async (t) => {
+  const dir = tmpDir('sigint');
+  const state = path.join(dir, 'state');
+  const outbox = path.join(state, 'outbox');
+  fs.mkdirSync(outbox, { recursive: true });
+  for (let i = 0; i < 10_000; i++) {
+    const id = `old-${i}`;
+    fs.writeFileSync(path.join(outbox, `${String(i).padStart(12, '0')}-${id}.json`), JSON.stringify({ id, topic: 'earshot/si/transcript', payload: '{}', created: Date.now(), seq: i }));
+  }
+  const cfg = writeConfig(path.join(dir, 'earshot.yaml'), {
+    site: 'si',
+    state_dir: state,
+    models: modelCfg,
+    audio: { source: 'stdin' },
+    mqtt: { url: `mqtt://127.0.0.1:${await freePort()}`, reconnect_ms: 200 },
+    outbox: { max_entries: 10_000, drain_timeout_ms: 1000 },
+  });
+  const d = DaemonProcess.start(['run', '--config', cfg], {}, 'pipe');
+  t.teardown(() => d.kill('SIGKILL'));
+  const feeder = new Feeder(d);
+  t.teardown(() => feeder.stop());
+  await d.waitForLog(/earshot running/, 30000);
+  await feeder.say(concat(words, silence(0.8))); // one more transcript: the full journal drops the oldest
+  await new Promise((r) => setTimeout(r, 1000));
+  const t0 = Date.now();
+  d.kill('SIGINT');
+  t.is((await d.exit(10000)).code, 0, d.stderr);
+  const took = Date.now() - t0;
+  t.true(took < 1000 + 2500, `shutdown took ${took} ms`);
+  const left = fs.readdirSync(outbox).filter((f) => /^\d{12}-.*\.json$/.test(f));
+  t.is(left.length, 10_000, 'the journal is kept for the next start');
+  t.false(left.includes('000000000000-old-0.json'), 'the oldest was dropped for the new transcript');
 });
