@@ -13,6 +13,8 @@ const n = native();
 interface Reference {
   tokens: [string, number][];
   tokensChunk1: [string, number][];
+  /** PyTorch's closest greedy decision (logits), over both decodes */
+  minLead: number;
   pvadEnrolled: number[];
   pvadNobody: number[];
   embedding: number[];
@@ -31,6 +33,7 @@ from training.earshot.tokens import TOKENS
 from training.export import export_transducer
 from training import pvad_export
 from training.tests.test_engine_parity import cmvn_of, round_fp16_inputs, speech
+from training.tests.greedy_margin import logit_lattice, path_margin
 out = sys.argv[2]
 torch.manual_seed(0)
 wave = speech()
@@ -45,11 +48,14 @@ with torch.no_grad():
 export_transducer(m, out + '/t_f32.gguf', 'f32', name='tiny')
 export_transducer(m, out + '/t_q4_0.gguf', 'q4_0', name='tiny')
 fb = features.fbank(torch.from_numpy(wave))
-ref = {}
+ref = {'minLead': float('inf')}
 with torch.no_grad():
     for key, chunk in (('tokens', 4), ('tokensChunk1', 1)):
         enc, lens = m.encode(fb.unsqueeze(0), torch.tensor([fb.shape[0]]), chunk=chunk)
-        ref[key] = [[TOKENS[t].replace('\\u2581', ' '), f] for t, f in m.greedy(enc, lens)[0]]
+        path = m.greedy(enc, lens)[0]
+        ref[key] = [[TOKENS[t].replace('\\u2581', ' '), f] for t, f in path]
+        lattice = logit_lattice(m, enc[0], [t for t, _ in path])
+        ref['minLead'] = min(ref['minLead'], path_margin(lattice, path))
     spk = SpeakerEncoder(hidden=64, n_layers=3, embed_dim=32).eval(); spk.set_cmvn(mean, istd)
     pvad = PersonalVad(hidden=64, embed_dim=32).eval(); pvad.set_cmvn(mean, istd)
     round_fp16_inputs(spk, pvad)
@@ -168,6 +174,9 @@ test('load errors name the problem', async (t) => {
 test('a stream gives PyTorch greedy tokens, whatever the pieces and the sample type', async (t) => {
   const m = await n.loadTransducer(f32File);
   t.true(ref.tokens.length > 3);
+  // Exact equality is sound only while every decision wins by far more than F32 rounding (1e-6
+  // here): a fixture at a near-tie would pass or fail by CPU. Another seed fixes that.
+  t.true(ref.minLead > 1e-3, `PyTorch's closest greedy decision wins by ${ref.minLead} logits only`);
   for (const piece of [160, 1234, audio.length]) {
     t.deepEqual(tokensOf(await decode(m, audio, piece)), ref.tokens, `float pieces of ${piece}`);
   }

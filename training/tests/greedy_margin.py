@@ -55,11 +55,8 @@ def greedy_deficit(logits: torch.Tensor, targets, blank: int = 0, max_symbols: i
     return float(cur[rows - 1, 0])
 
 
-def path_deficit(logits: torch.Tensor, path, blank: int = 0, max_symbols: int = 3) -> float:
-    """The worst deficit along one decode `path` [(token id, frame)] (the engine's, say): how far
-    its least argmax-like decision is from the argmax of `logits` (from logit_lattice over the
-    path's tokens)."""
-    frames = logits.shape[0]
+def _per_frame(path, frames: int, max_symbols: int):
+    """[(token, frame)] -> the tokens emitted at each frame, checked to be a possible greedy path."""
     per_frame = [[] for _ in range(frames)]
     last = 0
     for token, frame in path:
@@ -67,14 +64,43 @@ def path_deficit(logits: torch.Tensor, path, blank: int = 0, max_symbols: int = 
             raise ValueError(f"path frames must be non-decreasing and below {frames}: {path}")
         per_frame[frame].append(token)
         last = frame
-    blank_def, tok_def = _deficits(logits, [t for t, _ in path], blank)
-    worst, u = 0.0, 0
     for t, tokens in enumerate(per_frame):
         if len(tokens) > max_symbols:
             raise ValueError(f"{len(tokens)} tokens at frame {t}: greedy emits at most {max_symbols}")
+    return per_frame
+
+
+def path_deficit(logits: torch.Tensor, path, blank: int = 0, max_symbols: int = 3) -> float:
+    """The worst deficit along one decode `path` [(token id, frame)] (the engine's, say): how far
+    its least argmax-like decision is from the argmax of `logits` (from logit_lattice over the
+    path's tokens)."""
+    per_frame = _per_frame(path, logits.shape[0], max_symbols)
+    blank_def, tok_def = _deficits(logits, [t for t, _ in path], blank)
+    worst, u = 0.0, 0
+    for t, tokens in enumerate(per_frame):
         for _ in tokens:
             worst = max(worst, tok_def[t, u])
             u += 1
         if len(tokens) < max_symbols:
             worst = max(worst, blank_def[t, u])
     return float(worst)
+
+
+def path_margin(logits: torch.Tensor, path, blank: int = 0, max_symbols: int = 3) -> float:
+    """The smallest lead of a decode `path`'s decisions over the runner-up choice, in logits: how
+    much rounding it takes to change that decode (negative where the path is not the argmax)."""
+    per_frame = _per_frame(path, logits.shape[0], max_symbols)
+    lg = logits.double().numpy()
+    least, u = np.inf, 0
+
+    def lead(t, u, choice):
+        others = np.delete(lg[t, u], choice)
+        return lg[t, u, choice] - others.max()
+
+    for t, tokens in enumerate(per_frame):
+        for token in tokens:
+            least = min(least, lead(t, u, token))
+            u += 1
+        if len(tokens) < max_symbols:
+            least = min(least, lead(t, u, blank))
+    return float(least)

@@ -4,7 +4,7 @@ import unittest
 
 import torch
 
-from training.tests.greedy_margin import greedy_deficit, path_deficit
+from training.tests.greedy_margin import greedy_deficit, path_deficit, path_margin
 
 
 def lattice(rows):
@@ -32,6 +32,9 @@ class GreedyMarginTest(unittest.TestCase):
         self.assertAlmostEqual(path_deficit(lg, [(1, 0), (2, 1)]), 0.02, places=5)
         # the same tokens at another frame: at (frame 0, u 1) blank leads token 2 by 11
         self.assertAlmostEqual(path_deficit(lg, [(1, 0), (2, 0)]), 11.0, places=5)
+        # the greedy path [1] wins its closest decision (blank over token 2) by 0.02
+        self.assertAlmostEqual(path_margin(lg[:, :2], [(1, 0)]), 0.02, places=5)
+        self.assertAlmostEqual(path_margin(lg, [(1, 0), (2, 1)]), -0.02, places=5)
 
     def test_max_symbols_and_impossible_paths(self):
         lg = lattice([[{1: 5.0}] * 4])  # one frame that always wants token 1
