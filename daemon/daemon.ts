@@ -111,7 +111,13 @@ export class Daemon {
     this.pipeline = this.makePipeline(this.cfg);
     this.source = source;
     this.startSource();
-    await this.startExtensions(this.cfg);
+    try {
+      await this.startExtensions(this.cfg);
+    } catch (err) {
+      // e.g. the Wyoming port is taken: stop what runs so the process exits with the reason
+      await this.shutdown('an extension did not start');
+      throw err;
+    }
     this.publishMuted();
     this.detailTimer = setInterval(() => this.publishDetail(), 30_000);
     this.detailTimer.unref();

@@ -279,3 +279,14 @@ test('zeroconf advertises _wyoming._tcp with the port (switchable); max_clients 
   await Promise.all([a.waitClosed(5000), b.waitClosed(5000)]);
   await zc.proc.waitForLog(/closing an idle connection/);
 });
+
+test('a Wyoming address already in use: earshot run and earshot serve exit 1 naming it', async (t) => {
+  const state = tmpDir('wyoming-busy');
+  const cfg = writeConfig(path.join(state, 'busy.yaml'), { state_dir: state, audio: { source: 'stdin' }, mqtt: { embedded: { port: 0 } }, wyoming: { enabled: true, uri: main.uri, zeroconf: false } });
+  for (const args of [['run', '--config', cfg], ['serve', '--config', cfg]]) {
+    const d = DaemonProcess.start(args, {}, 'pipe');
+    t.teardown(() => d.kill('SIGKILL'));
+    t.is((await d.exit(60000)).code, 1, `${args[0]}: ${d.stderr.slice(-1000)}`);
+    t.true(d.stderr.includes(`earshot: cannot start the Wyoming server on ${main.uri}: the address is already in use`), d.stderr.slice(-1000));
+  }
+});
