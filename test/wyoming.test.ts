@@ -253,10 +253,10 @@ test('with speaker profiles the context names the best-matching one with its sco
   t.true(ctx.speaker_scores[0].score > ctx.speaker_scores[1].score);
 });
 
-test('zeroconf advertises _wyoming._tcp with the port (switchable); max_clients refuses the one too many; idle connections close', async (t) => {
+test('zeroconf advertises _wyoming._tcp with the port (switchable); max_clients refuses the one too many; idle connections close; max_audio_s', async (t) => {
   const { Bonjour } = await import('bonjour-service');
   const name = `earshot-test-${process.pid}`;
-  const zc = await serve('zeroconf', { uri: 'tcp://127.0.0.1:0', zeroconf: true, zeroconf_name: name, max_clients: 2, idle_timeout_s: 1 });
+  const zc = await serve('zeroconf', { uri: 'tcp://127.0.0.1:0', zeroconf: true, zeroconf_name: name, max_clients: 2, idle_timeout_s: 1, max_audio_s: 1 });
   t.teardown(() => zc.proc.kill('SIGKILL'));
   const bonjour = new Bonjour();
   t.teardown(() => bonjour.destroy());
@@ -278,6 +278,12 @@ test('zeroconf advertises _wyoming._tcp with the port (switchable); max_clients 
   // a and b say nothing: closed after idle_timeout_s
   await Promise.all([a.waitClosed(5000), b.waitClosed(5000)]);
   await zc.proc.waitForLog(/closing an idle connection/);
+  // an utterance over wyoming.max_audio_s (1 s here) is cut off with the reason
+  const long = await WyomingClient.connect({ port: zc.port });
+  t.teardown(() => long.close());
+  await long.utterance(s16(command(0)), fmt16);
+  await long.waitClosed();
+  t.like(long.events.find((e) => e.type === 'error')?.data, { text: 'utterance longer than 1 s of audio', code: 'too-long' });
 });
 
 test('a Wyoming address already in use: earshot run and earshot serve exit 1 naming it', async (t) => {
