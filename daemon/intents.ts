@@ -12,6 +12,10 @@ const log = childLogger('sentences');
  * unrestricted decoding much better than any sentence. */
 export const DEFAULT_MIN_SCORE = 0.5;
 
+/** Restricted search defaults (bench/sentences.ts --beam, --bonus). */
+export const DEFAULT_BEAM = 4;
+export const DEFAULT_TOKEN_BONUS = 0;
+
 export interface SentenceRecognizer {
   files: string[];
   grammar: Grammar;
@@ -20,14 +24,16 @@ export interface SentenceRecognizer {
   minScore: number;
   /** hypotheses of the restricted search */
   beam: number;
+  /** per-token bonus when the restricted search ranks hypotheses (keeps it up with the speech) */
+  tokenBonus: number;
 }
 
 /** Loads and compiles sentence files for a model; throws SentenceError (file, line, construct) or
  * an Error when the model cannot spell a character they use. */
-export function prepareSentences(model: TransducerModel, files: string[], opts: { minScore?: number; beam?: number } = {}): SentenceRecognizer {
+export function prepareSentences(model: TransducerModel, files: string[], opts: { minScore?: number; beam?: number; tokenBonus?: number } = {}): SentenceRecognizer {
   const grammar = loadSentences(files);
   const handle = model.compileSentences(grammar.automaton);
-  return { files, grammar, handle, minScore: opts.minScore ?? DEFAULT_MIN_SCORE, beam: opts.beam ?? 4 };
+  return { files, grammar, handle, minScore: opts.minScore ?? DEFAULT_MIN_SCORE, beam: opts.beam ?? DEFAULT_BEAM, tokenBonus: opts.tokenBonus ?? DEFAULT_TOKEN_BONUS };
 }
 
 /** The configuration's recognizer.sentences for a model, or undefined when it lists none. */
@@ -54,8 +60,8 @@ export function resolveIntent(sr: SentenceRecognizer, result: DecodeResult): Int
 }
 
 /** createStream options that add the restricted search. */
-export function streamOptions(sr: SentenceRecognizer): { sentences: SentenceHandle; sentenceBeam: number } {
-  return { sentences: sr.handle, sentenceBeam: sr.beam };
+export function streamOptions(sr: SentenceRecognizer): { sentences: SentenceHandle; sentenceBeam: number; sentenceTokenBonus: number } {
+  return { sentences: sr.handle, sentenceBeam: sr.beam, sentenceTokenBonus: sr.tokenBonus };
 }
 
 /** Decodes one utterance (16 kHz mono) with sentences: for callers outside the pipeline. */

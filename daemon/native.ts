@@ -53,6 +53,8 @@ export interface RecognizerOptions {
   sentences?: SentenceHandle;
   /** hypotheses of the restricted search (default 4) */
   sentenceBeam?: number;
+  /** log-probability per token added when the restricted search ranks hypotheses (default 0) */
+  sentenceTokenBonus?: number;
   /** silence appended by finalize() so the model emits its last tokens (they come some frames after
    * their audio); default 500, 0 = none (exact comparisons with the PyTorch model) */
   tailPaddingMs?: number;

@@ -352,7 +352,12 @@ std::unique_ptr<TransducerStream> make_stream(Napi::Env env, std::shared_ptr<con
   if (options.IsObject()) {
     Napi::Object o = options.As<Napi::Object>();
     Napi::Value c = o.Get("chunkFrames"), b = o.Get("beam"), h = o.Get("hotPhrases"), tp = o.Get("tailPaddingMs");
-    Napi::Value sen = o.Get("sentences"), sb = o.Get("sentenceBeam");
+    Napi::Value sen = o.Get("sentences"), sb = o.Get("sentenceBeam"), tb = o.Get("sentenceTokenBonus");
+    if (!tb.IsUndefined()) {
+      if (!tb.IsNumber() || !std::isfinite(tb.As<Napi::Number>().DoubleValue()) || std::fabs(tb.As<Napi::Number>().DoubleValue()) > 20)
+        throw Napi::RangeError::New(env, "createStream: sentenceTokenBonus must be a number from -20 to 20");
+      opt.grammar_token_bonus = tb.As<Napi::Number>().FloatValue();
+    }
     if (!sen.IsUndefined()) {
       if (!sen.IsExternal()) throw_type(env, "createStream: sentences must come from model.compileSentences()");
       opt.grammar = *sen.As<Napi::External<GrammarRef>>().Data();

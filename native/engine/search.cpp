@@ -192,7 +192,7 @@ void Search::beam_frame(const float* join_enc, int64_t frame) {
   const TransducerConfig& c = model_.config();
   const int V = c.vocab;
   struct Cand {
-    double score;
+    double score, rank;  // rank: score plus the token bonus, what the beam keeps the best of
     int from;  // index into active, or -1 - index into done
     int token, ctx, g;
     float logp;
@@ -201,7 +201,8 @@ void Search::beam_frame(const float* join_enc, int64_t frame) {
   std::vector<Cand> cands;
   for (int step = 0; step < kMaxSymbols && !active.empty(); ++step) {
     cands.clear();
-    for (size_t i = 0; i < done.size(); ++i) cands.push_back(Cand{done[i].score, -1 - int(i), -1, 0, 0, 0.f});
+    for (size_t i = 0; i < done.size(); ++i) cands.push_back(Cand{done[i].score, done[i].score + token_bonus_ * done[i].tokens.size(), -1 - int(i), -1, 0,
+                                   done[i].g, 0.f});
     for (size_t h = 0; h < active.size(); ++h) {
       const Hyp& hyp = active[h];
       model_.joint(join_enc, pred_for(hyp.tokens), logp_.data());
@@ -214,12 +215,22 @@ void Search::beam_frame(const float* join_enc, int64_t frame) {
           ctx = context_->step(hyp.ctx, v, &delta);
           s += delta;
         }
-        cands.push_back(Cand{s, int(h), v, ctx, g, logp_[v]});
+        double rank = s + token_bonus_ * (hyp.tokens.size() + (v != c.blank));
+        cands.push_back(Cand{s, rank, int(h), v, ctx, g, logp_[v]});
       }
     }
     size_t k = std::min<size_t>(beam_, cands.size());
     std::partial_sort(cands.begin(), cands.begin() + k, cands.end(),
-                      [](const Cand& a, const Cand& b) { return a.score > b.score; });
+                      [](const Cand& a, const Cand& b) { return a.rank > b.rank; });
+    // With a grammar, a whole sentence once found is kept (one place beyond the beam) until a better
+    // one comes: hypotheses that are still mid-sentence would otherwise crowd it out.
+    if (dfa_ && k < cands.size() &&
+        std::none_of(cands.begin(), cands.begin() + k, [&](const Cand& cd) { return dfa_->accepting(cd.g); })) {
+      size_t best = cands.size();
+      for (size_t i = k; i < cands.size(); ++i)
+        if (dfa_->accepting(cands[i].g) && (best == cands.size() || cands[i].rank > cands[best].rank)) best = i;
+      if (best < cands.size()) std::swap(cands[k++], cands[best]);
+    }
     std::vector<Hyp> next_done, next_active;
     for (size_t i = 0; i < k; ++i) {
       const Cand& cd = cands[i];
@@ -248,16 +259,16 @@ void Search::beam_frame(const float* join_enc, int64_t frame) {
 
 std::vector<Token> Search::best(double* score) const {
   const Hyp* best = nullptr;
-  double best_score = -INFINITY;
+  double best_rank = -INFINITY;
   for (const Hyp& h : hyps_) {
     if (dfa_ && !dfa_->accepting(h.g)) continue;
-    double s = h.score - (context_ ? context_->pending(h.ctx) : 0.f);
-    if (!best || s > best_score) {
+    double r = h.score - (context_ ? context_->pending(h.ctx) : 0.f) + token_bonus_ * h.tokens.size();
+    if (!best || r > best_rank) {
       best = &h;
-      best_score = s;
+      best_rank = r;
     }
   }
-  if (score) *score = best_score;
+  if (score) *score = best ? best->score : -INFINITY;
   return best ? best->tokens : std::vector<Token>{};
 }
 

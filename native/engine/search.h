@@ -62,6 +62,10 @@ class Search {
   // With a grammar: the best hypothesis that is a whole sentence (empty and *score -inf if none).
   std::vector<Token> best(double* score = nullptr) const;
   void reset();
+  // Log-probability added per token when hypotheses are ranked (not to the score best() reports): a
+  // grammar search with a bonus keeps up with the speech instead of favouring the hypotheses that
+  // put off emitting tokens.
+  void set_token_bonus(float bonus) { token_bonus_ = bonus; }
 
  private:
   struct Hyp {
@@ -78,6 +82,7 @@ class Search {
   const TransducerModel& model_;
   int beam_;
   bool greedy_when_one_;
+  float token_bonus_ = 0;
   std::shared_ptr<const ContextGraph> context_;
   std::unique_ptr<GrammarDfa> dfa_;
   std::vector<Hyp> hyps_;

@@ -49,7 +49,9 @@ TransducerStream::TransducerStream(std::shared_ptr<const TransducerModel> model,
       context_(build_context(*model_, opt, rejected_)),
       search_(*model_, opt.beam, context_),
       grammar_search_(opt.grammar ? std::make_unique<Search>(*model_, std::max(1, opt.grammar_beam), nullptr, false, opt.grammar)
-                                  : nullptr) {}
+                                  : nullptr) {
+  if (grammar_search_) grammar_search_->set_token_bonus(opt.grammar_token_bonus);
+}
 
 void TransducerStream::accept(const float* samples, size_t n) { fbank_.accept(samples, n); }
 void TransducerStream::accept_int16(const int16_t* samples, size_t n) { fbank_.accept_int16(samples, n); }

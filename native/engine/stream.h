@@ -21,6 +21,7 @@ struct StreamOptions {
   // Sentences: a second search restricted to them runs beside the unrestricted one.
   std::shared_ptr<const Grammar> grammar;
   int grammar_beam = 4;
+  float grammar_token_bonus = 0;  // Search::set_token_bonus of the restricted search
 };
 
 struct TokenOut {
