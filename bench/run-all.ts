@@ -3,7 +3,7 @@
 // results file says which step failed and why.
 //
 //   npm run bench [-- --only recognizer,e2e]   (steps left out keep their last results)
-// Steps: devsets recognizer pocketsphinx pvad e2e wyoming training engine kernels plots (the report is
+// Steps: devsets recognizer pocketsphinx pvad e2e sentences wyoming training engine kernels plots (the report is
 // always written).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,6 +19,7 @@ const STEPS: { name: string; result?: string; cmd?: string[]; fn?: () => void; c
   { name: 'pocketsphinx', result: 'pocketsphinx', cmd: tsx('pocketsphinx.ts') },
   { name: 'pvad', result: 'pvad', cmd: tsx('lib/pvad.ts') },
   { name: 'e2e', result: 'e2e', cmd: tsx('e2e.ts') },
+  { name: 'sentences', result: 'sentences', cmd: tsx('sentences.ts') },
   { name: 'wyoming', result: 'wyoming', cmd: tsx('wyoming.ts'), capture: true },
   { name: 'training', result: 'training', cmd: tsx('lib/training.ts') },
   { name: 'engine', result: 'engine', cmd: [...tsx('engine.ts'), '--model', models.int4, '--baseline', models.f32], capture: true },

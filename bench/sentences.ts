@@ -11,7 +11,8 @@
 //     the restricted search's best sentence right, whatever its score.
 //
 //   node --import=tsx bench/sentences.ts [--model FILE] [--commands N] [--min-score 0.5] [--beam 4] [--bonus 0]
-// Prints a summary and writes bench/results/sentences.json (last line: the JSON).
+// Prints a summary on stderr and the results as a last JSON line, also written to
+// runs/bench/results/sentences.json (npm run bench -- --only sentences).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
