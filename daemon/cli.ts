@@ -15,7 +15,7 @@ import { ConfigError, loadConfig, redactedConfig, type ConfigOverrides } from '.
 import { Daemon } from './daemon.js';
 import { enroll } from './enroll.js';
 import { logger, setLogLevel } from './log.js';
-import { loadPvad, loadSpeakerEncoder } from './models.js';
+import { checkHotPhrases, loadPvad, loadSpeakerEncoder, loadTransducer } from './models.js';
 import { runTranscribe, runVad } from './offline.js';
 import { installRoot } from './paths.js';
 import { makeProfile, saveProfile } from './profiles.js';
@@ -159,8 +159,17 @@ export function buildProgram(): Command {
     .command('check-config')
     .description('validate a configuration file and print the effective configuration')
     .argument('<file>')
-    .action((file: string) => {
+    .action(async (file: string) => {
       const cfg = loadConfig(file);
+      // hot phrases are spelled with the model's tokens: checked when the model is there to ask
+      if (cfg.recognizer.hot_phrases.length && fs.existsSync(cfg.models.transducer)) {
+        const transducer = await loadTransducer(cfg.models.transducer);
+        try {
+          checkHotPhrases(transducer, cfg.recognizer.hot_phrases);
+        } finally {
+          transducer.dispose();
+        }
+      }
       process.stdout.write(JSON.stringify(redactedConfig(cfg), null, 2) + '\n');
     });
 

@@ -5,7 +5,14 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { defaultStateDir, installRoot } from './paths.js';
 
-const ms = (def: number, min = 0) => z.number().int().min(min).default(def);
+// A time in ms. Node's timers overflow above 2^31-1 ms (and then fire every 1 ms): nothing here
+// needs more than an hour.
+const ms = (def: number, min = 0, max = 3_600_000) => z.number().int().min(min).max(max).default(def);
+/** A topic level or prefix: no wildcards, spaces or control characters, short. */
+const topicPart = (what: string, max: number) =>
+  z.string().max(max, `must be at most ${max} characters`).regex(/^[^#+\s\u0000-\u001f\u007f]+$/, `must be ${what} without wildcards, spaces or control characters`);
+/** Used in topic names. */
+const siteName = z.string().max(64, 'must be at most 64 characters').regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or - (it is used in topic names)');
 
 const audioSchema = z
   .object({
@@ -45,9 +52,9 @@ const recognizerSchema = z
   .object({
     beam: z.number().int().min(1).max(16).default(1),
     chunk_frames: z.number().int().min(1).max(64).nullable().default(null),
-    hot_phrases: z.array(z.object({ phrase: z.string().min(1), boost: z.number().min(0).max(10).default(1.5) }).strict()).default([]),
+    hot_phrases: z.array(z.object({ phrase: z.string().min(1).max(200), boost: z.number().min(0).max(10).default(1.5) }).strict()).max(100).default([]),
     partials: z.boolean().default(false),
-    partial_interval_ms: ms(250, 50),
+    partial_interval_ms: ms(250, 50, 60_000),
     /** Home Assistant sentence files (hassil format): transcripts carry the matched intent */
     sentences: z.array(z.string().min(1)).default([]),
     /** a sentence scoring below this (0..1, against the unrestricted decoding) is no intent */
@@ -66,9 +73,14 @@ const vadSchema = z
     /** a frame above this keeps an open segment open (hysteresis; bench/pvad_segments.py) */
     close_threshold: z.number().gt(0).lt(1).default(0.3),
     profiles: z.array(profileSchema).default([]),
+    /** cmd/enroll over MQTT may add a profile (anyone who can publish there changes whose voice counts) */
+    live_enrollment: z.boolean().default(false),
+    /** profiles in all, configured and live-enrolled: each one is another pVAD stream per frame */
+    max_profiles: z.number().int().min(1).max(16).default(4),
   })
   .strict()
   .refine((v) => v.close_threshold <= v.threshold, { message: 'must not exceed vad.threshold', path: ['close_threshold'] })
+  .refine((v) => v.profiles.length <= v.max_profiles, { message: 'more profiles than vad.max_profiles', path: ['profiles'] })
   .default({});
 
 const segmenterSchema = z
@@ -110,14 +122,16 @@ const mqttSchema = z
     url: z
       .string()
       .regex(/^mqtts?:\/\/[^\s]+$/, 'must be an mqtt:// or mqtts:// URL')
+      .max(2048)
+      .refine(validBrokerUrl, 'must be an mqtt:// or mqtts:// URL with a host and a port from 1 to 65535')
       .nullable()
       .default(null),
     embedded: z
       .object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(1883) })
       .strict()
       .default({}),
-    prefix: z.string().regex(/^[^#+\s]+$/, 'must be a topic prefix without wildcards or spaces').default('earshot'),
-    client_id: z.string().min(1).nullable().default(null),
+    prefix: topicPart('a topic prefix', 128).default('earshot'),
+    client_id: z.string().min(1).max(128).regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters').nullable().default(null),
     protocol_version: z.union([z.literal(4), z.literal(5)]).default(5),
     username: z.string().min(1).nullable().default(null),
     password: z.string().nullable().default(null),
@@ -130,7 +144,7 @@ const mqttSchema = z
     keepalive_s: z.number().int().min(1).max(3600).default(30),
     reconnect_ms: ms(2000, 100),
     /** MQTT 5 message expiry for transcripts; 0 = none */
-    message_expiry_s: z.number().int().min(0).default(0),
+    message_expiry_s: z.number().int().min(0).max(2_592_000, 'must be at most 2592000 (30 days)').default(0),
   })
   .strict()
   .refine((m) => (m.cert === null) === (m.key === null), { message: 'mqtt.cert and mqtt.key must be given together', path: ['cert'] })
@@ -139,7 +153,7 @@ const mqttSchema = z
 
 const outboxSchema = z
   .object({
-    max_entries: z.number().int().min(1).default(1000),
+    max_entries: z.number().int().min(1).max(100_000).default(1000),
     /** on SIGTERM, how long to wait for the broker to acknowledge what is pending */
     drain_timeout_ms: ms(5000),
     retry_ms: ms(5000, 100),
@@ -150,8 +164,8 @@ const outboxSchema = z
 const homeAssistantSchema = z
   .object({
     enabled: z.boolean().default(true),
-    discovery_prefix: z.string().min(1).default('homeassistant'),
-    device_name: z.string().min(1).nullable().default(null),
+    discovery_prefix: topicPart('a topic prefix', 128).default('homeassistant'),
+    device_name: z.string().min(1).max(128).nullable().default(null),
   })
   .strict()
   .default({});
@@ -160,7 +174,7 @@ const hermesSchema = z
   .object({
     enabled: z.boolean().default(false),
     /** defaults to the site name */
-    site_id: z.string().min(1).nullable().default(null),
+    site_id: siteName.nullable().default(null),
   })
   .strict()
   .default({});
@@ -205,7 +219,7 @@ const watchdogSchema = z
 
 export const configSchema = z
   .object({
-    site: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or - (it is used in topic names)').default('default'),
+    site: siteName.default('default'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
     state_dir: z.string().min(1).nullable().default(null),
     audio: audioSchema.default({}),
@@ -223,6 +237,17 @@ export const configSchema = z
   .strict();
 
 export type Config = z.infer<typeof configSchema> & { state_dir: string };
+
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+function validBrokerUrl(u: string): boolean {
+  try {
+    const url = new URL(u);
+    return url.hostname !== '' && (url.port === '' || (Number(url.port) >= 1 && Number(url.port) <= 65535));
+  } catch {
+    return false;
+  }
+}
 
 export class ConfigError extends Error {
   constructor(
@@ -295,6 +320,9 @@ export function validateConfig(doc: unknown, overrides: ConfigOverrides = {}, ba
     throw new ConfigError(`mqtt.password_env: environment variable ${cfg.mqtt.password_env} is not set`, 'mqtt.password_env');
   }
   const stateDir = cfg.state_dir === null ? defaultStateDir() : rel(cfg.state_dir)!;
+  // missing is fine (it is made at start); something else in its place never works
+  const st = fs.statSync(stateDir, { throwIfNoEntry: false });
+  if (st && !st.isDirectory()) throw new ConfigError(`state_dir: ${stateDir} exists and is not a directory`, 'state_dir');
   return { ...cfg, state_dir: stateDir };
 }
 
@@ -303,8 +331,13 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   if (file === undefined) return validateConfig({}, overrides);
   let text: string;
   try {
+    // a FIFO or a device would hang or never end: only a regular file of sane size is read
+    const st = fs.statSync(file);
+    if (!st.isFile()) throw new ConfigError(`configuration file ${file} is not a regular file`);
+    if (st.size > MAX_CONFIG_BYTES) throw new ConfigError(`configuration file ${file} is ${st.size} bytes; at most ${MAX_CONFIG_BYTES} are read`);
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(`cannot read configuration file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   let doc: unknown;
@@ -323,5 +356,7 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
 
 /** The effective configuration as printed by check-config: the password never appears. */
 export function redactedConfig(cfg: Config): Config {
-  return { ...cfg, mqtt: { ...cfg.mqtt, password: cfg.mqtt.password === null ? null : '(set)' } };
+  // a password can also sit in the URL (mqtt://user:password@host)
+  const url = cfg.mqtt.url === null ? null : cfg.mqtt.url.replace(/^(mqtts?:\/\/[^:@/]*):[^@/]*@/, '$1:(set)@');
+  return { ...cfg, mqtt: { ...cfg.mqtt, url, password: cfg.mqtt.password === null ? null : '(set)' } };
 }

@@ -13,7 +13,7 @@ import { SAMPLE_RATE } from './audio/wav.js';
 import { loadConfig, type Config, type ConfigOverrides } from './config.js';
 import { enroll } from './enroll.js';
 import { childLogger, setLogLevel } from './log.js';
-import { loadPvad, loadSpeakerEncoder, loadTransducer, pvadEmbedDim, pvadSpeakerEncoderName, type LoadedSpeakerEncoder } from './models.js';
+import { checkHotPhrases, loadPvad, loadSpeakerEncoder, loadTransducer, pvadEmbedDim, pvadSpeakerEncoderName, type LoadedSpeakerEncoder } from './models.js';
 import type { PvadModel, TransducerModel } from './native.js';
 import { Outbox } from './outbox.js';
 import { Pipeline, type FinalSegment } from './pipeline.js';
@@ -102,6 +102,7 @@ export class Daemon {
     const source = this.makeSource(this.cfg);
     if (source instanceof FileSource) source.load();
     this.models = await this.loadModels(this.cfg);
+    checkHotPhrases(this.models.transducer, this.cfg.recognizer.hot_phrases);
     this.sentences = loadSentencesFor(this.cfg, this.models.transducer);
     this.profiles = this.loadProfiles(this.cfg, this.models);
     this.outbox = new Outbox(path.join(this.cfg.state_dir, 'outbox'), this.cfg.outbox.max_entries);
@@ -202,6 +203,11 @@ export class Daemon {
     const dir = this.profileDir(cfg);
     if (fs.existsSync(dir)) {
       for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+        if (profiles.length >= cfg.vad.max_profiles) {
+          // each profile is one more pVAD stream per frame: the cap keeps real time
+          log.error({ file: path.join(dir, f), max_profiles: cfg.vad.max_profiles }, 'ignoring an enrolled profile: vad.max_profiles reached');
+          continue;
+        }
         try {
           profiles.push(loadProfile(path.join(dir, f), models.speakerEncoder, dim));
         } catch (err) {
@@ -396,6 +402,9 @@ export class Daemon {
     const { name, seconds = 15 } = req.value;
     if (typeof name !== 'string' || !/^[\w-]{1,64}$/.test(name)) return refuse('enroll needs "name": 1 to 64 letters, digits, _ or -');
     if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 5 || seconds > 120) return refuse('"seconds" must be a number from 5 to 120', name);
+    if (!this.cfg.vad.live_enrollment) return refuse('live enrollment is off (set vad.live_enrollment: true, and protect cmd/# with a broker ACL)', name);
+    const replaces = this.profiles.some((p) => p.file === path.join(this.profileDir(this.cfg), `${name}.json`));
+    if (!replaces && this.profiles.length >= this.cfg.vad.max_profiles) return refuse(`already ${this.profiles.length} profiles (vad.max_profiles: ${this.cfg.vad.max_profiles})`, name);
     if (!this.models.speakerEncoder) return refuse('no speaker encoder model is installed', name);
     log.info({ name, seconds }, 'live enrollment: recording');
     this.enrollment = { name, need: seconds * SAMPLE_RATE, chunks: [], have: 0 };
@@ -452,6 +461,12 @@ export class Daemon {
       log.error({ err: (err as Error).message }, 'reload refused: the configuration is invalid; keeping the current one');
       return;
     }
+    try {
+      if (same(next.models, this.cfg.models)) checkHotPhrases(this.models.transducer, next.recognizer.hot_phrases);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'reload refused: keeping the current configuration');
+      return;
+    }
     let sentences: SentenceRecognizer | undefined;
     try {
       sentences = loadSentencesFor(next, this.models.transducer);
@@ -462,7 +477,9 @@ export class Daemon {
     try {
       setLogLevel(process.env.EARSHOT_LOG_LEVEL ?? next.log_level);
       if (!same(next.models, this.cfg.models)) {
-        this.models = await this.loadModels(next);
+        const models = await this.loadModels(next);
+        checkHotPhrases(models.transducer, next.recognizer.hot_phrases);
+        this.models = models;
         sentences = loadSentencesFor(next, this.models.transducer);
       }
       this.sentences = sentences;

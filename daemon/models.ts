@@ -1,7 +1,8 @@
 // Loading the three models through the engine addon, with errors that say which file and why.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { native, type ModelInfo, type PvadModel, type SpeakerEncoder, type TransducerModel } from './native.js';
+import { ConfigError } from './config.js';
+import { native, type HotPhrase, type ModelInfo, type PvadModel, type SpeakerEncoder, type TransducerModel } from './native.js';
 
 export class ModelError extends Error {
   constructor(message: string) {
@@ -16,6 +17,19 @@ function checkReadable(file: string, what: string): void {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ModelError(`${what} model ${file} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`}`);
+  }
+  // /dev/zero or a FIFO would be read forever
+  if (!fs.statSync(file).isFile()) throw new ModelError(`${what} model ${file} is not a regular file`);
+}
+
+/** A hot phrase the model cannot spell fails when a segment opens: refuse it at start, on reload
+ * and in check-config instead. */
+export function checkHotPhrases(transducer: TransducerModel, hotPhrases: HotPhrase[]): void {
+  if (!hotPhrases.length) return;
+  try {
+    transducer.createStream({ hotPhrases }).dispose();
+  } catch (err) {
+    throw new ConfigError(`recognizer.hot_phrases: ${(err as Error).message.replace(/^createStream: /, '')}`, 'recognizer.hot_phrases');
   }
 }
 

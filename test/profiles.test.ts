@@ -159,6 +159,7 @@ test('live enrollment over MQTT: cmd/enroll records the microphone, stores the p
     models: { transducer: fx.transducer, ...shipped },
     audio: { source: 'stdin' },
     mqtt: { embedded: { port } },
+    vad: { live_enrollment: true },
   });
   const d = DaemonProcess.start(['run', '--config', run], {}, 'pipe');
   t.teardown(() => d.kill('SIGKILL'));

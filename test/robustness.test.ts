@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { validateConfig } from '../daemon/config.js';
-import { loadPvad, loadSpeakerEncoder, loadTransducer } from '../daemon/models.js';
+import { loadPvad, loadSpeakerEncoder, loadTransducer, pvadEmbedDim } from '../daemon/models.js';
+import { makeProfile, saveProfile } from '../daemon/profiles.js';
 import { Pipeline } from '../daemon/pipeline.js';
 import { segmenterOptionsFromConfig } from '../daemon/segmenter.js';
 import { concat, DaemonProcess, Feeder, fixtureModels, silence, speech, writeConfig, writeWav } from './helpers/daemon.js';
@@ -227,4 +228,62 @@ test('item 4 in the daemon: SIGINT with the broker down and a 10k-entry journal 
   const left = fs.readdirSync(outbox).filter((f) => /^\d{12}-.*\.json$/.test(f));
   t.is(left.length, 10_000, 'the journal is kept for the next start');
   t.false(left.includes('000000000000-old-0.json'), 'the oldest was dropped for the new transcript');
+});
+
+test('item 7 in the daemon: a hot phrase the model cannot spell refuses the start and a reload; the running daemon keeps transcribing', async (t) => {
+  const dir = tmpDir('hot');
+  const bad = writeConfig(path.join(dir, 'bad.yaml'), { site: 'h', state_dir: path.join(dir, 'state'), models: modelCfg, audio: { source: 'stdin' }, mqtt: { embedded: { port: await freePort() } }, recognizer: { hot_phrases: [{ phrase: '厨房的灯' }] } });
+  const refused = DaemonProcess.start(['run', '--config', bad]);
+  t.teardown(() => refused.kill('SIGKILL'));
+  t.is((await refused.exit(30000)).code, 2, refused.stderr);
+  t.regex(refused.stderr, /recognizer\.hot_phrases: .*cannot be spelled/);
+
+  const r = await rig(t, 'h');
+  const cfgText = fs.readFileSync(r.cfg, 'utf8');
+  fs.writeFileSync(r.cfg, `${cfgText}recognizer:\n  hot_phrases: [{phrase: "厨房的灯"}]\n`);
+  r.sub.client.publish('earshot/h/cmd/reload', '');
+  await r.d.waitForLog(/reload refused/);
+  await transcribes(t, r, 'h', 'after the refused reload');
+  r.d.kill('SIGTERM');
+  t.is((await r.d.exit()).code, 0, r.d.stderr);
+});
+
+test('item 9: live enrollment is off by default, and bounded by vad.max_profiles when on', async (t) => {
+  const r = await rig(t, 'e');
+  const results = () => r.sub.json('earshot/e/enroll/result');
+  r.sub.client.publish('earshot/e/cmd/enroll', JSON.stringify({ name: 'mallory', seconds: 5 }));
+  await r.sub.until(() => results().length === 1, 5000, 'refusal');
+  t.is(results()[0].ok, false);
+  t.regex(results()[0].error, /live enrollment is off/);
+  t.false(fs.existsSync(path.join(r.dir, 'state', 'profiles')), 'nothing recorded, nothing stored');
+  await transcribes(t, r, 'e', 'after the refused enrollment');
+  r.d.kill('SIGTERM');
+  t.is((await r.d.exit()).code, 0, r.d.stderr);
+
+  // on, with the one allowed profile already enrolled: a second name is refused, the existing one may be redone
+  const [pvad, encoder] = await Promise.all([loadPvad(models.pvad), loadSpeakerEncoder(models.speaker_encoder)]);
+  const dim = pvadEmbedDim(pvad)!;
+  const profiles = path.join(r.dir, 'state', 'profiles');
+  saveProfile(path.join(profiles, 'carol.json'), makeProfile('carol', new Float32Array(dim).fill(1 / Math.sqrt(dim)), encoder, 12, ['live']));
+  saveProfile(path.join(profiles, 'dave.json'), makeProfile('dave', new Float32Array(dim).fill(-1 / Math.sqrt(dim)), encoder, 12, ['live']));
+  pvad.dispose();
+  encoder.encoder.dispose();
+  fs.appendFileSync(r.cfg, 'vad:\n  live_enrollment: true\n  max_profiles: 1\n');
+  const sub = await Subscriber.connect(r.mq.url, ['earshot/e/#']);
+  t.teardown(() => sub.close());
+  const d = DaemonProcess.start(['run', '--config', r.cfg], {}, 'pipe');
+  t.teardown(() => d.kill('SIGKILL'));
+  await sub.until(() => sub.json('earshot/e/status/detail').some((m) => m.state === 'running' && m.mic), 20000, 'running');
+  t.deepEqual(sub.json('earshot/e/status/detail').at(-1).profiles, ['carol'], 'the profile over the cap is not loaded');
+  t.regex(d.stderr, /vad\.max_profiles reached/);
+  const before = sub.json('earshot/e/enroll/result').length;
+  sub.client.publish('earshot/e/cmd/enroll', JSON.stringify({ name: 'mallory', seconds: 5 }));
+  sub.client.publish('earshot/e/cmd/enroll', JSON.stringify({ name: 'carol', seconds: 5 }));
+  await sub.until(() => sub.json('earshot/e/enroll/result').length >= before + 2, 5000, 'answers');
+  const [mallory, carol] = sub.json('earshot/e/enroll/result').slice(before);
+  t.like(mallory, { ok: false, name: 'mallory' });
+  t.regex(mallory.error, /already 1 profiles \(vad.max_profiles: 1\)/);
+  t.like(carol, { ok: null, name: 'carol', state: 'recording' });
+  d.kill('SIGTERM');
+  t.is((await d.exit()).code, 0, d.stderr);
 });
