@@ -1,7 +1,8 @@
 // The Wyoming server's targets (issue 13), against a real `earshot serve` over TCP:
 //   1. transcript latency after audio-stop: one client, 3 s commands paced in real time (p50/p90);
 //   2. four clients at once, paced in real time: the latest transcript;
-//   3. the server's RSS over 1,000 connections (each a short utterance at full speed).
+//   3. the server's RSS over 2,000 connections (each a short utterance at full speed): the first
+//      thousand warm the allocator up, the second must leave it flat.
 // Prints a summary and, last, one JSON line (bench/run-all.ts keeps it as results/wyoming.json).
 //
 //   node --import=tsx bench/wyoming.ts [--latency N] [--concurrent N] [--connections N]
@@ -74,21 +75,22 @@ try {
   const late = parallel.filter((x) => x > 300).length;
   console.log(`4 clients at once, ${rounds} rounds: transcript after audio-stop p50 ${round(pct(parallel, 50))} ms, max ${round(Math.max(...parallel))} ms, ${late} over 300 ms (target: none)`);
 
-  const total = arg('connections', 1000);
+  const total = arg('connections', 2000);
   const short = commands[0].subarray(0, 2 * 16000 * 1); // 1 s at full speed: the connection's cost, not the decoding's
   const rss: { connections: number; rss_mib: number }[] = [{ connections: 0, rss_mib: round(rssMiB(server.pid)) }];
   for (let i = 1; i <= total; i++) {
     await once(server.port, short, false);
     if (i % Math.max(1, Math.floor(total / 10)) === 0) rss.push({ connections: i, rss_mib: round(rssMiB(server.pid)) });
   }
-  const after100 = rss.find((r) => r.connections >= total / 10)!.rss_mib;
-  console.log(`RSS over ${total} connections: ${rss.map((r) => `${r.connections}: ${r.rss_mib}`).join(', ')} MiB (growth after the first ${total / 10}: ${round(rss.at(-1)!.rss_mib - after100)} MiB)`);
+  const half = rss.find((r) => r.connections >= total / 2)!;
+  const secondHalf = round(rss.at(-1)!.rss_mib - half.rss_mib);
+  console.log(`RSS over ${total} connections: ${rss.map((r) => `${r.connections}: ${r.rss_mib}`).join(', ')} MiB (over the second ${total - half.connections}: ${secondHalf} MiB)`);
   console.log(
     JSON.stringify({
       machine: `${os.cpus()[0]?.model ?? 'unknown'} x${os.cpus().length}`,
       single_client: { utterances: n, p50_ms: round(pct(single, 50)), p90_ms: round(pct(single, 90)) },
       four_clients: { utterances: parallel.length, p50_ms: round(pct(parallel, 50)), max_ms: round(Math.max(...parallel)), over_300_ms: late },
-      connections: { total, rss },
+      connections: { total, rss, second_half_growth_mib: secondHalf },
     }),
   );
 } finally {

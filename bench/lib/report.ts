@@ -252,6 +252,18 @@ ${table(['part', 'start', 'after warm-up', 'end', 'max - min after warm-up', 'sl
 ![RSS](plots/rss.png)`;
 }
 
+function wyomingSection(): string {
+  const w = readResult('wyoming');
+  if (!w) return '';
+  const c = w.connections;
+  const rows = [
+    ['transcript at most 100 ms after audio-stop (p90; one client, 3 s commands in real time)', `p50 ${f(w.single_client.p50_ms)} ms, p90 ${f(w.single_client.p90_ms)} ms (${w.single_client.utterances} utterances)`, w.single_client.p90_ms <= 100 ? 'yes' : '**no**'],
+    ['4 clients at once: no transcript later than 300 ms after its audio-stop', `p50 ${f(w.four_clients.p50_ms)} ms, max ${f(w.four_clients.max_ms)} ms, ${w.four_clients.over_300_ms} over 300 ms (${w.four_clients.utterances} utterances)`, w.four_clients.over_300_ms === 0 ? 'yes' : '**no**'],
+    [`RSS flat over connections (${c.total}; the first half warms the allocator up)`, `${c.rss.map((r: any) => `${r.connections}: ${f(r.rss_mib)}`).join(', ')} MiB; second half ${f(c.second_half_growth_mib)} MiB`, c.second_half_growth_mib <= 5 ? 'yes' : '**no**'],
+  ];
+  return `## Wyoming server (\`npm run bench:wyoming\`, issue 13)\n\nA real \`earshot serve\` over TCP; the bundled sample's commands as 3 s utterances (machine: ${w.machine}).\n\n${table(['target', 'measured', 'met'], rows)}`;
+}
+
 function trainingSection(): string {
   const t = readResult('training');
   if (!t) return '## 4. Training\n\nNot collected in this run.';
@@ -363,6 +375,8 @@ export function renderResults(info: RunInfo): string {
     pvadSection(),
     '',
     e2eSection(),
+    '',
+    wyomingSection(),
     '',
     trainingSection(),
     '',
