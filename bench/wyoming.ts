@@ -20,7 +20,11 @@ const arg = (name: string, def: number) => {
 };
 const fmt = { rate: 16000, width: 2, channels: 1 };
 const sample = readWav16kMono(path.join(repoRoot, 'samples', 'sample.wav')).samples;
-const truth = JSON.parse(fs.readFileSync(path.join(repoRoot, 'samples', 'sample.json'), 'utf8')).commands as { text: string; start_s: number; end_s: number }[];
+const truth = JSON.parse(fs.readFileSync(path.join(repoRoot, 'samples', 'sample.json'), 'utf8')).commands as {
+  text: string;
+  start_s: number;
+  end_s: number;
+}[];
 /** a command as a 3 s utterance: 0.3 s before the speech, the rest after it (what a satellite's VAD sends) */
 const commands = truth.map((c) => {
   const from = Math.round((c.start_s - 0.3) * 16000);
@@ -33,7 +37,10 @@ const pct = (xs: number[], p: number) => {
 const round = (x: number) => Math.round(x * 10) / 10;
 
 async function startServer(): Promise<{ port: number; pid: number; stop: () => void }> {
-  const p = spawn(process.execPath, [path.join(repoRoot, 'bin', 'earshot'), 'serve', '--uri', 'tcp://127.0.0.1:0', '--no-zeroconf'], { env: { ...process.env, EARSHOT_LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(process.execPath, [path.join(repoRoot, 'bin', 'earshot'), 'serve', '--uri', 'tcp://127.0.0.1:0', '--no-zeroconf'], {
+    env: { ...process.env, EARSHOT_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
   p.stderr.on('data', (d) => (log = (log + d.toString()).slice(-20000)));
   const deadline = Date.now() + 60000;
@@ -64,7 +71,9 @@ try {
   const n = arg('latency', 12);
   const single: number[] = [];
   for (let i = 0; i < n; i++) single.push((await once(server.port, commands[i % commands.length], true)).ms);
-  console.log(`one client, ${n} commands of 3 s in real time: transcript after audio-stop p50 ${round(pct(single, 50))} ms, p90 ${round(pct(single, 90))} ms (target p90 <= 100 ms)`);
+  console.log(
+    `one client, ${n} commands of 3 s in real time: transcript after audio-stop p50 ${round(pct(single, 50))} ms, p90 ${round(pct(single, 90))} ms (target p90 <= 100 ms)`,
+  );
 
   const rounds = arg('concurrent', 3);
   const parallel: number[] = [];
@@ -73,7 +82,9 @@ try {
     parallel.push(...res.map((x) => x.ms));
   }
   const late = parallel.filter((x) => x > 300).length;
-  console.log(`4 clients at once, ${rounds} rounds: transcript after audio-stop p50 ${round(pct(parallel, 50))} ms, max ${round(Math.max(...parallel))} ms, ${late} over 300 ms (target: none)`);
+  console.log(
+    `4 clients at once, ${rounds} rounds: transcript after audio-stop p50 ${round(pct(parallel, 50))} ms, max ${round(Math.max(...parallel))} ms, ${late} over 300 ms (target: none)`,
+  );
 
   const total = arg('connections', 2000);
   const short = commands[0].subarray(0, 2 * 16000 * 1); // 1 s at full speed: the connection's cost, not the decoding's
@@ -84,12 +95,19 @@ try {
   }
   const half = rss.find((r) => r.connections >= total / 2)!;
   const secondHalf = round(rss.at(-1)!.rss_mib - half.rss_mib);
-  console.log(`RSS over ${total} connections: ${rss.map((r) => `${r.connections}: ${r.rss_mib}`).join(', ')} MiB (over the second ${total - half.connections}: ${secondHalf} MiB)`);
+  console.log(
+    `RSS over ${total} connections: ${rss.map((r) => `${r.connections}: ${r.rss_mib}`).join(', ')} MiB (over the second ${total - half.connections}: ${secondHalf} MiB)`,
+  );
   console.log(
     JSON.stringify({
       machine: `${os.cpus()[0]?.model ?? 'unknown'} x${os.cpus().length}`,
       single_client: { utterances: n, p50_ms: round(pct(single, 50)), p90_ms: round(pct(single, 90)) },
-      four_clients: { utterances: parallel.length, p50_ms: round(pct(parallel, 50)), max_ms: round(Math.max(...parallel)), over_300_ms: late },
+      four_clients: {
+        utterances: parallel.length,
+        p50_ms: round(pct(parallel, 50)),
+        max_ms: round(Math.max(...parallel)),
+        over_300_ms: late,
+      },
       connections: { total, rss, second_half_growth_mib: secondHalf },
     }),
   );

@@ -14,7 +14,11 @@ const LEGACY = {
   'homeassistant/switch/earshot_test/mute/config': 'mute',
 };
 
-async function setup(t: import('ava').ExecutionContext, opts: { announceIntervalMs?: number; migrationStepMs?: number } = {}, before?: (url: string) => Promise<void>) {
+async function setup(
+  t: import('ava').ExecutionContext,
+  opts: { announceIntervalMs?: number; migrationStepMs?: number } = {},
+  before?: (url: string) => Promise<void>,
+) {
   const broker = await startEmbeddedBroker('127.0.0.1', 0);
   t.teardown(() => broker.close());
   if (before) await before(broker.url);
@@ -35,18 +39,51 @@ test('one retained device configuration: device, origin, availability and six co
   const { broker, sub } = await setup(t);
   await sub.until(() => sub.on(DEVICE_TOPIC).length >= 1, 5000, 'device discovery');
   const [cfg] = sub.json(DEVICE_TOPIC);
-  t.deepEqual(cfg.device, { identifiers: ['earshot_test'], name: 'Earshot test', manufacturer: 'Earshot', model: 'Earshot voice front-end', sw_version: '0.1.0' });
+  t.deepEqual(cfg.device, {
+    identifiers: ['earshot_test'],
+    name: 'Earshot test',
+    manufacturer: 'Earshot',
+    model: 'Earshot voice front-end',
+    sw_version: '0.1.0',
+  });
   t.deepEqual(cfg.origin, { name: 'Earshot', sw_version: '0.1.0', support_url: 'https://github.com/earshot/earshot' });
   t.like(cfg, { availability_topic: 'earshot/test/status', payload_available: 'online', payload_not_available: 'offline', qos: 1 });
   t.deepEqual(Object.keys(cfg.cmps).sort(), ['last_intent', 'last_speaker', 'mute', 'speaking', 'speech', 'transcript']);
   // the unique_ids of the per-entity configurations: migrated entities keep their history
   for (const [id, c] of Object.entries<any>(cfg.cmps)) t.is(c.unique_id, `earshot_test_${id}`);
-  t.like(cfg.cmps.transcript, { p: 'sensor', name: 'Transcript', state_topic: 'earshot/test/transcript', value_template: '{{ value_json.text[:255] }}', json_attributes_topic: 'earshot/test/transcript' });
+  t.like(cfg.cmps.transcript, {
+    p: 'sensor',
+    name: 'Transcript',
+    state_topic: 'earshot/test/transcript',
+    value_template: '{{ value_json.text[:255] }}',
+    json_attributes_topic: 'earshot/test/transcript',
+  });
   t.like(cfg.cmps.speech, { p: 'event', name: 'Speech', state_topic: 'earshot/test/transcript', event_types: ['transcript'] });
-  t.like(cfg.cmps.speaking, { p: 'binary_sensor', device_class: 'sound', state_topic: 'earshot/test/vad', value_template: "{{ 'ON' if value_json.speaking else 'OFF' }}" });
-  t.like(cfg.cmps.mute, { p: 'switch', command_topic: 'earshot/test/cmd/mute', state_topic: 'earshot/test/muted', payload_on: 'ON', payload_off: 'OFF' });
-  t.like(cfg.cmps.last_speaker, { p: 'sensor', name: 'Last speaker', state_topic: 'earshot/test/transcript', value_template: "{{ value_json.speaker.name if value_json.speaker else 'unknown' }}" });
-  t.like(cfg.cmps.last_intent, { p: 'sensor', name: 'Last intent', state_topic: 'earshot/test/transcript', value_template: "{{ value_json.intent.name if value_json.intent else 'none' }}" });
+  t.like(cfg.cmps.speaking, {
+    p: 'binary_sensor',
+    device_class: 'sound',
+    state_topic: 'earshot/test/vad',
+    value_template: "{{ 'ON' if value_json.speaking else 'OFF' }}",
+  });
+  t.like(cfg.cmps.mute, {
+    p: 'switch',
+    command_topic: 'earshot/test/cmd/mute',
+    state_topic: 'earshot/test/muted',
+    payload_on: 'ON',
+    payload_off: 'OFF',
+  });
+  t.like(cfg.cmps.last_speaker, {
+    p: 'sensor',
+    name: 'Last speaker',
+    state_topic: 'earshot/test/transcript',
+    value_template: "{{ value_json.speaker.name if value_json.speaker else 'unknown' }}",
+  });
+  t.like(cfg.cmps.last_intent, {
+    p: 'sensor',
+    name: 'Last intent',
+    state_topic: 'earshot/test/transcript',
+    value_template: "{{ value_json.intent.name if value_json.intent else 'none' }}",
+  });
   // the speech event takes the transcript message as it is: it carries event_type
   t.is(transcriptFor(1).event_type, 'transcript');
   // nothing on the old per-entity topics; the device configuration is retained for a late subscriber
@@ -79,13 +116,16 @@ test('migration from per-entity topics: migrate_discovery on each, then the devi
   // what an earlier version left retained on the broker
   const seed = async (url: string) => {
     const old = await Subscriber.connect(url, ['earshot-test/none']);
-    for (const [topic, id] of Object.entries(LEGACY)) await old.client.publishAsync(topic, JSON.stringify({ unique_id: `earshot_test_${id}`, name: id }), { qos: 1, retain: true });
+    for (const [topic, id] of Object.entries(LEGACY))
+      await old.client.publishAsync(topic, JSON.stringify({ unique_id: `earshot_test_${id}`, name: id }), { qos: 1, retain: true });
     await old.close();
   };
   const { broker, sub } = await setup(t, { migrationStepMs: 150 }, seed);
   await sub.until(() => Object.keys(LEGACY).every((topic) => sub.on(topic).some((m) => m.text === '')), 8000, 'old topics emptied');
   for (const topic of Object.keys(LEGACY)) {
-    const seq = sub.messages.filter((m) => m.topic === topic || m.topic === DEVICE_TOPIC).map((m) => (m.topic === DEVICE_TOPIC ? 'device' : m.text === '' ? 'empty' : m.text === MIGRATE_PAYLOAD ? 'migrate' : 'old'));
+    const seq = sub.messages
+      .filter((m) => m.topic === topic || m.topic === DEVICE_TOPIC)
+      .map((m) => (m.topic === DEVICE_TOPIC ? 'device' : m.text === '' ? 'empty' : m.text === MIGRATE_PAYLOAD ? 'migrate' : 'old'));
     // HA's order: the old config, migrate_discovery, the device configuration (again), the old topic emptied
     const migrate = seq.indexOf('migrate');
     t.true(migrate > seq.indexOf('old'), `${topic}: ${seq}`);

@@ -17,7 +17,11 @@ const fmt16 = { rate: 16000, width: 2, channels: 1 };
 const command = (i: number) => sample.subarray(Math.round((truth[i].start - 0.3) * 16000), Math.round((truth[i].end + 0.3) * 16000));
 const LIMITS = { max_header_bytes: 1024, max_data_bytes: 4096, max_payload_bytes: 65536, max_clients: 32 };
 
-async function serve(tag: string, wyoming: Record<string, unknown>, extra: string[] = []): Promise<{ proc: DaemonProcess; port: number; uri: string }> {
+async function serve(
+  tag: string,
+  wyoming: Record<string, unknown>,
+  extra: string[] = [],
+): Promise<{ proc: DaemonProcess; port: number; uri: string }> {
   const cfg = writeConfig(path.join(dir, `${tag}.yaml`), { wyoming: { zeroconf: false, ...wyoming } });
   const proc = DaemonProcess.start(['serve', '--config', cfg, ...extra]);
   await proc.waitForLog(/earshot serve running/, 60000);
@@ -43,7 +47,13 @@ test('describe -> info: an asr program with its model, languages and transcript 
   t.false('payload_length' in info.header);
   const asr = info.data.asr;
   t.is(asr.length, 1);
-  t.like(asr[0], { name: 'earshot', installed: true, version: '0.1.0', supports_transcript_streaming: true, attribution: { name: 'Earshot' } });
+  t.like(asr[0], {
+    name: 'earshot',
+    installed: true,
+    version: '0.1.0',
+    supports_transcript_streaming: true,
+    attribution: { name: 'Earshot' },
+  });
   t.is(typeof asr[0].attribution.url, 'string');
   t.is(asr[0].models.length, 1);
   t.like(asr[0].models[0], { name: 'earshot-en', installed: true, languages: ['en'] });
@@ -142,15 +152,51 @@ test('malformed or oversized events close that connection only, with the reason 
     { bytes: Buffer.from('{"data": {}}\n'), reason: /header has no "type" string/, code: 'bad-header' },
     { bytes: Buffer.from('["audio-start"]\n'), reason: /header is not a JSON object/, code: 'bad-header' },
     { bytes: Buffer.from('{"type": "audio-start", "data": [1, 2]}\n'), reason: /header "data" is not a JSON object/, code: 'bad-header' },
-    { bytes: Buffer.from('{"type": "transcribe", "data_length": 5}\nabcde'), reason: /data block of "transcribe" is not JSON/, code: 'bad-data' },
-    { bytes: Buffer.from('{"type": "audio-chunk", "payload_length": -4}\n'), reason: /payload_length must be a non-negative integer/, code: 'bad-header' },
-    { bytes: Buffer.from('{"type": "audio-chunk", "payload_length": 65537}\n'), reason: /payload_length 65537 exceeds the limit of 65536 bytes/, code: 'too-large' },
-    { bytes: Buffer.from('{"type": "transcribe", "data_length": 4097}\n'), reason: /data_length 4097 exceeds the limit of 4096 bytes/, code: 'too-large' },
-    { bytes: Buffer.from(`{"type": "describe", "pad": "${'x'.repeat(2000)}`), reason: /header line longer than 1024 bytes/, code: 'too-large' },
-    { bytes: frame('audio-start', { rate: 16000, width: 5, channels: 1 }, undefined, 'block'), reason: /audio-start: width must be 1, 2, 3 or 4 bytes, got 5/, code: 'bad-audio-format' },
-    { bytes: frame('audio-start', { rate: 0, width: 2, channels: 1 }, undefined, 'inline'), reason: /audio-start: rate must be an integer from 1000 to 384000 Hz, got 0/, code: 'bad-audio-format' },
-    { bytes: frame('audio-chunk', { rate: 16000, width: 2, channels: 0 }, Buffer.alloc(64), 'block'), reason: /audio-chunk: channels must be an integer from 1 to 32, got 0/, code: 'bad-audio-format' },
-    { bytes: frame('audio-chunk', { rate: 16000, width: 2 }, Buffer.alloc(64), 'block'), reason: /audio-chunk: channels must be an integer/, code: 'bad-audio-format' },
+    {
+      bytes: Buffer.from('{"type": "transcribe", "data_length": 5}\nabcde'),
+      reason: /data block of "transcribe" is not JSON/,
+      code: 'bad-data',
+    },
+    {
+      bytes: Buffer.from('{"type": "audio-chunk", "payload_length": -4}\n'),
+      reason: /payload_length must be a non-negative integer/,
+      code: 'bad-header',
+    },
+    {
+      bytes: Buffer.from('{"type": "audio-chunk", "payload_length": 65537}\n'),
+      reason: /payload_length 65537 exceeds the limit of 65536 bytes/,
+      code: 'too-large',
+    },
+    {
+      bytes: Buffer.from('{"type": "transcribe", "data_length": 4097}\n'),
+      reason: /data_length 4097 exceeds the limit of 4096 bytes/,
+      code: 'too-large',
+    },
+    {
+      bytes: Buffer.from(`{"type": "describe", "pad": "${'x'.repeat(2000)}`),
+      reason: /header line longer than 1024 bytes/,
+      code: 'too-large',
+    },
+    {
+      bytes: frame('audio-start', { rate: 16000, width: 5, channels: 1 }, undefined, 'block'),
+      reason: /audio-start: width must be 1, 2, 3 or 4 bytes, got 5/,
+      code: 'bad-audio-format',
+    },
+    {
+      bytes: frame('audio-start', { rate: 0, width: 2, channels: 1 }, undefined, 'inline'),
+      reason: /audio-start: rate must be an integer from 1000 to 384000 Hz, got 0/,
+      code: 'bad-audio-format',
+    },
+    {
+      bytes: frame('audio-chunk', { rate: 16000, width: 2, channels: 0 }, Buffer.alloc(64), 'block'),
+      reason: /audio-chunk: channels must be an integer from 1 to 32, got 0/,
+      code: 'bad-audio-format',
+    },
+    {
+      bytes: frame('audio-chunk', { rate: 16000, width: 2 }, Buffer.alloc(64), 'block'),
+      reason: /audio-chunk: channels must be an integer/,
+      code: 'bad-audio-format',
+    },
   ];
   for (const { bytes, reason, code } of cases) {
     const c = await WyomingClient.connect({ port: main.port });
@@ -166,7 +212,11 @@ test('malformed or oversized events close that connection only, with the reason 
     .split('\n')
     .filter((l) => l.includes('closing a connection'))
     .map((l) => JSON.parse(l).reason as string);
-  for (const { reason } of cases) t.true(logged.some((r) => reason.test(r)), `logged: ${reason}`);
+  for (const { reason } of cases)
+    t.true(
+      logged.some((r) => reason.test(r)),
+      `logged: ${reason}`,
+    );
   await bystanderDone;
   const tr = await bystander.next('transcript');
   t.is(tr.data.text, 'turn on the kitchen lights');
@@ -234,7 +284,10 @@ test('with speaker profiles the context names the best-matching one with its sco
     return out;
   };
   const profiles = [];
-  for (const [name, file] of [['alice', '198-126831-0000.flac'], ['bob', '229-130880-0000.flac']]) {
+  for (const [name, file] of [
+    ['alice', '198-126831-0000.flac'],
+    ['bob', '229-130880-0000.flac'],
+  ]) {
     const out = path.join(dir, `${name}.json`);
     const e = DaemonProcess.start(['enroll', '--out', out, part(file, 0, 12.5, `${name}-enroll.wav`)]);
     t.is((await e.exit(60000)).code, 0, e.stderr);
@@ -256,7 +309,14 @@ test('with speaker profiles the context names the best-matching one with its sco
 test('zeroconf advertises _wyoming._tcp with the port (switchable); max_clients refuses the one too many; idle connections close; max_audio_s', async (t) => {
   const { Bonjour } = await import('bonjour-service');
   const name = `earshot-test-${process.pid}`;
-  const zc = await serve('zeroconf', { uri: 'tcp://127.0.0.1:0', zeroconf: true, zeroconf_name: name, max_clients: 2, idle_timeout_s: 1, max_audio_s: 1 });
+  const zc = await serve('zeroconf', {
+    uri: 'tcp://127.0.0.1:0',
+    zeroconf: true,
+    zeroconf_name: name,
+    max_clients: 2,
+    idle_timeout_s: 1,
+    max_audio_s: 1,
+  });
   t.teardown(() => zc.proc.kill('SIGKILL'));
   const bonjour = new Bonjour();
   t.teardown(() => bonjour.destroy());
@@ -265,7 +325,10 @@ test('zeroconf advertises _wyoming._tcp with the port (switchable); max_clients 
   t.teardown(() => browser.stop());
   const deadline = Date.now() + 10000;
   while (!seen.some((s) => s.name === name) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  t.deepEqual(seen.find((s) => s.name === name), { name, port: zc.port });
+  t.deepEqual(
+    seen.find((s) => s.name === name),
+    { name, port: zc.port },
+  );
   // the main server runs with wyoming.zeroconf false: never advertised
   t.false(seen.some((s) => s.port === main.port));
   const a = await WyomingClient.connect({ port: zc.port });
@@ -288,11 +351,22 @@ test('zeroconf advertises _wyoming._tcp with the port (switchable); max_clients 
 
 test('a Wyoming address already in use: earshot run and earshot serve exit 1 naming it', async (t) => {
   const state = tmpDir('wyoming-busy');
-  const cfg = writeConfig(path.join(state, 'busy.yaml'), { state_dir: state, audio: { source: 'stdin' }, mqtt: { embedded: { port: 0 } }, wyoming: { enabled: true, uri: main.uri, zeroconf: false } });
-  for (const args of [['run', '--config', cfg], ['serve', '--config', cfg]]) {
+  const cfg = writeConfig(path.join(state, 'busy.yaml'), {
+    state_dir: state,
+    audio: { source: 'stdin' },
+    mqtt: { embedded: { port: 0 } },
+    wyoming: { enabled: true, uri: main.uri, zeroconf: false },
+  });
+  for (const args of [
+    ['run', '--config', cfg],
+    ['serve', '--config', cfg],
+  ]) {
     const d = DaemonProcess.start(args, {}, 'pipe');
     t.teardown(() => d.kill('SIGKILL'));
     t.is((await d.exit(60000)).code, 1, `${args[0]}: ${d.stderr.slice(-1000)}`);
-    t.true(d.stderr.includes(`earshot: cannot start the Wyoming server on ${main.uri}: the address is already in use`), d.stderr.slice(-1000));
+    t.true(
+      d.stderr.includes(`earshot: cannot start the Wyoming server on ${main.uri}: the address is already in use`),
+      d.stderr.slice(-1000),
+    );
   }
 });

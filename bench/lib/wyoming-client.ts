@@ -92,7 +92,11 @@ export class WyomingClient {
   }
 
   /** Sends a whole utterance: transcribe, audio-start, chunks (optionally paced in real time), audio-stop. */
-  async utterance(pcm: Buffer, fmt: { rate: number; width: number; channels: number }, opts: { style?: DataStyle; chunkBytes?: number; realtime?: boolean; transcribe?: boolean } = {}): Promise<number> {
+  async utterance(
+    pcm: Buffer,
+    fmt: { rate: number; width: number; channels: number },
+    opts: { style?: DataStyle; chunkBytes?: number; realtime?: boolean; transcribe?: boolean } = {},
+  ): Promise<number> {
     const style = opts.style ?? 'block';
     const chunk = opts.chunkBytes ?? 2048;
     if (opts.transcribe !== false) await this.send('transcribe', { language: 'en' }, undefined, style);
@@ -100,7 +104,12 @@ export class WyomingClient {
     const bytesPerS = fmt.rate * fmt.width * fmt.channels;
     const t0 = performance.now();
     for (let o = 0; o < pcm.length; o += chunk) {
-      await this.send('audio-chunk', { ...fmt, timestamp: Math.round((o / bytesPerS) * 1000) }, pcm.subarray(o, Math.min(pcm.length, o + chunk)), style);
+      await this.send(
+        'audio-chunk',
+        { ...fmt, timestamp: Math.round((o / bytesPerS) * 1000) },
+        pcm.subarray(o, Math.min(pcm.length, o + chunk)),
+        style,
+      );
       if (opts.realtime) {
         const wait = t0 + ((o + chunk) / bytesPerS) * 1000 - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));

@@ -41,7 +41,13 @@ export function deviceDiscovery(opts: DiscoveryOptions): DiscoveryMessage {
   return {
     topic: `${opts.discoveryPrefix}/device/${node}/config`,
     payload: {
-      device: { identifiers: [node], name: opts.deviceName, manufacturer: 'Earshot', model: 'Earshot voice front-end', sw_version: opts.version },
+      device: {
+        identifiers: [node],
+        name: opts.deviceName,
+        manufacturer: 'Earshot',
+        model: 'Earshot voice front-end',
+        sw_version: opts.version,
+      },
       origin: { name: 'Earshot', sw_version: opts.version, support_url: 'https://github.com/earshot/earshot' },
       availability_topic: topics.status,
       payload_available: 'online',
@@ -58,9 +64,32 @@ export function deviceDiscovery(opts: DiscoveryOptions): DiscoveryMessage {
           value_template: '{{ value_json.text[:255] }}',
           json_attributes_topic: topics.transcript,
         },
-        speech: { p: 'event', ...ids('speech'), name: 'Speech', icon: 'mdi:account-voice', state_topic: topics.transcript, event_types: ['transcript'] },
-        speaking: { p: 'binary_sensor', ...ids('speaking'), name: 'Speaking', device_class: 'sound', state_topic: topics.vad, value_template: "{{ 'ON' if value_json.speaking else 'OFF' }}" },
-        mute: { p: 'switch', ...ids('mute'), name: 'Mute', icon: 'mdi:microphone-off', command_topic: topics.cmd('mute'), state_topic: topics.muted, payload_on: 'ON', payload_off: 'OFF' },
+        speech: {
+          p: 'event',
+          ...ids('speech'),
+          name: 'Speech',
+          icon: 'mdi:account-voice',
+          state_topic: topics.transcript,
+          event_types: ['transcript'],
+        },
+        speaking: {
+          p: 'binary_sensor',
+          ...ids('speaking'),
+          name: 'Speaking',
+          device_class: 'sound',
+          state_topic: topics.vad,
+          value_template: "{{ 'ON' if value_json.speaking else 'OFF' }}",
+        },
+        mute: {
+          p: 'switch',
+          ...ids('mute'),
+          name: 'Mute',
+          icon: 'mdi:microphone-off',
+          command_topic: topics.cmd('mute'),
+          state_topic: topics.muted,
+          payload_on: 'ON',
+          payload_off: 'OFF',
+        },
         last_speaker: {
           p: 'sensor',
           ...ids('last_speaker'),
@@ -70,7 +99,8 @@ export function deviceDiscovery(opts: DiscoveryOptions): DiscoveryMessage {
           // null speaker: no profile enrolled, or too little speech to tell
           value_template: "{{ value_json.speaker.name if value_json.speaker else 'unknown' }}",
           json_attributes_topic: topics.transcript,
-          json_attributes_template: "{{ {'score': value_json.speaker.score if value_json.speaker else none, 'scores': value_json.speaker_scores} | tojson }}",
+          json_attributes_template:
+            "{{ {'score': value_json.speaker.score if value_json.speaker else none, 'scores': value_json.speaker_scores} | tojson }}",
         },
         last_intent: {
           p: 'sensor',

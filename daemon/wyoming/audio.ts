@@ -17,9 +17,11 @@ const WIDTHS: Record<number, PcmFormat> = { 1: 's8', 2: 's16le', 3: 's24le', 4: 
 export function audioFormat(data: Record<string, unknown>, event: string): AudioFormat {
   const { rate, width, channels } = data;
   const bad = (what: string) => new ProtocolError(`${event}: ${what}`, 'bad-audio-format');
-  if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 1000 || rate > 384000) throw bad(`rate must be an integer from 1000 to 384000 Hz, got ${JSON.stringify(rate)}`);
+  if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 1000 || rate > 384000)
+    throw bad(`rate must be an integer from 1000 to 384000 Hz, got ${JSON.stringify(rate)}`);
   if (typeof width !== 'number' || !(width in WIDTHS)) throw bad(`width must be 1, 2, 3 or 4 bytes, got ${JSON.stringify(width)}`);
-  if (typeof channels !== 'number' || !Number.isInteger(channels) || channels < 1 || channels > 32) throw bad(`channels must be an integer from 1 to 32, got ${JSON.stringify(channels)}`);
+  if (typeof channels !== 'number' || !Number.isInteger(channels) || channels < 1 || channels > 32)
+    throw bad(`channels must be an integer from 1 to 32, got ${JSON.stringify(channels)}`);
   return { rate, width, channels };
 }
 

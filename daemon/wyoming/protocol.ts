@@ -33,7 +33,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 function lengthField(header: Record<string, unknown>, key: 'data_length' | 'payload_length', limit: number): number {
   const v = header[key];
   if (v === undefined || v === null) return 0;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ProtocolError(`${key} must be a non-negative integer, got ${JSON.stringify(v).slice(0, 40)}`, 'bad-header');
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    throw new ProtocolError(`${key} must be a non-negative integer, got ${JSON.stringify(v).slice(0, 40)}`, 'bad-header');
   if (v > limit) throw new ProtocolError(`${key} ${v} exceeds the limit of ${limit} bytes`, 'too-large');
   return v;
 }
@@ -88,11 +89,16 @@ export class EventParser {
       this.chunks = all.length ? [all] : [];
       const nl = all.indexOf(10);
       if (nl < 0) {
-        if (all.length > this.limits.headerBytes) throw new ProtocolError(`header line longer than ${this.limits.headerBytes} bytes`, 'too-large');
+        if (all.length > this.limits.headerBytes)
+          throw new ProtocolError(`header line longer than ${this.limits.headerBytes} bytes`, 'too-large');
         return undefined;
       }
-      if (nl > this.limits.headerBytes) throw new ProtocolError(`header line of ${nl} bytes exceeds the limit of ${this.limits.headerBytes}`, 'too-large');
-      const line = this.take(nl + 1).subarray(0, nl).toString('utf8').trim();
+      if (nl > this.limits.headerBytes)
+        throw new ProtocolError(`header line of ${nl} bytes exceeds the limit of ${this.limits.headerBytes}`, 'too-large');
+      const line = this.take(nl + 1)
+        .subarray(0, nl)
+        .toString('utf8')
+        .trim();
       if (!line) return this.next(); // a blank line between events carries nothing
       let header: unknown;
       try {
@@ -102,7 +108,8 @@ export class EventParser {
       }
       if (!isObject(header)) throw new ProtocolError('header is not a JSON object', 'bad-header');
       if (typeof header.type !== 'string' || !header.type) throw new ProtocolError('header has no "type" string', 'bad-header');
-      if (header.data !== undefined && header.data !== null && !isObject(header.data)) throw new ProtocolError('header "data" is not a JSON object', 'bad-header');
+      if (header.data !== undefined && header.data !== null && !isObject(header.data))
+        throw new ProtocolError('header "data" is not a JSON object', 'bad-header');
       this.pending = {
         type: header.type,
         data: isObject(header.data) ? header.data : {},

@@ -31,11 +31,15 @@ export async function runServe(o: ServeOptions): Promise<void> {
   if (o.uri !== undefined) cfg.wyoming.uri = o.uri;
   if (o.zeroconf !== undefined) cfg.wyoming.zeroconf = o.zeroconf;
   setLogLevel(process.env.EARSHOT_LOG_LEVEL ?? cfg.log_level);
-  const profileFiles = [...cfg.vad.profiles.map((p) => ({ file: p.file, name: p.name })), ...o.profile.map((file) => ({ file, name: undefined }))];
+  const profileFiles = [
+    ...cfg.vad.profiles.map((p) => ({ file: p.file, name: p.name })),
+    ...o.profile.map((file) => ({ file, name: undefined })),
+  ];
   const transducer = await loadTransducer(cfg.models.transducer);
   let encoder: LoadedSpeakerEncoder | undefined;
   if (profileFiles.length) {
-    if (!fs.existsSync(cfg.models.speaker_encoder)) throw new Error(`cannot match speakers: the speaker encoder model ${cfg.models.speaker_encoder} does not exist`);
+    if (!fs.existsSync(cfg.models.speaker_encoder))
+      throw new Error(`cannot match speakers: the speaker encoder model ${cfg.models.speaker_encoder} does not exist`);
     encoder = await loadSpeakerEncoder(cfg.models.speaker_encoder);
   }
   const profiles: Profile[] = profileFiles.map((p) => loadProfile(p.file, encoder, undefined, p.name));

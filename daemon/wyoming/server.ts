@@ -84,7 +84,16 @@ export class WyomingServer implements Extension {
           attribution,
           installed: true,
           version: this.opts.version,
-          models: [{ name: model.name, description: `${model.name} (${model.architecture})`, attribution, installed: true, version: this.opts.version, languages: modelLanguages(model) }],
+          models: [
+            {
+              name: model.name,
+              description: `${model.name} (${model.architecture})`,
+              attribution,
+              installed: true,
+              version: this.opts.version,
+              languages: modelLanguages(model),
+            },
+          ],
           supports_transcript_streaming: this.opts.cfg.streaming,
         },
       ],
@@ -104,17 +113,26 @@ export class WyomingServer implements Extension {
       }
     }
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot start the Wyoming server on ${c.uri}: ${err.code === 'EADDRINUSE' ? 'the address is already in use' : err.message}`)));
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          new Error(
+            `cannot start the Wyoming server on ${c.uri}: ${err.code === 'EADDRINUSE' ? 'the address is already in use' : err.message}`,
+          ),
+        ),
+      );
       if (this.listen.kind === 'unix') server.listen(this.listen.path, () => resolve());
       else server.listen(this.listen.port, this.listen.host, () => resolve());
     });
     server.on('error', (err) => log.error({ err: err.message }, 'wyoming server error'));
     log.info({ uri: this.uri, streaming: c.streaming, max_clients: c.max_clients }, 'wyoming server listening');
     if (c.zeroconf && this.listen.kind === 'tcp') {
-      if (/^(127\.|::1$|localhost$)/.test(this.listen.host)) log.warn({ uri: this.uri }, 'zeroconf: advertising a server that listens on loopback only: other machines cannot reach it');
+      if (/^(127\.|::1$|localhost$)/.test(this.listen.host))
+        log.warn({ uri: this.uri }, 'zeroconf: advertising a server that listens on loopback only: other machines cannot reach it');
       const addr = server.address();
       const port = addr && typeof addr === 'object' ? addr.port : this.listen.port;
-      this.zeroconf.start(c.zeroconf_name ?? `earshot-${this.opts.site}-${os.hostname()}`.slice(0, 63), port, { version: this.opts.version });
+      this.zeroconf.start(c.zeroconf_name ?? `earshot-${this.opts.site}-${os.hostname()}`.slice(0, 63), port, {
+        version: this.opts.version,
+      });
     }
   }
 
@@ -122,7 +140,10 @@ export class WyomingServer implements Extension {
     const c = this.opts.cfg;
     if (this.sessions.size >= c.max_clients) {
       this.refused++;
-      log.warn({ remote: socket.remoteAddress ?? 'unix socket', max_clients: c.max_clients }, 'wyoming: too many clients, connection refused');
+      log.warn(
+        { remote: socket.remoteAddress ?? 'unix socket', max_clients: c.max_clients },
+        'wyoming: too many clients, connection refused',
+      );
       socket.destroy();
       return;
     }

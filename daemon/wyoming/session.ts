@@ -134,7 +134,8 @@ export class Session {
 
   private feed(u: Utterance, samples: Float32Array): void {
     if (!samples.length) return;
-    if (u.samples + samples.length > this.opts.maxAudioS * SAMPLE_RATE) throw new ProtocolError(`utterance longer than ${this.opts.maxAudioS} s of audio`, 'too-long');
+    if (u.samples + samples.length > this.opts.maxAudioS * SAMPLE_RATE)
+      throw new ProtocolError(`utterance longer than ${this.opts.maxAudioS} s of audio`, 'too-long');
     u.stream.acceptWaveform(samples);
     u.audio.push(samples);
     u.samples += samples.length;
@@ -178,7 +179,10 @@ export class Session {
     const said = this.engine.resolve ? this.engine.resolve(result) : { text: result.text, intent: undefined };
     const t = transcriptEvent(said.text, scores, profiles.length > 0, said.intent, this.language);
     this.transcripts++;
-    this.log.info({ text: t.text, speaker: t.context?.speaker?.name ?? null, audio_s: Math.round((u.samples / SAMPLE_RATE) * 100) / 100 }, 'wyoming transcript');
+    this.log.info(
+      { text: t.text, speaker: t.context?.speaker?.name ?? null, audio_s: Math.round((u.samples / SAMPLE_RATE) * 100) / 100 },
+      'wyoming transcript',
+    );
     if (this.opts.streaming) {
       if (!u.started) this.send('transcript-start', this.language ? { language: this.language } : undefined);
       this.sendDelta(u, t.text);
@@ -229,7 +233,13 @@ export class Session {
   }
 }
 
-export function transcriptEvent(text: string, scores: SpeakerMatch[], withProfiles: boolean, intent: unknown, language?: string): TranscriptEvent {
+export function transcriptEvent(
+  text: string,
+  scores: SpeakerMatch[],
+  withProfiles: boolean,
+  intent: unknown,
+  language?: string,
+): TranscriptEvent {
   const context: NonNullable<TranscriptEvent['context']> = {};
   // speaker: the best-matching profile, as in the MQTT transcript (null for too little speech)
   if (withProfiles) {

@@ -29,10 +29,12 @@ export class ZeroconfAdvert {
     if (!b) return Promise.resolve();
     return new Promise((resolve) => {
       const done = setTimeout(resolve, 1000); // goodbyes are best effort
-      b.unpublishAll(() => b.destroy(() => {
-        clearTimeout(done);
-        resolve();
-      }));
+      b.unpublishAll(() =>
+        b.destroy(() => {
+          clearTimeout(done);
+          resolve();
+        }),
+      );
     });
   }
 }
