@@ -516,6 +516,8 @@ export class Daemon {
     if (this.source.live && gap > this.cfg.watchdog.max_frame_gap_ms) return `no audio frames for ${Math.round(gap)} ms`;
     const backlogMs = (this.pipeline.backlogSamples / SAMPLE_RATE) * 1000;
     if (backlogMs > this.cfg.watchdog.max_lag_ms) return `pipeline ${Math.round(backlogMs)} ms behind the audio`;
+    // non-finite scores (restarted each time): a pipeline that keeps producing them is not working
+    if (now - this.pipeline.pvadFaultAt < this.cfg.watchdog.max_lag_ms) return 'the personal VAD gave non-finite scores';
     const waiting = this.pipeline.oldestPendingMs(now);
     if (waiting > this.cfg.watchdog.max_lag_ms) return `a segment has waited ${Math.round(waiting)} ms for its transcript`;
     return null;

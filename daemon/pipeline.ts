@@ -217,6 +217,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       const ns = posts[best][3 * j];
       const tss = posts[best][3 * j + 1];
       const ntss = posts[best][3 * j + 2];
+      for (const q of posts) if (!Number.isFinite(q[3 * j] + q[3 * j + 1] + q[3 * j + 2])) return this.restartPvad();
       if (this.segmenter.frames < frame) this.segmenter.advanceTo(frame);
       this.handle(this.segmenter.push(ns, tss, ntss));
       this.framesProcessed++;
@@ -269,6 +270,24 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.pvadFed = this.nextFrame * FRAME;
     this.segmenter.advanceTo(this.nextFrame);
     this.audio.reset(samples);
+  }
+
+  /** performance.now() of the last time the pVAD gave non-finite scores (-Infinity: never) */
+  pvadFaultAt = -Infinity;
+  pvadFaults = 0;
+
+  /** A pVAD whose state went non-finite would stay so (deaf for good): close what is open and
+   * start its streams again on the next frame boundary, as unmute does; the watchdog is told. */
+  private restartPvad(): void {
+    this.pvadFaults++;
+    this.pvadFaultAt = performance.now();
+    log.error({ faults: this.pvadFaults, frame: this.nextFrame }, 'the personal VAD gave non-finite scores: restarting its streams');
+    this.finish('stop');
+    for (const s of this.pvadStreams) s.reset();
+    this.nextFrame = Math.ceil(this.total / FRAME);
+    this.pvadFed = this.nextFrame * FRAME;
+    this.segmenter.advanceTo(this.nextFrame);
+    this.audio.trimBefore(this.total - this.opts.segmenter.preRollFrames * FRAME);
   }
 
   /** Opens a segment now, without waiting for the VAD. */

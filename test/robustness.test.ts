@@ -287,3 +287,82 @@ test('item 9: live enrollment is off by default, and bounded by vad.max_profiles
   d.kill('SIGTERM');
   t.is((await d.exit()).code, 0, d.stderr);
 });
+
+/** A 32-bit float WAV, any values (a converter or a broken source can write NaN and 3e38). */
+function floatWav(file: string, samples: Float32Array): string {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0);
+  h.writeUInt32LE(36 + samples.length * 4, 4);
+  h.write('WAVEfmt ', 8);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(3, 20); // IEEE float
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(16000, 24);
+  h.writeUInt32LE(64000, 28);
+  h.writeUInt16LE(4, 32);
+  h.writeUInt16LE(32, 34);
+  h.write('data', 36);
+  h.writeUInt32LE(samples.length * 4, 40);
+  fs.writeFileSync(file, Buffer.concat([h, Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength)]));
+  return file;
+}
+
+test('item 8: huge and non-finite float samples, then speech: the speech is still transcribed (WAV and raw f32 input)', async (t) => {
+  const dir = tmpDir('f32');
+  const poison = new Float32Array(8000);
+  for (let i = 0; i < poison.length; i++) poison[i] = [3e38, -3e38, NaN, Infinity, -Infinity][i % 5];
+  const wav = floatWav(path.join(dir, 'poison.wav'), concat(silence(0.3), poison, silence(0.5), words, silence(0.8)));
+  const cfg = writeConfig(path.join(dir, 'c.yaml'), { models: modelCfg, vad: { mode: 'any' } });
+  const p = DaemonProcess.start(['transcribe', '--config', cfg, wav]);
+  t.is((await p.exit(60000)).code, 0, p.stderr);
+  const lines = p.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  t.true(lines.some((l) => typeof l.text === 'string' && l.text.length > 0), `transcripts: ${p.stdout}`);
+  // raw f32le (stdin) goes through the same cleaning
+  const { PcmDecoder } = await import('../daemon/audio/pcm.js');
+  const out = new PcmDecoder('f32le', 2).decode(Buffer.from(new Float32Array([3e38, 3e38, NaN, 0.5, -Infinity, -0.25]).buffer));
+  t.deepEqual([...out], [1, 0.25, -0.625]);
+});
+
+test('item 8: a pVAD whose scores go non-finite is restarted and reported for the watchdog; later speech is still transcribed', async (t) => {
+  const [transducer, pvad] = await Promise.all([loadTransducer(models.transducer), loadPvad(models.pvad)]);
+  // the real fixture pVAD, poisoned from its 40th frame until it is reset
+  let poisonedOnce = false;
+  const faulty = {
+    ...pvad,
+    info: pvad.info,
+    createStream: (e: Float32Array | null) => {
+      const s = pvad.createStream(e);
+      let frames = 0;
+      let poisoned = false;
+      return {
+        ...s,
+        accept: (x: Float32Array | Int16Array) => {
+          const out = s.accept(x);
+          for (let k = 0; k < out.length / 3; k++, frames++) {
+            if (frames === 40 && !poisonedOnce) poisoned = poisonedOnce = true;
+            if (poisoned) out.fill(NaN, 3 * k, 3 * k + 3);
+          }
+          return out;
+        },
+        reset: () => {
+          poisoned = false;
+          s.reset();
+        },
+      };
+    },
+  } as typeof pvad;
+  const cfg = validateConfig({ vad: { mode: 'any' } });
+  const p = new Pipeline({ transducer, pvad: faulty }, { segmenter: segmenterOptionsFromConfig(cfg.vad, cfg.segmenter), profiles: [] });
+  const finals: string[] = [];
+  p.on('final', (f) => finals.push(f.text));
+  const audio = concat(silence(1), words, silence(1));
+  for (let i = 0; i < audio.length; i += 320) p.push(audio.subarray(i, i + 320));
+  p.endOfInput();
+  await p.drain();
+  p.dispose();
+  t.is(p.pvadFaults, 1);
+  t.true(p.pvadFaultAt > 0);
+  t.true(finals.some((f) => f.length > 0), 'speech after the fault is transcribed');
+  transducer.dispose();
+  pvad.dispose();
+});

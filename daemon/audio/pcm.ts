@@ -4,6 +4,13 @@ export type PcmFormat = 's8' | 's16le' | 's24le' | 's32le' | 'f32le';
 
 const BYTES: Record<PcmFormat, number> = { s8: 1, s16le: 2, s24le: 3, s32le: 4, f32le: 4 };
 
+/** Float input can hold anything: NaN, infinities, 3e38. One such value poisons the models' state
+ * for good (every later score NaN), so it is cleaned where the audio enters: NaN -> 0, the rest
+ * clipped to [-1, 1] as a converter would. */
+export function finiteSample(v: number): number {
+  return v > 1 ? 1 : v < -1 ? -1 : v === v ? v : 0;
+}
+
 export class PcmDecoder {
   private rest = Buffer.alloc(0);
   private readonly bytes: number;
@@ -29,7 +36,7 @@ export class PcmDecoder {
         else if (this.format === 's8') sum += buf.readInt8(p) / 128;
         else if (this.format === 's24le') sum += buf.readIntLE(p, 3) / 8388608;
         else if (this.format === 's32le') sum += buf.readInt32LE(p) / 2147483648;
-        else sum += buf.readFloatLE(p);
+        else sum += finiteSample(buf.readFloatLE(p));
       }
       out[i] = sum / this.channels;
     }

@@ -2,6 +2,7 @@
 // WAVE_FORMAT_EXTENSIBLE), any rate and channel count, converted to 16 kHz mono float.
 // Errors say what is wrong with the file rather than returning noise.
 import fs from 'node:fs';
+import { finiteSample } from './pcm.js';
 import { resample } from './resample.js';
 
 export const SAMPLE_RATE = 16000;
@@ -94,7 +95,7 @@ function decodeInterleaved(data: Buffer, f: WavFormat): Float32Array[] {
   for (let i = 0; i < frames; i++) {
     for (let c = 0; c < f.channels; c++, p += bytes) {
       let v: number;
-      if (f.formatTag === 'float') v = bytes === 4 ? data.readFloatLE(p) : data.readDoubleLE(p);
+      if (f.formatTag === 'float') v = finiteSample(bytes === 4 ? data.readFloatLE(p) : data.readDoubleLE(p));
       else if (bytes === 1) v = (data[p] - 128) / 128; // 8-bit WAV is unsigned
       else if (bytes === 2) v = data.readInt16LE(p) / 32768;
       else if (bytes === 3) v = data.readIntLE(p, 3) / 8388608;
