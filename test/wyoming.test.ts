@@ -370,3 +370,18 @@ test('a Wyoming address already in use: earshot run and earshot serve exit 1 nam
     );
   }
 });
+
+test('a language the model does not speak: transcribed in its own, the transcript says which, the log says why', async (t) => {
+  const c = await WyomingClient.connect({ port: main.port });
+  t.teardown(() => c.close());
+  await c.send('transcribe', { language: 'de' });
+  await c.utterance(s16(command(2)), fmt16, { transcribe: false });
+  const tr = await c.next('transcript');
+  t.is(tr.data.language, 'en');
+  t.is(c.events.find((e) => e.type === 'transcript-start')?.data.language, 'en');
+  await main.proc.waitForLog(/the client asks for a language the model does not speak/);
+  // en-US is English
+  await c.send('transcribe', { language: 'en-US' });
+  await c.utterance(s16(command(2)), fmt16, { transcribe: false });
+  t.is((await c.next('transcript', 30000, c.events.indexOf(tr) + 1)).data.language, 'en-US');
+});

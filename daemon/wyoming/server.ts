@@ -161,6 +161,7 @@ export class WyomingServer implements Extension {
         streaming: c.streaming,
         maxAudioS: c.max_audio_s,
         info: () => this.info(),
+        languages: () => modelLanguages(this.opts.engine.transducer().info),
       },
       log,
       (s) => this.sessions.delete(s),

@@ -20,6 +20,8 @@ export interface SessionOptions {
   maxAudioS: number;
   /** the info event's data */
   info: () => Record<string, unknown>;
+  /** the model's languages (the first is the one a transcript names when the client asks for another) */
+  languages: () => string[];
 }
 
 /** The result of one utterance, as sent in the transcript event (also for tests and the bench). */
@@ -84,7 +86,7 @@ export class Session {
       case 'transcribe':
         // a new request: whatever was half-sent before it is dropped
         this.dropUtterance();
-        this.language = typeof ev.data.language === 'string' ? ev.data.language : undefined;
+        this.language = this.pickLanguage(ev.data.language);
         return;
       case 'audio-start':
         this.dropUtterance();
@@ -103,6 +105,18 @@ export class Session {
         // peers ignore events they do not know (the protocol grows by adding events)
         this.log.debug({ type: ev.type }, 'wyoming: ignoring an event this server does not handle');
     }
+  }
+
+  /** The transcript names the language it was really transcribed in. */
+  private pickLanguage(asked: unknown): string | undefined {
+    if (typeof asked !== 'string' || !asked) return undefined;
+    const langs = this.opts.languages();
+    if (langs.includes(asked) || langs.includes(asked.split(/[-_]/)[0])) return asked;
+    this.log.warn(
+      { remote: this.remote, language: asked, model_languages: langs },
+      'wyoming: the client asks for a language the model does not speak; transcribing in its own',
+    );
+    return langs[0];
   }
 
   private startUtterance(ev: WyomingEvent): Utterance {
