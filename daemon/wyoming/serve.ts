@@ -10,7 +10,7 @@ import { loadSpeakerEncoder, loadTransducer, type LoadedSpeakerEncoder } from '.
 import type { RecognizerOptions } from '../native.js';
 import { loadProfile, type Profile } from '../profiles.js';
 import { version } from '../version.js';
-import { WyomingServer } from './server.js';
+import { parseUri, WyomingServer } from './server.js';
 
 const log = childLogger('serve');
 
@@ -30,6 +30,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
   const cfg = loadConfig(o.config);
   if (o.uri !== undefined) cfg.wyoming.uri = o.uri;
   if (o.zeroconf !== undefined) cfg.wyoming.zeroconf = o.zeroconf;
+  parseUri(cfg.wyoming.uri); // a bad --uri fails before the models load
   setLogLevel(process.env.EARSHOT_LOG_LEVEL ?? cfg.log_level);
   const profileFiles = [
     ...cfg.vad.profiles.map((p) => ({ file: p.file, name: p.name })),
