@@ -84,6 +84,9 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       key: m.key ? read(m.key, 'client key') : undefined,
       rejectUnauthorized: m.reject_unauthorized,
       will: { topic: this.topics.status, payload: Buffer.from('offline'), qos: 1, retain: true },
+      // MQTT 5: the broker itself drops bigger messages for us (3.1.1 has no such limit: the
+      // broker's message_size_limit is the guard there, see README)
+      properties: embedded || m.protocol_version !== 5 ? undefined : { maximumPacketSize: MAX_INBOUND_BYTES + 1024 },
     };
   }
 
