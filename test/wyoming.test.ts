@@ -385,3 +385,15 @@ test('a language the model does not speak: transcribed in its own, the transcrip
   await c.utterance(s16(command(2)), fmt16, { transcribe: false });
   t.is((await c.next('transcript', 30000, c.events.indexOf(tr) + 1)).data.language, 'en-US');
 });
+
+test('a client that sends requests but never reads the replies is disconnected, not buffered for without end', async (t) => {
+  const c = await WyomingClient.connect({ port: main.port });
+  t.teardown(() => c.close());
+  c.socket.pause();
+  const describe = frame('describe', undefined, undefined, 'block');
+  for (let i = 0; i < 40; i++) await c.write(Buffer.concat(Array.from({ length: 1000 }, () => describe)));
+  await main.proc.waitForLog(/replies unread/, 20000);
+  c.socket.resume();
+  await c.waitClosed(10000);
+  t.pass();
+});

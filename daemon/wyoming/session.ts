@@ -31,6 +31,9 @@ export interface TranscriptEvent {
   context?: { speaker?: SpeakerMatch | null; speaker_scores?: SpeakerMatch[]; intent?: unknown };
 }
 
+/** replies a client may leave unread before it is disconnected */
+const MAX_UNREAD_BYTES = 1 << 20;
+
 interface Utterance {
   stream: RecognizerStream;
   converter: AudioConverter | undefined;
@@ -208,6 +211,10 @@ export class Session {
   private send(type: string, data?: Record<string, unknown>): void {
     if (this.closed || this.socket.destroyed) return;
     this.socket.write(encodeEvent(type, data));
+    // a client that asks (describe, describe, ...) and never reads would grow this buffer without end
+    if (this.socket.writableLength > MAX_UNREAD_BYTES && type !== 'error') {
+      this.fail(new ProtocolError(`the client leaves more than ${MAX_UNREAD_BYTES} bytes of replies unread`, 'not-reading'));
+    }
   }
 
   /** Closes this connection only, saying why in the log (and to the client, best effort). */
