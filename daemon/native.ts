@@ -24,6 +24,8 @@ export interface DecodeResult {
 
 /** A compiled sentence automaton (TransducerModel.compileSentences); opaque. */
 export type SentenceHandle = { readonly __sentenceHandle: unique symbol };
+/** A compiled n-gram language model (TransducerModel.compileLm); opaque. */
+export type LmHandle = { readonly __lmHandle: unique symbol };
 
 export interface ModelInfo {
   name: string;
@@ -55,6 +57,9 @@ export interface RecognizerOptions {
   sentenceBeam?: number;
   /** log-probability per token added when the restricted search ranks hypotheses (default 0) */
   sentenceTokenBonus?: number;
+  /** shallow fusion of an n-gram model (compileLm) in the unrestricted search, with this weight */
+  lm?: LmHandle;
+  lmWeight?: number;
   /** silence appended by finalize() so the model emits its last tokens (they come some frames after
    * their audio); default 500, 0 = none (exact comparisons with the PyTorch model) */
   tailPaddingMs?: number;
@@ -79,6 +84,8 @@ export interface TransducerModel {
   /** Maps a sentence automaton (daemon/sentences.ts) onto the model's tokens; throws when the
    * model cannot spell one of its characters. */
   compileSentences(automaton: import('./sentences.js').Automaton): SentenceHandle;
+  /** An n-gram model (order 2..8) of text lines spelled with the model's tokens (daemon/lm.ts). */
+  compileLm(lines: string[], order: number): LmHandle;
   /** Streams already created keep working; the model's memory goes with the last of them. */
   dispose(): void;
   /** Test hook (synchronous, blocks): encoder output [frames * d_model] of the audio, chunk by chunk. */

@@ -626,3 +626,49 @@ export function matchSentence(g: Grammar, sentence: string): Omit<IntentMatch, '
   for (const [k, v] of p.slots) slots[k] = v;
   return { name: block.intent, slots };
 }
+
+// ---- sampling ----
+
+/** n random sentences of a grammar (a walk through the automaton: uniform over each state's arcs,
+ * wildcards filled from `fill`), normalized; for language-model text and benchmarks. */
+export function sampleSentences(g: Grammar, n: number, seed = 1, fill = ['something']): string[] {
+  const a = g.automaton;
+  const { first, order } = arcsByState(a);
+  let x = seed >>> 0;
+  const rnd = () => {
+    x = (x + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(x ^ (x >>> 15), 1 | x);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    let s = a.start;
+    let ret = -1;
+    let text = '';
+    for (let steps = 0; steps < 10000; steps++) {
+      if (ret < 0 && a.final[s] >= 0) break;
+      if (ret >= 0 && a.listEnd[s] && (first[s] === first[s + 1] || rnd() < 0.5)) {
+        s = ret;
+        ret = -1;
+        continue;
+      }
+      // the start's skip-word loops are not taken: its epsilon arcs lead into the sentences
+      const arcs: number[] = [];
+      for (let j = first[s]; j < first[s + 1]; j++) if (s !== a.start || !g.set.skipWords.length || a.arcs[order[j] + 1] === EPS) arcs.push(order[j]);
+      if (!arcs.length) break;
+      const k = arcs[Math.floor(rnd() * arcs.length)];
+      const [label, to, aux] = [a.arcs[k + 1], a.arcs[k + 2], a.arcs[k + 3]];
+      if (label === CALL) {
+        ret = to;
+        s = a.callStart[aux];
+        continue;
+      }
+      if (label === WILD) text += fill[Math.floor(rnd() * fill.length)];
+      else if (label !== EPS) text += String.fromCodePoint(label);
+      s = to;
+    }
+    out.push(text.replace(/\s+/g, ' ').trim());
+  }
+  return out;
+}

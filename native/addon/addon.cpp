@@ -125,6 +125,7 @@ Napi::Object transcript_to_js(Napi::Env env, const Transcript& t) {
 }
 
 using GrammarRef = std::shared_ptr<const Grammar>;
+using LmRef = std::shared_ptr<const NgramLm>;
 
 // ---- loading ----
 
@@ -353,6 +354,16 @@ std::unique_ptr<TransducerStream> make_stream(Napi::Env env, std::shared_ptr<con
     Napi::Object o = options.As<Napi::Object>();
     Napi::Value c = o.Get("chunkFrames"), b = o.Get("beam"), h = o.Get("hotPhrases"), tp = o.Get("tailPaddingMs");
     Napi::Value sen = o.Get("sentences"), sb = o.Get("sentenceBeam"), tb = o.Get("sentenceTokenBonus");
+    Napi::Value lm = o.Get("lm"), lw = o.Get("lmWeight");
+    if (!lm.IsUndefined()) {
+      if (!lm.IsExternal()) throw_type(env, "createStream: lm must come from model.compileLm()");
+      opt.lm = *lm.As<Napi::External<LmRef>>().Data();
+    }
+    if (!lw.IsUndefined()) {
+      if (!lw.IsNumber() || !(lw.As<Napi::Number>().DoubleValue() >= 0) || lw.As<Napi::Number>().DoubleValue() > 10)
+        throw Napi::RangeError::New(env, "createStream: lmWeight must be a number from 0 to 10");
+      opt.lm_weight = lw.As<Napi::Number>().FloatValue();
+    }
     if (!tb.IsUndefined()) {
       if (!tb.IsNumber() || !std::isfinite(tb.As<Napi::Number>().DoubleValue()) || std::fabs(tb.As<Napi::Number>().DoubleValue()) > 20)
         throw Napi::RangeError::New(env, "createStream: sentenceTokenBonus must be a number from -20 to 20");
@@ -453,6 +464,7 @@ class TransducerWrap : public Napi::ObjectWrap<TransducerWrap> {
     return DefineClass(env, "TransducerModel",
                        {InstanceMethod("createStream", &TransducerWrap::CreateStream),
                         InstanceMethod("compileSentences", &TransducerWrap::CompileSentences),
+                        InstanceMethod("compileLm", &TransducerWrap::CompileLm),
                         InstanceMethod("dispose", &TransducerWrap::Dispose),
                         InstanceMethod("debugEncode", &TransducerWrap::DebugEncode),
                         InstanceMethod("debugJoint", &TransducerWrap::DebugJoint),
@@ -516,6 +528,32 @@ class TransducerWrap : public Napi::ObjectWrap<TransducerWrap> {
       throw Napi::Error::New(env, std::string("compileSentences: ") + e.what());
     }
     return Napi::External<GrammarRef>::New(env, new GrammarRef(std::move(g)), [](Napi::Env, GrammarRef* p) { delete p; });
+  }
+  // An n-gram model of text lines (spelled with the model's tokens) for createStream's `lm`; lines
+  // the tokens cannot spell are refused with their number.
+  Napi::Value CompileLm(const Napi::CallbackInfo& info) {
+    const TransducerModel& m = *live("compileLm");
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsNumber())
+      throw_type(env, "compileLm: expected (lines: string[], order: number)");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    std::vector<std::vector<int>> sentences;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsString()) throw_type(env, "compileLm: line " + std::to_string(i + 1) + " is not a string");
+      std::string line = v.As<Napi::String>().Utf8Value();
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      std::vector<int> ids = tokenize_phrase(line, m.config().tokens);
+      if (ids.empty()) throw Napi::Error::New(env, "compileLm: line " + std::to_string(i + 1) + " cannot be spelled with the model's tokens: \"" + line.substr(0, 80) + "\"");
+      sentences.push_back(std::move(ids));
+    }
+    LmRef lm;
+    try {
+      lm = std::make_shared<const NgramLm>(sentences, info[1].As<Napi::Number>().Int32Value(), m.config().vocab, m.config().blank);
+    } catch (const Error& e) {
+      throw Napi::Error::New(env, std::string("compileLm: ") + e.what());
+    }
+    return Napi::External<LmRef>::New(env, new LmRef(std::move(lm)), [](Napi::Env, LmRef* p) { delete p; });
   }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     model_.reset();  // streams keep their own reference

@@ -154,12 +154,32 @@ void Search::decode(const float* enc, int T, int64_t first_frame) {
   }
 }
 
+const float* Search::lm_for(const std::vector<Token>& tokens) {
+  const int n = std::min<int>(int(tokens.size()), lm_->order() - 1);
+  lm_hist_.resize(n);
+  for (int i = 0; i < n; ++i) lm_hist_[i] = tokens[tokens.size() - n + i].id;
+  lm_logp_.resize(model_.config().vocab);
+  lm_->logprobs(lm_hist_.data(), n, lm_logp_.data());
+  for (float& x : lm_logp_) x *= lm_weight_;
+  return lm_logp_.data();
+}
+
 void Search::greedy_frame(const float* join_enc, int64_t frame) {
   const int blank = model_.config().blank;
   Hyp& h = hyps_[0];
   for (int emitted = 0; emitted < kMaxSymbols; ++emitted) {
     model_.joint(join_enc, pred_for(h.tokens), logp_.data());
-    int best = int(std::max_element(logp_.begin(), logp_.end()) - logp_.begin());
+    int best;
+    if (lm_) {
+      const float* lm = lm_for(h.tokens);
+      best = 0;
+      for (int v = 1; v < int(logp_.size()); ++v)
+        if (logp_[v] + lm[v] > logp_[best] + lm[best]) best = v;
+      h.score += lm[best];
+      h.lm += lm[best];
+    } else {
+      best = int(std::max_element(logp_.begin(), logp_.end()) - logp_.begin());
+    }
     h.score += logp_[best];  // blanks count too: the score is the path's (compared with a grammar's)
     if (best == blank) break;
     h.tokens.push_back(Token{best, frame, logp_[best]});
@@ -193,6 +213,7 @@ void Search::beam_frame(const float* join_enc, int64_t frame) {
   const int V = c.vocab;
   struct Cand {
     double score, rank;  // rank: score plus the token bonus, what the beam keeps the best of
+    double lm;           // the language model's part of score
     int from;  // index into active, or -1 - index into done
     int token, ctx, g;
     float logp;
@@ -201,13 +222,18 @@ void Search::beam_frame(const float* join_enc, int64_t frame) {
   std::vector<Cand> cands;
   for (int step = 0; step < kMaxSymbols && !active.empty(); ++step) {
     cands.clear();
-    for (size_t i = 0; i < done.size(); ++i) cands.push_back(Cand{done[i].score, done[i].score + token_bonus_ * done[i].tokens.size(), -1 - int(i), -1, 0,
-                                   done[i].g, 0.f});
+    for (size_t i = 0; i < done.size(); ++i) cands.push_back(Cand{done[i].score, done[i].score + token_bonus_ * done[i].tokens.size(), done[i].lm, -1 - int(i),
+                                   -1, 0, done[i].g, 0.f});
     for (size_t h = 0; h < active.size(); ++h) {
       const Hyp& hyp = active[h];
       model_.joint(join_enc, pred_for(hyp.tokens), logp_.data());
+      const float* lm = lm_ ? lm_for(hyp.tokens) : nullptr;
       for (int v = 0; v < V; ++v) {
-        double s = hyp.score + logp_[v];
+        double s = hyp.score + logp_[v], lmpart = hyp.lm;
+        if (lm && v != c.blank) {
+          s += lm[v];
+          lmpart += lm[v];
+        }
         int ctx = hyp.ctx, g = hyp.g;
         if (v != c.blank && dfa_ && (g = dfa_->next(hyp.g, v)) < 0) continue;  // not in any sentence
         if (v != c.blank && context_) {
@@ -216,7 +242,7 @@ void Search::beam_frame(const float* join_enc, int64_t frame) {
           s += delta;
         }
         double rank = s + token_bonus_ * (hyp.tokens.size() + (v != c.blank));
-        cands.push_back(Cand{s, rank, int(h), v, ctx, g, logp_[v]});
+        cands.push_back(Cand{s, rank, lmpart, int(h), v, ctx, g, logp_[v]});
       }
     }
     size_t k = std::min<size_t>(beam_, cands.size());
@@ -247,6 +273,7 @@ void Search::beam_frame(const float* join_enc, int64_t frame) {
       h.tokens.push_back(Token{cd.token, frame, cd.logp});
       h.ctx = cd.ctx;
       h.g = cd.g;
+      h.lm = cd.lm;
       h.key = (h.key ^ uint64_t(cd.token + 1)) * 1099511628211ull;
       add_merged(step + 1 < kMaxSymbols ? next_active : next_done, std::move(h));
     }
@@ -268,7 +295,7 @@ std::vector<Token> Search::best(double* score) const {
       best_rank = r;
     }
   }
-  if (score) *score = best ? best->score : -INFINITY;
+  if (score) *score = best ? best->score - best->lm : -INFINITY;
   return best ? best->tokens : std::vector<Token>{};
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "grammar.h"
+#include "ngram.h"
 #include "transducer.h"
 
 namespace earshot {
@@ -66,13 +67,20 @@ class Search {
   // grammar search with a bonus keeps up with the speech instead of favouring the hypotheses that
   // put off emitting tokens.
   void set_token_bonus(float bonus) { token_bonus_ = bonus; }
+  // Shallow fusion: weight * log P_lm(token | tokens before) joins every token's score (greedy and
+  // beam); best() reports the score without it.
+  void set_lm(std::shared_ptr<const NgramLm> lm, float weight) {
+    lm_ = std::move(lm);
+    lm_weight_ = weight;
+  }
 
  private:
   struct Hyp {
     std::vector<Token> tokens;
     double score = 0;
     int ctx = 0;
-    int g = 0;  // GrammarDfa state
+    int g = 0;      // GrammarDfa state
+    double lm = 0;  // the language model's part of score (equal on merged paths: same tokens)
     uint64_t key = 1469598103934665603ull;  // hash of the token ids, to merge equal prefixes
   };
   const float* pred_for(const std::vector<Token>& tokens);
@@ -83,6 +91,11 @@ class Search {
   int beam_;
   bool greedy_when_one_;
   float token_bonus_ = 0;
+  std::shared_ptr<const NgramLm> lm_;
+  float lm_weight_ = 0;
+  std::vector<float> lm_logp_;
+  std::vector<int> lm_hist_;
+  const float* lm_for(const std::vector<Token>& tokens);
   std::shared_ptr<const ContextGraph> context_;
   std::unique_ptr<GrammarDfa> dfa_;
   std::vector<Hyp> hyps_;

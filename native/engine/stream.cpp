@@ -51,6 +51,7 @@ TransducerStream::TransducerStream(std::shared_ptr<const TransducerModel> model,
       grammar_search_(opt.grammar ? std::make_unique<Search>(*model_, std::max(1, opt.grammar_beam), nullptr, false, opt.grammar)
                                   : nullptr) {
   if (grammar_search_) grammar_search_->set_token_bonus(opt.grammar_token_bonus);
+  if (opt.lm) search_.set_lm(opt.lm, opt.lm_weight);
 }
 
 void TransducerStream::accept(const float* samples, size_t n) { fbank_.accept(samples, n); }

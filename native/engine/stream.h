@@ -22,6 +22,9 @@ struct StreamOptions {
   std::shared_ptr<const Grammar> grammar;
   int grammar_beam = 4;
   float grammar_token_bonus = 0;  // Search::set_token_bonus of the restricted search
+  // Shallow fusion of an n-gram model in the unrestricted search (Search::set_lm).
+  std::shared_ptr<const NgramLm> lm;
+  float lm_weight = 0;
 };
 
 struct TokenOut {

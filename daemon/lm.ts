@@ -1,0 +1,45 @@
+// A small n-gram language model for shallow fusion in the open-vocabulary search: built at start
+// from text files (one sentence a line) and from sentences sampled out of the sentence files.
+import fs from 'node:fs';
+import type { LmHandle, TransducerModel } from './native.js';
+import { normalizeText, sampleSentences, type Grammar } from './sentences.js';
+
+export interface LmSource {
+  /** text files, one sentence a line ('#' starts a comment line) */
+  files: string[];
+  /** grammars whose sentences join the text (sampled: their sentences are never all listed) */
+  grammars?: Grammar[];
+  /** sentences sampled per grammar */
+  samples?: number;
+}
+
+/** The normalized lines of an LM's text; a character that cannot be spoken is refused with the
+ * file and line. */
+export function lmLines(src: LmSource): string[] {
+  const lines: string[] = [];
+  for (const file of src.files) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new Error(`language model text ${file} cannot be read: ${(err as Error).message}`);
+    }
+    text.split('\n').forEach((raw, i) => {
+      if (!raw.trim() || raw.trimStart().startsWith('#')) return;
+      lines.push(
+        normalizeText(raw, (ch) => {
+          throw new Error(`${file}:${i + 1}: character "${ch}" cannot be spoken`);
+        }).trim(),
+      );
+    });
+  }
+  for (const g of src.grammars ?? []) lines.push(...sampleSentences(g, src.samples ?? 2000, 1));
+  return lines.filter((l) => l);
+}
+
+/** Builds the model's n-gram LM (order: context tokens + 1) from the source. */
+export function buildLm(model: TransducerModel, src: LmSource, order: number): { handle: LmHandle; lines: number } {
+  const lines = lmLines(src);
+  if (!lines.length) throw new Error(`the language model has no text (files: ${src.files.join(', ') || 'none'})`);
+  return { handle: model.compileLm(lines, order), lines: lines.length };
+}
