@@ -149,6 +149,7 @@ const mqttSchema = z
   .strict()
   .refine((m) => (m.cert === null) === (m.key === null), { message: 'mqtt.cert and mqtt.key must be given together', path: ['cert'] })
   .refine((m) => m.password === null || m.password_env === null, { message: 'give mqtt.password or mqtt.password_env, not both', path: ['password_env'] })
+  .refine((m) => m.url !== null || m.username === null || m.password !== null || m.password_env !== null, { message: 'the embedded broker needs mqtt.password or mqtt.password_env with mqtt.username', path: ['username'] })
   .default({});
 
 const outboxSchema = z

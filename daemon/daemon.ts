@@ -303,7 +303,11 @@ export class Daemon {
   }
 
   private async startLink(cfg: Config): Promise<void> {
-    if (cfg.mqtt.url === null && !this.broker) this.broker = await startEmbeddedBroker(cfg.mqtt.embedded.host, cfg.mqtt.embedded.port);
+    if (cfg.mqtt.url === null && !this.broker) {
+      const password = cfg.mqtt.password_env ? process.env[cfg.mqtt.password_env] : cfg.mqtt.password;
+      const auth = cfg.mqtt.username !== null && password ? { username: cfg.mqtt.username, password } : undefined;
+      this.broker = await startEmbeddedBroker(cfg.mqtt.embedded.host, cfg.mqtt.embedded.port, auth);
+    }
     this.link = new MqttLink({ cfg, url: cfg.mqtt.url ?? this.broker!.url, outbox: this.outbox, version, modelName: this.models.transducer.info.name });
     this.link.on('command', (name, payload) => this.onCommand(name, payload));
     this.link.on('hermes', (cmd) => this.onHermes(cmd));

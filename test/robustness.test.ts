@@ -366,3 +366,38 @@ test('item 8: a pVAD whose scores go non-finite is restarted and reported for th
   transducer.dispose();
   pvad.dispose();
 });
+
+test('embedded broker: mqtt.username and a password are required of every client; listening beyond loopback without them is warned about', async (t) => {
+  const dir = tmpDir('auth');
+  const port = await freePort();
+  const cfg = writeConfig(path.join(dir, 'earshot.yaml'), {
+    site: 'au',
+    state_dir: path.join(dir, 'state'),
+    models: modelCfg,
+    audio: { source: 'stdin' },
+    mqtt: { embedded: { host: '0.0.0.0', port }, username: 'earshot', password_env: 'EARSHOT_TEST_BROKER_PW' },
+  });
+  const d = DaemonProcess.start(['run', '--config', cfg], { EARSHOT_TEST_BROKER_PW: 's3cret' }, 'pipe');
+  t.teardown(() => d.kill('SIGKILL'));
+  await d.waitForLog(/MQTT connected/, 30000);
+  t.notRegex(d.stderr, /without authentication/);
+  await t.throwsAsync(Subscriber.connect(`mqtt://127.0.0.1:${port}`, ['earshot/au/#'], { reconnectPeriod: 0 }), { message: /Not authorized|Bad username or password/i });
+  await t.throwsAsync(Subscriber.connect(`mqtt://127.0.0.1:${port}`, ['earshot/au/#'], { reconnectPeriod: 0, username: 'earshot', password: 'wrong' }), { message: /Not authorized|Bad username or password/i });
+  const sub = await Subscriber.connect(`mqtt://127.0.0.1:${port}`, ['earshot/au/#'], { username: 'earshot', password: 's3cret' });
+  t.teardown(() => sub.close());
+  const feeder = new Feeder(d);
+  t.teardown(() => feeder.stop());
+  await feeder.say(concat(words, silence(0.8)));
+  await sub.until(() => sub.on('earshot/au/transcript').length > 0, 15000, 'a transcript');
+  await feeder.stop();
+  d.kill('SIGTERM');
+  t.is((await d.exit()).code, 0, d.stderr);
+
+  // the same on all interfaces without credentials: it runs, and says what that exposes
+  const open = writeConfig(path.join(dir, 'open.yaml'), { site: 'au', state_dir: path.join(dir, 'state'), models: modelCfg, audio: { source: 'stdin' }, mqtt: { embedded: { host: '0.0.0.0', port } } });
+  const o = DaemonProcess.start(['run', '--config', open], {}, 'pipe');
+  t.teardown(() => o.kill('SIGKILL'));
+  await o.waitForLog(/listens beyond this machine without authentication/, 30000);
+  o.kill('SIGTERM');
+  t.is((await o.exit()).code, 0, o.stderr);
+});
