@@ -91,6 +91,8 @@ install -m 0644 config/earshot.yaml "$STAGE/etc/earshot/earshot.yaml"
 install -m 0644 systemd/earshot.service systemd/earshot@.service "$STAGE/lib/systemd/system/"
 
 DOC=$STAGE/usr/share/doc/earshot
+# the drop-in for a broker on another machine or the Wyoming server (README: Running under systemd)
+install -m 0644 systemd/earshot-network.conf "$DOC/earshot-network.conf"
 cat >"$DOC/copyright" <<EOF
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: earshot

@@ -13,16 +13,30 @@ function exposure(unitFile: string): number {
 
 const unit = (name: string) => fs.readFileSync(path.join(repoRoot, 'systemd', name), 'utf8');
 
-test('earshot.service is hardened to an exposure of 2.0 or lower', (t) => {
+test('earshot.service is hardened to an exposure of 1.0 or lower', (t) => {
   const score = exposure(path.join(repoRoot, 'systemd', 'earshot.service'));
-  t.true(score <= 2.0, `exposure ${score}`);
+  t.true(score <= 1.0, `exposure ${score}`);
+});
+
+test('the network drop-in opens the private networks and netlink, and nothing else', (t) => {
+  const dir = tmpDir('dropin');
+  fs.copyFileSync(path.join(repoRoot, 'systemd', 'earshot.service'), path.join(dir, 'earshot.service'));
+  fs.mkdirSync(path.join(dir, 'earshot.service.d'));
+  fs.copyFileSync(path.join(repoRoot, 'systemd', 'earshot-network.conf'), path.join(dir, 'earshot.service.d', 'network.conf'));
+  const out = spawnSync('systemd-analyze', ['security', '--offline=true', path.join(dir, 'earshot.service')], { encoding: 'utf8' }).stdout;
+  t.regex(out, /✗ RestrictAddressFamilies=~AF_NETLINK/);
+  t.regex(out, /IP address allow list with non-localhost entries/);
+  // still far from an open service
+  t.true(Number(/Overall exposure level for .*: (\d+\.\d+)/.exec(out)![1]) <= 1.5);
+  const text = fs.readFileSync(path.join(repoRoot, 'systemd', 'earshot-network.conf'), 'utf8');
+  t.deepEqual(text.split('\n').filter((l) => /^[A-Z]/.test(l)).map((l) => l.split('=')[0]), ['IPAddressAllow', 'RestrictAddressFamilies']);
 });
 
 test('an earshot@ instance is hardened the same way', (t) => {
   const dir = tmpDir('unit');
   const inst = path.join(dir, 'earshot@kitchen.service');
   fs.copyFileSync(path.join(repoRoot, 'systemd', 'earshot@.service'), inst);
-  t.true(exposure(inst) <= 2.0);
+  t.true(exposure(inst) <= 1.0);
 });
 
 test('the units are Type=notify with a watchdog, in group audio, with state and configuration directories', (t) => {
