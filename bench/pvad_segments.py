@@ -34,84 +34,8 @@ import numpy as np
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
-# Reads posteriors (float32 [frames, 3] back to back) and rules; prints, per rule and per
-# mixture, the segments as [first speech frame, frame of the close decision].
-NODE_DRIVER = r"""
-import fs from 'node:fs';
-import { configSchema } from './daemon/config.ts';
-import { Segmenter, segmenterOptionsFromConfig } from './daemon/segmenter.ts';
-import { scoreSpeakers } from './daemon/pipeline.ts';
-import { loadSpeakerEncoder } from './daemon/models.ts';
-import { readWav16kMono } from './daemon/audio/wav.ts';
-const [postsFile, jobFile] = process.argv.slice(-2);
-const job = JSON.parse(fs.readFileSync(jobFile, 'utf8'));
-const all = new Float32Array(new Uint8Array(fs.readFileSync(postsFile)).buffer); // a copy: small reads share a pooled buffer
-// speaker check: the engine's speaker encoder through the daemon's own scoring (scoreSpeakers),
-// the profile = the embedding of the target's enrollment recording (what the posteriors used)
-const enc = job.spkenc ? (await loadSpeakerEncoder(job.spkenc)).encoder : undefined;
-const profiles = new Map();
-const audio = new Map();
-const scores = new Map();
-const stats = { checks: 0, engine_ms: [], engine_cpu_ms: [], audio_s: 0 };
-async function profileOf(name) {
-  if (!profiles.has(name)) profiles.set(name, [{ name, embedding: await enc.embed(readWav16kMono(job.enroll[name]).samples) }]);
-  return profiles.get(name);
-}
-async function check(m, from, to) {
-  const key = `${m}:${from}:${to}`;
-  if (!scores.has(key)) {
-    if (!audio.has(m)) { audio.clear(); audio.set(m, readWav16kMono(job.wavs[m]).samples); }
-    const speech = audio.get(m).slice(from * 160, to * 160);
-    const prof = await profileOf(job.targets[m]);
-    const t0 = performance.now(), c0 = process.cpuUsage();
-    const best = (await scoreSpeakers(enc, prof, speech, 1))[0];
-    const c = process.cpuUsage(c0);
-    stats.engine_ms.push(performance.now() - t0); stats.engine_cpu_ms.push((c.user + c.system) / 1000); stats.audio_s += (to - from) / 100;
-    scores.set(key, best ? best.score : null);
-  }
-  return scores.get(key);
-}
-const out = [], checks = [], thresholds = []; // thresholds: each rule's effective check threshold
-for (const rule of job.rules) {
-  const cfg = configSchema.parse({ vad: rule.vad ?? {}, segmenter: rule.segmenter ?? {} });
-  const opts = segmenterOptionsFromConfig(cfg.vad, cfg.segmenter);
-  if (opts.check && rule.check_whole_run) opts.check.wholeRun = true;
-  if (opts.check && rule.check_switch_opening_only) opts.check.switchOpeningOnly = true;
-  // a check's answer reaches the segmenter this many frames after it is asked (the engine's time)
-  const delay = Math.round((rule.check_delay_ms ?? job.check_delay_ms) / 10);
-  let at = 0;
-  const perRule = [], log = [];
-  for (let m = 0; m < job.lengths.length; m++) {
-    const n = job.lengths[m];
-    const s = new Segmenter(opts);
-    const segs = [];
-    const due = []; // [frame, id, score]
-    const take = async (evs, i) => {
-      for (const e of evs) {
-        if (e.type === 'close') segs.push([e.speechStartFrame, e.endFrame - 1, e.speechEndFrame > e.speechStartFrame ? 1 : 0]);
-        if (e.type === 'check') {
-          const score = await check(m, e.fromFrame, e.toFrame);
-          log.push([m, e.fromFrame, e.toFrame, score]);
-          due.push([i + delay, e.id, score]);
-        }
-      }
-    };
-    for (let i = 0; i < n; i++, at += 3) {
-      while (due.length && due[0][0] <= i) { const [, id, sc] = due.shift(); await take(s.checked(id, sc), i); }
-      await take(s.push(all[at], all[at + 1], all[at + 2]), i + 1);
-    }
-    await take(s.finish('end_of_input'), n);
-    perRule.push(segs);
-  }
-  out.push(perRule);
-  checks.push(log);
-  thresholds.push(opts.check?.threshold ?? null);
-}
-const pct = (v, q) => v.length ? [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(q * v.length))] : null;
-process.stdout.write(JSON.stringify({ segments: out, checks, thresholds, cost: { checks: stats.engine_ms.length, audio_s: stats.audio_s,
-  engine_ms_p50: pct(stats.engine_ms, 0.5), engine_ms_p90: pct(stats.engine_ms, 0.9),
-  engine_cpu_ms_p50: pct(stats.engine_cpu_ms, 0.5), engine_cpu_ms_p90: pct(stats.engine_cpu_ms, 0.9) } }));
-"""
+# The daemon's segmenter over the saved posteriors, in the daemon's own TypeScript.
+DRIVER = os.path.join(ROOT, "bench", "segmenter_driver.ts")
 
 
 # Engine time a speaker check's answer takes to reach the segmenter in the benchmark (frames go on
@@ -132,8 +56,7 @@ def run_segmenter(posts, rules, audio=None, details=None):
         np.concatenate([np.asarray(p, np.float32).reshape(-1, 3) for p in posts]).tofile(pf)
         with open(jf, "w") as f:
             json.dump({"rules": rules, "lengths": [len(p) for p in posts], "check_delay_ms": CHECK_DELAY_MS, **(audio or {})}, f)
-        res = subprocess.run(["node", "--import", "tsx", "--input-type=module", "-e", NODE_DRIVER, pf, jf],
-                             cwd=ROOT, capture_output=True, text=True)
+        res = subprocess.run(["node", "--import=tsx", DRIVER, pf, jf], cwd=ROOT, capture_output=True, text=True)
     if res.returncode:
         raise RuntimeError(f"the segmenter driver failed: {res.stderr[-2000:]}")
     out = json.loads(res.stdout)
