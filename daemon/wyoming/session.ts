@@ -77,9 +77,21 @@ export class Session {
     }
     for (const ev of events) {
       // audio-chunks are synchronous work; chaining everything keeps the order after an await (audio-stop)
-      this.queue = this.queue.then(() => (this.closed ? undefined : this.handle(ev))).catch((err) => this.fail(err as Error));
+      this.waiting++;
+      this.queue = this.queue
+        .then(() => (this.closed ? undefined : this.handle(ev)))
+        .catch((err) => this.fail(err as Error))
+        .finally(() => {
+          this.waiting--;
+          if (this.waiting < 16 && this.socket.isPaused()) this.socket.resume();
+        });
     }
+    // events queue up behind a decoding audio-stop: stop reading rather than hold any number of them
+    if (this.waiting > 64) this.socket.pause();
   }
+
+  /** events parsed and not yet handled */
+  private waiting = 0;
 
   private async handle(ev: WyomingEvent): Promise<void> {
     switch (ev.type) {
