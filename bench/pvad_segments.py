@@ -1,6 +1,6 @@
 """End of segment on the personal VAD's posteriors over the development mixtures (posteriors saved
 by bench/pvad_eval.py --save-posteriors), with the daemon's own segmenter (daemon/segmenter.ts, run
-by Node through tsx: the rule lives in one place).
+by Node through bench/segmenter_driver.ts: the rule lives in one place).
 
     /usr/bin/python3 bench/pvad_segments.py --dev runs/pvad-dev --posteriors runs/pvad-dev/posteriors.npz
 
@@ -16,7 +16,7 @@ Turns (bench/pvad_devset.py): the target, then another speaker 0-300 ms after th
 ends. Their latency (close minus the end of the target's speech) is how long the other speaker keeps
 the segment open; it is the trailing stretch when the other speaker does not hold it.
 
-Speaker check (segmenter.speaker_check): the driver answers the segmenter's checks with the engine's
+Speaker check (segmenter.speaker_check): the driver (bench/segmenter_driver.ts) answers the segmenter's checks with the engine's
 speaker encoder (the addon, through the daemon's scoreSpeakers) on the mixture's own audio, the
 profile being the embedding of the target's enrollment recording (what the posteriors were
 conditioned on); an answer reaches the segmenter CHECK_DELAY_MS after it is asked. A segment whose
