@@ -185,3 +185,27 @@ test('item 6: a journal entry with a wildcard topic is set aside; the rest is de
   t.is(connects, 1, 'never kicked off the broker');
   t.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.corrupt')).sort(), ['000000000001-wild.json.corrupt', '000000000002-plus.json.corrupt']);
 });
+
+test('a transcript the broker refuses (MQTT 5 reason code from an ACL) is logged, counted and set aside, not retried forever', async (t) => {
+  const dir = tmpDir('acl');
+  // anonymous clients may publish status and the like, but not transcripts
+  const mq = new Mosquitto(path.join(dir, 'broker'), await freePort(), { acl: 'topic readwrite earshot/test/status\ntopic readwrite earshot/test/status/#\ntopic read earshot/test/cmd/#\ntopic read #\n' });
+  await mq.start();
+  t.teardown(() => mq.kill());
+  const { link, outbox } = makeLink({ mqtt: { url: mq.url, protocol_version: 5 }, outbox: { retry_ms: 100 } }, path.join(dir, 'state'), mq.url);
+  t.teardown(() => link.stop());
+  let connects = 0;
+  link.on('connected', () => connects++);
+  link.start();
+  const tr = transcriptFor(7);
+  await link.publishDurable(tr.id, link.topics.transcript, tr);
+  const deadline = Date.now() + 5000;
+  while (outbox.rejected === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.is(outbox.rejected, 1);
+  t.is(outbox.pending, 0);
+  await outbox.settled();
+  t.true(fs.readdirSync(path.join(dir, 'state', 'outbox')).some((f) => f.endsWith(`${tr.id}.json.rejected`)));
+  await new Promise((r) => setTimeout(r, 500)); // several retry periods: nothing is offered again
+  t.is(outbox.rejected, 1);
+  t.is(connects, 1);
+});

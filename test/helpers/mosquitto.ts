@@ -58,7 +58,7 @@ export class Mosquitto {
   constructor(
     readonly dir: string,
     readonly port: number,
-    opts: { tls?: TlsFiles; users?: Record<string, string> } = {},
+    opts: { tls?: TlsFiles; users?: Record<string, string>; acl?: string } = {},
   ) {
     fs.mkdirSync(dir, { recursive: true });
     // Started as root, mosquitto would switch to its own user, which cannot read our 0700 temp dirs.
@@ -69,6 +69,11 @@ export class Mosquitto {
       for (const [u, p] of Object.entries(opts.users)) execFileSync('mosquitto_passwd', ['-b', pw, u, p]);
       lines.push('allow_anonymous false', `password_file ${pw}`);
     } else lines.push('allow_anonymous true');
+    if (opts.acl) {
+      const acl = path.join(dir, 'acl');
+      fs.writeFileSync(acl, opts.acl);
+      lines.push(`acl_file ${acl}`);
+    }
     if (opts.tls) lines.push(`cafile ${opts.tls.ca}`, `certfile ${opts.tls.serverCert}`, `keyfile ${opts.tls.serverKey}`, 'require_certificate true');
     this.conf = path.join(dir, 'mosquitto.conf');
     fs.writeFileSync(this.conf, lines.join('\n') + '\n');
