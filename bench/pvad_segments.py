@@ -16,8 +16,9 @@ Turns (bench/pvad_devset.py): the target, then another speaker 0-300 ms after th
 ends. Their latency (close minus the end of the target's speech) is how long the other speaker keeps
 the segment open; it is the trailing stretch when the other speaker does not hold it.
 
-Speaker check (segmenter.speaker_check): the driver (bench/segmenter_driver.ts) answers the segmenter's checks with the engine's
-speaker encoder (the addon, through the daemon's scoreSpeakers) on the mixture's own audio, the
+Speaker check (segmenter.speaker_check): the driver (bench/segmenter_driver.ts) answers the
+segmenter's checks with the engine's speaker encoder (the addon, through the daemon's
+scoreSpeakers) on the mixture's own audio, the
 profile being the embedding of the target's enrollment recording (what the posteriors were
 conditioned on); an answer reaches the segmenter CHECK_DELAY_MS after it is asked. A segment whose
 speech the rules all dropped is not transcribed by the pipeline: it counts for cuts (it closed) but
