@@ -59,6 +59,19 @@ const recognizerSchema = z
     sentences: z.array(z.string().min(1)).default([]),
     /** a sentence scoring below this (0..1, against the unrestricted decoding) is no intent */
     sentence_min_score: z.number().min(0).max(1).default(0.5),
+    /** shallow fusion of a character n-gram model (daemon/lm.ts); null: none */
+    lm: z
+      .object({
+        /** text files, one sentence a line */
+        files: z.array(z.string().min(1)).default([]),
+        /** sentences sampled from recognizer.sentences join the text */
+        from_sentences: z.boolean().default(true),
+        order: z.number().int().min(2).max(8).default(6),
+        weight: z.number().min(0).max(2).default(0.2),
+      })
+      .strict()
+      .nullable()
+      .default(null),
   })
   .strict()
   .default({});
@@ -314,6 +327,7 @@ export function validateConfig(doc: unknown, overrides: ConfigOverrides = {}, ba
   cfg.models = { transducer: modelPath(cfg.models.transducer), pvad: modelPath(cfg.models.pvad), speaker_encoder: modelPath(cfg.models.speaker_encoder) };
   cfg.vad.profiles = cfg.vad.profiles.map((p) => ({ ...p, file: rel(p.file)! }));
   cfg.recognizer.sentences = cfg.recognizer.sentences.map((p) => rel(p)!);
+  if (cfg.recognizer.lm) cfg.recognizer.lm.files = cfg.recognizer.lm.files.map((p) => rel(p)!);
   cfg.mqtt.ca = rel(cfg.mqtt.ca);
   cfg.mqtt.cert = rel(cfg.mqtt.cert);
   cfg.mqtt.key = rel(cfg.mqtt.key);

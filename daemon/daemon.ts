@@ -23,6 +23,7 @@ import { SystemdNotifier } from './sdnotify.js';
 import { buildTranscript } from './transcript.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/broker.js';
 import { intentMessages, textCaptured, textCapturedTopic, vadPayload, vadTopic, type HermesCommand } from './mqtt/hermes.js';
+import { loadLmFor } from './lm.js';
 import { loadSentencesFor, resolveIntent, streamOptions, type SentenceRecognizer } from './intents.js';
 import { excerpt, jsonObject, switchPayload } from './mqtt/payload.js';
 import { MqttLink } from './mqtt/link.js';
@@ -58,6 +59,8 @@ export class Daemon {
   private profiles: Profile[] = [];
   /** recognizer.sentences compiled for the transducer (undefined: none configured) */
   private sentences: SentenceRecognizer | undefined;
+  /** recognizer.lm for the transducer (createStream options) */
+  private lm: ReturnType<typeof loadLmFor>;
   private outbox!: Outbox;
   private broker: EmbeddedBroker | undefined;
   link!: MqttLink;
@@ -104,6 +107,7 @@ export class Daemon {
     this.models = await this.loadModels(this.cfg);
     checkHotPhrases(this.models.transducer, this.cfg.recognizer.hot_phrases);
     this.sentences = loadSentencesFor(this.cfg, this.models.transducer);
+    this.lm = loadLmFor(this.cfg, this.models.transducer, this.sentences);
     this.profiles = this.loadProfiles(this.cfg, this.models);
     this.outbox = new Outbox(path.join(this.cfg.state_dir, 'outbox'), this.cfg.outbox.max_entries);
     this.outbox.open();
@@ -257,7 +261,7 @@ export class Daemon {
       { transducer: this.models.transducer, pvad: this.models.pvad, speakerEncoder: this.models.speakerEncoder },
       {
         segmenter: segmenterOptionsFromConfig(this.profiles.length ? cfg.vad : { ...cfg.vad, mode: 'any' }, cfg.segmenter),
-        recognizer: { beam: cfg.recognizer.beam, chunkFrames: cfg.recognizer.chunk_frames ?? undefined, hotPhrases: cfg.recognizer.hot_phrases },
+        recognizer: { beam: cfg.recognizer.beam, chunkFrames: cfg.recognizer.chunk_frames ?? undefined, hotPhrases: cfg.recognizer.hot_phrases, ...this.lm },
         sentences: this.sentences,
         profiles: this.profiles,
         partials: cfg.recognizer.partials,
@@ -472,10 +476,12 @@ export class Daemon {
       return;
     }
     let sentences: SentenceRecognizer | undefined;
+    let lm: ReturnType<typeof loadLmFor>;
     try {
       sentences = loadSentencesFor(next, this.models.transducer);
+      lm = loadLmFor(next, this.models.transducer, sentences);
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'reload refused: a sentence file is invalid; keeping the current configuration and sentences');
+      log.error({ err: (err as Error).message }, 'reload refused: a sentence or language model file is invalid; keeping the current configuration and sentences');
       return;
     }
     try {
@@ -485,8 +491,10 @@ export class Daemon {
         checkHotPhrases(models.transducer, next.recognizer.hot_phrases);
         this.models = models;
         sentences = loadSentencesFor(next, this.models.transducer);
+        lm = loadLmFor(next, this.models.transducer, sentences);
       }
       this.sentences = sentences;
+      this.lm = lm;
       this.rebuildPipeline(next);
       if (!same(next.audio, this.cfg.audio)) {
         await this.source.stop();

@@ -1,6 +1,8 @@
 // A small n-gram language model for shallow fusion in the open-vocabulary search: built at start
 // from text files (one sentence a line) and from sentences sampled out of the sentence files.
 import fs from 'node:fs';
+import type { Config } from './config.js';
+import type { SentenceRecognizer } from './intents.js';
 import type { LmHandle, TransducerModel } from './native.js';
 import { normalizeText, sampleSentences, type Grammar } from './sentences.js';
 
@@ -42,4 +44,12 @@ export function buildLm(model: TransducerModel, src: LmSource, order: number): {
   const lines = lmLines(src);
   if (!lines.length) throw new Error(`the language model has no text (files: ${src.files.join(', ') || 'none'})`);
   return { handle: model.compileLm(lines, order), lines: lines.length };
+}
+
+/** recognizer.lm as createStream options (lm, lmWeight), or undefined when it is off. */
+export function loadLmFor(cfg: Config, model: TransducerModel, sentences?: SentenceRecognizer): { lm: LmHandle; lmWeight: number } | undefined {
+  const c = cfg.recognizer.lm;
+  if (!c) return undefined;
+  const grammars = c.from_sentences && sentences ? [sentences.grammar] : [];
+  return { lm: buildLm(model, { files: c.files, grammars }, c.order).handle, lmWeight: c.weight };
 }

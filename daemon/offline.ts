@@ -7,6 +7,7 @@ import type { PvadModel } from './native.js';
 import { hasTargetSpeech, Pipeline, scoreSpeakers, type FinalSegment, type SpeakerMatch } from './pipeline.js';
 import { loadProfile, type Profile } from './profiles.js';
 import { loadSentencesFor } from './intents.js';
+import { loadLmFor } from './lm.js';
 import type { IntentMatch } from './sentences.js';
 import { FRAME_MS, Segmenter, segmenterOptionsFromConfig } from './segmenter.js';
 import fs from 'node:fs';
@@ -92,13 +93,14 @@ export async function runTranscribe(files: string[], cfg: Config, profileFiles: 
   const [transducer, pvad] = await Promise.all([loadTransducer(cfg.models.transducer), loadPvad(cfg.models.pvad)]);
   const { profiles, encoder } = await loadProfilesFor(profileFiles, cfg, pvad);
   const sentences = loadSentencesFor(cfg, transducer);
+  const lm = loadLmFor(cfg, transducer, sentences);
   const decoded = files.map((f) => ({ file: f, samples: readWav16kMono(f).samples })); // fail early on a bad file
   for (const { file, samples } of decoded) {
     const pipeline = new Pipeline(
       { transducer, pvad, speakerEncoder: encoder },
       {
         segmenter: segmenterOptionsFromConfig(profiles.length ? cfg.vad : { ...cfg.vad, mode: 'any' }, cfg.segmenter),
-        recognizer: { beam: cfg.recognizer.beam, chunkFrames: cfg.recognizer.chunk_frames ?? undefined, hotPhrases: cfg.recognizer.hot_phrases },
+        recognizer: { beam: cfg.recognizer.beam, chunkFrames: cfg.recognizer.chunk_frames ?? undefined, hotPhrases: cfg.recognizer.hot_phrases, ...lm },
         sentences,
         profiles,
       },

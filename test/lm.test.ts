@@ -1,6 +1,7 @@
 // Shallow fusion of an n-gram model (daemon/lm.ts, native/engine/ngram.cpp) on the shipped model:
 // it is applied (a heavy weight on a one-letter text leaves only that letter), a weight of 0 changes
 // nothing, bad text is refused with file and line.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
@@ -8,7 +9,7 @@ import { buildLm, lmLines } from '../daemon/lm.js';
 import { loadTransducer } from '../daemon/models.js';
 import type { RecognizerOptions, TransducerModel } from '../daemon/native.js';
 import { compileSentences, parseSentenceFiles } from '../daemon/sentences.js';
-import { concat, silence, speech } from './helpers/daemon.js';
+import { concat, EARSHOT, silence, speech, writeConfig } from './helpers/daemon.js';
 import { repoRoot, tmpDir } from './helpers/tmp.js';
 
 let model: TransducerModel;
@@ -55,4 +56,19 @@ test('LM text: normalized, comments skipped, an unspeakable character refused wi
   t.throws(() => model.compileLm(['ok', 'ça'], 3), { message: /compileLm: line 2 cannot be spelled/ });
   t.throws(() => model.compileLm(['ok'], 1), { message: /order must be 2 to 8/ });
   t.throws(() => buildLm(model, { files: [] }, 4), { message: /the language model has no text/ });
+});
+
+test('recognizer.lm in the configuration: transcribe fuses it; a bad text file stops with file and line', (t) => {
+  const dir = tmpDir('lmcfg');
+  fs.writeFileSync(path.join(dir, 'home.txt'), 'turn on the kitchen lights\nclose the bedroom blinds\nopen the garage door\n');
+  const sample = path.join(repoRoot, 'samples', 'sample.wav');
+  const cfg = writeConfig(path.join(dir, 'earshot.yaml'), { recognizer: { sentences: [path.join(repoRoot, 'test', 'fixtures', 'home-sentences.yaml')], lm: { files: ['home.txt'], weight: 0.2 } } });
+  const out = execFileSync(process.execPath, [EARSHOT, 'transcribe', '--config', cfg, sample], { encoding: 'utf8', env: { ...process.env, EARSHOT_LOG_LEVEL: 'warn' } });
+  t.deepEqual(
+    out.trim().split('\n').map((l) => JSON.parse(l).text),
+    ['turn on the kitchen lights', 'close the bedroom blinds', 'open the garage door', 'close the living room curtains'],
+  );
+  fs.writeFileSync(path.join(dir, 'home.txt'), 'fine\nprice in €\n');
+  const err = t.throws(() => execFileSync(process.execPath, [EARSHOT, 'transcribe', '--config', cfg, sample], { encoding: 'utf8', stdio: 'pipe' })) as Error & { stderr: string };
+  t.regex(err.stderr, /home\.txt:2: character "€" cannot be spoken/);
 });

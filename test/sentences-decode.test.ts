@@ -132,7 +132,7 @@ test('daemon: the transcript and Hermes carry the intent; a reload with a broken
 
   fs.writeFileSync(sentences, 'intents:\n  A:\n    data:\n      - sentences: ["open {nothing}"]\n');
   d.kill('SIGHUP');
-  await d.waitForLog(/reload refused: a sentence file is invalid.*home\.yaml:4: \{nothing\}: no list of that name|home\.yaml:4: \{nothing\}: no list of that name.*reload refused/);
+  await d.waitForLog(/reload refused: a sentence or language model file is invalid.*home\.yaml:4: \{nothing\}: no list of that name|home\.yaml:4: \{nothing\}: no list of that name.*reload refused/);
   await say('close the garage door');
   await sub.until(() => sub.on('earshot/s/transcript').length === 2, 20000, 'second transcript');
   t.is(sub.json('earshot/s/transcript')[1].intent?.name, 'HassCloseCover');
