@@ -1,6 +1,7 @@
 // A WAV file as a source: paced in real time (--realtime, for demos and latency figures) or as
-// fast as the pipeline takes it, yielding to the event loop between chunks.
-import { readWav16kMono, SAMPLE_RATE } from './wav.js';
+// fast as the pipeline takes it, yielding to the event loop between chunks. The file is streamed
+// (a second at a time), so a file of any length takes the same memory.
+import { SAMPLE_RATE, WavStream } from './wav.js';
 import { AudioSource } from './source.js';
 
 const CHUNK = SAMPLE_RATE / 50; // 20 ms
@@ -10,7 +11,10 @@ export class FileSource extends AudioSource {
   readonly live: boolean;
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private stopped = false;
-  private samples: Float32Array | undefined;
+  private wav: WavStream | undefined;
+  private buf = new Float32Array(0);
+  private at = 0;
+  private eof = false;
 
   constructor(
     readonly device: string,
@@ -20,27 +24,46 @@ export class FileSource extends AudioSource {
     this.live = realtime;
   }
 
-  /** Reads the file now so that a bad file fails before anything else starts. */
-  load(): Float32Array {
-    if (!this.samples) this.samples = readWav16kMono(this.device).samples;
-    return this.samples;
+  /** Opens the file and checks its header now, so that a bad file fails before anything else starts. */
+  load(): void {
+    this.wav ??= new WavStream(this.device);
+  }
+
+  /** At most n samples (fewer only at the end of the file); empty when it is all out. */
+  private take(n: number): Float32Array {
+    while (this.buf.length - this.at < n && !this.eof) {
+      const next = this.wav!.read(1);
+      if (next === null) this.eof = true;
+      else {
+        const merged = new Float32Array(this.buf.length - this.at + next.length);
+        merged.set(this.buf.subarray(this.at));
+        merged.set(next, this.buf.length - this.at);
+        this.buf = merged;
+        this.at = 0;
+      }
+    }
+    const out = this.buf.subarray(this.at, Math.min(this.buf.length, this.at + n));
+    this.at += out.length;
+    return out;
   }
 
   start(): void {
-    const samples = this.load();
+    this.load();
     this.setState('capturing');
-    let pos = 0;
+    let emitted = 0;
     const startedAt = performance.now();
     const step = () => {
       if (this.stopped) return;
       // In real time, emit every chunk whose time has come (catches up after a slow tick).
-      const due = this.realtime ? Math.min(samples.length, Math.floor(((performance.now() - startedAt) / 1000) * SAMPLE_RATE)) : Math.min(samples.length, pos + CHUNK * 5);
-      while (pos + CHUNK <= due || (due === samples.length && pos < due)) {
-        const end = Math.min(pos + CHUNK, samples.length);
-        this.emit('audio', samples.subarray(pos, end));
-        pos = end;
+      const due = this.realtime ? Math.floor(((performance.now() - startedAt) / 1000) * SAMPLE_RATE) : emitted + CHUNK * 5;
+      let piece: Float32Array = new Float32Array(0);
+      while (emitted + CHUNK <= due && (piece = this.take(CHUNK)).length > 0) {
+        this.emit('audio', piece);
+        emitted += piece.length;
+        if (piece.length < CHUNK) break;
       }
-      if (pos >= samples.length) {
+      if (this.eof && this.at >= this.buf.length) {
+        this.wav!.close();
         this.setState('ended');
         this.emit('end');
         return;
@@ -52,6 +75,7 @@ export class FileSource extends AudioSource {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.wav?.close();
     if (this.timer) {
       clearTimeout(this.timer as NodeJS.Timeout);
       clearImmediate(this.timer as NodeJS.Immediate);

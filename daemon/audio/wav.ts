@@ -3,7 +3,7 @@
 // Errors say what is wrong with the file rather than returning noise.
 import fs from 'node:fs';
 import { finiteSample } from './pcm.js';
-import { resample } from './resample.js';
+import { resample, Resampler } from './resample.js';
 
 export const SAMPLE_RATE = 16000;
 
@@ -31,32 +31,43 @@ const WAVE_FORMAT_PCM = 1;
 const WAVE_FORMAT_IEEE_FLOAT = 3;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 
-export function parseWav(buf: Buffer, name = 'WAV data'): DecodedWav {
+interface WavLayout {
+  format: WavFormat;
+  /** where the samples start and how many bytes of them there are */
+  dataOffset: number;
+  dataLength: number;
+}
+
+/** Reads the header through `read(offset, length)` (a buffer or a file), so a file's samples can
+ * be streamed after it. */
+function parseLayout(read: (offset: number, length: number) => Buffer, total: number, name: string): WavLayout {
   const fail = (problem: string): never => {
     throw new WavError(name, problem);
   };
-  if (buf.length < 12) fail(`too short to be a WAV file (${buf.length} bytes)`);
-  const riff = buf.toString('latin1', 0, 4);
+  if (total < 12) fail(`too short to be a WAV file (${total} bytes)`);
+  const head = read(0, 12);
+  const riff = head.toString('latin1', 0, 4);
   if (riff === 'RIFX' || riff === 'RF64') fail(`${riff} files are not supported (only little-endian RIFF WAVE)`);
-  if (riff !== 'RIFF' || buf.toString('latin1', 8, 12) !== 'WAVE') fail('not a WAV file (no RIFF/WAVE header)');
+  if (riff !== 'RIFF' || head.toString('latin1', 8, 12) !== 'WAVE') fail('not a WAV file (no RIFF/WAVE header)');
 
   let format: WavFormat | undefined;
-  let data: Buffer | undefined;
   let offset = 12;
-  while (offset + 8 <= buf.length) {
-    const id = buf.toString('latin1', offset, offset + 4);
-    let size = buf.readUInt32LE(offset + 4);
+  while (offset + 8 <= total) {
+    const chunk = read(offset, 8);
+    const id = chunk.toString('latin1', 0, 4);
+    let size = chunk.readUInt32LE(4);
     const body = offset + 8;
     if (id === 'fmt ') {
-      if (size < 16 || body + size > buf.length) fail(`fmt chunk is truncated (${size} bytes declared)`);
-      let tag = buf.readUInt16LE(body);
-      const channels = buf.readUInt16LE(body + 2);
-      const sampleRate = buf.readUInt32LE(body + 4);
-      const blockAlign = buf.readUInt16LE(body + 12);
-      const bits = buf.readUInt16LE(body + 14);
+      if (size < 16 || body + size > total) fail(`fmt chunk is truncated (${size} bytes declared)`);
+      const fmt = read(body, Math.min(size, 64));
+      let tag = fmt.readUInt16LE(0);
+      const channels = fmt.readUInt16LE(2);
+      const sampleRate = fmt.readUInt32LE(4);
+      const blockAlign = fmt.readUInt16LE(12);
+      const bits = fmt.readUInt16LE(14);
       if (tag === WAVE_FORMAT_EXTENSIBLE) {
         if (size < 40) fail('WAVE_FORMAT_EXTENSIBLE fmt chunk is truncated');
-        tag = buf.readUInt16LE(body + 24); // first two bytes of the sub-format GUID
+        tag = fmt.readUInt16LE(24); // first two bytes of the sub-format GUID
       }
       if (tag !== WAVE_FORMAT_PCM && tag !== WAVE_FORMAT_IEEE_FLOAT) {
         fail(`unsupported encoding (format tag ${tag}); only PCM integer and IEEE float WAV can be read`);
@@ -70,21 +81,94 @@ export function parseWav(buf: Buffer, name = 'WAV data'): DecodedWav {
     } else if (id === 'data') {
       if (!format) fail('data chunk comes before the fmt chunk');
       // 0xFFFFFFFF (or 0) marks a stream whose length was never filled in: read to the end.
-      if (size === 0xffffffff || (size === 0 && body < buf.length)) size = buf.length - body;
-      if (body + size > buf.length) {
-        fail(`truncated: the data chunk declares ${size} bytes but only ${buf.length - body} follow`);
+      if (size === 0xffffffff || (size === 0 && body < total)) size = total - body;
+      if (body + size > total) {
+        fail(`truncated: the data chunk declares ${size} bytes but only ${total - body} follow`);
       }
-      data = buf.subarray(body, body + size);
-      break;
+      const frameBytes = (format!.channels * format!.bitsPerSample) / 8;
+      if (size % frameBytes !== 0) fail(`truncated: data length ${size} is not a whole number of ${frameBytes}-byte frames`);
+      return { format: format!, dataOffset: body, dataLength: size };
     }
     offset = body + size + (size & 1); // chunks are padded to even length
   }
   if (!format) fail('no fmt chunk');
-  if (!data) fail('no data chunk');
-  const f = format!;
-  const frameBytes = (f.channels * f.bitsPerSample) / 8;
-  if (data!.length % frameBytes !== 0) fail(`truncated: data length ${data!.length} is not a whole number of ${frameBytes}-byte frames`);
-  return { format: f, channels: decodeInterleaved(data!, f) };
+  return fail('no data chunk');
+}
+
+export function parseWav(buf: Buffer, name = 'WAV data'): DecodedWav {
+  const { format, dataOffset, dataLength } = parseLayout((o, n) => buf.subarray(o, o + n), buf.length, name);
+  return { format, channels: decodeInterleaved(buf.subarray(dataOffset, dataOffset + dataLength), format) };
+}
+
+/**
+ * A WAV file read a block at a time, as 16 kHz mono: however long the file, only a block is in
+ * memory. The header is checked when it is opened, so a bad file fails before anything starts.
+ * Gives the same samples as readWav16kMono.
+ */
+export class WavStream {
+  readonly format: WavFormat;
+  private fd: number | null;
+  private pos: number;
+  private readonly end: number;
+  private readonly frameBytes: number;
+  private readonly resampler: Resampler;
+  private framesIn = 0;
+  private produced = 0;
+
+  constructor(readonly file: string) {
+    try {
+      this.fd = fs.openSync(file, 'r');
+    } catch (err) {
+      throw new WavError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    try {
+      const st = fs.fstatSync(this.fd);
+      if (!st.isFile()) throw new WavError(file, 'not a regular file');
+      const fd = this.fd;
+      const read = (offset: number, length: number) => {
+        const b = Buffer.alloc(length);
+        return b.subarray(0, fs.readSync(fd, b, 0, length, offset));
+      };
+      const layout = parseLayout(read, st.size, file);
+      this.format = layout.format;
+      this.pos = layout.dataOffset;
+      this.end = layout.dataOffset + layout.dataLength;
+      this.frameBytes = (this.format.channels * this.format.bitsPerSample) / 8;
+      this.resampler = new Resampler(this.format.sampleRate, SAMPLE_RATE);
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  /** The next piece (about `seconds` of audio at the file's rate); null once the file is done. */
+  read(seconds = 1): Float32Array | null {
+    if (this.fd === null) return null;
+    if (this.pos >= this.end) {
+      this.close();
+      const tail = this.resampler.flush(this.framesIn, this.produced);
+      return tail.length ? tail : null;
+    }
+    const frames = Math.max(1, Math.floor(seconds * this.format.sampleRate));
+    const want = Math.min(this.end - this.pos, frames * this.frameBytes);
+    const block = Buffer.alloc(want);
+    const got = fs.readSync(this.fd, block, 0, want, this.pos);
+    if (got < want) {
+      this.close();
+      throw new WavError(this.file, `truncated while reading (the file shrank to ${this.pos + got} bytes)`);
+    }
+    this.pos += want;
+    const mono = downmix(decodeInterleaved(block, this.format));
+    this.framesIn += mono.length;
+    const out = this.resampler.push(mono);
+    this.produced += out.length;
+    return out;
+  }
+
+  close(): void {
+    if (this.fd !== null) fs.closeSync(this.fd);
+    this.fd = null;
+  }
 }
 
 function decodeInterleaved(data: Buffer, f: WavFormat): Float32Array[] {
@@ -123,8 +207,11 @@ export function toMono16k(decoded: DecodedWav): Float32Array {
 export function readWav16kMono(file: string): { samples: Float32Array; format: WavFormat } {
   let buf: Buffer;
   try {
+    // a FIFO or a device would be read forever
+    if (!fs.statSync(file).isFile()) throw new WavError(file, 'not a regular file');
     buf = fs.readFileSync(file);
   } catch (err) {
+    if (err instanceof WavError) throw err;
     throw new WavError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const decoded = parseWav(buf, file);
