@@ -3,7 +3,7 @@
 // results file says which step failed and why.
 //
 //   npm run bench [-- --only recognizer,e2e]   (steps left out keep their last results)
-// Steps: devsets recognizer pocketsphinx pvad e2e sentences wyoming training engine kernels plots (the report is
+// Steps: devsets recognizer pocketsphinx pvad e2e sentences lm wyoming training engine kernels plots (the report is
 // always written).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,6 +20,7 @@ const STEPS: { name: string; result?: string; cmd?: string[]; fn?: () => void; c
   { name: 'pvad', result: 'pvad', cmd: tsx('lib/pvad.ts') },
   { name: 'e2e', result: 'e2e', cmd: tsx('e2e.ts') },
   { name: 'sentences', result: 'sentences', cmd: tsx('sentences.ts') },
+  { name: 'lm', result: 'lm', cmd: [...tsx('lm.ts'), '--beam', '4', '--weights', '0,0.1,0.2,0.3'] },
   { name: 'wyoming', result: 'wyoming', cmd: tsx('wyoming.ts'), capture: true },
   { name: 'training', result: 'training', cmd: tsx('lib/training.ts') },
   { name: 'engine', result: 'engine', cmd: [...tsx('engine.ts'), '--model', models.int4, '--baseline', models.f32], capture: true },

@@ -21,7 +21,7 @@ import { readWav16kMono } from '../daemon/audio/wav.js';
 import { DEFAULT_BEAM, DEFAULT_MIN_SCORE, DEFAULT_TOKEN_BONUS, prepareSentences, resolveIntent, streamOptions, type SentenceRecognizer } from '../daemon/intents.js';
 import { loadTransducer } from '../daemon/models.js';
 import type { DecodeResult, TransducerModel } from '../daemon/native.js';
-import { CALL, compileSentences, EPS, matchSentence, parseSentenceFiles, WILD, type Grammar } from '../daemon/sentences.js';
+import { compileSentences, matchSentence, parseSentenceFiles, sampleSentences } from '../daemon/sentences.js';
 import { largeHome } from './sentences-home.js';
 import { models, writeResult } from './lib/common.js';
 
@@ -66,50 +66,7 @@ function devRows(folder: string): { file: string; text: string }[] {
     .map((r) => ({ file: path.join(DATA, folder, r[col('path')]), text: r[col('transcript')] }));
 }
 
-// ---- random sentences of a grammar (a walk through the automaton) ----
 const ITEMS = ['paper towels', 'milk', 'dish soap', 'two dozen eggs', 'olive oil', 'batteries', 'coffee beans', 'bread'];
-function randomSentence(g: Grammar, rnd: () => number): string {
-  const a = g.automaton;
-  const arcsOf = (s: number) => {
-    const r: number[] = [];
-    for (let k = 0; k < a.arcs.length; k += 4) if (a.arcs[k] === s) r.push(k);
-    return r;
-  };
-  const cache = new Map<number, number[]>();
-  const arcs = (s: number) => cache.get(s) ?? (cache.set(s, arcsOf(s)), cache.get(s)!);
-  let s = a.start;
-  let ret = -1;
-  let text = '';
-  for (let steps = 0; steps < 1000; steps++) {
-    if (ret < 0 && a.final[s] >= 0) break;
-    if (ret >= 0 && a.listEnd[s]) {
-      s = ret;
-      ret = -1;
-      continue;
-    }
-    // skip words are not sampled: the first arc of the start is the sentence body
-    const choices = s === a.start && g.set.skipWords.length ? arcs(s).filter((k) => a.arcs[k + 1] === EPS) : arcs(s);
-    const k = choices[Math.floor(rnd() * choices.length)];
-    const [label, to, aux] = [a.arcs[k + 1], a.arcs[k + 2], a.arcs[k + 3]];
-    if (label === CALL) {
-      ret = to;
-      s = a.callStart[aux];
-      continue;
-    }
-    if (label === WILD) text += ITEMS[Math.floor(rnd() * ITEMS.length)];
-    else if (label !== EPS) text += String.fromCodePoint(label);
-    s = to;
-  }
-  return text.replace(/\s+/g, ' ').trim();
-}
-function mulberry(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- decoding, with CPU time ----
 const cpu = () => {
@@ -145,9 +102,8 @@ async function main() {
   console.error('compile', compile);
 
   // in-grammar commands, held-out voices
-  const rnd = mulberry(17);
   const sentences = new Set<string>();
-  while (sentences.size < nCommands) sentences.add(randomSentence(g, rnd));
+  for (let seed = 17; sentences.size < nCommands; seed++) for (const x of sampleSentences(g, nCommands, seed, ITEMS)) if (sentences.size < nCommands) sentences.add(x);
   const cmds = [...sentences].map((text, i) => ({ text, voice: (i % 2 ? 'f3' : 'rms') as 'rms' | 'f3', expect: matchSentence(g, text)! }));
   let exact = 0;
   let intentOk = 0;

@@ -67,7 +67,7 @@ const recognizerSchema = z
         /** sentences sampled from recognizer.sentences join the text */
         from_sentences: z.boolean().default(true),
         order: z.number().int().min(2).max(8).default(6),
-        weight: z.number().min(0).max(2).default(0.2),
+        weight: z.number().min(0).max(2).default(0.1),
       })
       .strict()
       .nullable()
