@@ -67,14 +67,28 @@ export function makeProfile(name: string, embedding: Float32Array, encoder: Load
   };
 }
 
+/** A profile is a few KiB (an embedding of a few hundred numbers). */
+const MAX_PROFILE_BYTES = 1024 * 1024;
+
 /** Reads and checks a profile against the speaker encoder in use; refuses another model's. */
 export function loadProfile(file: string, encoder: LoadedSpeakerEncoder | undefined, embedDim: number | undefined, name?: string): Profile {
   let doc: unknown;
+  let text: string;
   try {
-    doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+    // a device, a FIFO or a huge file is refused before it is read
+    const st = fs.statSync(file);
+    if (!st.isFile()) throw new ProfileError(`speaker profile ${file} is not a regular file`);
+    if (st.size > MAX_PROFILE_BYTES) throw new ProfileError(`speaker profile ${file} is ${st.size} bytes; a profile is at most ${MAX_PROFILE_BYTES}`);
+    text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ProfileError(`speaker profile ${file} ${code ? `cannot be read (${code})` : `is corrupted (not JSON: ${(err as Error).message})`}`);
+    if (err instanceof ProfileError) throw err;
+    throw new ProfileError(`speaker profile ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    // JSON.parse's message quotes the text: a profile linked to a secret file must not print it
+    throw new ProfileError(`speaker profile ${file} is corrupted (not JSON)`);
   }
   const parsed = profileFileSchema.safeParse(doc);
   if (!parsed.success) {

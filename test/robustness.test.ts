@@ -9,7 +9,7 @@ import path from 'node:path';
 import test from 'ava';
 import { validateConfig } from '../daemon/config.js';
 import { loadPvad, loadSpeakerEncoder, loadTransducer, pvadEmbedDim } from '../daemon/models.js';
-import { makeProfile, saveProfile } from '../daemon/profiles.js';
+import { loadProfile, makeProfile, saveProfile } from '../daemon/profiles.js';
 import { Pipeline } from '../daemon/pipeline.js';
 import { segmenterOptionsFromConfig } from '../daemon/segmenter.js';
 import { concat, DaemonProcess, Feeder, fixtureModels, silence, speech, writeConfig, writeWav } from './helpers/daemon.js';
@@ -400,4 +400,22 @@ test('embedded broker: mqtt.username and a password are required of every client
   await o.waitForLog(/listens beyond this machine without authentication/, 30000);
   o.kill('SIGTERM');
   t.is((await o.exit()).code, 0, o.stderr);
+});
+
+test('profiles: a symlink to a secret file never prints its contents; a FIFO and an oversized file are refused unread', (t) => {
+  const dir = tmpDir('prof');
+  const secret = path.join(dir, 'shadow');
+  fs.writeFileSync(secret, 'root:$6$verysecrethash:19000:0:99999:7:::\n');
+  const link = path.join(dir, 'alice.json');
+  fs.symlinkSync(secret, link);
+  const err = t.throws(() => loadProfile(link, undefined, undefined))!;
+  t.regex(err.message, /alice\.json is corrupted \(not JSON\)/);
+  t.false(err.message.includes('root') || err.message.includes('secret'), err.message);
+  const fifo = path.join(dir, 'fifo.json');
+  execFileSync('mkfifo', [fifo]);
+  t.throws(() => loadProfile(fifo, undefined, undefined), { message: /fifo\.json is not a regular file/ });
+  const big = path.join(dir, 'big.json');
+  fs.writeFileSync(big, '');
+  fs.truncateSync(big, 144 * 1024 * 1024);
+  t.throws(() => loadProfile(big, undefined, undefined), { message: /big\.json is 150994944 bytes; a profile is at most 1048576/ });
 });
