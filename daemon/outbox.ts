@@ -118,7 +118,8 @@ export class Outbox {
         this.entries.set(entry.id, { id: entry.id, topic: entry.topic, payload: entry.payload, created: entry.created, seq: Number(m[1]), file });
         this.seq = Math.max(this.seq, Number(m[1]) + 1);
       } catch (err) {
-        log.error({ file, err: (err as Error).message }, 'unusable outbox entry moved aside');
+        // (JSON.parse's message would quote the file)
+        log.error({ file, err: err instanceof SyntaxError ? 'not JSON' : (err as Error).message }, 'unusable outbox entry moved aside');
         try {
           fs.renameSync(file, `${file}.corrupt`);
         } catch {

@@ -419,3 +419,19 @@ test('profiles: a symlink to a secret file never prints its contents; a FIFO and
   fs.truncateSync(big, 144 * 1024 * 1024);
   t.throws(() => loadProfile(big, undefined, undefined), { message: /big\.json is 150994944 bytes; a profile is at most 1048576/ });
 });
+
+test('a cmd/reload flood is coalesced: a few reloads, memory level, and it still transcribes', async (t) => {
+  const r = await rig(t, 'rl');
+  const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${r.d.proc.pid}/status`, 'utf8'))![1]) / 1024;
+  const before = rss();
+  for (let i = 0; i < 1000; i++) r.sub.client.publish('earshot/rl/cmd/reload', '');
+  await new Promise<void>((resolve) => r.sub.client.publish('earshot/rl/cmd/reload', '', { qos: 1 }, () => resolve()));
+  await new Promise((res) => setTimeout(res, 3000));
+  const reloads = (r.d.stderr.match(/configuration reloaded/g) ?? []).length;
+  t.log(`${reloads} reloads for 1001 requests`);
+  t.true(reloads >= 1 && reloads <= 20, `${reloads} reloads for 1001 requests`);
+  t.true(rss() - before < 150, `RSS ${Math.round(before)} -> ${Math.round(rss())} MB`);
+  await transcribes(t, r, 'rl', 'after the flood');
+  r.d.kill('SIGTERM');
+  t.is((await r.d.exit()).code, 0, r.d.stderr);
+});
