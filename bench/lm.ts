@@ -15,7 +15,18 @@ import { readWav16kMono } from '../daemon/audio/wav.js';
 import { buildLm } from '../daemon/lm.js';
 import { loadTransducer } from '../daemon/models.js';
 import { compileSentences, parseSentenceFiles } from '../daemon/sentences.js';
-import { ensureSynthDevset, fsddClips, loadAudio, models, python, repoRoot, sharedData, synthClips, wer, writeResult } from './lib/common.js';
+import {
+  ensureSynthDevset,
+  fsddClips,
+  loadAudio,
+  models,
+  python,
+  repoRoot,
+  sharedData,
+  synthClips,
+  wer,
+  writeResult,
+} from './lib/common.js';
 import { largeHome } from './sentences-home.js';
 
 const arg = (name: string, def: string) => {
@@ -30,7 +41,10 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'earshot-lm-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function devRows(folder: string): { file: string; text: string }[] {
-  const lines = fs.readFileSync(path.join(sharedData, folder, 'manifest.tsv'), 'utf8').trim().split('\n');
+  const lines = fs
+    .readFileSync(path.join(sharedData, folder, 'manifest.tsv'), 'utf8')
+    .trim()
+    .split('\n');
   const head = lines[0].split('\t');
   return lines
     .slice(1)
@@ -62,8 +76,13 @@ async function main() {
     heldout_voices: synthClips().map((c) => ({ text: c.text, audio: loadAudio(c) })),
     fsdd: fsddClips().map((c) => ({ text: c.text, audio: loadAudio(c) })),
   };
-  const real: Record<string, string[]> = { speech_commands: ['speech-commands'], librispeech_cv: ['librispeech-speakers', 'common-voice-en'], vctk_arctic: ['vctk', 'cmu-arctic'] };
-  for (const [name, folders] of Object.entries(real)) sets[name] = folders.flatMap((f) => devRows(f).map((r) => ({ text: r.text, audio: decodeFile(r.file) })));
+  const real: Record<string, string[]> = {
+    speech_commands: ['speech-commands'],
+    librispeech_cv: ['librispeech-speakers', 'common-voice-en'],
+    vctk_arctic: ['vctk', 'cmu-arctic'],
+  };
+  for (const [name, folders] of Object.entries(real))
+    sets[name] = folders.flatMap((f) => devRows(f).map((r) => ({ text: r.text, audio: decodeFile(r.file) })));
   console.error(Object.fromEntries(Object.entries(sets).map(([k, v]) => [k, v.length])));
 
   const table: { weight: number; wer: Record<string, number>; mean: number }[] = [];
@@ -84,7 +103,16 @@ async function main() {
     console.error(table.at(-1));
   }
   const best = table.reduce((a, b) => (b.mean < a.mean ? b : a));
-  const result = { model: model.info.name, order, lines: lm.lines, build_ms: buildMs, beam, sets: Object.fromEntries(Object.entries(sets).map(([k, v]) => [k, v.length])), wer_pct: table, chosen_weight: best.weight };
+  const result = {
+    model: model.info.name,
+    order,
+    lines: lm.lines,
+    build_ms: buildMs,
+    beam,
+    sets: Object.fromEntries(Object.entries(sets).map(([k, v]) => [k, v.length])),
+    wer_pct: table,
+    chosen_weight: best.weight,
+  };
   writeResult('lm', result);
   console.log(JSON.stringify(result));
 }

@@ -4,11 +4,49 @@
 // questions). Used by test/sentences.test.ts and bench/sentences.ts.
 import { numberWords } from '../daemon/sentences.js';
 
-export const DEVICE_KINDS = ['reading lamp', 'hall light', 'ceiling fan', 'desk lamp', 'floor lamp', 'heater', 'speaker', 'blinds', 'door', 'television'];
+export const DEVICE_KINDS = [
+  'reading lamp',
+  'hall light',
+  'ceiling fan',
+  'desk lamp',
+  'floor lamp',
+  'heater',
+  'speaker',
+  'blinds',
+  'door',
+  'television',
+];
 export const AREAS = [
-  'kitchen', 'living room', 'dining room', 'bedroom', 'guest bedroom', 'master bedroom', 'bathroom', 'guest bathroom', 'office', 'garage',
-  'hallway', 'basement', 'attic', 'laundry room', 'porch', 'patio', 'garden', 'nursery', 'playroom', 'study',
-  'library', 'pantry', 'gym', 'workshop', 'sunroom', 'den', 'mudroom', 'loft', 'cellar', 'front yard',
+  'kitchen',
+  'living room',
+  'dining room',
+  'bedroom',
+  'guest bedroom',
+  'master bedroom',
+  'bathroom',
+  'guest bathroom',
+  'office',
+  'garage',
+  'hallway',
+  'basement',
+  'attic',
+  'laundry room',
+  'porch',
+  'patio',
+  'garden',
+  'nursery',
+  'playroom',
+  'study',
+  'library',
+  'pantry',
+  'gym',
+  'workshop',
+  'sunroom',
+  'den',
+  'mudroom',
+  'loft',
+  'cellar',
+  'front yard',
 ];
 
 /** Names like "reading lamp seventeen": kinds x numbers, n in all. */

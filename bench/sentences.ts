@@ -18,7 +18,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readWav16kMono } from '../daemon/audio/wav.js';
-import { DEFAULT_BEAM, DEFAULT_MIN_SCORE, DEFAULT_TOKEN_BONUS, prepareSentences, resolveIntent, streamOptions, type SentenceRecognizer } from '../daemon/intents.js';
+import {
+  DEFAULT_BEAM,
+  DEFAULT_MIN_SCORE,
+  DEFAULT_TOKEN_BONUS,
+  prepareSentences,
+  resolveIntent,
+  streamOptions,
+  type SentenceRecognizer,
+} from '../daemon/intents.js';
 import { loadTransducer } from '../daemon/models.js';
 import type { DecodeResult, TransducerModel } from '../daemon/native.js';
 import { compileSentences, matchSentence, parseSentenceFiles, sampleSentences } from '../daemon/sentences.js';
@@ -56,7 +64,10 @@ function synth(text: string, voice: 'rms' | 'f3'): Float32Array {
   return s;
 }
 function devRows(folder: string): { file: string; text: string }[] {
-  const lines = fs.readFileSync(path.join(DATA, folder, 'manifest.tsv'), 'utf8').trim().split('\n');
+  const lines = fs
+    .readFileSync(path.join(DATA, folder, 'manifest.tsv'), 'utf8')
+    .trim()
+    .split('\n');
   const head = lines[0].split('\t');
   const col = (k: string) => head.indexOf(k);
   return lines
@@ -73,7 +84,11 @@ const cpu = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
-async function decodeRaw(model: TransducerModel, samples: Float32Array, sr?: SentenceRecognizer): Promise<{ result: DecodeResult; cpuMs: number }> {
+async function decodeRaw(
+  model: TransducerModel,
+  samples: Float32Array,
+  sr?: SentenceRecognizer,
+): Promise<{ result: DecodeResult; cpuMs: number }> {
   const c0 = cpu();
   const stream = model.createStream(sr ? streamOptions(sr) : {});
   stream.acceptWaveform(samples);
@@ -98,12 +113,24 @@ async function main() {
   const t1 = performance.now();
   const sr = prepareSentences(model, [homeFile], { minScore, beam, tokenBonus });
   const fullMs = performance.now() - t1;
-  const compile = { names: 500, areas: 30, intents: new Set(g.set.blocks.map((b) => b.intent)).size, templates: g.set.blocks.reduce((n, b) => n + b.sentences.length, 0), states: g.stats.states, arcs: g.stats.arcs, automaton_bytes: g.stats.bytes, compile_ms: Math.round(tsMs), load_and_engine_ms: Math.round(fullMs), heap_delta_mb: Math.round((process.memoryUsage().heapUsed - heap0) / 1e5) / 10 };
+  const compile = {
+    names: 500,
+    areas: 30,
+    intents: new Set(g.set.blocks.map((b) => b.intent)).size,
+    templates: g.set.blocks.reduce((n, b) => n + b.sentences.length, 0),
+    states: g.stats.states,
+    arcs: g.stats.arcs,
+    automaton_bytes: g.stats.bytes,
+    compile_ms: Math.round(tsMs),
+    load_and_engine_ms: Math.round(fullMs),
+    heap_delta_mb: Math.round((process.memoryUsage().heapUsed - heap0) / 1e5) / 10,
+  };
   console.error('compile', compile);
 
   // in-grammar commands, held-out voices
   const sentences = new Set<string>();
-  for (let seed = 17; sentences.size < nCommands; seed++) for (const x of sampleSentences(g, nCommands, seed, ITEMS)) if (sentences.size < nCommands) sentences.add(x);
+  for (let seed = 17; sentences.size < nCommands; seed++)
+    for (const x of sampleSentences(g, nCommands, seed, ITEMS)) if (sentences.size < nCommands) sentences.add(x);
   const cmds = [...sentences].map((text, i) => ({ text, voice: (i % 2 ? 'f3' : 'rms') as 'rms' | 'f3', expect: matchSentence(g, text)! }));
   let exact = 0;
   let intentOk = 0;
@@ -127,15 +154,69 @@ async function main() {
     const intentSame = !!r.intent && r.intent.name === c.expect.name && JSON.stringify(r.intent.slots) === JSON.stringify(c.expect.slots);
     if (same) exact++;
     if (intentSame) intentOk++;
-    if (!same || !intentSame) misses.push({ said: c.text, voice: c.voice, got: r.text, free: free.result.text, score: withS.result.sentence?.score ?? null, intent: r.intent?.name ?? null });
+    if (!same || !intentSame)
+      misses.push({
+        said: c.text,
+        voice: c.voice,
+        got: r.text,
+        free: free.result.text,
+        score: withS.result.sentence?.score ?? null,
+        intent: r.intent?.name ?? null,
+      });
   }
-  const inGrammar = { utterances: cmds.length, exact_sentence_pct: rate(exact, cmds.length), exact_intent_and_slots_pct: rate(intentOk, cmds.length), greedy_exact_pct: rate(greedyExact, cmds.length), best_sentence_exact_pct: rate(bestExact, cmds.length), misses: misses.slice(0, 15) };
+  const inGrammar = {
+    utterances: cmds.length,
+    exact_sentence_pct: rate(exact, cmds.length),
+    exact_intent_and_slots_pct: rate(intentOk, cmds.length),
+    greedy_exact_pct: rate(greedyExact, cmds.length),
+    best_sentence_exact_pct: rate(bestExact, cmds.length),
+    misses: misses.slice(0, 15),
+  };
   console.error('in-grammar', inGrammar);
 
   // Speech Commands dev words with a words file
-  const words = ['backward', 'bed', 'bird', 'cat', 'dog', 'down', 'eight', 'five', 'follow', 'forward', 'four', 'go', 'happy', 'house', 'learn', 'left', 'marvin', 'nine', 'no', 'off', 'on', 'one', 'right', 'seven', 'sheila', 'six', 'stop', 'three', 'tree', 'two', 'up', 'visual', 'wow', 'yes', 'zero'];
+  const words = [
+    'backward',
+    'bed',
+    'bird',
+    'cat',
+    'dog',
+    'down',
+    'eight',
+    'five',
+    'follow',
+    'forward',
+    'four',
+    'go',
+    'happy',
+    'house',
+    'learn',
+    'left',
+    'marvin',
+    'nine',
+    'no',
+    'off',
+    'on',
+    'one',
+    'right',
+    'seven',
+    'sheila',
+    'six',
+    'stop',
+    'three',
+    'tree',
+    'two',
+    'up',
+    'visual',
+    'wow',
+    'yes',
+    'zero',
+  ];
   const wordsFile = path.join(tmp, 'words.yaml');
-  fs.writeFileSync(wordsFile, `intents:\n  Word:\n    data:\n      - sentences: ["{word}"]\nlists:\n  word:\n    values: [${words.join(', ')}]\n`);
+  fs.writeFileSync(
+    wordsFile,
+    `intents:\n  Word:\n    data:\n      - sentences: ["{word}"]\nlists:\n  word:\n    values: [${words.join(', ')}]\n`,
+  );
   const wordSr = prepareSentences(model, [wordsFile], { minScore, beam, tokenBonus });
   const sc = devRows('speech-commands');
   let scExact = 0;
@@ -148,7 +229,12 @@ async function main() {
     if (r.result.text === row.text) scGreedy++;
     if (r.result.sentence?.text === row.text) scBest++;
   }
-  const speechCommands = { utterances: sc.length, exact_word_pct: rate(scExact, sc.length), greedy_exact_pct: rate(scGreedy, sc.length), best_sentence_exact_pct: rate(scBest, sc.length) };
+  const speechCommands = {
+    utterances: sc.length,
+    exact_word_pct: rate(scExact, sc.length),
+    greedy_exact_pct: rate(scGreedy, sc.length),
+    best_sentence_exact_pct: rate(scBest, sc.length),
+  };
   console.error('speech commands', speechCommands);
 
   // out of grammar
@@ -171,9 +257,16 @@ async function main() {
     console.error('out of grammar', folder, oog[folder]);
   }
   const lsCv = oog['librispeech-speakers'].utterances + oog['common-voice-en'].utterances;
-  const lsCvMatched = ((oog['librispeech-speakers'].matched_pct ?? 0) * oog['librispeech-speakers'].utterances + (oog['common-voice-en'].matched_pct ?? 0) * oog['common-voice-en'].utterances) / 100;
+  const lsCvMatched =
+    ((oog['librispeech-speakers'].matched_pct ?? 0) * oog['librispeech-speakers'].utterances +
+      (oog['common-voice-en'].matched_pct ?? 0) * oog['common-voice-en'].utterances) /
+    100;
 
-  const sweep = THRESHOLDS.map((th) => ({ min_score: th, in_grammar_sentence_kept_pct: rate(inScores.filter((s) => s >= th && s > 0).length, inScores.length), out_of_grammar_matched_pct: rate(oogScores.filter((s) => s >= th && s > 0).length, oogScores.length) }));
+  const sweep = THRESHOLDS.map((th) => ({
+    min_score: th,
+    in_grammar_sentence_kept_pct: rate(inScores.filter((s) => s >= th && s > 0).length, inScores.length),
+    out_of_grammar_matched_pct: rate(oogScores.filter((s) => s >= th && s > 0).length, oogScores.length),
+  }));
   const result = {
     model: model.info.name,
     model_file: path.relative(process.cwd(), modelFile),
@@ -185,7 +278,12 @@ async function main() {
     speech_commands: speechCommands,
     out_of_grammar: oog,
     out_of_grammar_librispeech_cv_matched_pct: rate(Math.round(lsCvMatched), lsCv),
-    cost: { greedy_cpu_ms: Math.round(cpuGreedy), with_sentences_cpu_ms: Math.round(cpuSent), ratio: Math.round((100 * cpuSent) / cpuGreedy) / 100, utterances: cmds.length },
+    cost: {
+      greedy_cpu_ms: Math.round(cpuGreedy),
+      with_sentences_cpu_ms: Math.round(cpuSent),
+      ratio: Math.round((100 * cpuSent) / cpuGreedy) / 100,
+      utterances: cmds.length,
+    },
     threshold_sweep: sweep,
   };
   writeResult('sentences', result);

@@ -30,10 +30,21 @@ export interface SentenceRecognizer {
 
 /** Loads and compiles sentence files for a model; throws SentenceError (file, line, construct) or
  * an Error when the model cannot spell a character they use. */
-export function prepareSentences(model: TransducerModel, files: string[], opts: { minScore?: number; beam?: number; tokenBonus?: number } = {}): SentenceRecognizer {
+export function prepareSentences(
+  model: TransducerModel,
+  files: string[],
+  opts: { minScore?: number; beam?: number; tokenBonus?: number } = {},
+): SentenceRecognizer {
   const grammar = loadSentences(files);
   const handle = model.compileSentences(grammar.automaton);
-  return { files, grammar, handle, minScore: opts.minScore ?? DEFAULT_MIN_SCORE, beam: opts.beam ?? DEFAULT_BEAM, tokenBonus: opts.tokenBonus ?? DEFAULT_TOKEN_BONUS };
+  return {
+    files,
+    grammar,
+    handle,
+    minScore: opts.minScore ?? DEFAULT_MIN_SCORE,
+    beam: opts.beam ?? DEFAULT_BEAM,
+    tokenBonus: opts.tokenBonus ?? DEFAULT_TOKEN_BONUS,
+  };
 }
 
 /** The configuration's recognizer.sentences for a model, or undefined when it lists none. */
@@ -65,7 +76,11 @@ export function streamOptions(sr: SentenceRecognizer): { sentences: SentenceHand
 }
 
 /** Decodes one utterance (16 kHz mono) with sentences: for callers outside the pipeline. */
-export async function decodeWithSentences(model: TransducerModel, sr: SentenceRecognizer, samples: Float32Array | Int16Array): Promise<IntentResult & { result: DecodeResult }> {
+export async function decodeWithSentences(
+  model: TransducerModel,
+  sr: SentenceRecognizer,
+  samples: Float32Array | Int16Array,
+): Promise<IntentResult & { result: DecodeResult }> {
   const stream = model.createStream(streamOptions(sr));
   try {
     stream.acceptWaveform(samples);

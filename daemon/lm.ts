@@ -47,7 +47,11 @@ export function buildLm(model: TransducerModel, src: LmSource, order: number): {
 }
 
 /** recognizer.lm as createStream options (lm, lmWeight), or undefined when it is off. */
-export function loadLmFor(cfg: Config, model: TransducerModel, sentences?: SentenceRecognizer): { lm: LmHandle; lmWeight: number } | undefined {
+export function loadLmFor(
+  cfg: Config,
+  model: TransducerModel,
+  sentences?: SentenceRecognizer,
+): { lm: LmHandle; lmWeight: number } | undefined {
   const c = cfg.recognizer.lm;
   if (!c) return undefined;
   const grammars = c.from_sentences && sentences ? [sentences.grammar] : [];

@@ -117,7 +117,28 @@ export function parseTemplate(src: string, where: Where): Expr {
 
 // ---- text normalization: what the recognizer can spell (lower-case letters, apostrophe, space) ----
 
-const ONES = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen', 'sixteen', 'seventeen', 'eighteen', 'nineteen'];
+const ONES = [
+  'zero',
+  'one',
+  'two',
+  'three',
+  'four',
+  'five',
+  'six',
+  'seven',
+  'eight',
+  'nine',
+  'ten',
+  'eleven',
+  'twelve',
+  'thirteen',
+  'fourteen',
+  'fifteen',
+  'sixteen',
+  'seventeen',
+  'eighteen',
+  'nineteen',
+];
 const TENS = ['', '', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety'];
 
 /** English words for an integer (|n| < 10^12), as people say it: 125 -> "one hundred twenty five". */
@@ -207,11 +228,17 @@ export function parseSentenceFiles(files: { file: string; text: string }[]): Sen
     const fail = (n: YamlNode | null | undefined, construct: string, msg: string): never => {
       throw new SentenceError(file, lineOf(n), construct, msg);
     };
-    const mapOf = (n: unknown, construct: string): YAMLMap<unknown, unknown> => (isMap(n) ? n : fail(n as YamlNode, construct, 'expected a mapping'));
+    const mapOf = (n: unknown, construct: string): YAMLMap<unknown, unknown> =>
+      isMap(n) ? n : fail(n as YamlNode, construct, 'expected a mapping');
     const keyName = (k: unknown): string => (isScalar(k) ? String(k.value) : String(k));
-    const str = (n: unknown, construct: string): string => (isScalar(n) && (typeof n.value === 'string' || typeof n.value === 'number') ? String(n.value) : fail(n as YamlNode, construct, 'expected a string'));
+    const str = (n: unknown, construct: string): string =>
+      isScalar(n) && (typeof n.value === 'string' || typeof n.value === 'number')
+        ? String(n.value)
+        : fail(n as YamlNode, construct, 'expected a string');
     const checkKeys = (m: YAMLMap<unknown, unknown>, allowed: Set<string>, construct: string) => {
-      for (const p of m.items) if (!allowed.has(keyName(p.key))) fail(p.key as YamlNode, `${construct} key "${keyName(p.key)}"`, `not supported (supported: ${[...allowed].join(', ')})`);
+      for (const p of m.items)
+        if (!allowed.has(keyName(p.key)))
+          fail(p.key as YamlNode, `${construct} key "${keyName(p.key)}"`, `not supported (supported: ${[...allowed].join(', ')})`);
     };
     const rulesOf = (n: unknown, into: Map<string, { expr: Expr; where: Where }>) => {
       for (const p of mapOf(n, 'expansion_rules').items) {
@@ -248,7 +275,11 @@ export function parseSentenceFiles(files: { file: string; text: string }[]): Sen
               checkKeys(v, VALUE_KEYS, `list {${name}} value`);
               const src = str(v.get('in', true), `list {${name}} value "in"`);
               const outNode = v.get('out', true);
-              list.values.push({ in: parseTemplate(src, at(v)), out: outNode === undefined ? src : (v.toJSON() as { out: unknown }).out, where: at(v) });
+              list.values.push({
+                in: parseTemplate(src, at(v)),
+                out: outNode === undefined ? src : (v.toJSON() as { out: unknown }).out,
+                where: at(v),
+              });
             } else {
               const src = str(v, `list {${name}} value`);
               list.values.push({ in: parseTemplate(src, at(v as YamlNode)), out: src, where: at(v as YamlNode) });
@@ -260,7 +291,8 @@ export function parseSentenceFiles(files: { file: string; text: string }[]): Sen
           const num = (k: string, d?: number): number => {
             const v = r.get(k);
             if (v === undefined && d !== undefined) return d;
-            if (typeof v !== 'number' || !Number.isInteger(v)) return fail(r.get(k, true) as YamlNode ?? r, `list {${name}} range ${k}`, 'expected an integer');
+            if (typeof v !== 'number' || !Number.isInteger(v))
+              return fail((r.get(k, true) as YamlNode) ?? r, `list {${name}} range ${k}`, 'expected an integer');
             return v;
           };
           const from = num('from');
@@ -268,10 +300,16 @@ export function parseSentenceFiles(files: { file: string; text: string }[]): Sen
           const step = num('step', 1);
           const mult = r.get('multiplier') ?? 1;
           if (typeof mult !== 'number') fail(r, `list {${name}} range multiplier`, 'expected a number');
-          if (r.get('words') === false) fail(r, `list {${name}} range words: false`, 'spoken numbers are words; a range without words cannot be said');
+          if (r.get('words') === false)
+            fail(r, `list {${name}} range words: false`, 'spoken numbers are words; a range without words cannot be said');
           if (step <= 0 || to < from) fail(r, `list {${name}} range`, 'needs from <= to and a positive step');
           if ((to - from) / step > 100000) fail(r, `list {${name}} range`, 'more than 100000 values');
-          for (let x = from; x <= to; x += step) list.values.push({ in: { t: 'text', text: numberWords(x) }, out: Number((x * (mult as number)).toPrecision(12)), where: list.where });
+          for (let x = from; x <= to; x += step)
+            list.values.push({
+              in: { t: 'text', text: numberWords(x) },
+              out: Number((x * (mult as number)).toPrecision(12)),
+              where: list.where,
+            });
         }
         set.lists.set(name, list);
       }
@@ -369,7 +407,12 @@ export function compileSentences(set: SentenceSet): Grammar {
   // lets consecutive template spaces stand for one spoken space)
   const text = (from: number, s: string, where: Where, construct: string): number => {
     const norm = normalizeText(s, (ch) => {
-      throw new SentenceError(where.file, where.line, construct, `character "${ch}" cannot be spoken (letters, digits, apostrophes and punctuation only)`);
+      throw new SentenceError(
+        where.file,
+        where.line,
+        construct,
+        `character "${ch}" cannot be spoken (letters, digits, apostrophes and punctuation only)`,
+      );
     });
     let at = from;
     for (const ch of norm) {
@@ -380,7 +423,7 @@ export function compileSentences(set: SentenceSet): Grammar {
     return at;
   };
 
-  const compileList = (list: ListDef, where: Where): number => {
+  const compileList = (list: ListDef): number => {
     const known = listStart.get(list.name);
     if (known !== undefined) return known;
     const start = b.state();
@@ -394,7 +437,12 @@ export function compileSentences(set: SentenceSet): Grammar {
       let last: number;
       if (v.in.t === 'text') {
         const norm = normalizeText(v.in.text, (ch) => {
-          throw new SentenceError(v.where.file, v.where.line, `list {${list.name}} value "${v.in.t === 'text' ? v.in.text : ''}"`, `character "${ch}" cannot be spoken`);
+          throw new SentenceError(
+            v.where.file,
+            v.where.line,
+            `list {${list.name}} value "${v.in.t === 'text' ? v.in.text : ''}"`,
+            `character "${ch}" cannot be spoken`,
+          );
         }).trim();
         let at = start;
         let key = '';
@@ -436,9 +484,11 @@ export function compileSentences(set: SentenceSet): Grammar {
         return end;
       }
       case 'perm': {
-        if (e.items.length > 6) throw new SentenceError(where.file, where.line, 'permutation', `${e.items.length} items (at most 6: ${e.items.length}! orders)`);
+        if (e.items.length > 6)
+          throw new SentenceError(where.file, where.line, 'permutation', `${e.items.length} items (at most 6: ${e.items.length}! orders)`);
         const end = b.state();
-        const orders = (xs: number[]): number[][] => (xs.length <= 1 ? [xs] : xs.flatMap((x, i) => orders([...xs.slice(0, i), ...xs.slice(i + 1)]).map((r) => [x, ...r])));
+        const orders = (xs: number[]): number[][] =>
+          xs.length <= 1 ? [xs] : xs.flatMap((x, i) => orders([...xs.slice(0, i), ...xs.slice(i + 1)]).map((r) => [x, ...r]));
         for (const order of orders(e.items.map((_, i) => i))) {
           let at = b.state();
           b.arc(from, EPS, at);
@@ -457,7 +507,8 @@ export function compileSentences(set: SentenceSet): Grammar {
       case 'rule': {
         const r = local.get(e.rule) ?? set.rules.get(e.rule);
         if (!r) throw new SentenceError(where.file, where.line, `<${e.rule}>`, 'no expansion rule of that name');
-        if (stack.includes(e.rule)) throw new SentenceError(r.where.file, r.where.line, `<${e.rule}>`, `refers to itself (${[...stack, e.rule].join(' -> ')})`);
+        if (stack.includes(e.rule))
+          throw new SentenceError(r.where.file, r.where.line, `<${e.rule}>`, `refers to itself (${[...stack, e.rule].join(' -> ')})`);
         return expr(from, r.expr, local, [...stack, e.rule], where, inList);
       }
       case 'list': {
@@ -471,7 +522,7 @@ export function compileSentences(set: SentenceSet): Grammar {
           b.arc(from, WILD, to, call);
         } else {
           if (!list.values.length) throw new SentenceError(list.where.file, list.where.line, `list {${e.list}}`, 'has no values');
-          callStart.push(compileList(list, list.where));
+          callStart.push(compileList(list));
           b.arc(from, CALL, to, call);
         }
         return to;
@@ -655,7 +706,8 @@ export function sampleSentences(g: Grammar, n: number, seed = 1, fill = ['someth
       }
       // the start's skip-word loops are not taken: its epsilon arcs lead into the sentences
       const arcs: number[] = [];
-      for (let j = first[s]; j < first[s + 1]; j++) if (s !== a.start || !g.set.skipWords.length || a.arcs[order[j] + 1] === EPS) arcs.push(order[j]);
+      for (let j = first[s]; j < first[s + 1]; j++)
+        if (s !== a.start || !g.set.skipWords.length || a.arcs[order[j] + 1] === EPS) arcs.push(order[j]);
       if (!arcs.length) break;
       const k = arcs[Math.floor(rnd() * arcs.length)];
       const [label, to, aux] = [a.arcs[k + 1], a.arcs[k + 2], a.arcs[k + 3]];

@@ -41,7 +41,11 @@ test('the n-gram model is fused into greedy and beam search; weight 0 is the pla
     t.regex(pulled, /^[z ]*$/, `beam ${beam}`);
   }
   // a home's own text at a moderate weight keeps a clear command right
-  const home = compileSentences(parseSentenceFiles([{ file: 'home.yaml', text: fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'home-sentences.yaml'), 'utf8') }]));
+  const home = compileSentences(
+    parseSentenceFiles([
+      { file: 'home.yaml', text: fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'home-sentences.yaml'), 'utf8') },
+    ]),
+  );
   const homeLm = buildLm(model, { files: [], grammars: [home], samples: 500 }, 6);
   t.is(await decode({ beam: 4, lm: homeLm.handle, lmWeight: 0.3 }), 'turn on the kitchen lights');
 });
@@ -62,13 +66,23 @@ test('recognizer.lm in the configuration: transcribe fuses it; a bad text file s
   const dir = tmpDir('lmcfg');
   fs.writeFileSync(path.join(dir, 'home.txt'), 'turn on the kitchen lights\nclose the bedroom blinds\nopen the garage door\n');
   const sample = path.join(repoRoot, 'samples', 'sample.wav');
-  const cfg = writeConfig(path.join(dir, 'earshot.yaml'), { recognizer: { sentences: [path.join(repoRoot, 'test', 'fixtures', 'home-sentences.yaml')], lm: { files: ['home.txt'], weight: 0.2 } } });
-  const out = execFileSync(process.execPath, [EARSHOT, 'transcribe', '--config', cfg, sample], { encoding: 'utf8', env: { ...process.env, EARSHOT_LOG_LEVEL: 'warn' } });
+  const cfg = writeConfig(path.join(dir, 'earshot.yaml'), {
+    recognizer: { sentences: [path.join(repoRoot, 'test', 'fixtures', 'home-sentences.yaml')], lm: { files: ['home.txt'], weight: 0.2 } },
+  });
+  const out = execFileSync(process.execPath, [EARSHOT, 'transcribe', '--config', cfg, sample], {
+    encoding: 'utf8',
+    env: { ...process.env, EARSHOT_LOG_LEVEL: 'warn' },
+  });
   t.deepEqual(
-    out.trim().split('\n').map((l) => JSON.parse(l).text),
+    out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).text),
     ['turn on the kitchen lights', 'close the bedroom blinds', 'open the garage door', 'close the living room curtains'],
   );
   fs.writeFileSync(path.join(dir, 'home.txt'), 'fine\nprice in €\n');
-  const err = t.throws(() => execFileSync(process.execPath, [EARSHOT, 'transcribe', '--config', cfg, sample], { encoding: 'utf8', stdio: 'pipe' })) as Error & { stderr: string };
+  const err = t.throws(() =>
+    execFileSync(process.execPath, [EARSHOT, 'transcribe', '--config', cfg, sample], { encoding: 'utf8', stdio: 'pipe' }),
+  ) as Error & { stderr: string };
   t.regex(err.stderr, /home\.txt:2: character "€" cannot be spoken/);
 });

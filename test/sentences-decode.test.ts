@@ -26,9 +26,10 @@ test.before(async () => {
   home = prepareSentences(model, [HOME]);
 });
 
-const decode = (sr: SentenceRecognizer, text: string, voice = 'en-us') => decodeWithSentences(model, sr, concat(silence(0.3), speech(text, voice), silence(0.3)));
+const decode = (sr: SentenceRecognizer, text: string, voice = 'en-us') =>
+  decodeWithSentences(model, sr, concat(silence(0.3), speech(text, voice), silence(0.3)));
 
-test('clear in-grammar commands match their intent, with the lists\' out values and numbers', async (t) => {
+test("clear in-grammar commands match their intent, with the lists' out values and numbers", async (t) => {
   const cases: [string, string, Record<string, unknown>][] = [
     ['turn on the kitchen lights', 'HassTurnOn', { name: 'light.kitchen' }],
     ['switch the porch light off', 'HassTurnOff', { name: 'light.porch' }],
@@ -65,22 +66,39 @@ test('a large home (500 names) decodes a command to the right one of many look-a
   fs.writeFileSync(file, largeHome(500, 30).text);
   const large = prepareSentences(model, [file]);
   const r = await decode(large, 'turn off the desk lamp twelve');
-  t.deepEqual(r.intent && { name: r.intent.name, slots: r.intent.slots }, { name: 'HassTurnOff', slots: { name: 'desk lamp twelve' } }, JSON.stringify(r));
+  t.deepEqual(
+    r.intent && { name: r.intent.name, slots: r.intent.slots },
+    { name: 'HassTurnOff', slots: { name: 'desk lamp twelve' } },
+    JSON.stringify(r),
+  );
   const area = await decode(large, 'turn on the lights in the guest bedroom');
   t.deepEqual(area.intent?.slots, { domain: 'light', area: 'guest bedroom' }, JSON.stringify(area));
 });
 
 test('the engine refuses an automaton with a character the model cannot spell, and a malformed one', (t) => {
-  const a = { states: 2, start: 0, arcs: Int32Array.from([0, 0xe9, 1, -1]), final: Int32Array.from([-1, 0]), listEnd: new Uint8Array(2), callStart: new Int32Array(0) };
+  const a = {
+    states: 2,
+    start: 0,
+    arcs: Int32Array.from([0, 0xe9, 1, -1]),
+    final: Int32Array.from([-1, 0]),
+    listEnd: new Uint8Array(2),
+    callStart: new Int32Array(0),
+  };
   t.throws(() => model.compileSentences(a), { message: /compileSentences: sentence automaton: the model has no token for "é"/ });
   t.throws(() => model.compileSentences({ ...a, arcs: Int32Array.from([0, 97, 5, -1]) }), { message: /joins states that do not exist/ });
   t.throws(() => model.compileSentences({ ...a, arcs: Int32Array.from([0, -2, 1, 3]) }), { message: /names a call that does not exist/ });
   t.throws(() => model.createStream({ sentences: {} as never }), { message: /sentences must come from model.compileSentences/ });
 });
 
-test('earshot transcribe --sentences: the bundled sample\'s four commands, each with its intent', (t) => {
-  const out = execFileSync(process.execPath, [EARSHOT, 'transcribe', '--sentences', HOME, path.join(repoRoot, 'samples', 'sample.wav')], { encoding: 'utf8', env: { ...process.env, EARSHOT_LOG_LEVEL: 'warn' } });
-  const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+test("earshot transcribe --sentences: the bundled sample's four commands, each with its intent", (t) => {
+  const out = execFileSync(process.execPath, [EARSHOT, 'transcribe', '--sentences', HOME, path.join(repoRoot, 'samples', 'sample.wav')], {
+    encoding: 'utf8',
+    env: { ...process.env, EARSHOT_LOG_LEVEL: 'warn' },
+  });
+  const lines = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.deepEqual(
     lines.map((l) => [l.text, l.intent?.name, l.intent?.slots.name]),
     [
@@ -92,7 +110,12 @@ test('earshot transcribe --sentences: the bundled sample\'s four commands, each 
   );
   const bad = path.join(tmpDir('badsent'), 'bad.yaml');
   fs.writeFileSync(bad, 'intents:\n  A:\n    data:\n      - sentences:\n          - "open {door"\n');
-  const err = t.throws(() => execFileSync(process.execPath, [EARSHOT, 'transcribe', '--sentences', bad, path.join(repoRoot, 'samples', 'sample.wav')], { encoding: 'utf8', stdio: 'pipe' })) as Error & { stderr: string };
+  const err = t.throws(() =>
+    execFileSync(process.execPath, [EARSHOT, 'transcribe', '--sentences', bad, path.join(repoRoot, 'samples', 'sample.wav')], {
+      encoding: 'utf8',
+      stdio: 'pipe',
+    }),
+  ) as Error & { stderr: string };
   t.regex(err.stderr, /bad\.yaml:5: template "open \{door": "\{" is never closed/);
 });
 
@@ -104,7 +127,11 @@ test('daemon: the transcript and Hermes carry the intent; a reload with a broken
   const doc = {
     site: 's',
     state_dir: path.join(dir, 'state'),
-    models: { transducer: MODEL, pvad: path.join(repoRoot, 'models', 'pvad.gguf'), speaker_encoder: path.join(repoRoot, 'models', 'spkenc.gguf') },
+    models: {
+      transducer: MODEL,
+      pvad: path.join(repoRoot, 'models', 'pvad.gguf'),
+      speaker_encoder: path.join(repoRoot, 'models', 'spkenc.gguf'),
+    },
     vad: { mode: 'any' },
     audio: { source: 'stdin' },
     mqtt: { embedded: { port } },
@@ -121,18 +148,27 @@ test('daemon: the transcript and Hermes carry the intent; a reload with a broken
   t.teardown(() => feeder.stop());
   const say = (text: string) => feeder.say(concat(speech(text), silence(1)));
   await say('turn on the kitchen lights');
-  await sub.until(() => sub.on('hermes/intent/HassTurnOn').length === 1 && sub.on('earshot/s/transcript').length === 1, 20000, 'first intent');
+  await sub.until(
+    () => sub.on('hermes/intent/HassTurnOn').length === 1 && sub.on('earshot/s/transcript').length === 1,
+    20000,
+    'first intent',
+  );
   const first = sub.json('earshot/s/transcript')[0];
   t.is(first.text, 'turn on the kitchen lights');
   t.deepEqual(first.intent.slots, { name: 'light.kitchen' });
   const parsed = sub.json('hermes/nlu/intentParsed')[0];
   t.is(parsed.intent.intentName, 'HassTurnOn');
-  t.deepEqual(parsed.slots.map((s: { slotName: string; value: { value: unknown } }) => [s.slotName, s.value.value]), [['name', 'light.kitchen']]);
+  t.deepEqual(
+    parsed.slots.map((s: { slotName: string; value: { value: unknown } }) => [s.slotName, s.value.value]),
+    [['name', 'light.kitchen']],
+  );
   t.is(parsed.input, 'turn on the kitchen lights');
 
   fs.writeFileSync(sentences, 'intents:\n  A:\n    data:\n      - sentences: ["open {nothing}"]\n');
   d.kill('SIGHUP');
-  await d.waitForLog(/reload refused: a sentence or language model file is invalid.*home\.yaml:4: \{nothing\}: no list of that name|home\.yaml:4: \{nothing\}: no list of that name.*reload refused/);
+  await d.waitForLog(
+    /reload refused: a sentence or language model file is invalid.*home\.yaml:4: \{nothing\}: no list of that name|home\.yaml:4: \{nothing\}: no list of that name.*reload refused/,
+  );
   await say('close the garage door');
   await sub.until(() => sub.on('earshot/s/transcript').length === 2, 20000, 'second transcript');
   t.is(sub.json('earshot/s/transcript')[1].intent?.name, 'HassCloseCover');

@@ -6,10 +6,13 @@ import { largeHome } from '../bench/sentences-home.js';
 
 const grammar = (yaml: string, file = 'home.yaml'): Grammar => compileSentences(parseSentenceFiles([{ file, text: yaml }]));
 const one = (sentence: string, lists = '', extra = ''): Grammar =>
-  grammar(`intents:\n  Test:\n    data:\n      - sentences:\n          - ${JSON.stringify(sentence)}\n${extra}${lists ? `lists:\n${lists}` : ''}`);
+  grammar(
+    `intents:\n  Test:\n    data:\n      - sentences:\n          - ${JSON.stringify(sentence)}\n${extra}${lists ? `lists:\n${lists}` : ''}`,
+  );
 const says = (g: Grammar, text: string) => matchSentence(g, text);
 
-const errorOf = (t: { throws: (fn: () => unknown, exp?: object) => unknown }, yaml: string): SentenceError => t.throws(() => grammar(yaml), { instanceOf: SentenceError }) as SentenceError;
+const errorOf = (t: { throws: (fn: () => unknown, exp?: object) => unknown }, yaml: string): SentenceError =>
+  t.throws(() => grammar(yaml), { instanceOf: SentenceError }) as SentenceError;
 
 test('plain text: lower case, punctuation dropped, digits said as words', (t) => {
   const g = one("What's the time, please? Set 5 timers!");
@@ -26,7 +29,14 @@ test('alternatives (a|b), nested, and empty alternatives', (t) => {
 
 test('optional [x]: spaces around a skipped optional collapse into one', (t) => {
   const g = one('turn on [the] [kitchen] light [please]');
-  for (const s of ['turn on light', 'turn on the light', 'turn on kitchen light', 'turn on the kitchen light please', 'turn on light please']) t.truthy(says(g, s), s);
+  for (const s of [
+    'turn on light',
+    'turn on the light',
+    'turn on kitchen light',
+    'turn on the kitchen light please',
+    'turn on light please',
+  ])
+    t.truthy(says(g, s), s);
   t.is(says(g, 'turn onlight'), null);
   t.is(says(g, 'turn on the the light'), null);
 });
@@ -57,7 +67,10 @@ lists:
   t.deepEqual(says(g, 'turn on the kitchen light'), { name: 'HassTurnOn', slots: { domain: 'light', name: 'kitchen light' } });
   t.deepEqual(says(g, 'turn on tv'), { name: 'HassTurnOn', slots: { domain: 'light', name: 'media_player.tv' } });
   t.deepEqual(says(g, 'turn on lamps'), { name: 'HassTurnOn', slots: { domain: 'light', name: { id: 7 } } });
-  t.deepEqual(says(g, 'turn on tv and lamp'), { name: 'HassTurnOn', slots: { domain: 'light', name: 'media_player.tv', other: { id: 7 } } });
+  t.deepEqual(says(g, 'turn on tv and lamp'), {
+    name: 'HassTurnOn',
+    slots: { domain: 'light', name: 'media_player.tv', other: { id: 7 } },
+  });
   t.is(says(g, 'turn on the radio'), null);
   t.is(says(g, 'turn on the kitchen'), null); // a value's prefix is not the value
 });
@@ -140,13 +153,33 @@ test('errors name the file, the line and the construct', (t) => {
     ['intents:\n  A:\n    data:\n      - sentences:\n          - "turn on <nope>"\n', 5, /<nope>: no expansion rule/],
     ['intents:\n  A:\n    data:\n      - sentences:\n          - "turn (on|off"\n', 5, /template "turn \(on\|off": "\(" is never closed/],
     ['intents:\n  A:\n    data:\n      - sentences:\n          - "turn on]"\n', 5, /unexpected "\]"/],
-    ['intents:\n  A:\n    data:\n      - sentences: ["x"]\n        requires_context: {}\n        weird: 1\n', 6, /intent A data key "weird": not supported/],
-    ['intents:\n  A:\n    data:\n      - sentences: ["x {n}"]\nlists:\n  n:\n    range: { from: 1, to: 3, words: false }\n', 7, /range words: false/],
-    ['intents:\n  A:\n    data:\n      - sentences: ["x {n}"]\nlists:\n  n: { values: [a], wildcard: true }\n', 6, /list \{n\}: needs exactly one of/],
+    [
+      'intents:\n  A:\n    data:\n      - sentences: ["x"]\n        requires_context: {}\n        weird: 1\n',
+      6,
+      /intent A data key "weird": not supported/,
+    ],
+    [
+      'intents:\n  A:\n    data:\n      - sentences: ["x {n}"]\nlists:\n  n:\n    range: { from: 1, to: 3, words: false }\n',
+      7,
+      /range words: false/,
+    ],
+    [
+      'intents:\n  A:\n    data:\n      - sentences: ["x {n}"]\nlists:\n  n: { values: [a], wildcard: true }\n',
+      6,
+      /list \{n\}: needs exactly one of/,
+    ],
     ['intents:\n  A:\n    data:\n      - sentences:\n          - "price in €"\n', 5, /character "€" cannot be spoken/],
-    ['intents:\n  A:\n    data:\n      - sentences: ["<a>"]\nexpansion_rules:\n  a: "x <b>"\n  b: "<a>"\n', 6, /<a>: refers to itself \(a -> b -> a\)/],
+    [
+      'intents:\n  A:\n    data:\n      - sentences: ["<a>"]\nexpansion_rules:\n  a: "x <b>"\n  b: "<a>"\n',
+      6,
+      /<a>: refers to itself \(a -> b -> a\)/,
+    ],
     ['intents:\n  A:\n    data:\n      - sentences: ["(a;b;c;d;e;f;g)"]\n', 4, /permutation: 7 items/],
-    ['intents:\n  A:\n    data:\n      - sentences: ["x {n}"]\nlists:\n  n:\n    values: ["{m}"]\n  m: { values: [y] }\n', 7, /\{m\}: a list reference inside list \{n\}/],
+    [
+      'intents:\n  A:\n    data:\n      - sentences: ["x {n}"]\nlists:\n  n:\n    values: ["{m}"]\n  m: { values: [y] }\n',
+      7,
+      /\{m\}: a list reference inside list \{n\}/,
+    ],
     ['intents: [\n', 2, /YAML/],
   ];
   for (const [yaml, line, msg] of cases) {
@@ -169,6 +202,12 @@ test('a large home (500 names, 30 areas, HA-like templates) compiles in well und
   const big = compileSentences(parseSentenceFiles([{ file: 'large.yaml', text: largeHome(1000, 30).text }]));
   t.true(big.stats.states - g.stats.states < 20000, `${g.stats.states} -> ${big.stats.states} states`);
   t.deepEqual(says(g, 'turn on the reading lamp seventeen'), { name: 'HassTurnOn', slots: { name: 'reading lamp seventeen' } });
-  t.deepEqual(says(g, 'set the brightness of the hall light three to forty percent'), { name: 'HassLightSet', slots: { name: 'hall light three', brightness: 40 } });
-  t.deepEqual(says(g, 'turn off the lights in the guest bedroom'), { name: 'HassTurnOff', slots: { area: 'guest bedroom', domain: 'light' } });
+  t.deepEqual(says(g, 'set the brightness of the hall light three to forty percent'), {
+    name: 'HassLightSet',
+    slots: { name: 'hall light three', brightness: 40 },
+  });
+  t.deepEqual(says(g, 'turn off the lights in the guest bedroom'), {
+    name: 'HassTurnOff',
+    slots: { area: 'guest bedroom', domain: 'light' },
+  });
 });

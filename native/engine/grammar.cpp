@@ -37,7 +37,8 @@ Grammar::Grammar(const GrammarSpec& spec, const std::vector<std::string>& vocab,
   auto bad = [](const std::string& what) { throw Error("sentence automaton: " + what); };
   if (S <= 0 || spec.start < 0 || spec.start >= S) bad("no states or a bad start state");
   if (spec.arcs.size() % 4) bad("arcs must be quadruples (from, label, to, aux)");
-  if (spec.final.size() != size_t(S) || spec.list_end.size() != size_t(S)) bad("final and listEnd need one entry per state");
+  if (spec.final.size() != size_t(S) || spec.list_end.size() != size_t(S))
+    bad("final and listEnd need one entry per state");
   for (int32_t c : spec.call_start)
     if (c < -1 || c >= S) bad("a call enters a state that does not exist");
   static const std::string kSpace = "\xe2\x96\x81";  // U+2581
@@ -54,11 +55,14 @@ Grammar::Grammar(const GrammarSpec& spec, const std::vector<std::string>& vocab,
     if (label < kWild || label > 0x10FFFF) bad("arc " + std::to_string(k) + " has an unknown label");
     if (label >= 0 && !token_of.count(label)) {
       int id = -1;
-      if (label == ' ') id = space_;
+      if (label == ' ')
+        id = space_;
       else
         for (size_t v = 0; v < vocab.size(); ++v)
           if (int(v) != blank && vocab[v] == utf8(label)) id = int(v);
-      if (id < 0) bad(label == ' ' ? std::string("the model has no word-space token") : "the model has no token for \"" + utf8(label) + "\"");
+      if (id < 0)
+        bad(label == ' ' ? std::string("the model has no word-space token")
+                         : "the model has no token for \"" + utf8(label) + "\"");
       token_of[label] = id;
     }
     first_[from + 1]++;
@@ -68,7 +72,8 @@ Grammar::Grammar(const GrammarSpec& spec, const std::vector<std::string>& vocab,
   std::vector<int> fill(first_.begin(), first_.end() - 1);
   for (size_t k = 0; k < A; ++k) {
     int label = spec.arcs[4 * k + 1];
-    arcs_[fill[spec.arcs[4 * k]]++] = Arc{label >= 0 ? token_of[label] : label, spec.arcs[4 * k + 2], spec.arcs[4 * k + 3]};
+    arcs_[fill[spec.arcs[4 * k]]++] =
+        Arc{label >= 0 ? token_of[label] : label, spec.arcs[4 * k + 2], spec.arcs[4 * k + 3]};
   }
   final_ = spec.final;
   list_end_ = spec.list_end;
@@ -113,9 +118,12 @@ void GrammarDfa::closure(std::vector<uint64_t>& set) const {
     if (s < 0) continue;
     if (r >= 0 && g_->list_end(s)) add(r, -1);
     for (const Grammar::Arc* a = g_->arcs_begin(s); a != g_->arcs_end(s); ++a) {
-      if (a->label == Grammar::kEps) add(a->to, r);
-      else if (a->label == Grammar::kCall && r < 0) add(g_->call_start(a->aux), a->to);
-      else if (a->label == Grammar::kWild && r < 0) add(kWildStart, a->to);
+      if (a->label == Grammar::kEps)
+        add(a->to, r);
+      else if (a->label == Grammar::kCall && r < 0)
+        add(g_->call_start(a->aux), a->to);
+      else if (a->label == Grammar::kWild && r < 0)
+        add(kWildStart, a->to);
     }
   }
   std::sort(set.begin(), set.end());

@@ -16,9 +16,9 @@ namespace earshot {
 
 struct GrammarSpec {
   int states = 0, start = 0;
-  std::vector<int32_t> arcs;      // quadruples (from, label, to, aux); label: code point, or kEps/kCall/kWild
-  std::vector<int32_t> final;     // per state: accepting data block or -1
-  std::vector<uint8_t> list_end;  // per state: a list's sentence ends here
+  std::vector<int32_t> arcs;        // quadruples (from, label, to, aux); label: code point, or kEps/kCall/kWild
+  std::vector<int32_t> final;       // per state: accepting data block or -1
+  std::vector<uint8_t> list_end;    // per state: a list's sentence ends here
   std::vector<int32_t> call_start;  // per call: the list's start state (-1: wildcard)
 };
 

@@ -29,8 +29,10 @@ NgramLm::NgramLm(const std::vector<std::vector<int>>& sentences, int order, int 
         Ctx& c = ctx_[key(&seq[i - k], k)];
         c.total++;
         auto it = std::find_if(c.next.begin(), c.next.end(), [&](const auto& p) { return p.first == seq[i]; });
-        if (it == c.next.end()) c.next.emplace_back(seq[i], 1);
-        else it->second++;
+        if (it == c.next.end())
+          c.next.emplace_back(seq[i], 1);
+        else
+          it->second++;
       }
   }
 }

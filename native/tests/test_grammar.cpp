@@ -77,13 +77,13 @@ int main() {
   CHECK(g->space() == SP);
   GrammarDfa d(g);
   CHECK(accepts(d, {O, N, SP, A, SP, B}));
-  CHECK(accepts(d, {O, N, SP, B}));            // the optional's two spaces are one
-  CHECK(walk(d, {O, N, SP, SP, SP}) < 0);      // no more spaces than the template has
-  CHECK(walk(d, {O, N, B}) < 0);               // nor a missing one
-  CHECK(!accepts(d, {O, N, SP, A}));           // a prefix is not a sentence
+  CHECK(accepts(d, {O, N, SP, B}));        // the optional's two spaces are one
+  CHECK(walk(d, {O, N, SP, SP, SP}) < 0);  // no more spaces than the template has
+  CHECK(walk(d, {O, N, B}) < 0);           // nor a missing one
+  CHECK(!accepts(d, {O, N, SP, A}));       // a prefix is not a sentence
   CHECK(walk(d, {B}) < 0);
-  CHECK(accepts(d, {C, SP, A, B, SP, A}));     // list value "ab"
-  CHECK(accepts(d, {C, SP, A, SP, A}));        // list value "a", back to the caller
+  CHECK(accepts(d, {C, SP, A, B, SP, A}));  // list value "ab"
+  CHECK(accepts(d, {C, SP, A, SP, A}));     // list value "a", back to the caller
   CHECK(walk(d, {C, SP, B}) < 0);
   CHECK(!accepts(d, {C, SP, A, B}));
   CHECK(accepts(d, {N, SP, B, C, SP, O, O, SP, A}));  // free text "bc oo"
