@@ -435,3 +435,30 @@ test('a cmd/reload flood is coalesced: a few reloads, memory level, and it still
   r.d.kill('SIGTERM');
   t.is((await r.d.exit()).code, 0, r.d.stderr);
 });
+
+test('cmd/mute takes only the switch payloads; cmd/enroll says why it refuses', async (t) => {
+  const r = await rig(t, 'st', { vad: { live_enrollment: true } });
+  const muted = () => r.sub.on('earshot/st/muted').at(-1)?.text;
+  for (const p of ['maybe', '{}', 'null', 'ONN', 'x'.repeat(100)]) await pub(r.sub, 'earshot/st/cmd/mute', p);
+  await pub(r.sub, 'earshot/st/cmd/mute', 'on');
+  await r.sub.until(() => muted() === 'ON', 5000, 'muted by "on"');
+  t.is(r.sub.on('earshot/st/muted').filter((m) => m.text === 'ON').length, 1, 'none of the bad payloads muted it');
+  t.is((r.d.stderr.match(/command refused/g) ?? []).length, 5);
+  await pub(r.sub, 'earshot/st/cmd/mute', '0');
+  await r.sub.until(() => muted() === 'OFF', 5000, 'unmuted by "0"');
+  const results = () => r.sub.json('earshot/st/enroll/result');
+  for (const p of ['alice', '{"name": "alice", "seconds": "ten"}', '{"name": "alice", "seconds": 500}', '{"name": "a b"}', '{}']) await pub(r.sub, 'earshot/st/cmd/enroll', p);
+  await r.sub.until(() => results().length === 5, 5000, 'five refusals');
+  t.deepEqual(
+    results().map((m) => [m.ok, m.error.replace(/;.*/, '')]),
+    [
+      [false, 'payload is not JSON'],
+      [false, '"seconds" must be a number from 5 to 120'],
+      [false, '"seconds" must be a number from 5 to 120'],
+      [false, 'enroll needs "name": 1 to 64 letters, digits, _ or -'],
+      [false, 'enroll needs "name": 1 to 64 letters, digits, _ or -'],
+    ],
+  );
+  r.d.kill('SIGTERM');
+  t.is((await r.d.exit()).code, 0, r.d.stderr);
+});
