@@ -41,7 +41,10 @@ test('Hermes voice activity topics and the commands addressed to our site only',
   t.deepEqual(parseHermes('hermes/asr/toggleOff', msg({ siteId: 'kitchen', reason: 'ttsSay' }), 'kitchen'), { kind: 'toggleOff', sessionId: null });
   t.deepEqual(parseHermes('hermes/asr/toggleOn', msg({ siteId: 'kitchen' }), 'kitchen'), { kind: 'toggleOn', sessionId: null });
   t.is(parseHermes('hermes/asr/toggleOn', msg({ siteId: 'bedroom' }), 'kitchen'), null);
-  t.is(parseHermes('hermes/asr/startListening', Buffer.from('{not json'), 'kitchen'), null);
+  // malformed: a reason to log, never a throw (null, arrays and other non-objects included)
+  t.deepEqual(parseHermes('hermes/asr/startListening', Buffer.from('{not json'), 'kitchen'), { error: 'payload is not JSON' });
+  t.deepEqual(parseHermes('hermes/asr/toggleOn', Buffer.from('null'), 'kitchen'), { error: 'payload must be a JSON object, got null' });
+  t.deepEqual(parseHermes('hermes/asr/toggleOn', Buffer.from('[1]'), 'kitchen'), { error: 'payload must be a JSON object, got an array' });
   // no siteId means Rhasspy's "default"
   t.deepEqual(parseHermes('hermes/asr/toggleOn', msg({}), 'default'), { kind: 'toggleOn', sessionId: null });
 });
