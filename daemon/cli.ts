@@ -16,9 +16,11 @@ import { Daemon } from './daemon.js';
 import { enroll } from './enroll.js';
 import { logger, setLogLevel } from './log.js';
 import { checkHotPhrases, loadPvad, loadSpeakerEncoder, loadTransducer } from './models.js';
+import { lmLines } from './lm.js';
 import { runTranscribe, runVad } from './offline.js';
 import { installRoot } from './paths.js';
 import { makeProfile, saveProfile } from './profiles.js';
+import { loadSentences, SentenceError } from './sentences.js';
 import type { Transcript } from './transcript.js';
 import { version } from './version.js';
 import { runServe } from './wyoming/serve.js';
@@ -170,6 +172,14 @@ export function buildProgram(): Command {
           transducer.dispose();
         }
       }
+      // sentence files and LM texts are read and compiled as the daemon would (exit 2 naming the file and line)
+      try {
+        if (cfg.recognizer.sentences.length) loadSentences(cfg.recognizer.sentences);
+        if (cfg.recognizer.lm) lmLines({ files: cfg.recognizer.lm.files });
+      } catch (err) {
+        if (err instanceof SentenceError) throw new ConfigError(`recognizer: ${err.message}`, 'recognizer');
+        throw err;
+      }
       process.stdout.write(JSON.stringify(redactedConfig(cfg), null, 2) + '\n');
     });
 
@@ -182,7 +192,7 @@ export async function main(argv = process.argv): Promise<void> {
   } catch (err) {
     const e = err as Error;
     // Known user errors get one clear line; anything else its stack, for a bug report.
-    const known = e instanceof ConfigError || ['WavError', 'ModelError', 'ProfileError', 'EnrollmentError'].includes(e.name) || /^cannot /.test(e.message);
+    const known = e instanceof ConfigError || ['WavError', 'ModelError', 'ProfileError', 'EnrollmentError', 'SentenceError'].includes(e.name) || /^cannot /.test(e.message);
     if (known) process.stderr.write(`earshot: ${e.message}\n`);
     else {
       setLogLevel('error');

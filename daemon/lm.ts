@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import type { Config } from './config.js';
 import type { SentenceRecognizer } from './intents.js';
 import type { LmHandle, TransducerModel } from './native.js';
-import { normalizeText, sampleSentences, type Grammar } from './sentences.js';
+import { normalizeText, sampleSentences, SentenceError, type Grammar } from './sentences.js';
 
 export interface LmSource {
   /** text files, one sentence a line ('#' starts a comment line) */
@@ -30,7 +30,7 @@ export function lmLines(src: LmSource): string[] {
       if (!raw.trim() || raw.trimStart().startsWith('#')) return;
       lines.push(
         normalizeText(raw, (ch) => {
-          throw new Error(`${file}:${i + 1}: character "${ch}" cannot be spoken`);
+          throw new SentenceError(file, i + 1, 'language model text', `character "${ch}" cannot be spoken`);
         }).trim(),
       );
     });

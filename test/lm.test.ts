@@ -54,7 +54,7 @@ test('LM text: normalized, comments skipped, an unspeakable character refused wi
   const dir = tmpDir('lmtext');
   const file = path.join(dir, 't.txt');
   fs.writeFileSync(file, '# comment\nSet the timer for 5 minutes!\n\nprice in €\n');
-  t.throws(() => lmLines({ files: [file] }), { message: `${file}:4: character "€" cannot be spoken` });
+  t.throws(() => lmLines({ files: [file] }), { message: `${file}:4: language model text: character "€" cannot be spoken` });
   fs.writeFileSync(file, '# comment\nSet the timer for 5 minutes!\n');
   t.deepEqual(lmLines({ files: [file] }), ['set the timer for five minutes']);
   t.throws(() => model.compileLm(['ok', 'ça'], 3), { message: /compileLm: line 2 cannot be spelled/ });
@@ -84,5 +84,12 @@ test('recognizer.lm in the configuration: transcribe fuses it; a bad text file s
   const err = t.throws(() =>
     execFileSync(process.execPath, [EARSHOT, 'transcribe', '--config', cfg, sample], { encoding: 'utf8', stdio: 'pipe' }),
   ) as Error & { stderr: string };
-  t.regex(err.stderr, /home\.txt:2: character "€" cannot be spoken/);
+  t.regex(err.stderr, /^earshot: .*home\.txt:2: language model text: character "€" cannot be spoken$/m);
+  t.notRegex(err.stderr, /"fatal"|\n\s+at /); // a user error: one line, no stack
+  // check-config reads the texts and the sentence files too
+  const check = t.throws(() =>
+    execFileSync(process.execPath, [EARSHOT, 'check-config', cfg], { encoding: 'utf8', stdio: 'pipe' }),
+  ) as Error & { stderr: string; status: number };
+  t.is(check.status, 2);
+  t.regex(check.stderr, /recognizer: .*home\.txt:2: language model text: character "€" cannot be spoken/);
 });

@@ -116,7 +116,14 @@ test("earshot transcribe --sentences: the bundled sample's four commands, each w
       stdio: 'pipe',
     }),
   ) as Error & { stderr: string };
-  t.regex(err.stderr, /bad\.yaml:5: template "open \{door": "\{" is never closed/);
+  t.regex(err.stderr, /^earshot: .*bad\.yaml:5: template "open \{door": "\{" is never closed/m);
+  t.notRegex(err.stderr, /"fatal"|\n\s+at /); // a user error: one line, no stack
+  const cfg = writeConfig(path.join(path.dirname(bad), 'earshot.yaml'), { recognizer: { sentences: ['bad.yaml'] } });
+  const check = t.throws(() =>
+    execFileSync(process.execPath, [EARSHOT, 'check-config', cfg], { encoding: 'utf8', stdio: 'pipe' }),
+  ) as Error & { stderr: string; status: number };
+  t.is(check.status, 2);
+  t.regex(check.stderr, /recognizer: .*bad\.yaml:5: template "open \{door": "\{" is never closed/);
 });
 
 test('daemon: the transcript and Hermes carry the intent; a reload with a broken sentence file keeps the old sentences', async (t) => {
