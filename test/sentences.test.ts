@@ -27,6 +27,13 @@ test('alternatives (a|b), nested, and empty alternatives', (t) => {
   for (const s of ['turn off the fan', 'turn switch on the fan', 'on the fan']) t.is(says(g, s), null, s);
 });
 
+test('optional alternatives [a|b] and optionals inside alternatives', (t) => {
+  const g = one('add it to [my|the] (shopping [list]|cart)');
+  for (const s of ['add it to my shopping list', 'add it to the cart', 'add it to shopping', 'add it to cart']) t.truthy(says(g, s), s);
+  t.is(says(g, 'add it to my the cart'), null);
+  t.is(says(g, 'add it to list'), null);
+});
+
 test('optional [x]: spaces around a skipped optional collapse into one', (t) => {
   const g = one('turn on [the] [kitchen] light [please]');
   for (const s of [
