@@ -149,7 +149,7 @@ test('daemon: the transcript and Hermes carry the intent; a reload with a broken
   const d = DaemonProcess.start(['run', '--config', cfg], {}, 'pipe');
   t.teardown(() => d.kill('SIGKILL'));
   await d.waitForLog(/MQTT connected/);
-  const sub = await Subscriber.connect(`mqtt://127.0.0.1:${port}`, ['earshot/s/transcript', 'hermes/nlu/intentParsed', 'hermes/intent/#']);
+  const sub = await Subscriber.connect(`mqtt://127.0.0.1:${port}`, ['earshot/s/transcript', 'hermes/nlu/#', 'hermes/intent/#']);
   t.teardown(() => sub.close());
   const feeder = new Feeder(d);
   t.teardown(() => feeder.stop());
@@ -187,6 +187,12 @@ test('daemon: the transcript and Hermes carry the intent; a reload with a broken
   await sub.until(() => sub.on('earshot/s/transcript').length === 3, 20000, 'third transcript');
   t.is(sub.json('earshot/s/transcript')[2].intent?.name, 'ShutIt');
   t.is(sub.on('hermes/intent/ShutIt').length, 1);
+  // speech outside the sentences: intent null on the transcript, intentNotRecognized for Rhasspy
+  await say('the quick brown fox jumps over the lazy dog');
+  await sub.until(() => sub.on('hermes/nlu/intentNotRecognized').length === 1, 20000, 'not recognized');
+  const last = sub.json('earshot/s/transcript').at(-1);
+  t.is(last.intent, null);
+  t.is(sub.json('hermes/nlu/intentNotRecognized')[0].input, last.text);
   await feeder.stop();
   d.kill('SIGTERM');
   t.is((await d.exit()).code, 0);

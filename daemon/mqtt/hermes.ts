@@ -30,10 +30,12 @@ export function textCaptured(t: Transcript, siteId: string, sessionId: string | 
   };
 }
 
-/** Rhasspy's NLU result for a transcript with an intent: hermes/nlu/intentParsed and
- * hermes/intent/<name>, the same payload; none without an intent. */
+/** Rhasspy's NLU result for a transcript decoded with sentences: hermes/nlu/intentParsed and
+ * hermes/intent/<name> (the same payload), or hermes/nlu/intentNotRecognized when no sentence
+ * matched; nothing without sentences. */
 export function intentMessages(t: Transcript, siteId: string, sessionId: string | null): [string, Record<string, unknown>][] {
-  if (!t.intent) return [];
+  if (t.intent === undefined) return [];
+  if (t.intent === null) return [['hermes/nlu/intentNotRecognized', { input: t.text, id: t.id, siteId, sessionId, customData: null }]];
   const { name, slots, score } = t.intent;
   const payload = {
     input: t.text,
