@@ -31,7 +31,14 @@ if ((fix)); then
 fi
 step eslint npx eslint --max-warnings 0 "${JS[@]}"
 step prettier npx prettier --log-level warn --check "${JS[@]}"
-step clang-format clang-format --dry-run -Werror "${CPP[@]}"
+clang_format_check() {  # names the files to lay out, not each line
+  local f bad=0
+  for f in "${CPP[@]}"; do
+    clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || { echo "clang-format would change $f" >&2; bad=1; }
+  done
+  return $bad
+}
+step clang-format clang_format_check
 step black black -q --check "${PY[@]}"
 step flake8 flake8 "${PY[@]}"
 step layers node --import=tsx tools/check-layers.ts
