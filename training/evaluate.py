@@ -92,6 +92,10 @@ def group_table(results: dict) -> dict:
 
 
 def load_model(path: str, device):
+    if path.endswith(".gguf"):  # a shipped file (its weights dequantized)
+        from training.export import load_gguf
+
+        return load_gguf(path).to(device).eval()
     ckpt = torch.load(path, map_location="cpu")
     model = Transducer(TransducerConfig(**ckpt["config"]))
     model.load_state_dict(expand_state(ckpt["model"]))

@@ -9,11 +9,14 @@ LOGS=/tmp/earshot_logs
 CKPT=/tmp/earshot_ckpt
 CMP='{"d_model":144,"n_layers":6,"ff_dim":576,"pred_dim":192,"joiner_dim":192}'
 case "$1" in
-  prepare)  # espeak-ng + flite speech, about 2 minutes on 16 cores; kept in /tmp while the machine stays
+  prepare)  # espeak-ng + flite speech, about 1 minute on 16 cores; kept in /tmp while the machine stays.
+            # .carry/synth.tar.xz: the Debian packages of ../shared/gpu-synthesis.md unpacked into one folder
+            # (espeak-ng's non-English dictionaries may go; every libflite*.so must stay: flite links them all)
     mkdir -p /tmp/r && tar -C /tmp/r -xJf .carry/synth.tar.xz
-    test -f $DATA/synth_train.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 26000 --engine espeak
-    test -f $DATA/synth_train_flite.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 11000 --engine flite --tag _flite --seed 21
-    test -f $DATA/synth_train_flite2.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 11000 --engine flite --tag _flite2 --seed 31
+    test -f $DATA/synth_train.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 26000 --engine espeak --processes 6 &
+    test -f $DATA/synth_train_flite.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 8000 --engine flite --tag _flite --seed 21 --processes 5 &
+    test -f $DATA/synth_train_flite2.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 8000 --engine flite --tag _flite2 --seed 31 --processes 5 &
+    wait
     touch $DATA/synth.done
     ;;
   main)     # the float BAT run (resumes /tmp/earshot_runs/bat, else starts from a carried
@@ -49,12 +52,11 @@ case "$1" in
       --out $CKPT > $LOGS/bat_ft.log 2>&1 < /dev/null &
     sleep 5
     ;;
-  watch)    # wait SECONDS, then bring back the logs, the latest weights (fp16) and the held-out voices
+  watch)    # wait SECONDS, then bring back the logs and the latest weights (fp16)
     sleep "$2"
     for f in $LOGS/*.log; do echo "== $f"; tr '\r' '\n' < $f | grep -v '^$' | tail -n 4; done
     cp $LOGS/*.log $OUT/ 2>/dev/null; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv
     for f in $CKPT/*.pt; do test -f "$f" && cp "$f" $OUT/; done
-    test -f $DATA/dev_heldout.npz && python3 -c "import numpy as np, sys; z = np.load(sys.argv[1]); np.savez_compressed(sys.argv[2], **z)" $DATA/dev_heldout.npz $OUT/dev_heldout.npz
     ;;
   synth)    # detached: the synthetic command sentences (prepare), so the call returns while it runs
     mkdir -p $LOGS && setsid nohup bash training/gpu.sh prepare > $LOGS/prepare.log 2>&1 < /dev/null &
@@ -66,8 +68,8 @@ case "$1" in
     test -f /tmp/earshot_real/real.npz || python3 -m training.real_pack unpack --carry .carry/real --out /tmp/earshot_real
     setsid nohup bash -c "while ! test -f $DATA/synth.done; do sleep 5; done; python3 -m training.train \
       --run real_ft --qat --specaug --init models/earshot-en-f32.gguf --real /tmp/earshot_real --real-share 0.5 \
-      --minutes $2 --workers 11 --lr 5e-4 --warmup 300 --anneal-from 1500 --anneal-to 2800 --lr-floor 3e-5 \
-      --max-steps 3000 --save-min 1.5 --out $CKPT" > $LOGS/real_ft.log 2>&1 < /dev/null &
+      --minutes $2 --workers 11 --lr 5e-4 --warmup 300 --anneal-from 1800 --anneal-to 3300 --lr-floor 3e-5 \
+      --max-steps 4000 --save-min 1.5 --out $CKPT" > $LOGS/real_ft.log 2>&1 < /dev/null &
     sleep 2
     ;;
   table1)
