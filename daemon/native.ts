@@ -53,7 +53,7 @@ export interface RecognizerOptions {
   hotPhrases?: HotPhrase[];
   /** decode also restricted to these sentences (DecodeResult.sentence) */
   sentences?: SentenceHandle;
-  /** hypotheses of the restricted search (default 4) */
+  /** hypotheses of the restricted search (default 8) */
   sentenceBeam?: number;
   /** log-probability per token added when the restricted search ranks hypotheses (default 0) */
   sentenceTokenBonus?: number;

@@ -20,7 +20,7 @@ struct StreamOptions {
   std::vector<std::pair<std::string, float>> hot_phrases;  // phrase, boost per token
   // Sentences: a second search restricted to them runs beside the unrestricted one.
   std::shared_ptr<const Grammar> grammar;
-  int grammar_beam = 4;
+  int grammar_beam = 8;
   float grammar_token_bonus = 0;  // Search::set_token_bonus of the restricted search
   // Shallow fusion of an n-gram model in the unrestricted search (Search::set_lm).
   std::shared_ptr<const NgramLm> lm;
