@@ -12,7 +12,7 @@ const log = childLogger('sentences');
  * unrestricted decoding much better than any sentence. */
 export const DEFAULT_MIN_SCORE = 0.5;
 
-/** Restricted search defaults (bench/sentences.ts --beam, --bonus: 8 hypotheses kept the most in-grammar sentences at under 1.5x the greedy CPU without more false matches). */
+/** Restricted search defaults, chosen with bench/sentences.ts --beam / --bonus (README, Sentences and intents). */
 export const DEFAULT_BEAM = 8;
 export const DEFAULT_TOKEN_BONUS = 0;
 
