@@ -609,10 +609,18 @@ function arcsByState(a: Automaton): { first: Int32Array; order: Int32Array } {
   return r;
 }
 
-/** The intent and slots of a normalized sentence the automaton accepts, or null. Where a sentence
+/** The intent and slots of a sentence the automaton accepts (decoded or typed text), or null. Where a sentence
  * has several readings, the one with fewer words taken by wildcards wins, then the earlier intent. */
 export function matchSentence(g: Grammar, sentence: string): Omit<IntentMatch, 'score'> | null {
-  const text = sentence.trim().replace(/\s+/g, ' ');
+  // text as a person would type it is spelled as the recognizer would ("Set 5%!" -> "set five percent")
+  let text: string;
+  try {
+    text = normalizeText(sentence, () => {
+      throw new Error('unspeakable');
+    }).trim();
+  } catch {
+    return null;
+  }
   const a = g.automaton;
   const { first, order } = arcsByState(a);
 

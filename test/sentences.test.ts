@@ -19,6 +19,8 @@ test('plain text: lower case, punctuation dropped, digits said as words', (t) =>
   t.deepEqual(says(g, "what's the time please set five timers"), { name: 'Test', slots: {} });
   t.is(says(g, 'whats the time please set five timers'), null);
   t.is(says(g, "what's the time please"), null); // a prefix is not a sentence
+  t.deepEqual(says(g, "  What's the TIME, please? Set 5 timers!"), { name: 'Test', slots: {} }); // typed text is spelled out
+  t.is(says(g, 'what’s the time € set five timers'), null);
 });
 
 test('alternatives (a|b), nested, and empty alternatives', (t) => {
