@@ -9,8 +9,9 @@ import path from 'node:path';
 import test from 'ava';
 import { decodeWithSentences, prepareSentences, type SentenceRecognizer } from '../daemon/intents.js';
 import { loadTransducer } from '../daemon/models.js';
+import { matchSentence } from '../daemon/sentences.js';
 import type { TransducerModel } from '../daemon/native.js';
-import { concat, DaemonProcess, EARSHOT, Feeder, silence, speech, writeConfig } from './helpers/daemon.js';
+import { concat, DaemonProcess, EARSHOT, Feeder, fixtureModels, silence, speech, writeConfig } from './helpers/daemon.js';
 import { freePort } from './helpers/mosquitto.js';
 import { Subscriber } from './helpers/subscriber.js';
 import { repoRoot, tmpDir } from './helpers/tmp.js';
@@ -73,6 +74,30 @@ test('a large home (500 names) decodes a command to the right one of many look-a
   );
   const area = await decode(large, 'turn on the lights in the guest bedroom');
   t.deepEqual(area.intent?.slots, { domain: 'light', area: 'guest bedroom' }, JSON.stringify(area));
+});
+
+test('whatever the model and the audio, the restricted search returns a sentence of the file or none', async (t) => {
+  // a small random model (test/fixtures/make_models.py): its outputs are arbitrary, the automaton must hold anyway
+  const random = await loadTransducer(fixtureModels().transducer);
+  // a large token bonus makes even this model finish sentences
+  const sr = prepareSentences(random, [HOME], { beam: 4, tokenBonus: 20 });
+  let sentences = 0;
+  for (let seed = 1; seed <= 6; seed++) {
+    let x = seed;
+    const noise = Float32Array.from(
+      { length: 16000 * (1 + (seed % 3)) },
+      () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5) * 0.3,
+    );
+    for (const audio of [noise, concat(silence(0.2), speech('open the garage door'))]) {
+      const r = await decodeWithSentences(random, sr, audio);
+      if (!r.result.sentence) continue;
+      sentences++;
+      t.truthy(matchSentence(sr.grammar, r.result.sentence.text), r.result.sentence.text);
+      t.true(r.result.sentence.score > 0 && r.result.sentence.score <= 1);
+    }
+  }
+  t.true(sentences > 0, 'no sentence at all');
+  random.dispose();
 });
 
 test('the engine refuses an automaton with a character the model cannot spell, and a malformed one', (t) => {
