@@ -33,7 +33,7 @@ from training.earshot.tokens import TOKENS
 from training.export import export_transducer
 from training import pvad_export
 from training.tests.test_engine_parity import cmvn_of, round_fp16_inputs, speech
-from training.tests.greedy_margin import logit_lattice, path_margin
+from training.earshot.greedy_margin import logit_lattice, path_margin
 out = sys.argv[2]
 torch.manual_seed(0)
 wave = speech()

@@ -27,7 +27,7 @@ from training.earshot.tokens import TOKENS
 from training.earshot.pvad import PersonalVad, SpeakerEncoder
 from training import pvad_export
 from training.export import export_transducer, transducer_tensors
-from training.tests.greedy_margin import logit_lattice, path_deficit
+from training.earshot.greedy_margin import logit_lattice, path_deficit
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ADDON = os.path.join(REPO, "build", "Release", "earshot.node")

@@ -4,7 +4,8 @@ import unittest
 
 import torch
 
-from training.tests.greedy_margin import greedy_deficit, path_deficit, path_margin
+from training.earshot.greedy_margin import greedy_deficit, logit_lattice, path_deficit, path_margin, texts_within
+from training.earshot.model import Transducer, TransducerConfig
 
 
 def lattice(rows):
@@ -44,6 +45,43 @@ class GreedyMarginTest(unittest.TestCase):
             path_deficit(lg[:, :3], [(1, 0), (1, 0)], max_symbols=1)
         with self.assertRaisesRegex(ValueError, "non-decreasing"):
             path_deficit(lg[:, :2], [(1, 3)])
+
+
+
+class TextsWithinTest(unittest.TestCase):
+    """texts_within on a small random model whose decisions include near-ties."""
+
+    @classmethod
+    def setUpClass(cls):
+        torch.manual_seed(0)
+        cfg = TransducerConfig(d_model=32, n_layers=1, n_heads=2, ff_dim=64, conv_kernel=3, pred_dim=16,
+                               joiner_dim=32, chunk_frames=4, left_context_frames=8, has_cif=False)
+        cls.model = Transducer(cfg).eval()
+        with torch.no_grad():  # logits spread out, tokens as well as blanks, a few near-ties
+            cls.model.joiner.out.weight.mul_(12.0)
+            cls.model.joiner.out.bias.mul_(12.0)
+            cls.model.joiner.out.bias[0] += 4.0
+            cls.enc = torch.randn(1, 40, 32)
+            cls.greedy = tuple(t for t, _ in cls.model.greedy(cls.enc, torch.tensor([40]))[0])
+
+    def test_eps_zero_is_greedy(self):
+        self.assertGreater(len(self.greedy), 3)
+        self.assertEqual(texts_within(self.model, self.enc[0], 0.0), {self.greedy})
+
+    def test_every_text_needs_at_most_eps_and_the_set_grows(self):
+        small, large = texts_within(self.model, self.enc[0], 0.05), texts_within(self.model, self.enc[0], 0.15)
+        self.assertIn(self.greedy, small)
+        self.assertLessEqual(small, large)
+        self.assertGreater(len(large), 1)
+        for text in large:
+            need = greedy_deficit(logit_lattice(self.model, self.enc[0], text), text)
+            self.assertLessEqual(need, 0.15 + 1e-6)
+            if text not in small:
+                self.assertGreater(need, 0.05 - 1e-6)
+
+    def test_a_blow_up_is_refused(self):
+        with self.assertRaisesRegex(ValueError, "more than 3 texts"):
+            texts_within(self.model, self.enc[0], 1.0, max_texts=3)
 
 
 if __name__ == "__main__":

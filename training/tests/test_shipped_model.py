@@ -16,7 +16,7 @@ import torch
 from training.earshot import tokens as tok
 from training.earshot.features import fbank_batch
 from training.export import load_gguf
-from training.tests.greedy_margin import greedy_deficit, logit_lattice
+from training.earshot.greedy_margin import greedy_deficit, logit_lattice
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODEL = os.path.join(ROOT, "models", "earshot-en-int4.gguf")

@@ -4,7 +4,8 @@ A greedy decode is a chain of argmaxes; where two choices are within float noise
 rounding (a Q8_0 step flipped by a different summation order) takes the other branch and the text
 changes. The tests therefore ask how large a tolerance `eps` makes a transcript a greedy decode,
 when any choice within `eps` of the best may be taken: 0 when plain greedy gives it, small at a
-near-tie, large when the model prefers something else."""
+near-tie, large when the model prefers something else (greedy_deficit, path_deficit); and
+make_sample.py keeps only commands whose decode wins every decision by a margin (path_margin)."""
 import numpy as np
 import torch
 
@@ -104,3 +105,42 @@ def path_margin(logits: torch.Tensor, path, blank: int = 0, max_symbols: int = 3
         if len(tokens) < max_symbols:
             least = min(least, lead(t, u, blank))
     return float(least)
+
+
+def texts_within(model, enc: torch.Tensor, eps: float, max_symbols: int = 3, max_texts: int = 1000):
+    """The texts (token-id tuples) greedy decoding of one utterance (`enc` [T, D]) can give when each
+    argmax may take any choice within `eps` logits of the best. A near-tie that only moves a token
+    by a frame leaves the text alone, so this, not path_margin, says whether rounding can change a
+    transcript. eps = 0 gives greedy's own text (and any exact tie's)."""
+    blank, ctx = model.blank, model.cfg.pred_context
+    preds = {}
+
+    def pred(hist):
+        if hist not in preds:
+            preds[hist] = model.joiner.pred(model.predictor(torch.tensor([[list(hist)]])))[0, 0]
+        return preds[hist]
+
+    with torch.no_grad():
+        enc_proj = model.joiner.enc(enc)
+        texts = {()}
+        for t in range(enc.shape[0]):
+            after, todo, seen = set(), [(text, 0) for text in texts], set()
+            while todo:
+                text, k = todo.pop()
+                if (text, k) in seen:
+                    continue
+                seen.add((text, k))
+                if k == max_symbols:  # greedy moves on after max_symbols tokens without a look
+                    after.add(text)
+                    continue
+                hist = tuple(([blank] * ctx + list(text))[-ctx:])
+                logits = model.joiner.out(torch.tanh(enc_proj[t] + pred(hist)))
+                for c in torch.nonzero(logits >= logits.max() - eps).flatten().tolist():
+                    if c == blank:
+                        after.add(text)
+                    else:
+                        todo.append((text + (c,), k + 1))
+            if len(after) > max_texts:
+                raise ValueError(f"more than {max_texts} texts within {eps} logits by frame {t}")
+            texts = after
+    return texts
