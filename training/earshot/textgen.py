@@ -244,7 +244,7 @@ class TextGenerator:
         p = self.c(PEOPLE)
         return self.polite(self.c([
             f"call {p}", f"call {p} on {self.c(['mobile', 'speaker', 'their cell'])}", f"text {p}",
-            f"send a message to {p} saying {self.c(['i am on my way', 'running late', 'call me back', 'see you soon', 'dinner is ready', 'i love you'])}",
+            f"send a message to {p} saying {self.c(['i am on my way', 'running late', 'call me back', 'see you soon', 'dinner is ready', 'i love you'])}",  # noqa: E501
             "read my messages", f"dial {self.phone()}", f"call {self.phone()}", "hang up", "answer the call",
             "redial", f"reply {self.c(['yes', 'no', 'ok', 'on my way'])}",
         ]))
