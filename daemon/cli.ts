@@ -13,7 +13,7 @@ import mqtt from 'mqtt';
 import { readWav16kMono } from './audio/wav.js';
 import { ConfigError, loadConfig, redactedConfig, type ConfigOverrides } from './config.js';
 import { Daemon } from './daemon.js';
-import { enroll } from './enroll.js';
+import { enroll, GOOD_SPEECH_SECONDS, MIN_SPEECH_SECONDS } from './enroll.js';
 import { logger, setLogLevel } from './log.js';
 import { checkHotPhrases, loadPvad, loadSpeakerEncoder, loadTransducer } from './models.js';
 import { lmLines } from './lm.js';
@@ -129,11 +129,11 @@ export function buildProgram(): Command {
 
   program
     .command('enroll')
-    .description('make a speaker profile from recordings (at least ~10 s of speech in total)')
+    .description(`make a speaker profile from recordings (at least ${MIN_SPEECH_SECONDS} s of speech in total, ${GOOD_SPEECH_SECONDS} s or more is better)`)
     .requiredOption('--out <profile.json>', 'where to write the profile')
     .option('--name <name>', 'speaker name (default: the profile file name)')
     .option('--config <file>', 'YAML configuration file (model paths)')
-    .option('--min-speech <seconds>', 'speech needed', (v) => Number(v), 10)
+    .option('--min-speech <seconds>', 'speech needed', (v) => Number(v), MIN_SPEECH_SECONDS)
     .argument('<files...>')
     .action(async (files: string[], o: { out: string; name?: string; config?: string; minSpeech: number }) => {
       const cfg = loadConfig(o.config);
@@ -141,8 +141,11 @@ export function buildProgram(): Command {
       const [pvad, encoder] = await Promise.all([loadPvad(cfg.models.pvad), loadSpeakerEncoder(cfg.models.speaker_encoder)]);
       const res = await enroll(recordings, pvad, encoder, { minSpeechSeconds: o.minSpeech, threshold: cfg.vad.threshold });
       const name = o.name ?? path.basename(o.out).replace(/\.json$/i, '');
-      saveProfile(o.out, makeProfile(name, res.embedding, encoder, res.speechSeconds, files));
-      process.stderr.write(`enrolled "${name}": ${res.speechSeconds.toFixed(1)} s of speech from ${files.length} file(s) -> ${o.out}\n`);
+      saveProfile(o.out, makeProfile(name, res.embedding, encoder, res.speechSeconds, files, res.quality));
+      process.stderr.write(
+        `enrolled "${name}": ${res.speechSeconds.toFixed(1)} s of speech from ${files.length} file(s), consistency ${res.quality.consistency.toFixed(2)} -> ${o.out}\n`,
+      );
+      for (const a of res.quality.advice) process.stderr.write(`note: ${a}\n`);
     });
 
   program

@@ -11,7 +11,7 @@ import type { AudioSource, MicState } from './audio/source.js';
 import { StdinSource } from './audio/stdin-source.js';
 import { SAMPLE_RATE } from './audio/wav.js';
 import { loadConfig, type Config, type ConfigOverrides } from './config.js';
-import { enroll } from './enroll.js';
+import { enroll, MIN_SPEECH_SECONDS } from './enroll.js';
 import { childLogger, setLogLevel } from './log.js';
 import { checkHotPhrases, loadPvad, loadSpeakerEncoder, loadTransducer, pvadEmbedDim, pvadSpeakerEncoderName, type LoadedSpeakerEncoder } from './models.js';
 import type { PvadModel, TransducerModel } from './native.js';
@@ -433,11 +433,12 @@ export class Daemon {
     }
     void (async () => {
       try {
-        const res = await enroll([audio], this.models.pvad, this.models.speakerEncoder!, { minSpeechSeconds: Math.min(10, (e.need / SAMPLE_RATE) * 0.6), threshold: this.cfg.vad.threshold });
+        const res = await enroll([audio], this.models.pvad, this.models.speakerEncoder!, { minSpeechSeconds: Math.min(MIN_SPEECH_SECONDS, (e.need / SAMPLE_RATE) * 0.6), threshold: this.cfg.vad.threshold });
         const file = path.join(this.profileDir(this.cfg), `${e.name}.json`);
-        saveProfile(file, makeProfile(e.name, res.embedding, this.models.speakerEncoder!, res.speechSeconds, ['live']));
-        log.info({ name: e.name, file, speech_s: res.speechSeconds }, 'enrolled');
-        this.link.publishVolatile(this.link.topics.enrollResult, { ok: true, name: e.name, speech_seconds: res.speechSeconds, file }, 1);
+        saveProfile(file, makeProfile(e.name, res.embedding, this.models.speakerEncoder!, res.speechSeconds, ['live'], res.quality));
+        log.info({ name: e.name, file, speech_s: res.speechSeconds, consistency: res.quality.consistency, advice: res.quality.advice }, 'enrolled');
+        const { consistency, advice } = res.quality;
+        this.link.publishVolatile(this.link.topics.enrollResult, { ok: true, name: e.name, speech_seconds: res.speechSeconds, file, consistency, advice }, 1);
         this.rebuildPipeline(this.cfg);
         this.publishDetail();
       } catch (err) {

@@ -1,10 +1,38 @@
 // Enrollment: find the speech in a few recordings with the pVAD run as a plain VAD (no
-// embedding), require enough of it, and embed it with the speaker encoder.
+// embedding), require enough of it, embed it with the speaker encoder and rate the result.
 import type { LoadedSpeakerEncoder } from './models.js';
 import type { PvadModel } from './native.js';
 import { SAMPLE_RATE } from './audio/wav.js';
+import { cosine, l2normalize } from './profiles.js';
 
 const FRAME = SAMPLE_RATE / 100;
+
+/** Speech needed by default; below about 5 s the speaker encoder's errors grow quickly (models/PVAD_CARD.md). */
+export const MIN_SPEECH_SECONDS = 5;
+/** Below this much speech the profile works, but more speech would lower the speaker EER (card: EER against enrollment length). */
+export const GOOD_SPEECH_SECONDS = 10;
+/** The quality figure cuts the speech into pieces this long: the length of a short command. */
+export const QUALITY_PIECE_SECONDS = 2;
+/**
+ * Below this agreement between the pieces the recording probably holds noise, a far microphone or
+ * another voice. Set from training speakers only (bench/enroll_length.ts --split train: the 2nd
+ * percentile of single-speaker enrollments of 5 s: 0.447; two voices: median 0.53); dev speakers never tune it.
+ */
+export const MIN_CONSISTENCY = 0.45;
+
+export interface EnrollmentQuality {
+  /** seconds of speech the embedding was made from */
+  speech_seconds: number;
+  /** QUALITY_PIECE_SECONDS pieces of the speech that were compared */
+  pieces: number;
+  /**
+   * mean cosine of each piece's embedding with the embedding of all the other pieces: about how well
+   * a short command of this speaker will match the profile (same speaker, same room: 0.6-0.9)
+   */
+  consistency: number;
+  /** what would make a better profile; empty when nothing would */
+  advice: string[];
+}
 
 export class EnrollmentError extends Error {
   constructor(message: string) {
@@ -46,7 +74,7 @@ export async function enroll(
   pvad: PvadModel,
   encoder: LoadedSpeakerEncoder,
   opts: EnrollOptions,
-): Promise<{ embedding: Float32Array; speechSeconds: number; audioSeconds: number }> {
+): Promise<{ embedding: Float32Array; speechSeconds: number; audioSeconds: number; quality: EnrollmentQuality }> {
   const audioSeconds = recordings.reduce((s, r) => s + r.length, 0) / SAMPLE_RATE;
   const parts: Float32Array[] = [];
   for (const r of recordings) parts.push(await speechOf(pvad, r, opts.threshold));
@@ -68,6 +96,37 @@ export async function enroll(
     all.set(p, o);
     o += p.length;
   }
-  const embedding = await encoder.encoder.embed(all);
-  return { embedding, speechSeconds, audioSeconds };
+  const { embedding, quality } = await embedSpeech(all, encoder);
+  return { embedding, speechSeconds, audioSeconds, quality };
+}
+
+/**
+ * The profile embedding of enrollment speech (speechOf's output) and its quality: the speech is cut
+ * into QUALITY_PIECE_SECONDS pieces, each piece is embedded and compared with the embedding of the
+ * other pieces. Same speaker throughout and a quiet room give high agreement; noise, reverberation
+ * or a second voice lower it. At least 2 pieces (shorter ones when there is less than 4 s).
+ */
+export async function embedSpeech(speech: Float32Array, encoder: LoadedSpeakerEncoder): Promise<{ embedding: Float32Array; quality: EnrollmentQuality }> {
+  if (speech.length < SAMPLE_RATE) throw new EnrollmentError(`too little speech to embed: ${(speech.length / SAMPLE_RATE).toFixed(1)} s`);
+  const embedding = await encoder.encoder.embed(speech);
+  const n = Math.max(2, Math.floor(speech.length / (QUALITY_PIECE_SECONDS * SAMPLE_RATE)));
+  const size = Math.floor(speech.length / n);
+  const pieces: Float32Array[] = [];
+  for (let i = 0; i < n; i++) pieces.push(await encoder.encoder.embed(speech.subarray(i * size, (i + 1) * size)));
+  const sum = new Float32Array(embedding.length);
+  for (const p of pieces) for (let k = 0; k < sum.length; k++) sum[k] += p[k];
+  let agree = 0;
+  for (const p of pieces) agree += cosine(p, l2normalize(sum.map((x, k) => x - p[k])));
+  const consistency = agree / n;
+  const speechSeconds = speech.length / SAMPLE_RATE;
+  const advice: string[] = [];
+  if (speechSeconds < GOOD_SPEECH_SECONDS) {
+    advice.push(`more speech would help: ${speechSeconds.toFixed(1)} s of speech; ${GOOD_SPEECH_SECONDS} s or more makes the speaker match more reliable`);
+  }
+  if (consistency < MIN_CONSISTENCY) {
+    advice.push(
+      `the speech does not sound like one voice throughout (consistency ${consistency.toFixed(2)}, expected ${MIN_CONSISTENCY} or more): record again close to the microphone, in a quiet room, with only this speaker talking`,
+    );
+  }
+  return { embedding, quality: { speech_seconds: Math.round(speechSeconds * 100) / 100, pieces: n, consistency: Math.round(consistency * 1000) / 1000, advice } };
 }

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import type { EnrollmentQuality } from './enroll.js';
 import type { LoadedSpeakerEncoder } from './models.js';
 
 export const PROFILE_FORMAT = 'earshot-speaker-profile';
@@ -16,6 +17,15 @@ const profileFileSchema = z
     model: z.object({ name: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
     speech_seconds: z.number().nonnegative(),
     embedding: z.array(z.number().finite()).min(8),
+    // profiles enrolled before the quality figure existed have none
+    quality: z
+      .object({
+        speech_seconds: z.number().nonnegative(),
+        pieces: z.number().int().positive(),
+        consistency: z.number().min(-1).max(1),
+        advice: z.array(z.string()),
+      })
+      .optional(),
   })
   .passthrough();
 
@@ -54,7 +64,14 @@ export function cosine(a: Float32Array, b: Float32Array): number {
   return na && nb ? dot / Math.sqrt(na * nb) : 0;
 }
 
-export function makeProfile(name: string, embedding: Float32Array, encoder: LoadedSpeakerEncoder, speechSeconds: number, sources: string[]): ProfileFile {
+export function makeProfile(
+  name: string,
+  embedding: Float32Array,
+  encoder: LoadedSpeakerEncoder,
+  speechSeconds: number,
+  sources: string[],
+  quality?: EnrollmentQuality,
+): ProfileFile {
   return {
     format: PROFILE_FORMAT,
     version: 1,
@@ -64,6 +81,7 @@ export function makeProfile(name: string, embedding: Float32Array, encoder: Load
     speech_seconds: Math.round(speechSeconds * 100) / 100,
     embedding: Array.from(l2normalize(embedding), (x) => Math.round(x * 1e6) / 1e6),
     sources: sources.map((s) => path.basename(s)),
+    ...(quality ? { quality } : {}),
   };
 }
 
