@@ -48,7 +48,9 @@ function arg(name: string, def: string): string {
 
 /** 16 kHz mono float samples of any file sox reads (WAV, FLAC, Ogg Vorbis). */
 function decode(file: string): Float32Array {
-  const raw = execFileSync('sox', [file, '-t', 'raw', '-e', 'floating-point', '-b', '32', '-r', '16000', '-c', '1', '-'], { maxBuffer: 1 << 28 });
+  const raw = execFileSync('sox', [file, '-t', 'raw', '-e', 'floating-point', '-b', '32', '-r', '16000', '-c', '1', '-'], {
+    maxBuffer: 1 << 28,
+  });
   return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4).slice();
 }
 
@@ -86,12 +88,18 @@ async function main(): Promise<void> {
   const maxSpeakers = Number(arg('--max-speakers', split === 'train' ? '60' : '100000'));
   const out = arg('--out', path.join(repoRoot, 'runs', `enroll-length-${split}.json`));
   const cfg = loadConfig(undefined);
-  const [pvad, encoder] = await Promise.all([loadPvad(path.join(repoRoot, 'models', 'pvad.gguf')), loadSpeakerEncoder(path.join(repoRoot, 'models', 'spkenc.gguf'))]);
+  const [pvad, encoder] = await Promise.all([
+    loadPvad(path.join(repoRoot, 'models', 'pvad.gguf')),
+    loadSpeakerEncoder(path.join(repoRoot, 'models', 'spkenc.gguf')),
+  ]);
 
   // speaker -> files, in manifest order; the split column decides who is in
   const speakers = new Map<string, { corpus: string; files: string[] }>();
   for (const corpus of CORPORA) {
-    const [head, ...rows] = fs.readFileSync(path.join(data, corpus, 'manifest.tsv'), 'utf8').trim().split('\n');
+    const [head, ...rows] = fs
+      .readFileSync(path.join(data, corpus, 'manifest.tsv'), 'utf8')
+      .trim()
+      .split('\n');
     const col = Object.fromEntries(head.split('\t').map((c, i) => [c, i]));
     for (const line of rows) {
       const r = line.split('\t');
@@ -143,9 +151,12 @@ async function main(): Promise<void> {
       testSpeech = all.subarray(all.length - TEST_SPEECH);
     }
     const tests: Float32Array[] = [];
-    for (let o = 0; o + PIECE <= testSpeech.length && tests.length < MAX_PIECES; o += PIECE) tests.push(await encoder.encoder.embed(testSpeech.subarray(o, o + PIECE)));
+    for (let o = 0; o + PIECE <= testSpeech.length && tests.length < MAX_PIECES; o += PIECE)
+      tests.push(await encoder.encoder.embed(testSpeech.subarray(o, o + PIECE)));
     spks.push({ key, enrollSpeech, tests });
-    process.stderr.write(`${key}: ${(total / SAMPLE_RATE).toFixed(1)} s speech, enrollment ${(enrollSpeech.length / SAMPLE_RATE).toFixed(1)} s, ${tests.length} test pieces\n`);
+    process.stderr.write(
+      `${key}: ${(total / SAMPLE_RATE).toFixed(1)} s speech, enrollment ${(enrollSpeech.length / SAMPLE_RATE).toFixed(1)} s, ${tests.length} test pieces\n`,
+    );
   }
 
   const pieces = spks.flatMap((s) => s.tests.map((e) => ({ key: s.key, e })));
@@ -175,7 +186,13 @@ async function main(): Promise<void> {
         for (const p of pieces) (p.key === k ? tgt : oth).push(cosine(e, p.e));
       }
     }
-    return { speakers: who.length, enrollments, target_trials: tgt.length, other_trials: oth.length, eer: tgt.length && oth.length ? eer(tgt, oth) : null };
+    return {
+      speakers: who.length,
+      enrollments,
+      target_trials: tgt.length,
+      other_trials: oth.length,
+      eer: tgt.length && oth.length ? eer(tgt, oth) : null,
+    };
   };
   // two voices: half the speech of one speaker, half of the next one's (10 s in all)
   const mixedConsistency: number[] = [];
@@ -189,15 +206,35 @@ async function main(): Promise<void> {
     split,
     speakers: spks.length,
     test_pieces: pieces.length,
-    by_corpus: Object.fromEntries(CORPORA.map((c) => [c, { speakers: spks.filter((s) => s.key.startsWith(c + '/')).length, enrolled_5s: [...enrolled.get(5)!.keys()].filter((k) => k.startsWith(c + '/')).length }])),
+    by_corpus: Object.fromEntries(
+      CORPORA.map((c) => [
+        c,
+        {
+          speakers: spks.filter((s) => s.key.startsWith(c + '/')).length,
+          enrolled_5s: [...enrolled.get(5)!.keys()].filter((k) => k.startsWith(c + '/')).length,
+        },
+      ]),
+    ),
     lengths: Object.fromEntries(
       LENGTHS.map((L) => {
         const cons = [...enrolled.get(L)!.values()].flat().map((v) => v.consistency);
-        return [`${L}s`, { all: score(L, [...enrolled.get(L)!.keys()]), common: score(L, common), consistency: { p02: quantile(cons, 0.02), p10: quantile(cons, 0.1), p50: quantile(cons, 0.5) } }];
+        return [
+          `${L}s`,
+          {
+            all: score(L, [...enrolled.get(L)!.keys()]),
+            common: score(L, common),
+            consistency: { p02: quantile(cons, 0.02), p10: quantile(cons, 0.1), p50: quantile(cons, 0.5) },
+          },
+        ];
       }),
     ),
     common_speakers: common,
-    two_voices_consistency: { n: mixedConsistency.length, p50: quantile(mixedConsistency, 0.5), p90: quantile(mixedConsistency, 0.9), p98: quantile(mixedConsistency, 0.98) },
+    two_voices_consistency: {
+      n: mixedConsistency.length,
+      p50: quantile(mixedConsistency, 0.5),
+      p90: quantile(mixedConsistency, 0.9),
+      p98: quantile(mixedConsistency, 0.98),
+    },
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
