@@ -199,19 +199,45 @@ def plot_emissions(models, sets, device, path, n=4):
     fig.savefig(path, dpi=110)
 
 
+def dump_sets(sets: dict, folder: str) -> None:
+    """Each item as <folder>/<set>/<n>.wav (16 kHz int16) and a row of <folder>/manifest.tsv:
+    set, file, text, end of speech (s), speaker."""
+    import wave
+
+    rows = []
+    for name, items in sets.items():
+        os.makedirs(os.path.join(folder, name), exist_ok=True)
+        for n, (y, text, end, speaker) in enumerate(items):
+            rel = f"{name}/{n:04d}.wav"
+            with wave.open(os.path.join(folder, rel), "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(SR)
+                w.writeframes(np.clip(np.round(y * 32768), -32768, 32767).astype(np.int16).tobytes())
+            rows.append(f"{name}\t{rel}\t{text}\t{end:.3f}\t{speaker}\n")
+    with open(os.path.join(folder, "manifest.tsv"), "w", encoding="utf-8") as f:
+        f.write("set\tfile\ttext\tend_s\tspeaker\n" + "".join(rows))
+    print(f"{len(rows)} recordings in {len(sets)} sets -> {folder}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", action="append", required=True, help="name=checkpoint[:int4]")
+    ap.add_argument("--model", action="append", default=[], help="name=checkpoint[:int4]")
     ap.add_argument("--data", default="/tmp/earshot_data", help="folder with dev_heldout.npz (synthetic voices)")
     ap.add_argument("--real", default="runs/real_dev", help="real_pack store with the dev rows")
     ap.add_argument("--out", required=True)
     ap.add_argument("--chunk", type=int, default=None, help="decoding chunk (default: the model's)")
     ap.add_argument("--left", type=int, default=None, help="attention left context (default: the model's)")
+    ap.add_argument("--dump", default=None, help="write the dev sets as WAV files + manifest.tsv to this folder "
+                    "(for the engine's figures: bench/dev_wer.ts) and exit")
     ap.add_argument("--plot", default=None, help="PNG of emission times (first two models)")
     ap.add_argument("--sets", default="", help="comma-separated set names (default: all there are)")
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     sets = {k: v for k, v in dev_sets(args.data, args.real).items() if not args.sets or k in args.sets.split(",")}
+    if args.dump:
+        dump_sets(sets, args.dump)
+        return
     models, results, hyps = {}, {}, {}
     for spec in args.model:
         name, path = spec.split("=", 1)
