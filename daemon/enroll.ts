@@ -3,7 +3,9 @@
 import type { LoadedSpeakerEncoder } from './models.js';
 import type { PvadModel } from './native.js';
 import { SAMPLE_RATE } from './audio/wav.js';
-import { cosine, l2normalize } from './profiles.js';
+import { cosine, l2normalize, type EnrollmentQuality } from './profiles.js';
+
+export type { EnrollmentQuality };
 
 const FRAME = SAMPLE_RATE / 100;
 
@@ -19,20 +21,6 @@ export const QUALITY_PIECE_SECONDS = 2;
  * percentile of single-speaker enrollments of 5 s: 0.447; two voices: median 0.53); dev speakers never tune it.
  */
 export const MIN_CONSISTENCY = 0.45;
-
-export interface EnrollmentQuality {
-  /** seconds of speech the embedding was made from */
-  speech_seconds: number;
-  /** QUALITY_PIECE_SECONDS pieces of the speech that were compared */
-  pieces: number;
-  /**
-   * mean cosine of each piece's embedding with the embedding of all the other pieces: about how well
-   * a short command of this speaker will match the profile (same speaker, same room: 0.6-0.9)
-   */
-  consistency: number;
-  /** what would make a better profile; empty when nothing would */
-  advice: string[];
-}
 
 export class EnrollmentError extends Error {
   constructor(message: string) {

@@ -3,10 +3,24 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type { EnrollmentQuality } from './enroll.js';
 import type { LoadedSpeakerEncoder } from './models.js';
 
 export const PROFILE_FORMAT = 'earshot-speaker-profile';
+
+/** How well an enrollment's speech hangs together (daemon/enroll.ts rates it; the profile keeps it). */
+export interface EnrollmentQuality {
+  /** seconds of speech the embedding was made from */
+  speech_seconds: number;
+  /** pieces of the speech (enroll.ts QUALITY_PIECE_SECONDS long) that were compared */
+  pieces: number;
+  /**
+   * mean cosine of each piece's embedding with the embedding of all the other pieces: about how well
+   * a short command of this speaker will match the profile (same speaker, same room: 0.6-0.9)
+   */
+  consistency: number;
+  /** what would make a better profile; empty when nothing would */
+  advice: string[];
+}
 
 const profileFileSchema = z
   .object({
