@@ -42,8 +42,10 @@ def word_errors(ref: str, hyp: str) -> int:
 
 
 # The dev table's groups (issue 15): words and digits, and read sentences, all by dev speakers.
-GROUPS = {"words": ["speech-commands", "fsdd"],
-          "sentences": ["librispeech-speakers", "cmu-arctic", "common-voice-en", "vctk"]}
+GROUPS = {
+    "words": ["speech-commands", "fsdd"],
+    "sentences": ["librispeech-speakers", "cmu-arctic", "common-voice-en", "vctk"],
+}
 
 
 def place(nr, x, noise_db=None):
@@ -108,7 +110,7 @@ def decode(model, items, device, chunk=None, batch=64, left=None):
     order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
     out = [None] * len(items)
     for s in range(0, len(order), batch):
-        idx = order[s: s + batch]
+        idx = order[s : s + batch]
         lens = torch.tensor([len(items[i][0]) for i in idx])
         waves = torch.zeros(len(idx), int(lens.max()))
         for k, i in enumerate(idx):
@@ -126,19 +128,31 @@ def paired_latency(hyps_by_model, sets):
     set favours the weaker model, whose correct set is the short, easy utterances)."""
     out = {}
     for name, items in sets.items():
-        both = [i for i, it in enumerate(items)
-                if all(h[name][i][1] and h[name][i][0] == it[1] for h in hyps_by_model.values())]
+        both = [
+            i
+            for i, it in enumerate(items)
+            if all(h[name][i][1] and h[name][i][0] == it[1] for h in hyps_by_model.values())
+        ]
         out[name] = {"utterances": len(both)}
         for model, hyps in hyps_by_model.items():
             lat = [(hyps[name][i][1][-1] + 1) * FRAME_S - items[i][2] for i in both]
             out[name][model] = {
-                "mean_last_emission_s": float(np.mean([(hyps[name][i][1][-1] + 1) * FRAME_S for i in both])) if both else None,
+                "mean_last_emission_s": float(np.mean([(hyps[name][i][1][-1] + 1) * FRAME_S for i in both]))
+                if both
+                else None,
                 "last_minus_end_mean_s": float(np.mean(lat)) if lat else None,
                 "last_minus_end_p50_s": float(np.percentile(lat, 50)) if lat else None,
-                "last_minus_end_p90_s": float(np.percentile(lat, 90)) if lat else None}
-        print(f"  paired {name}: {len(both)} utterances " + ", ".join(
-            f"{m} p50 {v['last_minus_end_p50_s']} p90 {v['last_minus_end_p90_s']}"
-            for m, v in out[name].items() if m != "utterances"), flush=True)
+                "last_minus_end_p90_s": float(np.percentile(lat, 90)) if lat else None,
+            }
+        print(
+            f"  paired {name}: {len(both)} utterances "
+            + ", ".join(
+                f"{m} p50 {v['last_minus_end_p50_s']} p90 {v['last_minus_end_p90_s']}"
+                for m, v in out[name].items()
+                if m != "utterances"
+            ),
+            flush=True,
+        )
     return out
 
 
@@ -158,7 +172,10 @@ def evaluate(model, sets, device, chunk=None, left=None, keep=None):
             v[0] += word_errors(it[1], h)
             v[1] += len(it[1].split())
         res[name] = {
-            "wer": errors / max(1, words), "errors": errors, "words": words, "utterances": len(items),
+            "wer": errors / max(1, words),
+            "errors": errors,
+            "words": words,
+            "utterances": len(items),
             "wer_by_voice": {v: e / max(1, n) for v, (e, n) in by_voice.items()},
             "mean_last_emission_s": float(np.mean(last)) if last else None,
             "last_minus_end_p50_s": float(np.percentile(lat, 50)) if lat else None,
@@ -166,14 +183,18 @@ def evaluate(model, sets, device, chunk=None, left=None, keep=None):
             "mean_last_minus_end_s": float(np.mean(lat)) if lat else None,
             "errors_sample": [(it[1], h) for it, (h, _) in zip(items, hyps) if h != it[1]][:8],
         }
-        print(f"  {name}: WER {100 * res[name]['wer']:.2f}% ({errors}/{words}), last-end p50 "
-              f"{res[name]['last_minus_end_p50_s']} p90 {res[name]['last_minus_end_p90_s']}", flush=True)
+        print(
+            f"  {name}: WER {100 * res[name]['wer']:.2f}% ({errors}/{words}), last-end p50 "
+            f"{res[name]['last_minus_end_p50_s']} p90 {res[name]['last_minus_end_p90_s']}",
+            flush=True,
+        )
     return res
 
 
 def plot_emissions(models, sets, device, path, n=4):
     """Token emission times of a few held-out utterances for each model (the BAT paper's Fig. 4)."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -228,8 +249,12 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--chunk", type=int, default=None, help="decoding chunk (default: the model's)")
     ap.add_argument("--left", type=int, default=None, help="attention left context (default: the model's)")
-    ap.add_argument("--dump", default=None, help="write the dev sets as WAV files + manifest.tsv to this folder "
-                    "(for the engine's figures: bench/dev_wer.ts) and exit")
+    ap.add_argument(
+        "--dump",
+        default=None,
+        help="write the dev sets as WAV files + manifest.tsv to this folder "
+        "(for the engine's figures: bench/dev_wer.ts) and exit",
+    )
     ap.add_argument("--plot", default=None, help="PNG of emission times (first two models)")
     ap.add_argument("--sets", default="", help="comma-separated set names (default: all there are)")
     args = ap.parse_args()

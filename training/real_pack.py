@@ -31,8 +31,18 @@ import numpy as np
 SR = 16000
 GAP = int(0.1 * SR)
 # Folders of transcribed speech (augment/ holds noises and rooms).
-CORPORA = ["speech-commands", "librispeech-speakers", "librispeech-train", "vctk", "common-voice-en",
-           "cmu-arctic", "fsdd", "audiomnist", "klettres-en", "ktuberling-en"]
+CORPORA = [
+    "speech-commands",
+    "librispeech-speakers",
+    "librispeech-train",
+    "vctk",
+    "common-voice-en",
+    "cmu-arctic",
+    "fsdd",
+    "audiomnist",
+    "klettres-en",
+    "ktuberling-en",
+]
 # Phoneme drills of klettres are sounds, not words; ktuberling's sound ids as spoken.
 SKIP = {"aw", "ch", "th"}
 SPOKEN = {"palmtree": "palm tree", "fallingstar": "falling star", "brocolli": "broccoli", "sphynx": "sphinx"}
@@ -106,8 +116,10 @@ def write_wav(path: str, x: np.ndarray) -> None:
 def read_wav_int16(path: str) -> np.ndarray:
     with wave.open(path, "rb") as w:
         if w.getframerate() != SR or w.getsampwidth() != 2 or w.getnchannels() != 1:
-            raise ValueError(f"{path}: expected 16 kHz 16-bit mono, got {w.getframerate()} Hz, "
-                             f"{8 * w.getsampwidth()} bit, {w.getnchannels()} channels")
+            raise ValueError(
+                f"{path}: expected 16 kHz 16-bit mono, got {w.getframerate()} Hz, "
+                f"{8 * w.getsampwidth()} bit, {w.getnchannels()} channels"
+            )
         return np.frombuffer(w.readframes(w.getnframes()), np.int16)
 
 
@@ -131,7 +143,7 @@ def pack(args) -> None:
     for deb in OPUS_DEBS:
         if not glob.glob(os.path.join(args.out, f"{deb}_*.deb")):
             subprocess.run(["apt-get", "download", deb], cwd=args.out, check=True, stdout=subprocess.DEVNULL)
-    size = sum(os.path.getsize(f) for f in glob.glob(os.path.join(args.out, "*"))) / 2 ** 20
+    size = sum(os.path.getsize(f) for f in glob.glob(os.path.join(args.out, "*"))) / 2**20
     print(f"{len(rows)} recordings, {seconds / 3600:.2f} h, {size:.1f} MiB in all -> {args.out}")
 
 
@@ -149,8 +161,10 @@ def write_opus(out: str, name: str, arrays: dict, rows, kbps: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wav = os.path.join(tmp, "all.wav")
         write_wav(wav, np.concatenate([x for r in rows for x in (arrays[r[0]], gap)]))
-        subprocess.run(["opusenc", "--quiet", "--bitrate", str(kbps), "--framesize", "20", wav,
-                        os.path.join(out, f"{name}.opus")], check=True)
+        subprocess.run(
+            ["opusenc", "--quiet", "--bitrate", str(kbps), "--framesize", "20", wav, os.path.join(out, f"{name}.opus")],
+            check=True,
+        )
 
 
 def pack_augment(args) -> None:
@@ -160,7 +174,7 @@ def pack_augment(args) -> None:
     for i, r in enumerate(read_manifest(os.path.join(args.data, "augment", "manifest.tsv"))):
         x = load_16k(os.path.join(args.data, "augment", r["path"]))
         if r["path"].startswith("rir/"):
-            h = x[max(0, int(np.argmax(np.abs(x))) - 16):][: int(0.8 * SR)]
+            h = x[max(0, int(np.argmax(np.abs(x))) - 16) :][: int(0.8 * SR)]
             rirs[f"rir{i}"] = (h / np.sqrt(np.sum(h * h))).astype(np.float32)
         else:
             key = f"noise/{i:02d}"
@@ -187,13 +201,12 @@ def unpack(args) -> None:
         name = os.path.basename(opus)[:-5]
         with tempfile.TemporaryDirectory() as tmp:
             wav = os.path.join(tmp, "all.wav")
-            subprocess.run([opusdec, "--quiet", "--rate", str(SR), "--force-wav", opus, wav],
-                           check=True, env=env)
+            subprocess.run([opusdec, "--quiet", "--rate", str(SR), "--force-wav", opus, wav], check=True, env=env)
             audio = read_wav_int16(wav)
         arrays, rows = {}, []
         for line in open(os.path.join(args.carry, f"{name}.tsv"), encoding="utf-8"):
             *row, offset, n = line.rstrip("\n").split("\t")
-            arrays[row[0]] = audio[int(offset): int(offset) + int(n)]
+            arrays[row[0]] = audio[int(offset) : int(offset) + int(n)]
             rows.append(row)
         write_store(args.out, arrays, rows, name)
         print(f"{name}: {len(rows)} recordings, {len(audio) / SR / 3600:.2f} h -> {args.out}")

@@ -40,10 +40,14 @@ def parse_args(argv=None):
     ap.add_argument("--real-share", type=float, default=0.5, help="share of examples that are real speech")
     ap.add_argument("--runs-dir", default="/tmp/earshot_runs")
     ap.add_argument("--out", default=os.environ.get("OUT", "/tmp/earshot_out"))
-    ap.add_argument("--init", default=None, help="weights to start from when the run has no last.pt "
-                    "(a checkpoint, or a shipped .gguf: its F32 weights, config and CMVN)")
+    ap.add_argument(
+        "--init",
+        default=None,
+        help="weights to start from when the run has no last.pt "
+        "(a checkpoint, or a shipped .gguf: its F32 weights, config and CMVN)",
+    )
     ap.add_argument("--minutes", type=float, default=9.0)
-    ap.add_argument("--max-steps", type=int, default=10 ** 9)
+    ap.add_argument("--max-steps", type=int, default=10**9)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--workers", type=int, default=14)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -85,9 +89,20 @@ def lr_at(step, args):
 
 def save(path, model, opt, step, history, args, fp16=False):
     state = {k: (v.half() if fp16 and v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    ckpt = {"model": state, "config": model.cfg.to_dict(), "step": step, "history": history,
-            "args": vars(args), "provenance": {"run": args.run, "loss": args.loss, "steps": step,
-                                               "qat": args.qat, "date": time.strftime("%Y-%m-%d")}}
+    ckpt = {
+        "model": state,
+        "config": model.cfg.to_dict(),
+        "step": step,
+        "history": history,
+        "args": vars(args),
+        "provenance": {
+            "run": args.run,
+            "loss": args.loss,
+            "steps": step,
+            "qat": args.qat,
+            "date": time.strftime("%Y-%m-%d"),
+        },
+    }
     if opt is not None:
         ckpt["optimizer"] = opt.state_dict()
     tmp = path + ".tmp"
@@ -121,6 +136,7 @@ def main(argv=None):
     rank = int(os.environ.get("RANK", "0"))
     if world > 1:  # started by torchrun
         import torch.distributed as dist
+
         local = int(os.environ.get("LOCAL_RANK", "0"))
         if torch.cuda.is_available():
             torch.cuda.set_device(local)
@@ -139,9 +155,11 @@ def main(argv=None):
     real = load_real(args.real, split="train")
     noises, rirs = load_augment(args.real)
     if main_process:
-        print(f"[data] {len(corpus)} synthetic + {len(real)} real training utterances ({len(set(real.voices))} "
-              f"speakers, {args.real_share:.0%} of examples); {len(noises)} real noises, {len(rirs)} real rooms",
-              flush=True)
+        print(
+            f"[data] {len(corpus)} synthetic + {len(real)} real training utterances ({len(set(real.voices))} "
+            f"speakers, {args.real_share:.0%} of examples); {len(noises)} real noises, {len(rirs)} real rooms",
+            flush=True,
+        )
 
     source = last if os.path.exists(last) else args.init
     ckpt = load_init(source) if source else None
@@ -162,13 +180,21 @@ def main(argv=None):
     elif ckpt:
         step, history = ckpt.get("step", 0), ckpt.get("history", [])
     if main_process:
-        print(f"[model] {count_parameters(model) / 1e6:.2f} M parameters, from {source or 'scratch'} at step {step}, "
-              f"qat={args.qat}, loss={args.loss}, {world} process(es)", flush=True)
+        print(
+            f"[model] {count_parameters(model) / 1e6:.2f} M parameters, from {source or 'scratch'} at step {step}, "
+            f"qat={args.qat}, loss={args.loss}, {world} process(es)",
+            flush=True,
+        )
 
     own_data = 104729 * rank  # each process its own augmentation and batches
-    stream = BatchStream(Augmenter(corpus, real, args.real_share, noises=noises, rirs=rirs), args.batch, seed=args.seed * 7919 + step + own_data)
-    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
-                                         **({"prefetch_factor": 4} if args.workers else {}))
+    stream = BatchStream(
+        Augmenter(corpus, real, args.real_share, noises=noises, rirs=rirs),
+        args.batch,
+        seed=args.seed * 7919 + step + own_data,
+    )
+    loader = torch.utils.data.DataLoader(
+        stream, batch_size=None, num_workers=args.workers, **({"prefetch_factor": 4} if args.workers else {})
+    )
     chunks = [int(c) for c in args.chunks.split(",")]
     rng = random.Random(args.seed + step)  # the same chunk sizes on every process: equal step times
     aug_gen = torch.Generator().manual_seed(args.seed + step + own_data)
@@ -190,7 +216,9 @@ def main(argv=None):
         model.feat_istd.copy_(istd.to(dev))
     step_fn = TransducerLoss(model, args)
     if world > 1:  # rank 0's weights and CMVN go to every process here
-        step_fn = torch.nn.parallel.DistributedDataParallel(step_fn, device_ids=[dev.index] if dev.type == "cuda" else None)
+        step_fn = torch.nn.parallel.DistributedDataParallel(
+            step_fn, device_ids=[dev.index] if dev.type == "cuda" else None
+        )
 
     def out_of_time(mine: bool) -> bool:
         """Every process stops at the same step (the clocks differ a little)."""
@@ -231,9 +259,12 @@ def main(argv=None):
             sps = 50 / (time.time() - t_log)
             t_log = time.time()
             history.append([step, run_loss / n_run, run_cif / n_run, lr_at(step, args), el])
-            print(f"[{bar}] {args.run} step {step} loss {run_loss / n_run:.3f} cif {run_cif / n_run:.3f} "
-                  f"lr {lr_at(step, args):.2e} {sps:.1f} steps/s T={feats.shape[1]} U={targets.shape[1]} "
-                  f"{el / 60:.1f}/{args.minutes:.1f} min", flush=True)
+            print(
+                f"[{bar}] {args.run} step {step} loss {run_loss / n_run:.3f} cif {run_cif / n_run:.3f} "
+                f"lr {lr_at(step, args):.2e} {sps:.1f} steps/s T={feats.shape[1]} U={targets.shape[1]} "
+                f"{el / 60:.1f}/{args.minutes:.1f} min",
+                flush=True,
+            )
             run_loss = run_cif = 0.0
             n_run = 0
         if str(step) in args.save_at.split(",") and main_process:

@@ -36,7 +36,7 @@ class Corpus:
         return len(self.texts)
 
     def wave(self, i: int) -> np.ndarray:
-        return self.audio[self.offsets[i]: self.offsets[i + 1]].astype(np.float32) / 32768.0
+        return self.audio[self.offsets[i] : self.offsets[i + 1]].astype(np.float32) / 32768.0
 
     def save(self, path: str):
         np.savez(path, audio=self.audio, offsets=self.offsets, texts=np.array(self.texts), voices=np.array(self.voices))
@@ -44,8 +44,12 @@ class Corpus:
     @classmethod
     def concat(cls, corpora):
         lens = np.concatenate([np.diff(c.offsets) for c in corpora])
-        return cls(np.concatenate([c.audio for c in corpora]), np.concatenate([[0], np.cumsum(lens)]),
-                   sum((c.texts for c in corpora), []), sum((c.voices for c in corpora), []))
+        return cls(
+            np.concatenate([c.audio for c in corpora]),
+            np.concatenate([[0], np.cumsum(lens)]),
+            sum((c.texts for c in corpora), []),
+            sum((c.voices for c in corpora), []),
+        )
 
     @classmethod
     def load(cls, path: str):
@@ -122,8 +126,9 @@ class Augmenter:
     recordings (noise and measured rooms) used beside the simulated ones; babble is other people's
     real speech where there is some."""
 
-    def __init__(self, corpus: Corpus, real: Corpus = None, real_share: float = 0.08, strength: float = 1.0,
-                 noises=(), rirs=()):
+    def __init__(
+        self, corpus: Corpus, real: Corpus = None, real_share: float = 0.08, strength: float = 1.0, noises=(), rirs=()
+    ):
         self.corpus, self.real, self.real_share, self.strength = corpus, real, real_share, strength
         self.noises, self.rirs = list(noises), list(rirs)
         self.babble_source = real if real is not None and len(real) else corpus
@@ -151,8 +156,13 @@ class Augmenter:
             factor = r.choice([(20, 17), (10, 9), (20, 19), (20, 21), (10, 11), (20, 23)])
             x = resample(x, factor[0] * 1000, factor[1] * 1000)
         x = x / (rms(x) + 1e-9) * 0.05
-        x = np.concatenate([np.zeros(int(r.uniform(0.05, 0.6) * SR), np.float32), x,
-                            np.zeros(int(r.uniform(0.3, 0.8) * SR), np.float32)])
+        x = np.concatenate(
+            [
+                np.zeros(int(r.uniform(0.05, 0.6) * SR), np.float32),
+                x,
+                np.zeros(int(r.uniform(0.3, 0.8) * SR), np.float32),
+            ]
+        )
         if r.random() < 0.3 * s:
             x = fft_convolve(x, real_room(r, self.rirs) if self.rirs and r.random() < 0.4 else room_impulse(nr))
         if r.random() < 0.3 * s:
@@ -165,11 +175,13 @@ class Augmenter:
         speech = rms(x)
         noise = np.zeros_like(x)
         if r.random() < 0.5 * s:
-            noise += coloured_noise(nr, len(x), r.choice([0.0, 1.0, 1.0, 2.0])) * speech * 10 ** (-r.uniform(5, 35) / 20)
+            noise += (
+                coloured_noise(nr, len(x), r.choice([0.0, 1.0, 1.0, 2.0])) * speech * 10 ** (-r.uniform(5, 35) / 20)
+            )
         if self.noises and r.random() < 0.25 * s:
             clip = self.noises[r.randrange(len(self.noises))]
             start = r.randrange(max(1, len(clip) - len(x)))
-            seg = np.resize(clip[start: start + len(x)], len(x))  # loops a clip shorter than x
+            seg = np.resize(clip[start : start + len(x)], len(x))  # loops a clip shorter than x
             noise += seg / (rms(seg) + 1e-9) * speech * 10 ** (-r.uniform(0, 25) / 20)
         if r.random() < 0.15 * s:
             babble = np.zeros_like(x)
@@ -177,7 +189,7 @@ class Augmenter:
                 b = self.babble_source.wave(r.randrange(len(self.babble_source)))
                 start = r.randrange(max(1, len(x)))
                 seg = b[: len(x) - start]
-                babble[start: start + len(seg)] += seg / (rms(seg) + 1e-9)
+                babble[start : start + len(seg)] += seg / (rms(seg) + 1e-9)
             noise += babble / (rms(babble) + 1e-9) * speech * 10 ** (-r.uniform(8, 25) / 20)
         if r.random() < 0.1 * s:
             f0 = r.choice([50.0, 60.0])
@@ -230,7 +242,7 @@ class BatchStream(torch.utils.data.IterableDataset):
         while True:
             exs = [self.aug(r, nr) for _ in range(self.batch_size * self.pool)]
             exs.sort(key=lambda e: len(e[0]))
-            batches = [exs[i: i + self.batch_size] for i in range(0, len(exs), self.batch_size)]
+            batches = [exs[i : i + self.batch_size] for i in range(0, len(exs), self.batch_size)]
             r.shuffle(batches)
             for bt in batches:
                 yield collate(bt)

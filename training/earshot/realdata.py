@@ -30,8 +30,9 @@ def load_real(folder: str, split: str, corpora=None) -> Corpus:
             continue
         a = z[row["key"]]
         if int(row["sr"]) != TARGET_SR:
-            a = np.clip(resample(a.astype(np.float32) / 32768.0, int(row["sr"]), TARGET_SR) * 32768.0,
-                        -32768, 32767).astype(np.int16)
+            a = np.clip(
+                resample(a.astype(np.float32) / 32768.0, int(row["sr"]), TARGET_SR) * 32768.0, -32768, 32767
+            ).astype(np.int16)
         items.append((a, row["text"], row["speaker"]))
     return Corpus.from_items(items)
 

@@ -6,6 +6,7 @@ import unittest
 import numpy as np
 import torch
 
+from training.earshot import data
 from training.earshot import tokens as tok
 from training.earshot.data import Augmenter, Corpus, collate
 from training.earshot.features import fbank, fbank_batch, num_frames
@@ -26,15 +27,15 @@ class FeaturesTest(unittest.TestCase):
             self.assertEqual(single.shape[0], num_frames(n))
             # same maths; only the batched FFT may round differently
             torch.testing.assert_close(feats[i, : single.shape[0]], single, atol=1e-4, rtol=1e-5)
-            self.assertTrue(bool((feats[i, single.shape[0]:] == 0).all()))
+            self.assertTrue(bool((feats[i, single.shape[0] :] == 0).all()))
 
     def test_rejects_multichannel(self):
         with self.assertRaisesRegex(ValueError, "1-D waveform"):
             fbank(torch.zeros(2, 800))
 
-
     def test_spec_augment(self):
         from training.earshot.features import spec_augment
+
         g = torch.Generator().manual_seed(0)
         feats = torch.randn(3, 50, 80)
         lens = torch.tensor([50, 30, 10])
@@ -87,16 +88,20 @@ class TextTest(unittest.TestCase):
 class AugmentTest(unittest.TestCase):
     def test_augmented_examples_keep_text_and_are_int16_audio(self):
         nr = np.random.default_rng(0)
-        items = [((np.sin(np.arange(8000 + 800 * i) * 0.05) * 8000).astype(np.int16), t, "v")
-                 for i, t in enumerate(["yes", "turn on the fan", "seven"])]
+        items = [
+            ((np.sin(np.arange(8000 + 800 * i) * 0.05) * 8000).astype(np.int16), t, "v")
+            for i, t in enumerate(["yes", "turn on the fan", "seven"])
+        ]
         corpus = Corpus.from_items(items)
         aug = Augmenter(corpus)
         r = random.Random(0)
         examples = [aug(r, nr) for _ in range(40)]
         texts = {t for _, t in examples}
-        self.assertTrue(texts <= {"yes", "turn on the fan", "seven"} | {a + " " + b for a in
-                                                                         ["yes", "turn on the fan", "seven"]
-                                                                         for b in ["yes", "turn on the fan", "seven"]})
+        self.assertTrue(
+            texts
+            <= {"yes", "turn on the fan", "seven"}
+            | {a + " " + b for a in ["yes", "turn on the fan", "seven"] for b in ["yes", "turn on the fan", "seven"]}
+        )
         for x, _ in examples:
             self.assertLess(np.abs(x).max(), 1.0)
             self.assertTrue(np.allclose(x * 32768, np.round(x * 32768)))
@@ -104,6 +109,28 @@ class AugmentTest(unittest.TestCase):
         self.assertEqual(waves.dtype, torch.int16)
         self.assertEqual(targets.shape[0], 4)
         self.assertEqual(tok.decode(targets[0, : target_lens[0]].tolist()), examples[0][1])
+
+    def test_real_speech_share_rooms_noises_and_colouring(self):
+        nr = np.random.default_rng(1)
+        synth = Corpus.from_items([((np.sin(np.arange(8000) * 0.05) * 8000).astype(np.int16), "turn on the fan", "s")])
+        real = Corpus.from_items([((np.sin(np.arange(6000) * 0.07) * 8000).astype(np.int16), "yes", "spk")])
+        room = np.zeros(800, np.float32)
+        room[0], room[400] = 1.0, 0.5
+        noise = (nr.standard_normal(16000) * 0.1).astype(np.float32)
+        aug = Augmenter(synth, real, real_share=0.7, noises=[noise], rirs=[room])
+        r = random.Random(3)
+        examples = [aug(r, nr) for _ in range(200)]
+        real_count = sum(t == "yes" for _, t in examples)
+        self.assertTrue(110 <= real_count <= 170, real_count)  # about 70 % real speech
+        for x, _ in examples:
+            self.assertTrue(np.isfinite(x).all())
+            self.assertLess(np.abs(x).max(), 1.0)
+        h = data.real_room(random.Random(0), [room])
+        self.assertAlmostEqual(float(np.sum(h * h)), 1.0, places=5)
+        x = np.sin(np.arange(16000) * 0.3).astype(np.float32)
+        y = data.microphone_colour(random.Random(0), x)
+        self.assertEqual(y.shape, x.shape)
+        self.assertLess(abs(20 * np.log10(data.rms(y) / data.rms(x))), 8.5)  # at most the bumps' +-8 dB
 
 
 if __name__ == "__main__":

@@ -100,8 +100,13 @@ const audio = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
 def run_engine(kind, model, audio_file, chunk=0, extra="null"):
     if not os.path.exists(ADDON):
         raise AssertionError(f"{ADDON} is missing: build the addon first (npm run build:native)")
-    out = subprocess.run(["node", "-e", ENGINE_SCRIPT, ADDON, kind, model, audio_file, str(chunk), extra],
-                         capture_output=True, text=True, check=False, timeout=120)
+    out = subprocess.run(
+        ["node", "-e", ENGINE_SCRIPT, ADDON, kind, model, audio_file, str(chunk), extra],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     if out.returncode:
         raise AssertionError(f"engine run failed: {out.stderr}")
     return json.loads(out.stdout)
@@ -113,6 +118,7 @@ def speech(text="turn on the kitchen light", voice="en") -> np.ndarray:
         subprocess.run(["espeak-ng", "-v", voice, "-w", raw, text], check=True)
         subprocess.run(["sox", "-D", raw, "-r", "16000", "-c", "1", "-b", "16", wav], check=True)
         import torchaudio
+
         wave, sr = torchaudio.load(wav)
     # int16-exact floats, as the daemon feeds
     return (np.round(wave[0].numpy() * 32768).clip(-32768, 32767) / 32768).astype(np.float32)
@@ -132,11 +138,21 @@ def transducer_from_gguf(path: str) -> Transducer:
     Q4_0 block gives the same block, so in QAT mode it computes exactly the file's arithmetic."""
     meta, tensors = pvad_export.read_gguf(path)
     k = lambda key: meta[f"earshot.{key}"]  # noqa: E731
-    cfg = TransducerConfig(vocab_size=k("vocab_size"), d_model=k("d_model"), n_layers=k("n_layers"),
-                           n_heads=k("n_heads"), ff_dim=k("ff_dim"), conv_kernel=k("conv_kernel"), stack=k("stack"),
-                           pred_dim=k("pred_dim"), pred_context=k("pred_context"), joiner_dim=k("joiner_dim"),
-                           chunk_frames=k("chunk_frames"), left_context_frames=k("left_context_frames"),
-                           has_cif=bool(k("has_cif")))
+    cfg = TransducerConfig(
+        vocab_size=k("vocab_size"),
+        d_model=k("d_model"),
+        n_layers=k("n_layers"),
+        n_heads=k("n_heads"),
+        ff_dim=k("ff_dim"),
+        conv_kernel=k("conv_kernel"),
+        stack=k("stack"),
+        pred_dim=k("pred_dim"),
+        pred_context=k("pred_context"),
+        joiner_dim=k("joiner_dim"),
+        chunk_frames=k("chunk_frames"),
+        left_context_frames=k("left_context_frames"),
+        has_cif=bool(k("has_cif")),
+    )
     m = Transducer(cfg).eval()
     with torch.no_grad():
         for name, param, _ in transducer_tensors(m):
@@ -175,6 +191,7 @@ def fsdd_clips(takes=(0,), limit=None, pad=0):
     """FSDD dev-split recordings (8 kHz) resampled to 16 kHz, int16-exact, with `pad` samples of
     silence on both sides (the recordings are cut tight around the word)."""
     import torchaudio
+
     clips = []
     for name in sorted(os.listdir(os.path.join(FSDD, "recordings"))):
         if int(name.rsplit("_", 1)[1].split(".")[0]) not in takes:
@@ -202,8 +219,10 @@ def check_model_tokens(test: unittest.TestCase, model_file: str, tmp: str):
     # Where blank and a token tie within rounding (the shipped model had a clip with logits 7.960
     # vs 7.941), the engine may take the other branch: its decisions are compared, not its text.
     deficits = [engine_deficit(m, vocab, encode_clip(m, c, chunk)[0][0], g) for c, g in zip(clips, got)]
-    print(f"\n{os.path.basename(model_file)}: {same}/{len(clips)} recordings with identical tokens and frames; "
-          f"the engine's decisions at most {max(deficits):.3f} logits off PyTorch's argmax")
+    print(
+        f"\n{os.path.basename(model_file)}: {same}/{len(clips)} recordings with identical tokens and frames; "
+        f"the engine's decisions at most {max(deficits):.3f} logits off PyTorch's argmax"
+    )
     for g, w, d in zip(got, want, deficits):
         test.assertLessEqual(d, ARGMAX_EPS_Q8, f"engine {g} vs PyTorch {w}")
     test.assertGreaterEqual(same, len(clips) - 2)
@@ -217,9 +236,16 @@ def check_hot_phrase(test: unittest.TestCase, model_file: str, tmp: str, boost: 
     lamp" at 6. "who goes there" is said too, unasserted: it is the phrase's own sounds ("who go"),
     which the boost is meant to favour (the model reads it "hey hue go" from 4 on)."""
     said = [speech("turn on the hue go lamp", v) for v in ("en-us", "en", "en-gb-x-rp", "en-us+f3")]
-    other = [speech(text, v) for text, v in (("turn on the kitchen light", "en-us"), ("turn on the kitchen light", "en"),
-                                             ("turn off the hallway lamp", "en-us"), ("turn on the hug lamp", "en-us"),
-                                             ("who goes there", "en-us"))]
+    other = [
+        speech(text, v)
+        for text, v in (
+            ("turn on the kitchen light", "en-us"),
+            ("turn on the kitchen light", "en"),
+            ("turn off the hallway lamp", "en-us"),
+            ("turn on the hug lamp", "en-us"),
+            ("who goes there", "en-us"),
+        )
+    ]
     clips = said + other
     audio_file = os.path.join(tmp, "hot.f32")
     np.concatenate(clips).tofile(audio_file)
@@ -231,10 +257,10 @@ def check_hot_phrase(test: unittest.TestCase, model_file: str, tmp: str, boost: 
     plain = texts({"beam": 4})
     boosted = texts({"beam": 4, "hotPhrases": [{"phrase": "Hue Go", "boost": boost}]})
     print(f"\nbeam 4: {plain}\nbeam 4 + hot phrase 'Hue Go' ({boost}): {boosted}")
-    hits = lambda texts: sum("hue go" in t for t in texts[:len(said)])  # noqa: E731
+    hits = lambda texts: sum("hue go" in t for t in texts[: len(said)])  # noqa: E731
     test.assertGreaterEqual(hits(boosted), 3, "the hot phrase should come out for at least 3 of 4 voices")
     test.assertGreater(hits(boosted), hits(plain), "the boost should be what brings it out")
-    for text in boosted[len(said):-1]:
+    for text in boosted[len(said) : -1]:
         test.assertNotIn("hue go", text)
 
 
@@ -246,8 +272,18 @@ class TransducerParity(unittest.TestCase):
         cls.wave = speech()
         cls.audio_file = os.path.join(cls.tmp.name, "audio.f32")
         cls.wave.tofile(cls.audio_file)
-        cfg = TransducerConfig(d_model=64, n_layers=2, n_heads=4, ff_dim=128, conv_kernel=5, pred_dim=32,
-                               joiner_dim=64, chunk_frames=4, left_context_frames=8, has_cif=True)
+        cfg = TransducerConfig(
+            d_model=64,
+            n_layers=2,
+            n_heads=4,
+            ff_dim=128,
+            conv_kernel=5,
+            pred_dim=32,
+            joiner_dim=64,
+            chunk_frames=4,
+            left_context_frames=8,
+            has_cif=True,
+        )
         m = Transducer(cfg).eval()
         mean, istd = cmvn_of(cls.wave)
         m.feat_mean.copy_(mean)
@@ -302,8 +338,10 @@ class TransducerParity(unittest.TestCase):
                 deficit = engine_deficit(m, TOKENS, ref_enc, got)
         finally:
             m.set_qat(False)
-        print(f"\n{weights} chunk {chunk}: fbank max |diff| {fbank_err:.2g}; {T} frames, max |enc diff| {enc_err:.3g} (mean {enc_mean_err:.2g}), "
-              f"max |logp diff| {logp_err:.3g}, {len(ref)} tokens, engine decisions {deficit:.2g} off the argmax")
+        print(
+            f"\n{weights} chunk {chunk}: fbank max |diff| {fbank_err:.2g}; {T} frames, max |enc diff| {enc_err:.3g} (mean {enc_mean_err:.2g}), "
+            f"max |logp diff| {logp_err:.3g}, {len(ref)} tokens, engine decisions {deficit:.2g} off the argmax"
+        )
         self.assertLessEqual(enc_err, enc_tol)
         self.assertLessEqual(enc_mean_err, enc_tol / 10)
         self.assertLessEqual(logp_err, logp_tol)
@@ -371,8 +409,7 @@ class SpeakerAndPvadParity(unittest.TestCase):
         torch.manual_seed(1)
         cls.tmp = tempfile.TemporaryDirectory()
         # 2.6 s: longer than one 160-frame window, so the window averaging is exercised
-        cls.wave = np.concatenate([speech("hello there, this is a speaker test", "en-us"),
-                                   np.zeros(4000, np.float32)])
+        cls.wave = np.concatenate([speech("hello there, this is a speaker test", "en-us"), np.zeros(4000, np.float32)])
         cls.audio_file = os.path.join(cls.tmp.name, "audio.f32")
         cls.wave.tofile(cls.audio_file)
         mean, istd = cmvn_of(cls.wave)
@@ -397,8 +434,10 @@ class SpeakerAndPvadParity(unittest.TestCase):
     def test_speaker_embedding(self):
         self.assertGreater(self.fbank.shape[0], 160)
         with torch.no_grad():
-            refs = {"F32": self.spk.embed_utterance(self.fbank),
-                    "Q8_0": pvad_export.FileModel(self.files["Q8_0"][0]).spk_utterance(self.fbank)}
+            refs = {
+                "F32": self.spk.embed_utterance(self.fbank),
+                "Q8_0": pvad_export.FileModel(self.files["Q8_0"][0]).spk_utterance(self.fbank),
+            }
         for wtype, tol in (("F32", 1e-4), ("Q8_0", 1e-3)):
             got = torch.tensor(run_engine("spkenc", self.files[wtype][0], self.audio_file)["emb"])
             err = (got - refs[wtype]).abs().max().item()
@@ -412,16 +451,20 @@ class SpeakerAndPvadParity(unittest.TestCase):
         for emb in (e, None):
             cond = (torch.zeros(32) if emb is None else emb).unsqueeze(0)
             with torch.no_grad():
-                refs = {"F32": self.pvad.posteriors(self.fbank.unsqueeze(0), cond)[0],
-                        "Q8_0": file_model.pvad(self.fbank.unsqueeze(0), cond)[0][0]}
+                refs = {
+                    "F32": self.pvad.posteriors(self.fbank.unsqueeze(0), cond)[0],
+                    "Q8_0": file_model.pvad(self.fbank.unsqueeze(0), cond)[0][0],
+                }
             extra = "null" if emb is None else json.dumps(emb.tolist())
             for wtype, tol in (("F32", 1e-4), ("Q8_0", 1e-3)):
                 got = run_engine("pvad", self.files[wtype][1], self.audio_file, 0, extra)["post"]
                 got = torch.tensor(got).view(-1, 3)
                 self.assertEqual(got.shape, refs[wtype].shape)
                 err = (got - refs[wtype]).abs().max().item()
-                print(f"\npvad {wtype} ({'enrolled' if emb is not None else 'nobody enrolled'}): "
-                      f"{got.shape[0]} frames, max |posterior diff| {err:.3g}")
+                print(
+                    f"\npvad {wtype} ({'enrolled' if emb is not None else 'nobody enrolled'}): "
+                    f"{got.shape[0]} frames, max |posterior diff| {err:.3g}"
+                )
                 self.assertLessEqual(err, tol)
 
 

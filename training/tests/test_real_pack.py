@@ -32,9 +32,13 @@ def tone(seconds, sr, hz):
 
 def fake_data(root):
     """A ../shared/data-like tree: two corpora (one at 8 kHz) and augment/."""
-    rows = {"fsdd": [("a.wav", "george", "seven", "train", 8000), ("b.wav", "lucas", "three", "dev", 8000)],
-            "vctk": [("c.wav", "vctk_p225", "Well-known Things, said he.", "train", 16000),
-                     ("d.wav", "vctk_p226", "letter A", "train", 16000)]}
+    rows = {
+        "fsdd": [("a.wav", "george", "seven", "train", 8000), ("b.wav", "lucas", "three", "dev", 8000)],
+        "vctk": [
+            ("c.wav", "vctk_p225", "Well-known Things, said he.", "train", 16000),
+            ("d.wav", "vctk_p226", "letter A", "train", 16000),
+        ],
+    }
     for corpus, items in rows.items():
         os.makedirs(os.path.join(root, corpus))
         with open(os.path.join(root, corpus, "manifest.tsv"), "w") as f:
@@ -79,9 +83,24 @@ class RealPackTest(unittest.TestCase):
             carry, store = os.path.join(tmp, "carry"), os.path.join(tmp, "store")
             plain = os.path.join(tmp, "plain")
             real_pack.main(["pack", "--data", data, "--splits", "train", "--out", plain])
-            subprocess.run([sys.executable, "-c", "import sys; from training import real_pack as p; "
-                            "p.OPUS_DEBS.clear(); p.main(sys.argv[1:])", "pack", "--data", data,
-                            "--splits", "train", "--opus", "--augment", "--out", carry], cwd=ROOT, check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys; from training import real_pack as p; " "p.OPUS_DEBS.clear(); p.main(sys.argv[1:])",
+                    "pack",
+                    "--data",
+                    data,
+                    "--splits",
+                    "train",
+                    "--opus",
+                    "--augment",
+                    "--out",
+                    carry,
+                ],
+                cwd=ROOT,
+                check=True,
+            )
             real_pack.main(["unpack", "--carry", carry, "--out", store])
             a, b = load_real(plain, "train"), load_real(store, "train")
             self.assertEqual(a.texts, b.texts)
@@ -99,17 +118,46 @@ class RealPackTest(unittest.TestCase):
             from training.earshot.data import Corpus
 
             Corpus.from_items([(tone(1.0, 16000, 200).astype(np.int16), "yes", "v")] * 4).save(
-                os.path.join(synth, "synth_train.npz"))
+                os.path.join(synth, "synth_train.npz")
+            )
             out = subprocess.run(
-                [sys.executable, "-m", "training.train", "--run", "t", "--data", synth, "--real", store,
-                 "--real-share", "0.5", "--init", os.path.join(ROOT, "models", "earshot-en-int4.gguf"),
-                 "--runs-dir", os.path.join(tmp, "runs"), "--out", os.path.join(tmp, "out"), "--batch", "2",
-                 "--workers", "0", "--max-steps", "2", "--qat"],
-                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
-                env=dict(os.environ, OMP_NUM_THREADS="1"))
+                [
+                    sys.executable,
+                    "-m",
+                    "training.train",
+                    "--run",
+                    "t",
+                    "--data",
+                    synth,
+                    "--real",
+                    store,
+                    "--real-share",
+                    "0.5",
+                    "--init",
+                    os.path.join(ROOT, "models", "earshot-en-int4.gguf"),
+                    "--runs-dir",
+                    os.path.join(tmp, "runs"),
+                    "--out",
+                    os.path.join(tmp, "out"),
+                    "--batch",
+                    "2",
+                    "--workers",
+                    "0",
+                    "--max-steps",
+                    "2",
+                    "--qat",
+                ],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=600,
+                env=dict(os.environ, OMP_NUM_THREADS="1"),
+            )
             self.assertEqual(out.returncode, 0, out.stdout[-3000:])
-            self.assertIn("3 real training utterances (3 speakers, 50% of examples); 1 real noises, 1 real rooms",
-                          out.stdout)
+            self.assertIn(
+                "3 real training utterances (3 speakers, 50% of examples); 1 real noises, 1 real rooms", out.stdout
+            )
             self.assertIn("from " + os.path.join(ROOT, "models", "earshot-en-int4.gguf") + " at step 0", out.stdout)
             self.assertTrue(os.path.exists(os.path.join(tmp, "out", "t.pt")))
 
