@@ -125,8 +125,11 @@ const segmenterSchema = z
     speaker_check_recheck_above: z.number().gt(-1).lt(1).default(0.1),
     /** how much more of the speech the second look waits for */
     speaker_check_recheck_ms: ms(300, 0),
+    /** with recognizer.sentences: a sentence that is complete and that nothing can continue closes the segment after this much non-speech instead of trailing_ms (0: off) */
+    sentence_guard_ms: ms(100),
   })
   .strict()
+  .refine((s) => s.sentence_guard_ms < s.trailing_ms, { message: 'must be shorter than segmenter.trailing_ms (0 turns the sentence rule off)', path: ['sentence_guard_ms'] })
   .default({});
 
 const mqttSchema = z

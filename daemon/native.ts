@@ -20,6 +20,9 @@ export interface DecodeResult {
   /** with `sentences`: the best whole sentence of the restricted search, or null when none is;
    * score = exp(its path score minus the unrestricted path's, per token), at most 1 */
   sentence?: { text: string; score: number; tokens: TokenInfo[] } | null;
+  /** with `sentences`: the restricted search's best hypothesis is a sentence that nothing can
+   * continue (the speaker has said all of it; the segmenter's sentence rule reads it from partial()) */
+  sentenceComplete?: boolean;
 }
 
 /** A compiled sentence automaton (TransducerModel.compileSentences); opaque. */

@@ -87,6 +87,8 @@ export interface TranscribeLine {
   speaker_scores?: SpeakerMatch[];
   /** with sentences: the matched intent, or null (text is then the unrestricted decoding) */
   intent?: IntentMatch | null;
+  /** the rule that closed the segment, as in the MQTT transcript */
+  closed_by: FinalSegment['reason'];
 }
 
 export async function runTranscribe(files: string[], cfg: Config, profileFiles: string[], emit: (line: TranscribeLine) => void): Promise<void> {
@@ -111,7 +113,7 @@ export async function runTranscribe(files: string[], cfg: Config, profileFiles: 
     pipeline.on('final', (seg: FinalSegment) => {
       const who = profiles.length ? { speaker: seg.speaker, speaker_scores: seg.scores } : {};
       const said = sentences ? { intent: seg.intent ?? null } : {};
-      emit({ file, segment: n++, start: sec(seg.speechStartFrame), end: sec(seg.speechEndFrame), text: seg.text, tokens: seg.tokens, ...who, ...said });
+      emit({ file, segment: n++, start: sec(seg.speechStartFrame), end: sec(seg.speechEndFrame), text: seg.text, tokens: seg.tokens, ...who, ...said, closed_by: seg.reason });
     });
     for (let i = 0; i < samples.length; i += CHUNK) {
       pipeline.push(samples.subarray(i, Math.min(samples.length, i + CHUNK)));

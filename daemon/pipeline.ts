@@ -219,6 +219,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       const ntss = posts[best][3 * j + 2];
       for (const q of posts) if (!Number.isFinite(q[3 * j] + q[3 * j + 1] + q[3 * j + 2])) return this.restartPvad();
       if (this.segmenter.frames < frame) this.segmenter.advanceTo(frame);
+      if (this.open && this.opts.sentences && this.segmenter.wantsSentenceState) this.segmenter.sentenceState(this.sentenceComplete(this.open));
       this.handle(this.segmenter.push(ns, tss, ntss));
       this.framesProcessed++;
     }
@@ -412,6 +413,13 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private async matchSpeaker(speech: Float32Array): Promise<{ best: SpeakerMatch | null; scores: SpeakerMatch[] }> {
     const scores = (await scoreSpeakers(this.models.speakerEncoder?.encoder, this.opts.profiles, speech)).map((s) => ({ name: s.name, score: Math.round(s.score * 1000) / 1000 }));
     return { best: scores[0] ?? null, scores };
+  }
+
+  /** The recognizer's latest state (what it has decoded so far) is a sentence nothing can continue
+   * and one that will count as a match (its score is at least the sentences' minimum). */
+  private sentenceComplete(seg: OpenSegment): boolean {
+    const p = seg.stream.partial();
+    return p.sentenceComplete === true && (p.sentence?.score ?? 0) >= this.opts.sentences!.minScore;
   }
 
   private emitPartial(): void {

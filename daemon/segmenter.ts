@@ -44,6 +44,17 @@
 // What the check and its second look gain and cost (cuts, turn latency) is measured in
 // models/PVAD_CARD.md, "End of segment"; most of the gain comes from checking switches, which is
 // also what holds other speakers longer.
+//
+// Sentence end (`sentenceGuardFrames`; segmenter.sentence_guard_ms, acts only with sentence files):
+// the owner tells the segmenter, while a non-speech stretch reaches the guard, whether the
+// restricted search's best hypothesis is a sentence that nothing can continue (sentenceState()).
+// If so, the segment closes after the guard instead of the full trailing stretch ("turn on the
+// kitchen lights" cannot go on); "set a timer for" is no sentence, so a pause after it waits for
+// the trailing stretch as before. Silence stays the fallback.
+//
+// Each close says which rule made it (`reason`, the transcript's closed_by): silence, speaker_change
+// (the trailing stretch counted from speech the speaker-turn rules gave to another voice),
+// sentence_complete, max_length, listen_timeout, stop, end_of_input.
 
 export const FRAME_MS = 10;
 
@@ -69,6 +80,8 @@ export interface SegmenterOptions {
   switchFrames: number;
   /** speaker check before dropping speech as another speaker's (null: off) */
   check?: SpeakerCheckOptions | null;
+  /** non-speech frames after which a complete sentence (sentenceState) closes the segment (0: off) */
+  sentenceGuardFrames?: number;
 }
 
 export interface SpeakerCheckOptions {
@@ -107,6 +120,7 @@ export interface SegmenterConfig {
   speaker_check_switch?: boolean;
   speaker_check_recheck_above?: number;
   speaker_check_recheck_ms?: number;
+  sentence_guard_ms?: number;
 }
 
 export function segmenterOptionsFromConfig(vad: { mode: 'target' | 'any'; threshold: number; close_threshold: number }, seg: SegmenterConfig): SegmenterOptions {
@@ -124,6 +138,7 @@ export function segmenterOptionsFromConfig(vad: { mode: 'target' | 'any'; thresh
     holdOtherFrames: Math.round(seg.hold_other_ms / FRAME_MS),
     holdMinTargetFrames: Math.round(seg.hold_min_target_ms / FRAME_MS),
     switchFrames: Math.round(seg.switch_ms / FRAME_MS),
+    sentenceGuardFrames: Math.round((seg.sentence_guard_ms ?? 0) / FRAME_MS),
     check: seg.speaker_check
       ? {
           threshold: seg.speaker_check_threshold ?? 0.25,
@@ -138,7 +153,7 @@ export function segmenterOptionsFromConfig(vad: { mode: 'target' | 'any'; thresh
   };
 }
 
-export type CloseReason = 'silence' | 'max_length' | 'listen_timeout' | 'stop' | 'end_of_input';
+export type CloseReason = 'silence' | 'speaker_change' | 'sentence_complete' | 'max_length' | 'listen_timeout' | 'stop' | 'end_of_input';
 
 export type SegmentEvent =
   | { type: 'open'; /** first frame of the segment (pre-roll included) */ startFrame: number; /** first speech frame */ speechStartFrame: number; forced: boolean }
@@ -207,6 +222,10 @@ export class Segmenter {
   private turn: Run | null = null;
   private pause = 0; // consecutive non-speech frames (any voice) inside a segment
   private checkSeq = 0;
+  /** the speaker-turn rules dropped speech since the target last spoke: a silence close is a speaker change */
+  private dropped = false;
+  /** the owner's last word on the sentence (sentenceState) */
+  private sentenceDone = false;
 
   constructor(readonly opts: SegmenterOptions) {
     this.turns = opts.mode === 'target' && (opts.holdOtherFrames > 0 || opts.switchFrames > 0);
@@ -272,6 +291,8 @@ export class Segmenter {
       seg.lastSpeechEnd = i + 1;
       seg.heardSpeech = true;
       this.silence = 0;
+      this.dropped = false;
+      this.sentenceDone = false; // asked again when the next pause reaches the guard
       if (run) {
         run.lastTargetEnd = i + 1;
         if (score >= this.opts.threshold) run.targetFrames++;
@@ -283,7 +304,9 @@ export class Segmenter {
     if (seg.forced && !seg.heardSpeech && i + 1 - seg.speechStart >= this.opts.listenTimeoutFrames) {
       events.push(...this.close(i + 1, 'listen_timeout'));
     } else if (seg.heardSpeech && this.silence >= this.opts.trailingFrames) {
-      events.push(...this.close(i + 1, 'silence'));
+      events.push(...this.close(i + 1, this.dropped ? 'speaker_change' : 'silence'));
+    } else if (this.sentenceDone && seg.heardSpeech && this.opts.sentenceGuardFrames && this.silence >= this.opts.sentenceGuardFrames && !run?.verify) {
+      events.push(...this.close(i + 1, 'sentence_complete'));
     } else if (i + 1 - seg.start >= this.opts.maxFrames) {
       events.push(...this.close(i + 1, 'max_length'));
       // Speech goes on: the next frame opens a new segment without a fresh burst test.
@@ -335,6 +358,7 @@ export class Segmenter {
       // the run (or its tail) was another speaker: the segment's speech ended at `end`
       seg.lastSpeechEnd = Math.min(seg.lastSpeechEnd, end);
       this.silence = i + 1 - Math.max(seg.lastSpeechEnd, seg.speechStart);
+      this.dropped = true;
     };
     if (run.holding) {
       if (voice && !isSpeech) {
@@ -405,8 +429,24 @@ export class Segmenter {
     if (end === run.lastTargetEnd && run.lastTargetEnd > v.to) run.holding = true;
     seg.lastSpeechEnd = Math.min(seg.lastSpeechEnd, end);
     this.silence = this.frame - Math.max(seg.lastSpeechEnd, seg.speechStart);
-    if (seg.heardSpeech && this.silence >= this.opts.trailingFrames) return this.close(this.frame, 'silence');
+    this.dropped = true;
+    if (seg.heardSpeech && this.silence >= this.opts.trailingFrames) return this.close(this.frame, 'speaker_change');
     return [];
+  }
+
+  /**
+   * Whether the owner should say, before the next push(), if the recognizer's best hypothesis is a
+   * complete sentence: the segment has speech and the next frame may end the guard. Asked only
+   * then, since reading the recognizer's state costs something.
+   */
+  get wantsSentenceState(): boolean {
+    const guard = this.opts.sentenceGuardFrames ?? 0;
+    return guard > 0 && this.open !== null && this.open.heardSpeech && this.silence + 1 >= guard;
+  }
+
+  /** The restricted search's best hypothesis is (or is not) a sentence that nothing can continue. */
+  sentenceState(complete: boolean): void {
+    this.sentenceDone = complete;
   }
 
   /** Jumps the frame counter forward over audio that was not analysed (muted). */
@@ -442,6 +482,8 @@ export class Segmenter {
     this.open = null;
     this.silence = 0;
     this.turn = null;
+    this.dropped = false;
+    this.sentenceDone = false;
     return [{ type: 'close', startFrame: seg.start, endFrame, speechStartFrame: seg.speechStart, speechEndFrame: Math.max(seg.lastSpeechEnd, seg.speechStart), reason }];
   }
 }

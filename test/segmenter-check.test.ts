@@ -64,13 +64,13 @@ test('a hold running out asks for a check of the disputed speech instead of clos
   // 8 target frames, then "other" for 40 frames: the hold runs out 20 frames after frame 8
   const frames = 'TTTTTTTT' + 'O'.repeat(40) + '..........';
   const off = run(frames, opts(null));
-  t.deepEqual(closes(off), [[0, 8, 29, 'silence']], 'no check: the segment closes where the target stopped');
+  t.deepEqual(closes(off), [[0, 8, 29, 'speaker_change']], 'no check: the segment closes where the target stopped');
   const tr = run(frames, opts(), [0.2], 3);
   // asked at frame 28 (the first frame past the hold) for frames [8, 29): the disputed speech
   t.deepEqual(tr.checks, [{ id: 0, fromFrame: 8, toFrame: 29, at: 28 }]);
   // answered 3 frames later, below the threshold: the existing rule applies then, closing at once
   // (3 frames later than without the check)
-  t.deepEqual(closes(tr), [[0, 8, 31, 'silence']]);
+  t.deepEqual(closes(tr), [[0, 8, 31, 'speaker_change']]);
 });
 
 test('a passed check holds the segment on; the next check comes one hold later', (t) => {
@@ -86,7 +86,7 @@ test('a passed check holds the segment on; the next check comes one hold later',
     'the second check covers the speech since the first one',
   );
   // the failed second check drops only the speech after the passed check
-  t.deepEqual(closes(tr), [[0, 29, 50, 'silence']]);
+  t.deepEqual(closes(tr), [[0, 29, 50, 'speaker_change']]);
   // every check passes: the whole utterance is held, the trailing stretch closes it
   t.deepEqual(closes(run(frames, opts(), [0.8, 0.8, 0.8])), [[0, 68, 73, 'silence']]);
 });
@@ -132,10 +132,10 @@ test('onSwitch: a run judged another voice is checked once it has minFrames of s
   const frames = 'TTTTT' + 'O'.repeat(30) + '..........';
   const off = run(frames, opts({ onSwitch: false }));
   t.deepEqual(off.checks, []);
-  t.deepEqual(closes(off), [[0, 0, 9, 'silence']], 'no switch check: all of its speech is dropped at once');
+  t.deepEqual(closes(off), [[0, 0, 9, 'speaker_change']], 'no switch check: all of its speech is dropped at once');
   const fail = run(frames, opts({ onSwitch: true }), [0.1]);
   t.deepEqual(fail.checks.map((c) => [c.fromFrame, c.toFrame, c.at]), [[0, 10, 9]]);
-  t.deepEqual(closes(fail), [[0, 0, 10, 'silence']], 'failed: dropped as before, one frame later');
+  t.deepEqual(closes(fail), [[0, 0, 10, 'speaker_change']], 'failed: dropped as before, one frame later');
   const pass = run(frames, opts({ onSwitch: true }), [0.9, 0.9]);
   t.deepEqual(closes(pass), [[0, 35, 40, 'silence']], 'passed: the run is the target, held to its end');
 });
@@ -144,9 +144,9 @@ test('a later run the switch would drop is kept when the check says it is the ta
   // target, a pause, then the target again but scored "other" from its 2nd frame (the pVAD lost it)
   const frames = 'T'.repeat(10) + '...' + 'T' + 'O'.repeat(15) + '.'.repeat(10);
   const o = { trailingFrames: 8 };
-  t.deepEqual(closes(run(frames, opts(null, o))), [[0, 10, 18, 'silence']], 'switch: cut at the pause');
+  t.deepEqual(closes(run(frames, opts(null, o))), [[0, 10, 18, 'speaker_change']], 'switch: cut at the pause');
   t.deepEqual(closes(run(frames, opts({ onSwitch: true }, o), [0.7])), [[0, 29, 37, 'silence']]);
-  t.deepEqual(closes(run(frames, opts({ onSwitch: true }, o), [0.2])), [[0, 10, 23, 'silence']], 'failed: the run was another voice');
+  t.deepEqual(closes(run(frames, opts({ onSwitch: true }, o), [0.2])), [[0, 10, 23, 'speaker_change']], 'failed: the run was another voice');
 });
 
 test('speaker check keys convert to options; on in the configuration by default', (t) => {
@@ -175,7 +175,7 @@ test('a near miss gets a second look on longer audio; a clear miss does not', (t
   // the second look fails too: dropped as the first answer would have (the close comes later)
   const twice = run(frames, opts(look), [0.4, 0.2]);
   t.is(twice.checks.length, 2);
-  t.deepEqual(closes(twice), [[0, 8, 39, 'silence']]);
+  t.deepEqual(closes(twice), [[0, 8, 39, 'speaker_change']]);
   // 0.2: a clear miss is final at once, as without the second look
   t.deepEqual(closes(run(frames, opts(look), [0.2])), closes(run(frames, opts(), [0.2])));
   // one second look per run
@@ -190,5 +190,5 @@ test('the second look is asked at once when the disputed run stops first', (t) =
     [8, 29, 28],
     [8, 33, 32],
   ]);
-  t.deepEqual(closes(tr), [[0, 8, 33, 'silence']]);
+  t.deepEqual(closes(tr), [[0, 8, 33, 'speaker_change']]);
 });

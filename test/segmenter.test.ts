@@ -133,7 +133,7 @@ test('options from the configuration are converted to frames', (t) => {
   );
   t.deepEqual(o, {
     mode: 'any', threshold: 0.4, closeThreshold: 0.3, preRollFrames: 30, trailingFrames: 40, maxFrames: 1500, minSpeechFrames: 10, listenTimeoutFrames: 500,
-    pauseFrames: 5, holdOtherFrames: 150, holdMinTargetFrames: 20, switchFrames: 0, check: null,
+    pauseFrames: 5, holdOtherFrames: 150, holdMinTargetFrames: 20, switchFrames: 0, check: null, sentenceGuardFrames: 0,
   });
 });
 
@@ -157,7 +157,7 @@ test('speaker turns: the hold has a limit; past it the segment ends where the ta
   // another voice goes on without a pause for 40 frames: held 20 frames after the last target
   // frame, then taken for a speaker change: closes at once, speech ending at the last target frame
   const ev = run('TTTTTTTT' + 'O'.repeat(40), turns());
-  t.deepEqual(closes(ev), [[0, 0, 8, 29, 'silence']]);
+  t.deepEqual(closes(ev), [[0, 0, 8, 29, 'speaker_change']]);
   t.is(ev.filter((e) => e.type === 'open').length, 1, 'the other voice opens nothing');
 });
 
@@ -167,7 +167,7 @@ test('speaker turns: a segment opened on too little target speech is not held th
   t.deepEqual(closes(run(frames, turns({ switchFrames: 0 }))), [[0, 0, 4, 9, 'silence']], 'closes like the plain rule');
   t.deepEqual(closes(run(frames, turns({ switchFrames: 0, holdMinTargetFrames: 4 }))), [[0, 0, 24, 29, 'silence']], 'with enough target speech it would be held');
   // with switch on, the run is judged another speaker's after 4 frames of other speech: no target speech remains
-  t.deepEqual(closes(run(frames, turns())), [[0, 0, 0, 8, 'silence']]);
+  t.deepEqual(closes(run(frames, turns())), [[0, 0, 0, 8, 'speaker_change']]);
 });
 
 test('speaker turns: another speaker after a pause closes the segment from the end of the target speech', (t) => {
@@ -175,10 +175,10 @@ test('speaker turns: another speaker after a pause closes the segment from the e
   const frames = 'T'.repeat(10) + '...' + 'TTT' + 'O'.repeat(12) + '.'.repeat(12);
   const o = { trailingFrames: 10 };
   t.deepEqual(closes(run(frames, opts(o))), [[0, 0, 16, 26, 'silence']], 'plain rule: held by the 3 frames, then 10 more');
-  t.deepEqual(closes(run(frames, turns(o))), [[0, 0, 10, 20, 'silence']], 'switch after 4 "other" frames: 10 frames after the target stopped');
+  t.deepEqual(closes(run(frames, turns(o))), [[0, 0, 10, 20, 'speaker_change']], 'switch after 4 "other" frames: 10 frames after the target stopped');
   // a pause filled with reverberation or noise (p(non-speech) 0.4) still separates the runs
   const noisy = frames.replace('...', 'nnn');
-  t.deepEqual(closes(run(noisy, turns(o))), [[0, 0, 10, 20, 'silence']]);
+  t.deepEqual(closes(run(noisy, turns(o))), [[0, 0, 10, 20, 'speaker_change']]);
 });
 
 test('speaker turns: a later run of the target with brief "other" frames is kept', (t) => {

@@ -103,6 +103,7 @@ Napi::Object transcript_to_js(Napi::Env env, const Transcript& t) {
   for (size_t i = 0; i < t.boundaries.size(); ++i) b.Set(uint32_t(i), t.boundaries[i]);
   r.Set("boundaries", b);
   if (t.has_grammar) {
+    r.Set("sentenceComplete", t.sentence_complete);
     if (!t.matched) {
       r.Set("sentence", env.Null());
     } else {

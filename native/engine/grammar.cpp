@@ -156,8 +156,17 @@ int GrammarDfa::intern(std::vector<uint64_t>&& set) {
   d.next.assign(g_->vocab(), -2);
   std::vector<uint64_t> end = set;
   space_closure(end);  // trailing template spaces are not said either
-  for (uint64_t p : end)
-    if (pos_ret(p) < 0 && pos_state(p) >= 0 && g_->final(pos_state(p))) d.accepting = true;
+  for (uint64_t p : end) {
+    const int s = pos_state(p);
+    if (pos_ret(p) < 0 && s >= 0 && g_->final(s)) d.accepting = true;
+    if (s < 0) {
+      d.continues = true;  // inside or before free text
+      continue;
+    }
+    // spaces alone are no continuation: the positions after them are in `end` already
+    for (const Grammar::Arc* a = g_->arcs_begin(s); a != g_->arcs_end(s); ++a)
+      if (a->label >= 0 && a->label != g_->space()) d.continues = true;
+  }
   d.pos = set;
   int id = int(states_.size());
   states_.push_back(std::move(d));

@@ -64,6 +64,9 @@ class GrammarDfa {
   int next(int state, int token);
   // A sentence can end here.
   bool accepting(int state) const { return states_[state].accepting; }
+  // A sentence ends here and nothing can follow it (no word, no free text): the speaker is done
+  // whatever comes next, so a segmenter need not wait out the trailing silence.
+  bool complete(int state) const { return states_[state].accepting && !states_[state].continues; }
   size_t size() const { return states_.size(); }
   // Drops every DFA state (the start stays 0): called between utterances once it has grown large.
   void trim(size_t max_states);
@@ -76,6 +79,7 @@ class GrammarDfa {
     std::vector<uint64_t> pos;  // sorted
     std::vector<int> next;      // per token: -2 not computed, -1 dead
     bool accepting = false;
+    bool continues = false;  // some token other than a word space can follow
   };
   void closure(std::vector<uint64_t>& set) const;
   void space_closure(std::vector<uint64_t>& set) const;

@@ -299,4 +299,12 @@ std::vector<Token> Search::best(double* score) const {
   return best ? best->tokens : std::vector<Token>{};
 }
 
+bool Search::best_complete() const {
+  if (!dfa_) return false;
+  const Hyp* top = nullptr;
+  for (const Hyp& h : hyps_)
+    if (!top || h.score + token_bonus_ * h.tokens.size() > top->score + token_bonus_ * top->tokens.size()) top = &h;
+  return top && !top->tokens.empty() && dfa_->complete(top->g);
+}
+
 }  // namespace earshot

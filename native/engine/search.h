@@ -62,6 +62,9 @@ class Search {
   // Best hypothesis so far (boosts of unfinished phrases taken back).
   // With a grammar: the best hypothesis that is a whole sentence (empty and *score -inf if none).
   std::vector<Token> best(double* score = nullptr) const;
+  // With a grammar: the top-ranked hypothesis (whole sentence or not) is a sentence that nothing can
+  // continue (GrammarDfa::complete). False without a grammar.
+  bool best_complete() const;
   void reset();
   // Log-probability added per token when hypotheses are ranked (not to the score best() reports): a
   // grammar search with a bonus keeps up with the speech instead of favouring the hypotheses that

@@ -117,6 +117,7 @@ Transcript TransducerStream::result() const {
     double score = -INFINITY;
     std::vector<Token> best = grammar_search_->best(&score);
     r.matched = std::isfinite(score);
+    r.sentence_complete = r.matched && grammar_search_->best_complete();
     if (r.matched) {
       r.sentence = spell(best, r.sentence_tokens);
       r.sentence_score = std::min(1.0, std::exp((score - free_score) / std::max<size_t>(1, best.size())));

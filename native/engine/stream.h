@@ -43,6 +43,8 @@ struct Transcript {
   std::string sentence;
   std::vector<TokenOut> sentence_tokens;
   double sentence_score = 0;
+  // With a grammar: the restricted search's best hypothesis is a sentence nothing can continue.
+  bool sentence_complete = false;
 };
 
 class TransducerStream {

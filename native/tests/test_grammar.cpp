@@ -97,6 +97,30 @@ int main() {
   CHECK(d.size() == 1 && before > 1);
   CHECK(accepts(d, {O, N, SP, B}));
 
+  // Complete: a sentence that nothing can continue (the segmenter may close on it at once).
+  CHECK(d.complete(walk(d, {O, N, SP, B})));
+  CHECK(d.complete(walk(d, {C, SP, A, B, SP, A})));
+  CHECK(!d.complete(walk(d, {O, N, SP, A})));          // not a sentence yet
+  CHECK(!d.complete(walk(d, {N, SP, B, SP, A})));      // free text may still be going on
+  CHECK(!d.complete(d.start()));
+  {
+    // "aa" | "aa c" | "bb [c]": "aa" is a sentence that can go on; a trailing optional too
+    Spec t;
+    int st = t.state(), f = t.state();
+    t.g.final[f] = 0;
+    int aa = t.text(st, "aa");
+    t.arc(aa, Grammar::kEps, f);
+    t.arc(t.text(aa, " c"), Grammar::kEps, f);
+    int bb = t.text(st, "bb ");
+    t.arc(bb, Grammar::kEps, f);
+    t.arc(t.text(bb, "c"), Grammar::kEps, f);
+    GrammarDfa e(std::make_shared<const Grammar>(t.g, kVocab, 0));
+    CHECK(e.accepting(walk(e, {A, A})) && !e.complete(walk(e, {A, A})));
+    CHECK(e.complete(walk(e, {A, A, SP, C})));
+    CHECK(e.accepting(walk(e, {B, B})) && !e.complete(walk(e, {B, B})));  // " c" may follow the space
+    CHECK(e.complete(walk(e, {B, B, SP, C})));
+  }
+
   // Errors name the problem.
   auto throws = [&](GrammarSpec bad, const std::vector<std::string>& vocab, const std::string& needle) {
     CHECK_THROWS(Grammar(bad, vocab, 0), needle);
