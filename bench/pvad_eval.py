@@ -112,19 +112,20 @@ def speaker_eer(spk, meta, dev):
     sc = (test @ enr.t()).numpy()
     lab = (who[:, None] == np.arange(len(names))[None, :]).astype(np.float64)
     out = {"all": eer(sc.ravel(), lab.ravel()), "trials": int(lab.size), "target_trials": int(lab.sum())}
-    for group in ("libri", "espeak", "flite"):
-        rows = np.array([names[w].startswith(group) for w in who])
-        cols = np.array([n.startswith(group) for n in names])
+    # groups by name prefix: libri, espeak, flite; with --all-corpora also cv, vctk, arctic, fsdd
+    for group in sorted({n.split("-")[0] for n in names}):
+        rows = np.array([names[w].startswith(group + "-") for w in who])
+        cols = np.array([n.startswith(group + "-") for n in names])
         if rows.any():
             out[group] = eer(sc[rows][:, cols].ravel(), lab[rows][:, cols].ravel())
     return out, {s: e for s, e in zip(names, enr)}
 
 
 def enrollment_sweep(spk, meta, dev, seconds=(2, 4, 6)):
-    """EER and the cosine threshold at the EER point against enrollment length (LibriSpeech and
-    espeak speakers: the flite dev voices are one voice), with score percentiles for a match rule."""
+    """EER and the cosine threshold at the EER point against enrollment length (every speaker but
+    the flite dev voices, which are one voice), with score percentiles for a match rule."""
     names = meta["speakers"]
-    use = [n.startswith(("libri", "espeak")) for n in names]
+    use = [not n.startswith("flite") for n in names]
     tests = [t for t in meta["tests"] if use[names.index(t["speaker"])]]
     test = embed_many(spk, [load_feats(dev, t["wav"]) for t in tests])
     who = np.array([names.index(t["speaker"]) for t in tests])
