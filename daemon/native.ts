@@ -73,6 +73,10 @@ export interface RecognizerStream {
   acceptWaveform(samples: Int16Array | Float32Array): void;
   /** Best hypothesis so far (cheap, synchronous). */
   partial(): DecodeResult;
+  /** What finalize() would give now, with `padMs` (default 300) of silence after the audio queued
+   * so far, decoded on a copy of the stream's state (native thread): the model's last tokens come
+   * out without waiting for real audio, and the stream goes on unchanged. */
+  peek(padMs?: number): Promise<DecodeResult>;
   /** Flush the remaining audio, finish decoding, resolve with the final result; the stream can be reused after reset().
    * Calling it again resolves with the same result; acceptWaveform throws until reset(). */
   finalize(): Promise<DecodeResult>;

@@ -14,6 +14,9 @@ import { SAMPLE_RATE } from './audio/wav.js';
 
 const log = childLogger('pipeline');
 const FRAME = (SAMPLE_RATE * FRAME_MS) / 1000; // 160 samples
+/** silence after the audio in the sentence-end look-ahead: enough for the model's last tokens (the
+ * engine emits them within ~300 ms; finalize() pads 500 to be sure) */
+const SENTENCE_PEEK_PAD_MS = 300;
 /** speaker embeddings of shorter speech are too noisy to report */
 const MIN_EMBED_SAMPLES = SAMPLE_RATE / 2;
 
@@ -161,6 +164,9 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private checking: Promise<void> = Promise.resolve();
   /** speaker checks run (the segmenter's speaker check), for logs and benchmarks */
   checksRun = 0;
+  /** sentence-end questions asked of the recognizer (segmenter.sentence_guard_ms) */
+  sentenceAsks = 0;
+  private sentencePending = 0;
   /** frames analysed; the watchdog compares it with the audio that arrived */
   framesProcessed = 0;
 
@@ -209,6 +215,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.pvadFed = this.total;
     const posts = this.pvadStreams.map((s) => s.accept(feed));
     const frames = posts[0].length / 3;
+    let sentenceQuery: number | undefined;
     for (let j = 0; j < frames; j++) {
       const frame = this.nextFrame++;
       // With several profiles, a frame is target speech if any enrolled speaker's stream says so.
@@ -219,11 +226,13 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       const ntss = posts[best][3 * j + 2];
       for (const q of posts) if (!Number.isFinite(q[3 * j] + q[3 * j + 1] + q[3 * j + 2])) return this.restartPvad();
       if (this.segmenter.frames < frame) this.segmenter.advanceTo(frame);
-      if (this.open && this.opts.sentences && this.segmenter.wantsSentenceState) this.segmenter.sentenceState(this.sentenceComplete(this.open));
       this.handle(this.segmenter.push(ns, tss, ntss));
+      if (this.open && this.opts.sentences) sentenceQuery ??= this.segmenter.takeSentenceQuery() ?? undefined;
       this.framesProcessed++;
     }
     if (this.open) this.feedRecognizer(this.nextFrame * FRAME);
+    // asked after the audio is queued, so the look-ahead decode has all of it
+    if (this.open && sentenceQuery !== undefined) this.askSentence(this.open, sentenceQuery);
     const keepFrom = this.open ? this.open.startFrame * FRAME : (this.nextFrame - this.opts.segmenter.preRollFrames - 2) * FRAME;
     this.audio.trimBefore(keepFrom);
   }
@@ -260,8 +269,9 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     return this.checking;
   }
 
+  /** a speaker check or a sentence-end question awaits its answer */
   get checkPending(): boolean {
-    return this.segmenter.checkPending;
+    return this.segmenter.checkPending || this.sentencePending > 0;
   }
 
   /** A pipeline started mid-stream (reload): frame numbers continue from this sample position. */
@@ -415,11 +425,22 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     return { best: scores[0] ?? null, scores };
   }
 
-  /** The recognizer's latest state (what it has decoded so far) is a sentence nothing can continue
-   * and one that will count as a match (its score is at least the sentences' minimum). */
-  private sentenceComplete(seg: OpenSegment): boolean {
-    const p = seg.stream.partial();
-    return p.sentenceComplete === true && (p.sentence?.score ?? 0) >= this.opts.sentences!.minScore;
+  /** The segmenter asks, in a pause, whether the speech so far is a sentence nothing can continue
+   * and that will count as a match (its score at least the sentences' minimum). The stream's
+   * look-ahead decode answers (silence padding brings out the last word's tokens, which a
+   * streaming model emits some frames late); the answer is handed back when it comes. */
+  private askSentence(seg: OpenSegment, id: number): void {
+    this.sentenceAsks++;
+    const asked = seg.stream.peek(SENTENCE_PEEK_PAD_MS).then(
+      (p) => p.sentenceComplete === true && (p.sentence?.score ?? 0) >= this.opts.sentences!.minScore,
+      () => false, // the segment closed and its stream went meanwhile
+    );
+    this.sentencePending++;
+    this.checking = this.checking.then(async () => {
+      const complete = await asked;
+      this.sentencePending--;
+      if (this.open === seg && !this.mutedFlag) this.handle(this.segmenter.sentenceState(id, complete));
+    });
   }
 
   private emitPartial(): void {

@@ -46,11 +46,12 @@
 // also what holds other speakers longer.
 //
 // Sentence end (`sentenceGuardFrames`; segmenter.sentence_guard_ms, acts only with sentence files):
-// the owner tells the segmenter, while a non-speech stretch reaches the guard, whether the
-// restricted search's best hypothesis is a sentence that nothing can continue (sentenceState()).
-// If so, the segment closes after the guard instead of the full trailing stretch ("turn on the
-// kitchen lights" cannot go on); "set a timer for" is no sentence, so a pause after it waits for
-// the trailing stretch as before. Silence stays the fallback.
+// a little before a pause reaches the guard, the segmenter asks its owner (takeSentenceQuery())
+// whether the restricted search's best hypothesis is a sentence that nothing can continue; the
+// answer comes back asynchronously (sentenceState()). If so, the segment closes once the pause
+// reaches the guard instead of the full trailing stretch ("turn on the kitchen lights" cannot go
+// on); "set a timer for" is no sentence, so a pause after it waits for the trailing stretch as
+// before. An answer about an earlier pause is ignored. Silence stays the fallback.
 //
 // Each close says which rule made it (`reason`, the transcript's closed_by): silence, speaker_change
 // (the trailing stretch counted from speech the speaker-turn rules gave to another voice),
@@ -211,6 +212,9 @@ interface Run {
 const VOICE_THRESHOLD = 0.7;
 /** p(other speech) above this is a confident "other" frame. */
 const OTHER_THRESHOLD = 0.5;
+/** A pause is asked about this many frames before it reaches the sentence guard: the recognizer's
+ * look-ahead decode (RecognizerStream.peek) takes a few ms, up to ~30 on a busy x86 core. */
+const SENTENCE_ASK_LEAD = 5;
 
 export class Segmenter {
   private frame = 0; // index of the next frame
@@ -224,7 +228,10 @@ export class Segmenter {
   private checkSeq = 0;
   /** the speaker-turn rules dropped speech since the target last spoke: a silence close is a speaker change */
   private dropped = false;
-  /** the owner's last word on the sentence (sentenceState) */
+  /** pauses (non-speech stretches inside a segment) so far: names the one a sentence query is about */
+  private pauseSeq = 0;
+  /** the pause the last query was about (-1: none asked in this pause) and its answer */
+  private asked = -1;
   private sentenceDone = false;
 
   constructor(readonly opts: SegmenterOptions) {
@@ -292,13 +299,13 @@ export class Segmenter {
       seg.heardSpeech = true;
       this.silence = 0;
       this.dropped = false;
-      this.sentenceDone = false; // asked again when the next pause reaches the guard
+      this.sentenceDone = false; // the next pause is asked about afresh
       if (run) {
         run.lastTargetEnd = i + 1;
         if (score >= this.opts.threshold) run.targetFrames++;
       }
     } else {
-      this.silence++;
+      if (this.silence++ === 0) this.pauseSeq++;
     }
     if (run) this.judgeRun(run, seg, i, isSpeech, voice, ntss, events);
     if (seg.forced && !seg.heardSpeech && i + 1 - seg.speechStart >= this.opts.listenTimeoutFrames) {
@@ -435,18 +442,30 @@ export class Segmenter {
   }
 
   /**
-   * Whether the owner should say, before the next push(), if the recognizer's best hypothesis is a
-   * complete sentence: the segment has speech and the next frame may end the guard. Asked only
-   * then, since reading the recognizer's state costs something.
+   * The pause to ask the recognizer about, once per pause, SENTENCE_ASK_LEAD frames before it
+   * reaches the guard (the answer takes a few ms); null when nothing is to be asked now.
+   * The owner answers with sentenceState(id, complete).
    */
-  get wantsSentenceState(): boolean {
+  takeSentenceQuery(): number | null {
     const guard = this.opts.sentenceGuardFrames ?? 0;
-    return guard > 0 && this.open !== null && this.open.heardSpeech && this.silence + 1 >= guard;
+    if (guard <= 0 || !this.open?.heardSpeech || this.asked === this.pauseSeq) return null;
+    if (this.silence < Math.max(1, guard - SENTENCE_ASK_LEAD)) return null;
+    this.asked = this.pauseSeq;
+    return this.pauseSeq;
   }
 
-  /** The restricted search's best hypothesis is (or is not) a sentence that nothing can continue. */
-  sentenceState(complete: boolean): void {
+  /**
+   * The answer to takeSentenceQuery(): the recognizer's best hypothesis, on the audio up to that
+   * pause, is (or is not) a sentence that nothing can continue. Closes the segment now if the
+   * pause has reached the guard meanwhile (push() closes it when it does); ignored when the pause
+   * is over or the segment closed.
+   */
+  sentenceState(id: number, complete: boolean): SegmentEvent[] {
+    const seg = this.open;
+    if (!seg || id !== this.pauseSeq || this.silence === 0) return [];
     this.sentenceDone = complete;
+    if (complete && this.silence >= (this.opts.sentenceGuardFrames ?? 0) && !this.turn?.verify && this.silence < this.opts.trailingFrames) return this.close(this.frame, 'sentence_complete');
+    return [];
   }
 
   /** Jumps the frame counter forward over audio that was not analysed (muted). */
@@ -484,6 +503,7 @@ export class Segmenter {
     this.turn = null;
     this.dropped = false;
     this.sentenceDone = false;
+    this.asked = -1;
     return [{ type: 'close', startFrame: seg.start, endFrame, speechStartFrame: seg.speechStart, speechEndFrame: Math.max(seg.lastSpeechEnd, seg.speechStart), reason }];
   }
 }

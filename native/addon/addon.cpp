@@ -184,11 +184,12 @@ std::shared_ptr<const Model> unwrap_model(const Napi::CallbackInfo& info, const 
 
 // Shared between the JS-facing stream and its decode worker.
 struct StreamCore {
-  enum Kind { kAudio, kFinalize, kReset };
+  enum Kind { kAudio, kFinalize, kReset, kPeek };
   struct Item {
     Kind kind;
     std::vector<float> audio;
     uint64_t id;
+    int pad_ms = 0;  // kPeek
   };
   std::mutex mu;
   std::deque<Item> queue;
@@ -206,6 +207,7 @@ class RecognizerStreamWrap : public Napi::ObjectWrap<RecognizerStreamWrap> {
     return DefineClass(env, "RecognizerStream",
                        {InstanceMethod("acceptWaveform", &RecognizerStreamWrap::AcceptWaveform),
                         InstanceMethod("partial", &RecognizerStreamWrap::Partial),
+                        InstanceMethod("peek", &RecognizerStreamWrap::Peek),
                         InstanceMethod("finalize", &RecognizerStreamWrap::Finalize),
                         InstanceMethod("reset", &RecognizerStreamWrap::Reset),
                         InstanceMethod("dispose", &RecognizerStreamWrap::Dispose)});
@@ -235,6 +237,28 @@ class RecognizerStreamWrap : public Napi::ObjectWrap<RecognizerStreamWrap> {
     check_live("partial");
     std::lock_guard<std::mutex> lock(core_->mu);
     return transcript_to_js(info.Env(), core_->partial);
+  }
+  // What finalize() would give now, with padMs of silence after the audio queued so far; the stream
+  // goes on as if it had not been asked.
+  Napi::Value Peek(const Napi::CallbackInfo& info) {
+    check_live("peek");
+    if (finalized_) throw Napi::Error::New(info.Env(), "RecognizerStream.peek: the stream is finalized");
+    int pad = 300;
+    if (info.Length() > 0 && !info[0].IsUndefined()) {
+      if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 0 || info[0].As<Napi::Number>().Int32Value() > 5000 ||
+          info[0].As<Napi::Number>().DoubleValue() != info[0].As<Napi::Number>().Int32Value())
+        throw Napi::RangeError::New(info.Env(), "RecognizerStream.peek: padMs must be an integer from 0 to 5000");
+      pad = info[0].As<Napi::Number>().Int32Value();
+    }
+    auto d = Napi::Promise::Deferred::New(info.Env());
+    const uint64_t id = ++next_id_;
+    {
+      std::lock_guard<std::mutex> lock(core_->mu);
+      core_->queue.push_back({StreamCore::kPeek, {}, id, pad});
+    }
+    pending_.emplace(id, d);
+    kick(info.Env());
+    return d.Promise();
   }
   Napi::Value Finalize(const Napi::CallbackInfo& info) {
     check_live("finalize");
@@ -300,6 +324,12 @@ class DecodeWorker : public Napi::AsyncWorker {
       }
       try {
         TransducerStream& s = *core_->engine;
+        if (item.kind == StreamCore::kPeek) {
+          Transcript t = s.peek(item.pad_ms);
+          std::lock_guard<std::mutex> lock(core_->mu);
+          core_->finished[item.id] = std::move(t);
+          continue;
+        }
         if (item.kind == StreamCore::kAudio) {
           s.accept(item.audio.data(), item.audio.size());
           // The snapshot is rebuilt only when a chunk was decoded, not for every piece of audio.

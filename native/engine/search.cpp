@@ -118,9 +118,20 @@ Search::Search(const TransducerModel& model, int beam, std::shared_ptr<const Con
       beam_(std::max(1, beam)),
       greedy_when_one_(greedy_when_one && !grammar),
       context_(std::move(context)),
-      dfa_(grammar ? std::make_unique<GrammarDfa>(std::move(grammar)) : nullptr) {
+      dfa_(grammar ? std::make_shared<GrammarDfa>(std::move(grammar)) : nullptr) {
   reset();
 }
+
+Search::Search(const Search& o)
+    : model_(o.model_),
+      beam_(o.beam_),
+      greedy_when_one_(o.greedy_when_one_),
+      token_bonus_(o.token_bonus_),
+      lm_(o.lm_),
+      lm_weight_(o.lm_weight_),
+      context_(o.context_),
+      dfa_(o.dfa_),
+      hyps_(o.hyps_) {}
 
 void Search::reset() {
   hyps_.assign(1, Hyp{});

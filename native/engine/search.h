@@ -57,6 +57,11 @@ class Search {
   // With a grammar, every hypothesis stays a prefix of a sentence it accepts (beam code even at 1).
   Search(const TransducerModel& model, int beam, std::shared_ptr<const ContextGraph> context,
          bool greedy_when_one = true, std::shared_ptr<const Grammar> grammar = nullptr);
+  // A copy that goes on from this search's hypotheses (TransducerStream::peek). It shares the
+  // grammar's lazily built view (so both must be used from one thread) and starts with an empty
+  // prediction cache.
+  Search(const Search& other);
+  Search& operator=(const Search&) = delete;
   // Decodes T encoder frames [T, D], the first being stream frame first_frame.
   void decode(const float* enc, int T, int64_t first_frame);
   // Best hypothesis so far (boosts of unfinished phrases taken back).
@@ -100,7 +105,7 @@ class Search {
   std::vector<int> lm_hist_;
   const float* lm_for(const std::vector<Token>& tokens);
   std::shared_ptr<const ContextGraph> context_;
-  std::unique_ptr<GrammarDfa> dfa_;
+  std::shared_ptr<GrammarDfa> dfa_;
   std::vector<Hyp> hyps_;
   std::map<std::vector<int>, std::vector<float>> pred_cache_;  // history -> join.pred output
   std::vector<float> join_enc_, logp_;

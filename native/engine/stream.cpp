@@ -54,6 +54,26 @@ TransducerStream::TransducerStream(std::shared_ptr<const TransducerModel> model,
   if (opt.lm) search_.set_lm(opt.lm, opt.lm_weight);
 }
 
+TransducerStream::TransducerStream(const TransducerStream& o)
+    : model_(o.model_),
+      chunk_(o.chunk_),
+      tail_samples_(o.tail_samples_),
+      fbank_(o.fbank_),
+      feats_(o.feats_),
+      enc_(o.enc_),
+      context_(o.context_),
+      search_(o.search_),
+      grammar_search_(o.grammar_search_ ? std::make_unique<Search>(*o.grammar_search_) : nullptr),
+      cif_sum_(o.cif_sum_),
+      boundaries_(o.boundaries_) {}
+
+Transcript TransducerStream::peek(int pad_ms) const {
+  TransducerStream copy(*this);
+  copy.tail_samples_ = std::max(0, pad_ms) * 16;
+  copy.finalize();
+  return copy.result();
+}
+
 void TransducerStream::accept(const float* samples, size_t n) { fbank_.accept(samples, n); }
 void TransducerStream::accept_int16(const int16_t* samples, size_t n) { fbank_.accept_int16(samples, n); }
 

@@ -57,6 +57,10 @@ class TransducerStream {
   // Decodes what is left (a shorter last chunk); later audio needs reset() first.
   void finalize();
   Transcript result() const;
+  // The result finalize() would give now with pad_ms of silence after the audio so far, decoded on
+  // a copy: this stream goes on unchanged. A streaming model emits a word's last tokens some frames
+  // after its audio; the padding brings them out without waiting for real audio.
+  Transcript peek(int pad_ms) const;
   void reset();
   int64_t encoder_frames() const { return enc_.frames; }
   // Phrases that could not be tokenized with the model's vocabulary.
@@ -64,6 +68,7 @@ class TransducerStream {
 
  private:
   int decode(int frames);
+  TransducerStream(const TransducerStream& other);  // for peek()
 
   std::shared_ptr<const TransducerModel> model_;
   int chunk_;
