@@ -24,7 +24,7 @@ Commands' one-second words) are other voices only; a mixture's other speakers ar
 speakers with p 0.3 (their words are the short pieces), else other real dev speakers. It also writes
 <out>/others/NNNN.wav with "others_only" in devset.json: 2-5 min stretches of other people's speech
 (1-3 speakers, the same gaps, noise and rooms as the mixtures) and a "profile" target speaker who is
-not in them, for counting the segments a profile lets other voices open (bench/pvad_others.py).
+not in them (one with at least 4 s of enrollment audio), for counting the segments a profile lets other voices open (bench/pvad_others.py).
 """
 import argparse
 import json
@@ -34,6 +34,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "training"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # training.earshot as a package
 import pvad_data as d  # noqa: E402
 
 ENROLL_SECONDS = 6.0
@@ -252,10 +253,11 @@ def main_all_corpora(args, rng):
     # Other people only: 1-3 speakers (none of them the profile's) talking for 2-5 minutes, made of
     # 10-12 s mixtures whose "target" is another of those speakers, so every utterance is other speech.
     os.makedirs(os.path.join(args.out, "others"), exist_ok=True)
+    profiles = [s for s in names if len(enroll[s]) >= 4 * 16000]   # enough for `earshot enroll` to work with
     others_only, total, i = [], 0.0, 0
     while total < args.others_minutes * 60:
         orng = np.random.default_rng(d.stable_seed(args.seed, "others", i))
-        profile = names[int(orng.integers(len(names)))]
+        profile = profiles[int(orng.integers(len(profiles)))]
         talkers = pick_others(voices, short, voices.index(profile), orng, int(orng.integers(1, 4)))
         parts, seconds, labels = [], float(orng.uniform(120, 300)), []
         while sum(len(p) for p in parts) < seconds * 16000:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "training"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # training.earshot as a package
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pvad_data as d  # noqa: E402
 import pvad_export as px  # noqa: E402
