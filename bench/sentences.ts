@@ -7,10 +7,10 @@
 //   - out-of-grammar: LibriSpeech and Common Voice dev sentences (and VCTK, CMU ARCTIC dev) decoded
 //     with the large home: how often some intent is matched;
 //   - cost: CPU of decoding with the sentences (free greedy + restricted beam) over greedy alone;
-//   - the match rates at other sentence_min_score thresholds, to choose one; "best_sentence_exact":
-//     the restricted search's best sentence right, whatever its score.
+//   - the match rates at other sentence_min_score and sentence_min_coverage thresholds, to choose
+//     them; "best_sentence_exact": the restricted search's best sentence right, whatever its score.
 //
-//   node --import=tsx bench/sentences.ts [--model FILE] [--commands N] [--min-score 0.5] [--beam 4] [--bonus 0]
+//   node --import=tsx bench/sentences.ts [--model FILE] [--commands N] [--min-score 0.5] [--min-coverage 0.67] [--beam 4] [--bonus 0]
 // Prints a summary on stderr and the results as a last JSON line, also written to
 // runs/bench/results/sentences.json (npm run bench -- --only sentences).
 import { execFileSync } from 'node:child_process';
@@ -20,10 +20,12 @@ import path from 'node:path';
 import { readWav16kMono } from '../daemon/audio/wav.js';
 import {
   DEFAULT_BEAM,
+  DEFAULT_MIN_COVERAGE,
   DEFAULT_MIN_SCORE,
   DEFAULT_TOKEN_BONUS,
   prepareSentences,
   resolveIntent,
+  sentenceCoverage,
   streamOptions,
   type SentenceRecognizer,
 } from '../daemon/intents.js';
@@ -41,6 +43,7 @@ const arg = (name: string, def: string) => {
 const modelFile = arg('model', models.int4);
 const nCommands = Number(arg('commands', '120'));
 const minScore = Number(arg('min-score', String(DEFAULT_MIN_SCORE)));
+const minCoverage = Number(arg('min-coverage', String(DEFAULT_MIN_COVERAGE)));
 const beam = Number(arg('beam', String(DEFAULT_BEAM)));
 const tokenBonus = Number(arg('bonus', String(DEFAULT_TOKEN_BONUS)));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'earshot-sentences-'));
@@ -98,6 +101,11 @@ async function decodeRaw(
 }
 const rate = (n: number, d: number) => (d ? Math.round((1000 * n) / d) / 10 : null);
 const THRESHOLDS = [0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8];
+const COVERAGES = [0, 0.5, 0.6, 0.67, 0.75, 0.8, 0.9];
+// per utterance: the sentence's score and coverage (0, 0 without one), and for in-grammar commands
+// and words whether the sentence is the one said
+type Scored = { score: number; coverage: number; right?: boolean };
+const scored = (r: DecodeResult, right?: boolean): Scored => ({ score: r.sentence?.score ?? 0, coverage: sentenceCoverage(r), right });
 
 async function main() {
   const model = await loadTransducer(modelFile);
@@ -111,7 +119,7 @@ async function main() {
   const g = compileSentences(parseSentenceFiles([{ file: homeFile, text: home.text }]));
   const tsMs = performance.now() - t0;
   const t1 = performance.now();
-  const sr = prepareSentences(model, [homeFile], { minScore, beam, tokenBonus });
+  const sr = prepareSentences(model, [homeFile], { minScore, minCoverage, beam, tokenBonus });
   const fullMs = performance.now() - t1;
   const compile = {
     names: 500,
@@ -139,7 +147,7 @@ async function main() {
   let cpuGreedy = 0;
   let cpuSent = 0;
   const misses: unknown[] = [];
-  const inScores: number[] = [];
+  const inScores: Scored[] = [];
   for (const c of cmds) {
     const audio = synth(c.text, c.voice);
     const free = await decodeRaw(model, audio);
@@ -147,7 +155,7 @@ async function main() {
     cpuGreedy += free.cpuMs;
     cpuSent += withS.cpuMs;
     const r = resolveIntent(sr, withS.result);
-    inScores.push(withS.result.sentence?.score ?? 0);
+    inScores.push(scored(withS.result, withS.result.sentence?.text === c.text));
     if (free.result.text === c.text) greedyExact++;
     if (withS.result.sentence?.text === c.text) bestExact++;
     const same = r.text === c.text;
@@ -161,6 +169,7 @@ async function main() {
         got: r.text,
         free: free.result.text,
         score: withS.result.sentence?.score ?? null,
+        coverage: Math.round(sentenceCoverage(withS.result) * 100) / 100,
         intent: r.intent?.name ?? null,
       });
   }
@@ -217,17 +226,19 @@ async function main() {
     wordsFile,
     `intents:\n  Word:\n    data:\n      - sentences: ["{word}"]\nlists:\n  word:\n    values: [${words.join(', ')}]\n`,
   );
-  const wordSr = prepareSentences(model, [wordsFile], { minScore, beam, tokenBonus });
+  const wordSr = prepareSentences(model, [wordsFile], { minScore, minCoverage, beam, tokenBonus });
   const sc = devRows('speech-commands');
   let scExact = 0;
   let scGreedy = 0;
   let scBest = 0;
+  const scScores: Scored[] = [];
   for (const row of sc) {
     const audio = toWav16(row.file);
     const r = await decodeRaw(model, audio, wordSr);
     if (resolveIntent(wordSr, r.result).intent?.slots.word === row.text) scExact++;
     if (r.result.text === row.text) scGreedy++;
     if (r.result.sentence?.text === row.text) scBest++;
+    scScores.push(scored(r.result, r.result.sentence?.text === row.text));
   }
   const speechCommands = {
     utterances: sc.length,
@@ -239,18 +250,20 @@ async function main() {
 
   // out of grammar
   const oog: Record<string, { utterances: number; matched_pct: number | null; matched: string[] }> = {};
-  const oogScores: number[] = [];
+  const oogScores: Scored[] = [];
+  const lsCvScores: Scored[] = [];
   for (const folder of ['librispeech-speakers', 'common-voice-en', 'vctk', 'cmu-arctic']) {
     const rows = devRows(folder);
     let matched = 0;
     const which: string[] = [];
     for (const row of rows) {
       const r = await decodeRaw(model, toWav16(row.file), sr);
-      oogScores.push(r.result.sentence?.score ?? 0);
+      oogScores.push(scored(r.result));
+      if (folder === 'librispeech-speakers' || folder === 'common-voice-en') lsCvScores.push(scored(r.result));
       const res = resolveIntent(sr, r.result);
       if (res.intent) {
         matched++;
-        which.push(`${res.intent.name}: "${res.text}" (${res.intent.score})`);
+        which.push(`${res.intent.name}: "${res.text}" (${res.intent.score}, coverage ${sentenceCoverage(r.result).toFixed(2)})`);
       }
     }
     oog[folder] = { utterances: rows.length, matched_pct: rate(matched, rows.length), matched: which.slice(0, 5) };
@@ -262,15 +275,27 @@ async function main() {
       (oog['common-voice-en'].matched_pct ?? 0) * oog['common-voice-en'].utterances) /
     100;
 
+  // kept: a sentence passes both rules; in-grammar and words count only the right sentence kept
+  const kept = (xs: Scored[], th: number, cov: number) =>
+    rate(xs.filter((x) => x.score > 0 && x.score >= th && x.coverage >= cov && x.right !== false).length, xs.length);
   const sweep = THRESHOLDS.map((th) => ({
     min_score: th,
-    in_grammar_sentence_kept_pct: rate(inScores.filter((s) => s >= th && s > 0).length, inScores.length),
-    out_of_grammar_matched_pct: rate(oogScores.filter((s) => s >= th && s > 0).length, oogScores.length),
+    in_grammar_sentence_kept_pct: kept(inScores, th, minCoverage),
+    speech_commands_word_kept_pct: kept(scScores, th, minCoverage),
+    out_of_grammar_matched_pct: kept(oogScores, th, minCoverage),
+  }));
+  const coverageSweep = COVERAGES.map((cov) => ({
+    min_coverage: cov,
+    in_grammar_sentence_kept_pct: kept(inScores, minScore, cov),
+    speech_commands_word_kept_pct: kept(scScores, minScore, cov),
+    out_of_grammar_matched_pct: kept(oogScores, minScore, cov),
+    librispeech_cv_matched_pct: kept(lsCvScores, minScore, cov),
   }));
   const result = {
     model: model.info.name,
     model_file: path.relative(process.cwd(), modelFile),
     min_score: minScore,
+    min_coverage: minCoverage,
     sentence_beam: beam,
     token_bonus: tokenBonus,
     compile,
@@ -285,6 +310,7 @@ async function main() {
       utterances: cmds.length,
     },
     threshold_sweep: sweep,
+    coverage_sweep: coverageSweep,
   };
   writeResult('sentences', result);
   console.log(JSON.stringify(result));

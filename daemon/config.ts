@@ -59,6 +59,8 @@ const recognizerSchema = z
     sentences: z.array(z.string().min(1)).default([]),
     /** a sentence scoring below this (0..1, against the unrestricted decoding) is no intent */
     sentence_min_score: z.number().min(0).max(1).default(0.5),
+    /** a sentence with fewer characters than this share of the unrestricted text is no intent */
+    sentence_min_coverage: z.number().min(0).max(1).default(0.67),
     /** shallow fusion of a character n-gram model (daemon/lm.ts); null: none */
     lm: z
       .object({

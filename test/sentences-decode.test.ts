@@ -7,10 +7,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { decodeWithSentences, prepareSentences, type SentenceRecognizer } from '../daemon/intents.js';
+import { decodeWithSentences, prepareSentences, resolveIntent, sentenceCoverage, type SentenceRecognizer } from '../daemon/intents.js';
+import { readWav16kMono } from '../daemon/audio/wav.js';
 import { loadTransducer } from '../daemon/models.js';
 import { matchSentence } from '../daemon/sentences.js';
-import type { TransducerModel } from '../daemon/native.js';
+import type { DecodeResult, TransducerModel } from '../daemon/native.js';
 import { concat, DaemonProcess, EARSHOT, Feeder, fixtureModels, silence, speech, writeConfig } from './helpers/daemon.js';
 import { freePort } from './helpers/mosquitto.js';
 import { Subscriber } from './helpers/subscriber.js';
@@ -43,6 +44,7 @@ test("clear in-grammar commands match their intent, with the lists' out values a
     t.is(r.intent?.name, name, said);
     t.deepEqual(r.intent?.slots, slots, said);
     t.true(r.intent!.score > 0.5 && r.intent!.score <= 1, said);
+    t.true(sentenceCoverage(r.result) >= home.minCoverage, said);
   }
 });
 
@@ -59,6 +61,29 @@ test('speech outside the sentences is no match: intent null and the unrestricted
     t.is(r.intent, null, JSON.stringify(r));
     t.is(r.text, r.result.text); // the free decoding, not a forced sentence
   }
+});
+
+test('a long utterance that one sentence explains only part of is no match: the four commands of the sample as one', async (t) => {
+  const r = await decodeWithSentences(model, home, readWav16kMono(path.join(repoRoot, 'samples', 'sample.wav')).samples);
+  t.is(r.intent, null, JSON.stringify(r));
+  t.is(r.text, r.result.text);
+  // the free text reads all four commands; any one sentence is about a quarter of it
+  t.true(sentenceCoverage(r.result) < home.minCoverage, JSON.stringify(r.result.sentence));
+});
+
+test('a sentence that fits well but accounts for only part of what was heard is no intent', (t) => {
+  // as measured on LibriSpeech dev prose: the restricted path finds a command at score 1
+  const prose = 'cance the drivers upoth bothe eme of a';
+  const sentence = { text: 'turn on the kitchen lights', score: 1, tokens: [] };
+  const result = (text: string, s = sentence): DecodeResult => ({ text, tokens: [], boundaries: [], sentence: s });
+  const long = resolveIntent(home, result(`turn on the kitchen lights ${prose}`));
+  t.deepEqual(long, { text: `turn on the kitchen lights ${prose}`, intent: null });
+  // a free reading shorter than the sentence (it dropped or misheard sounds) leaves the score to judge
+  const short = resolveIntent(home, result('turn on kitchen light'));
+  t.is(short.text, 'turn on the kitchen lights');
+  t.is(short.intent?.name, 'HassTurnOn');
+  t.is(resolveIntent(home, result('')).intent?.name, 'HassTurnOn');
+  t.is(resolveIntent(home, result('turn on the kitchen lights', { ...sentence, score: 0.3 })).intent, null);
 });
 
 test('a large home (500 names) decodes a command to the right one of many look-alike names', async (t) => {
