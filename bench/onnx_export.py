@@ -1,6 +1,6 @@
 """Exports the encoder of an Earshot transducer file to ONNX, for the onnxruntime comparison.
 
-    /usr/bin/python3 bench/onnx_export.py --gguf models/earshot-en-f32.gguf --out bench/onnx/encoder-fp32.onnx
+    /usr/bin/python3 -m bench.onnx_export --gguf models/earshot-en-f32.gguf --out bench/onnx/encoder-fp32.onnx
 
 The graph takes the raw fbank [1, T, 80] (as the engine's debugFbank gives it), applies the model's
 CMVN, and runs the whole utterance at once with the streaming chunk mask (chunk_frames,
@@ -15,18 +15,17 @@ import hashlib
 import json
 import math
 import os
-import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from training.earshot.features import apply_cmvn
+from training.earshot.gguf import read_gguf
+from training.earshot.model import Transducer, TransducerConfig, chunk_mask
+from training.export import transducer_tensors
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "training"))
-from training.earshot.model import Transducer, TransducerConfig, chunk_mask  # noqa: E402
-from training.export import transducer_tensors  # noqa: E402
-from pvad_export import read_gguf  # noqa: E402
 
 HYPER = ["vocab_size", "d_model", "n_layers", "n_heads", "ff_dim", "conv_kernel", "stack", "pred_dim",
          "pred_context", "joiner_dim", "chunk_frames", "left_context_frames"]
@@ -43,8 +42,7 @@ def load_transducer_gguf(path: str):
     with torch.no_grad():
         # The exporter's own name list, so the two directions cannot drift apart.
         for name, param, _ in transducer_tensors(model):
-            value = tensors[name][0]
-            param.copy_(value.reshape(param.shape))
+            param.copy_(tensors[name].reshape(param.shape))
     return model.eval(), meta
 
 
@@ -73,7 +71,7 @@ class EncoderGraph(nn.Module):
 
     def forward(self, fbank):
         cfg = self.m.cfg
-        x = (fbank - self.m.feat_mean) * self.m.feat_istd
+        x = apply_cmvn(fbank, self.m.feat_mean, self.m.feat_istd)
         t_out = x.shape[1] // cfg.stack
         x = self.m.encoder.input(x[:, : t_out * cfg.stack].reshape(1, t_out, cfg.stack * cfg.num_mel_bins))
         allowed = chunk_mask(t_out, cfg.chunk_frames, cfg.left_context_frames)
@@ -102,7 +100,7 @@ class StreamingEncoderGraph(nn.Module):
     def forward(self, fbank, k_cache, v_cache, conv_cache, cached):
         cfg = self.m.cfg
         d, h, L = cfg.d_model, cfg.n_heads, cfg.left_context_frames
-        x = (fbank - self.m.feat_mean) * self.m.feat_istd
+        x = apply_cmvn(fbank, self.m.feat_mean, self.m.feat_istd)
         c = x.shape[1] // cfg.stack
         x = self.m.encoder.input(x[:, : c * cfg.stack].reshape(1, c, cfg.stack * cfg.num_mel_bins))
         # Cache slot j (0..L-1, oldest first) holds a real frame iff j >= L - cached.

@@ -46,7 +46,7 @@ function ensureFp32Exports(sha: string): { whole: string; stream: string } {
   const stream = path.join(onnxDir, 'encoder-stream-fp32.onnx');
   if (![whole, stream].every((f) => fs.existsSync(f) && readInfo(f)?.source_sha256 === sha)) {
     process.stderr.write(`exporting ${path.relative(repoRoot, f32File)} to ONNX...\n`);
-    run(python, [path.join(repoRoot, 'bench', 'onnx_export.py'), '--gguf', f32File, '--out', whole, '--stream-out', stream]);
+    run(python, ['-m', 'bench.onnx_export', '--gguf', f32File, '--out', whole, '--stream-out', stream]);
   }
   return { whole, stream };
 }

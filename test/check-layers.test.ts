@@ -59,3 +59,15 @@ test('an import up the layers, a file in no layer, the engine on the addon, the 
     'training/t.py imports bench: the recipe must not depend on the benchmarks',
   ]);
 });
+
+test('the recipe is one package: no sys.path changes, no module imported outside training.', (t) => {
+  const dir = repo({
+    'training/a.py': 'import sys\nsys.path.insert(0, "x")\nimport pvad_data\nfrom earshot.features import fbank\n',
+    'training/b.py': 'from training import pvad_data\nfrom training.earshot.features import fbank\nfrom .earshot import gguf\n',
+  });
+  t.deepEqual(check(dir), [
+    'training/a.py changes sys.path: the recipe runs as modules (python3 -m training.NAME)',
+    'training/a.py imports pvad_data: import training.pvad_data (the recipe is one package)',
+    'training/a.py imports earshot: import training.earshot (the recipe is one package)',
+  ]);
+});

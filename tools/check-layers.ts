@@ -91,8 +91,16 @@ export function check(root: string): string[] {
     }
   }
   for (const file of files.filter((f) => f.startsWith('training/') && f.endsWith('.py'))) {
-    for (const m of fs.readFileSync(path.join(root, file), 'utf8').matchAll(/^\s*(?:from|import)\s+(bench)\b/gm)) {
+    const text = fs.readFileSync(path.join(root, file), 'utf8');
+    for (const m of text.matchAll(/^\s*(?:from|import)\s+(bench)\b/gm)) {
       problems.push(`${file} imports ${m[1]}: the recipe must not depend on the benchmarks`);
+    }
+    // One package: a module reached through sys.path would load a second copy of it.
+    if (/^\s*sys\.path\.(?:insert|append)\(/m.test(text)) {
+      problems.push(`${file} changes sys.path: the recipe runs as modules (python3 -m training.NAME)`);
+    }
+    for (const m of text.matchAll(/^\s*(?:from|import)\s+(earshot|pvad_\w+)\b/gm)) {
+      problems.push(`${file} imports ${m[1]}: import training.${m[1]} (the recipe is one package)`);
     }
   }
   return problems;

@@ -5,7 +5,7 @@ normalized and rounded to 10 bits, which FLAC stores in about half the bytes (SN
 40 dB, below the noise the mixtures add). The development speakers are left out. The `flac`
 Debian package is downloaded beside them (the GPU machine decodes with it).
 
-    /usr/bin/python3 training/pvad_carry.py --data ../shared/data --out .carry/pvad
+    /usr/bin/python3 -m training.pvad_carry --data ../shared/data --out .carry/pvad
 
 Also writes <out>/augment.npz: the training share of the real rooms and noises (pvad_data.AUG_DEV_FILES
 stay for the development set), int16; with --aug-only nothing else (the recordings then travel in the
@@ -14,12 +14,10 @@ shared store of the train split, pvad_train.py --real).
 import argparse
 import os
 import subprocess
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pvad_data as d  # noqa: E402
+from training import pvad_data as d
 
 
 def main():

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torchaudio
 
-from earshot.features import SAMPLE_RATE, fbank
+from training.earshot.features import SAMPLE_RATE, fbank
 
 # ---------------------------------------------------------------------------------------------
 # Audio I/O

@@ -1,25 +1,22 @@
 """Exports the speaker encoder and the personal VAD to GGUF (docs/model-format.md), reads them back,
 and runs the file's arithmetic (Q8_0 weights times Q8_0-quantized activations) for measurements.
 
-    /usr/bin/python3 training/pvad_export.py --spkenc runs/pvad/spkenc.pt --pvad runs/pvad/pvad_film.pt \
+    /usr/bin/python3 -m training.pvad_export --spkenc runs/pvad/spkenc.pt --pvad runs/pvad/pvad_film.pt \
         --out-spkenc models/spkenc.gguf --out-pvad models/pvad.gguf
 """
 import argparse
 import json
 import os
-import struct
 import subprocess
-import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from earshot import quant  # noqa: E402
-from earshot.features import FRAME_LENGTH_MS, FRAME_SHIFT_MS, NUM_MEL_BINS, SAMPLE_RATE  # noqa: E402
-from earshot.gguf import GgufWriter  # noqa: E402
-from earshot.pvad import PersonalVad, SpeakerEncoder  # noqa: E402
+from training.earshot import quant
+from training.earshot.features import FRAME_LENGTH_MS, FRAME_SHIFT_MS, NUM_MEL_BINS, SAMPLE_RATE, apply_cmvn
+from training.earshot.gguf import GgufWriter, read_gguf_typed
+from training.earshot.pvad import PersonalVad, SpeakerEncoder
 
 FORMAT_VERSION = 1
 SPKENC_NAME = "earshot-spkenc-v1"
@@ -98,93 +95,12 @@ def export_pvad(model: PersonalVad, path: str, provenance: dict, spkenc_name: st
     return w.write(path)
 
 
-# ---------------------------------------------------------------------------------------------
-# Reading back
-
-
-def read_gguf(path: str):
-    """(metadata dict, {name: (float32 tensor in PyTorch shape, type name)}); checks the CRC."""
-    import zlib
-    with open(path, "rb") as f:
-        blob = f.read()
-    if blob[:4] != b"GGUF":
-        raise ValueError(f"{path}: not a GGUF file")
-    pos = 4
-    version, n_t, n_kv = struct.unpack_from("<IQQ", blob, pos)
-    pos += 20
-    if version != 3:
-        raise ValueError(f"{path}: GGUF version {version}, expected 3")
-
-    def string():
-        nonlocal pos
-        (n,) = struct.unpack_from("<Q", blob, pos)
-        s = blob[pos + 8:pos + 8 + n].decode()
-        pos += 8 + n
-        return s
-
-    fmts = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
-
-    def value(t):
-        nonlocal pos
-        if t == 8:
-            return string()
-        if t == 9:
-            et, n = struct.unpack_from("<IQ", blob, pos)
-            pos += 12
-            return [value(et) for _ in range(n)]
-        (v,) = struct.unpack_from(fmts[t], blob, pos)
-        pos += struct.calcsize(fmts[t])
-        return v
-
-    meta = {}
-    for _ in range(n_kv):
-        k = string()
-        (t,) = struct.unpack_from("<I", blob, pos)
-        pos += 4
-        meta[k] = value(t)
-    infos = []
-    for _ in range(n_t):
-        name = string()
-        (nd,) = struct.unpack_from("<I", blob, pos)
-        ne = struct.unpack_from(f"<{nd}Q", blob, pos + 4)
-        tid, off = struct.unpack_from("<IQ", blob, pos + 4 + 8 * nd)
-        pos += 4 + 8 * nd + 12
-        infos.append((name, list(ne), tid, off))
-    align = meta.get("general.alignment", 32)
-    start = (pos + align - 1) // align * align
-    if (zlib.crc32(blob[start:]) & 0xFFFFFFFF) != meta.get("earshot.data_crc32"):
-        raise ValueError(f"{path}: tensor data CRC mismatch (corrupt file)")
-    tensors = {}
-    for name, ne, tid, off in infos:
-        shape = list(reversed(ne))
-        n = 1
-        for v in ne:
-            n *= v
-        a = start + off
-        if tid == 0:
-            t = torch.frombuffer(bytearray(blob[a:a + 4 * n]), dtype=torch.float32)
-            tn = "F32"
-        elif tid == 1:
-            t = torch.frombuffer(bytearray(blob[a:a + 2 * n]), dtype=torch.float16).float()
-            tn = "F16"
-        elif tid == 2:
-            t = quant.unpack_q4_0(blob[a:a + n // 32 * 18], shape[0] if len(shape) == 2 else 1, ne[0])
-            tn = "Q4_0"
-        elif tid == 8:
-            t = quant.unpack_q8_0(blob[a:a + n // 32 * 34], shape[0] if len(shape) == 2 else 1, ne[0])
-            tn = "Q8_0"
-        else:
-            raise ValueError(f"{path}: tensor {name} has unsupported type {tid}")
-        tensors[name] = (t.reshape(shape).clone(), tn)
-    return meta, tensors
-
-
 class FileModel:
     """The arithmetic of a model file: weights as stored, activations quantized to Q8_0 before
     every quantized weight (docs/model-format.md), so metrics describe what the engine runs."""
 
     def __init__(self, path: str):
-        self.meta, self.tensors = read_gguf(path)
+        self.meta, self.tensors = read_gguf_typed(path)
         self.arch = self.meta["general.architecture"]
         self.mean = self.tensors["feat.mean"][0]
         self.istd = self.tensors["feat.istd"][0]
@@ -214,7 +130,7 @@ class FileModel:
     def pvad(self, fbank: torch.Tensor, e: torch.Tensor, state=None):
         """fbank [B, T, 80], e [B, E] -> (posteriors [B, T, 3], state)."""
         s0, s1 = (None, None) if state is None else state
-        x = (fbank - self.mean) * self.istd
+        x = apply_cmvn(fbank, self.mean, self.istd)
         T = self.tensors
         h0 = F.relu(self.linear("pvad.in.weight", x, T["pvad.in.bias"][0]))
         h1, s0 = self.lstm("pvad.lstm.0", h0, s0)
@@ -224,7 +140,7 @@ class FileModel:
         return self.linear("pvad.out.weight", h2, T["pvad.out.bias"][0]).softmax(-1), (s0, s1)
 
     def spk_windows(self, fbank: torch.Tensor) -> torch.Tensor:
-        x = (fbank - self.mean) * self.istd
+        x = apply_cmvn(fbank, self.mean, self.istd)
         for layer in range(self.meta["earshot.n_layers"]):
             x, _ = self.lstm(f"spk.lstm.{layer}", x)
         T = self.tensors

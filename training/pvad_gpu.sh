@@ -15,12 +15,12 @@ for f in "$REAL/real.npz" "$REAL/real.tsv" .carry/synth.tar.xz .carry/pvad_aug/a
   test -f "$f" || { echo "missing $f" | tee -a "$OUT/log"; exit 2; }
 done
 # timeout: a run slowed by the machine's other work still ends; the exports then take the last checkpoints
-timeout ${LIMIT:-14m} ${PY:-python3} training/pvad_train.py all --real "$REAL" --aug .carry/pvad_aug/augment.npz \
+timeout ${LIMIT:-14m} ${PY:-python3} -m training.pvad_train all --real "$REAL" --aug .carry/pvad_aug/augment.npz \
   --tools .carry/synth.tar.xz --work /tmp/earshot_pvad_work --out "$OUT" --jobs "$JOBS" --p-band 0.25 \
   --real-share 0.8 --steps 6000 --batch 256 --spk-minutes ${SPK_MIN:-3.5} --mixtures 16000 --enroll-draws 4 \
   --pvad-steps 4000 --pvad-batch 64 --pvad-lr 3e-3 --pvad-minutes ${PVAD_MIN:-3} --variants film:128 \
   "$@" >> "$OUT/log" 2>&1
 echo "training exit $? $(date -u +%H:%M:%S)" >> "$OUT/log"
-${PY:-python3} training/pvad_export.py --spkenc "$OUT/spkenc.pt" --pvad "$OUT/pvad_film.pt" \
+${PY:-python3} -m training.pvad_export --spkenc "$OUT/spkenc.pt" --pvad "$OUT/pvad_film.pt" \
   --out-spkenc "$OUT/spkenc.gguf" --out-pvad "$OUT/pvad.gguf" >> "$OUT/log" 2>&1
 echo "done $(date -u +%H:%M:%S)" >> "$OUT/log"

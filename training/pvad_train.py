@@ -1,7 +1,7 @@
 """Trains the speaker encoder and the personal VAD (FiLM, and the concatenation baseline).
 
 On the GPU machine (see models/PVAD_CARD.md for the exact calls), both models from one synthesis:
-    python3 training/pvad_train.py all --carry .carry/pvad --deb .carry/deb .carry/pvad --out $OUT
+    python3 -m training.pvad_train all --carry .carry/pvad --deb .carry/deb .carry/pvad --out $OUT
 or one at a time (`spkenc`, then `pvad --spkenc spkenc.pt`). Several `--variants` train side by side.
 Locally, as a smoke test: add --tiny (few speakers, few steps, CPU).
 """
@@ -10,7 +10,6 @@ import glob
 import json
 import math
 import os
-import random
 import subprocess
 import sys
 import time
@@ -20,11 +19,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pvad_data as d  # noqa: E402
-import pvad_export as px  # noqa: E402
-from earshot.features import GlobalCmvn, fbank  # noqa: E402
-from earshot.pvad import PersonalVad, SpeakerEncoder, count_parameters  # noqa: E402
+from training import pvad_data as d
+from training import pvad_export as px
+from training.earshot.features import cmvn_of, fbank
+from training.earshot.pvad import PersonalVad, SpeakerEncoder, count_parameters
 
 SPK_CFG = dict(hidden=256, n_layers=3, embed_dim=128, window_frames=160, window_hop=80)
 VAD_CFG = dict(hidden=128, embed_dim=128)
@@ -192,11 +190,7 @@ def train_spkenc(args, dev, speakers=None, source=None):
     with d.pool(args.jobs) as pool:
         feats = pool.map(_spk_feature_job, jobs, chunksize=4)
     log(f"speaker features: {len(feats)} chunks in {time.time() - t:.1f}s")
-    cmvn = GlobalCmvn()
-    for f, (_, _, aug, _) in zip(feats, jobs):
-        if not aug:
-            cmvn.accumulate(torch.from_numpy(f.astype(np.float32)))
-    mean, istd = cmvn.stats()
+    mean, istd = cmvn_of(f for f, (_, _, aug, _) in zip(feats, jobs) if not aug)
     lens = [len(f) for f in feats]
     starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
     allf = torch.from_numpy(np.concatenate(feats)).to(dev)
@@ -474,10 +468,7 @@ def train_pvad(args, dev, speakers=None, source=None, mixtures=None):
     embeds = [enrollment_embeddings(spk, speakers[s], rng, args.enroll_draws, dev) for s in names]
     log(f"enrollment embeddings for {len(names)} speakers in {time.time() - t:.1f}s")
     mix, val = mixtures()
-    cmvn = GlobalCmvn()
-    for f, _, _ in mix[:2000]:
-        cmvn.accumulate(torch.from_numpy(f.astype(np.float32)))
-    mean, istd = cmvn.stats()
+    mean, istd = cmvn_of(f for f, _, _ in mix[:2000])
     if len(args.variants) == 1:
         fit_variant(args, dev, args.variants[0], mix, val, embeds, mean, istd, spk_info)
         return
@@ -488,7 +479,7 @@ def train_pvad(args, dev, speakers=None, source=None, mixtures=None):
     procs = []
     for v in args.variants:
         logf = open(os.path.join(args.out, f"fit_{checkpoint_stem(v)}.log"), "w")
-        procs.append((v, subprocess.Popen([sys.executable, os.path.abspath(__file__), "fit", "--work", args.work, "--variants", v],
+        procs.append((v, subprocess.Popen([sys.executable, "-m", "training.pvad_train", "fit", "--work", args.work, "--variants", v],
                                           stdout=logf, stderr=subprocess.STDOUT)))
     failed = [v for v, p in procs if p.wait() != 0]
     if failed:

@@ -20,13 +20,12 @@ import random
 import sys
 import time
 
-import numpy as np
 import torch
 
 from training.earshot import bat
 from training.earshot.checkpoint import expand_state
 from training.earshot.data import Augmenter, BatchStream, Corpus, waves_to_float
-from training.earshot.features import GlobalCmvn, fbank_batch, spec_augment
+from training.earshot.features import cmvn_of, fbank_batch, spec_augment
 from training.earshot.model import Transducer, TransducerConfig, count_parameters
 from training.earshot.realdata import load_augment, load_real
 
@@ -206,12 +205,8 @@ def main(argv=None):
 
     it = iter(loader)
     if not ckpt:  # global CMVN from the augmented training distribution
-        cmvn = GlobalCmvn()
-        for _ in range(8):
-            feats, feat_lens, _, _ = features(next(it))
-            for f, n in zip(feats, feat_lens):
-                cmvn.accumulate(f[: int(n)].cpu())
-        mean, istd = cmvn.stats()
+        first = (features(next(it)) for _ in range(8))
+        mean, istd = cmvn_of(f[: int(n)].cpu() for feats, feat_lens, _, _ in first for f, n in zip(feats, feat_lens))
         model.feat_mean.copy_(mean.to(dev))
         model.feat_istd.copy_(istd.to(dev))
     step_fn = TransducerLoss(model, args)

@@ -25,7 +25,7 @@ async function main() {
   requireFile(spkencFile, 'the speaker encoder model');
   const devset = path.join(dev, 'devset.json');
   const t0 = Date.now();
-  if (!fs.existsSync(devset)) run(python, [path.join(repoRoot, 'bench', 'pvad_devset.py'), '--data', sharedData, '--out', dev]);
+  if (!fs.existsSync(devset)) run(python, ['-m', 'bench.pvad_devset', '--data', sharedData, '--out', dev]);
   // The baselines file also holds the engine's pVAD scores on models/pvad.gguf: redo it when
   // the dev set or a model is newer.
   fs.mkdirSync(mine, { recursive: true });
@@ -38,13 +38,13 @@ async function main() {
   const posteriors = path.join(mine, 'posteriors.npz');
   // Float checkpoints (FiLM vs concatenation) are measured too when the training runs left them here.
   const floats = ['pvad_film.pt', 'pvad_concat.pt'].map((f) => path.join(repoRoot, 'runs', 'pvad', f)).filter((f) => fs.existsSync(f));
-  const args = [path.join(repoRoot, 'bench', 'pvad_eval.py'), '--dev', dev, '--spkenc', spkencFile, '--pvad', pvadFile, '--baselines', baselines, '--out', out, '--save-posteriors', posteriors];
+  const args = ['-m', 'bench.pvad_eval', '--dev', dev, '--spkenc', spkencFile, '--pvad', pvadFile, '--baselines', baselines, '--out', out, '--save-posteriors', posteriors];
   if (floats.length) args.push('--float', ...floats);
   run(python, args);
   const metrics = JSON.parse(fs.readFileSync(out, 'utf8'));
   // End-of-segment rule sweep (trailing stretch, thresholds, per speaker group) on the same posteriors.
   const sweepFile = path.join(mine, 'segments.json');
-  run(python, [path.join(repoRoot, 'bench', 'pvad_segments.py'), '--dev', dev, '--posteriors', posteriors, '--out', sweepFile]);
+  run(python, ['-m', 'bench.pvad_segments', '--dev', dev, '--posteriors', posteriors, '--out', sweepFile]);
   const segments = JSON.parse(fs.readFileSync(sweepFile, 'utf8'));
   const result = { bench: 'pvad', pvad: path.relative(repoRoot, pvadFile), spkenc: path.relative(repoRoot, spkencFile), seconds: (Date.now() - t0) / 1000, float_checkpoints: floats.map((f) => path.relative(repoRoot, f)), metrics, segments };
   writeResult('pvad', result);

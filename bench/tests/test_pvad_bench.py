@@ -4,9 +4,7 @@ import unittest
 
 import numpy as np
 
-# bench/ is the top of this discovery (npm run test:python: -t bench), as it is for the scripts
-import pvad_eval
-import pvad_segments
+from bench import pvad_eval, pvad_segments
 
 
 class ApTest(unittest.TestCase):

@@ -87,7 +87,16 @@ class GlobalCmvn:
         return mean.float(), var.rsqrt().float()
 
 
+def cmvn_of(frames) -> tuple:
+    """(mean, istd) over every frame of an iterable of [frames, 80] tensors or arrays."""
+    cmvn = GlobalCmvn()
+    for f in frames:
+        cmvn.accumulate(torch.as_tensor(f))
+    return cmvn.stats()
+
+
 def apply_cmvn(feats: torch.Tensor, mean: torch.Tensor, istd: torch.Tensor) -> torch.Tensor:
+    """The one statement of the normalization every model (and the engine) applies to raw fbank."""
     return (feats - mean) * istd
 
 

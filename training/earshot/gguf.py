@@ -1,4 +1,5 @@
-"""GGUF v3 writer for Earshot model files (docs/model-format.md, "Container").
+"""GGUF v3 writer and reader for Earshot model files (docs/model-format.md, "Container"): the one
+place the training recipe, the pVAD scripts and the benchmarks write or read a model file.
 
 Usage:
     w = GgufWriter()
@@ -139,10 +140,12 @@ class GgufWriter:
         return len(blob)
 
 
-def read_gguf(path: str):
-    """(metadata dict, {name: float32 tensor [rows, cols] or [n]}) of a GGUF file this writer can
-    write; quantized tensors come back dequantized. Checks the data CRC."""
-    blob = open(path, "rb").read()
+def read_gguf_typed(path: str):
+    """(metadata dict, {name: (float32 tensor [rows, cols] or [n], type name)}) of a GGUF file this
+    writer can write; quantized tensors come back dequantized, with the type they are stored in.
+    Checks the data CRC."""
+    with open(path, "rb") as f:
+        blob = f.read()
     pos = 0
 
     def take(fmt):
@@ -177,13 +180,15 @@ def read_gguf(path: str):
         name = value(STRING)
         ne = [take("<Q") for _ in range(take("<I"))]
         infos.append((name, ne, take("<I"), take("<Q")))
-    start = pos + _pad(pos)
-    data = blob[start:]
+    align = meta.get("general.alignment", ALIGNMENT)
+    data = blob[(pos + align - 1) // align * align:]
     if "earshot.data_crc32" in meta and zlib.crc32(data) & 0xFFFFFFFF != meta["earshot.data_crc32"]:
         raise ValueError(f"{path}: data CRC mismatch (file corrupt)")
     types = {v: k for k, v in TENSOR_TYPES.items()}
     tensors = {}
     for name, ne, tid, off in infos:
+        if tid not in types:
+            raise ValueError(f"{path}: tensor {name} has unsupported type {tid}")
         cols, rows = ne[0], (ne[1] if len(ne) > 1 else 1)
         n = cols * rows
         kind = types[tid]
@@ -195,5 +200,11 @@ def read_gguf(path: str):
             t = quant.unpack_q4_0(data[off: off + n // 32 * 18], rows, cols)
         else:
             t = quant.unpack_q8_0(data[off: off + n // 32 * 34], rows, cols)
-        tensors[name] = t.reshape(rows, cols) if len(ne) > 1 else t.reshape(cols)
+        tensors[name] = (t.reshape(rows, cols) if len(ne) > 1 else t.reshape(cols), kind)
     return meta, tensors
+
+
+def read_gguf(path: str):
+    """(metadata dict, {name: float32 tensor}): read_gguf_typed without the stored types."""
+    meta, tensors = read_gguf_typed(path)
+    return meta, {name: t for name, (t, _) in tensors.items()}

@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import quant
+from .features import apply_cmvn
 
 
 @dataclass
@@ -205,7 +206,7 @@ class Transducer(nn.Module):
 
     def encode(self, fbank_feats, feat_lens, chunk=None, left=None):
         """Raw fbank [B, T, 80] -> encoder output, lengths (CMVN applied here, as in the engine)."""
-        x = (fbank_feats - self.feat_mean) * self.feat_istd
+        x = apply_cmvn(fbank_feats, self.feat_mean, self.feat_istd)
         chunk = self.cfg.chunk_frames if chunk is None else chunk
         left = self.cfg.left_context_frames if left is None else left
         return self.encoder(x, feat_lens, chunk, left)

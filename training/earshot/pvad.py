@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .features import NUM_MEL_BINS
+from .features import NUM_MEL_BINS, apply_cmvn
 
 NON_SPEECH, TARGET_SPEECH, OTHER_SPEECH = 0, 1, 2
 CLASS_NAMES = ("non-speech", "target speech", "other speech")
@@ -25,7 +25,7 @@ class _Cmvn(nn.Module):
         self.feat_istd.copy_(istd)
 
     def normalize(self, fbank: torch.Tensor) -> torch.Tensor:
-        return (fbank - self.feat_mean) * self.feat_istd
+        return apply_cmvn(fbank, self.feat_mean, self.feat_istd)
 
 
 class SpeakerEncoder(_Cmvn):

@@ -28,6 +28,7 @@ from training.earshot.pvad import PersonalVad, SpeakerEncoder
 from training import pvad_export
 from training.export import export_transducer, transducer_tensors
 from training.earshot.greedy_margin import logit_lattice, path_deficit
+from training.earshot.gguf import read_gguf_typed
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ADDON = os.path.join(REPO, "build", "Release", "earshot.node")
@@ -125,8 +126,7 @@ def speech(text="turn on the kitchen light", voice="en") -> np.ndarray:
 
 
 def cmvn_of(wave: np.ndarray):
-    f = features.fbank(torch.from_numpy(wave))
-    return f.mean(0), 1.0 / f.std(0).clamp(min=1e-3)
+    return features.cmvn_of([features.fbank(torch.from_numpy(wave))])
 
 
 SHIPPED = os.path.join(REPO, "models", "earshot-en-int4.gguf")
@@ -136,7 +136,7 @@ FSDD = os.path.join(os.path.dirname(REPO), "shared", "data", "fsdd")
 def transducer_from_gguf(path: str) -> Transducer:
     """The PyTorch model holding a file's weights (Q4_0 dequantized). Re-quantizing a dequantized
     Q4_0 block gives the same block, so in QAT mode it computes exactly the file's arithmetic."""
-    meta, tensors = pvad_export.read_gguf(path)
+    meta, tensors = read_gguf_typed(path)
     k = lambda key: meta[f"earshot.{key}"]  # noqa: E731
     cfg = TransducerConfig(
         vocab_size=k("vocab_size"),

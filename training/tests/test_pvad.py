@@ -2,17 +2,15 @@
 the GGUF round trip (docs/model-format.md, earshot-spkenc / earshot-pvad)."""
 import argparse
 import os
-import sys
 import tempfile
 import unittest
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import pvad_data  # noqa: E402
-import pvad_export  # noqa: E402
-from earshot.pvad import PersonalVad, SpeakerEncoder, count_parameters  # noqa: E402
+from training import pvad_data, pvad_export, pvad_train
+from training.earshot.gguf import read_gguf
+from training.earshot.pvad import PersonalVad, SpeakerEncoder, count_parameters
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "data")
 
@@ -133,7 +131,6 @@ class MixtureTest(unittest.TestCase):
 
 class TrainingTest(unittest.TestCase):
     def test_shared_mixtures_come_back_as_written(self):
-        import pvad_train
         rng = np.random.default_rng(0)
         mix = [(rng.standard_normal((n, 80)).astype(np.float16), rng.integers(0, 3, n).astype(np.int8), ti)
                for n, ti in ((30, 2), (7, 0), (51, 1))]
@@ -230,7 +227,7 @@ class ExportTest(unittest.TestCase):
             with open(p2, "wb") as f:
                 f.write(bytes(blob))
             with self.assertRaisesRegex(ValueError, "CRC"):
-                pvad_export.read_gguf(p2)
+                read_gguf(p2)
 
 
 class RealDataTest(unittest.TestCase):
@@ -254,7 +251,6 @@ class RealDataTest(unittest.TestCase):
                 pvad_data.read_real_store(d)
 
     def test_training_reads_the_store_peak_normalized(self):
-        import pvad_train
         with tempfile.TemporaryDirectory() as d:
             x = (0.01 * np.sin(np.arange(16000) / 5.0) * 32767).astype(np.int16)
             np.savez(os.path.join(d, "real.npz"), k=x)
@@ -321,7 +317,6 @@ class RealDataTest(unittest.TestCase):
                 pvad_data.synthetic_speakers("dev", 2, 0, ["m1"], 0, d + "/voices")
 
     def test_budget_ends_on_time_or_steps(self):
-        import pvad_train
         b = pvad_train.Budget(100, 0)
         self.assertEqual(b.progress(50), 0.5)
         b = pvad_train.Budget(100, 1.0)
