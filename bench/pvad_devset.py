@@ -2,7 +2,7 @@
 training: the 30 held-out LibriSpeech speakers and synthetic voices whose espeak-ng voice, variant
 and flite voice are all held out.
 
-    /usr/bin/python3 bench/pvad_devset.py --data ../shared/data --out runs/pvad-dev
+    /usr/bin/python3 -m bench.pvad_devset --data ../shared/data --out runs/pvad-dev
 
 Writes <out>/speakers/<spk>.enroll.wav (enrollment speech), <out>/mix/NNNN.wav (16 kHz mono
 mixtures) and <out>/devset.json: per mixture its target speaker, frame labels (0 non-speech,
@@ -29,13 +29,10 @@ not in them (one with at least 4 s of enrollment audio), for counting the segmen
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "training"))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # training.earshot as a package
-import pvad_data as d  # noqa: E402
+from training import pvad_data as d
 
 ENROLL_SECONDS = 6.0
 TURN_GAPS_MS = (0, 50, 100, 150, 200, 300)

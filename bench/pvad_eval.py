@@ -1,6 +1,6 @@
 """Measures the speaker encoder and the personal VAD on the development set (bench/pvad_devset.py).
 
-    /usr/bin/python3 bench/pvad_eval.py --dev runs/pvad-dev --spkenc models/spkenc.gguf \
+    /usr/bin/python3 -m bench.pvad_eval --dev runs/pvad-dev --spkenc models/spkenc.gguf \
         --pvad models/pvad.gguf --float runs/pvad/pvad_film.pt runs/pvad/pvad_concat.pt \
         --baselines runs/pvad-dev/baselines.json --out runs/pvad-dev/metrics.json
 
@@ -17,18 +17,14 @@
 import argparse
 import json
 import os
-import sys
 import time
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "training"))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # training.earshot as a package
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pvad_data as d  # noqa: E402
-import pvad_export as px  # noqa: E402
-from pvad_segments import sweep as end_of_segment  # noqa: E402
+from bench.pvad_segments import sweep as end_of_segment
+from training import pvad_data as d
+from training import pvad_export as px
 
 
 def average_precision(y: np.ndarray, s: np.ndarray) -> float:
@@ -86,6 +82,15 @@ def by_condition(meta, labels, fn):
         idx = [i for i, m in enumerate(meta["mixtures"]) if pred(m)]
         if idx:
             out[name] = {"mixtures": len(idx), "value": fn(idx)}
+    return out
+
+
+def by_group(meta, labels, fn):
+    """fn(indices) per target speaker group (name prefix: libri, espeak, flite, cv, vctk, arctic, fsdd)."""
+    out = {}
+    for g in sorted({m["target"].split("-")[0] for m in meta["mixtures"]}):
+        idx = [i for i, m in enumerate(meta["mixtures"]) if m["target"].startswith(g + "-")]
+        out[g] = {"mixtures": len(idx), "value": fn(idx)}
     return out
 
 
@@ -216,6 +221,7 @@ def main():
             meta, labels, lambda idx: speech_ap([1 - zp[i][:, 0] for i in idx], [labels[i] for i in idx]))
         r["map_by_condition"] = by_condition(
             meta, labels, lambda idx: class_metrics([posts[i] for i in idx], [labels[i] for i in idx])["map_micro"])
+        r["by_target_group"] = by_group(meta, labels, lambda idx: class_metrics([posts[i] for i in idx], [labels[i] for i in idx]))
         y2 = np.concatenate(speech)
         r["speech_ap_enrolled"] = average_precision(y2, 1 - np.concatenate(posts)[:, 0])
         if name == "file":

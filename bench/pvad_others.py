@@ -2,9 +2,9 @@
 daemon's pipeline transcribes and publishes per hour of other people's speech, with and without a
 profile, beside plain VADs (Silero, WebRTC) through the same segmenter.
 
-    /usr/bin/python3 bench/pvad_devset.py --data ../shared/data --out runs/pvad-dev-all --all-corpora
+    /usr/bin/python3 -m bench.pvad_devset --data ../shared/data --out runs/pvad-dev-all --all-corpora
     node --import=tsx bench/pvad_baselines.ts ... (run by this script on the others-only files)
-    /usr/bin/python3 bench/pvad_others.py --dev runs/pvad-dev-all --out runs/pvad-dev-all/others.json
+    /usr/bin/python3 -m bench.pvad_others --dev runs/pvad-dev-all --out runs/pvad-dev-all/others.json
 
 Input: devset.json's "others_only" files (bench/pvad_devset.py --all-corpora): other dev speakers
 talking, with noise and rooms, and per file a "profile" dev speaker who is not in it.
@@ -21,12 +21,10 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvad_segments import segments  # noqa: E402
+from bench.pvad_segments import segments
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 EARSHOT = os.path.join(ROOT, "bin", "earshot")
