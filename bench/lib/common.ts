@@ -62,13 +62,13 @@ export const synthDir = path.join(repoRoot, 'runs', 'bench', 'synth');
 /** The two held-out synthetic voices, synthesized (once, cached) by bench/lib/synth_devset.py. */
 export function synthClips(): Clip[] {
   const manifest = path.join(synthDir, 'manifest.json');
-  if (!fs.existsSync(manifest)) throw new Error(`${manifest} is missing: run ${python} bench/lib/synth_devset.py first`);
+  if (!fs.existsSync(manifest)) throw new Error(`${manifest} is missing: run ${python} -m bench.lib.synth_devset first`);
   const m = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { utterances: { wav: string; text: string; voice: string }[] };
   return m.utterances.map((u) => ({ set: 'synth', id: `${u.voice}/${u.wav}`, file: path.join(synthDir, u.wav), text: u.text }));
 }
 
 export function ensureSynthDevset(): void {
-  run(python, [path.join(repoRoot, 'bench', 'lib', 'synth_devset.py'), '--out', synthDir]);
+  run(python, ['-m', 'bench.lib.synth_devset', '--out', synthDir]);
 }
 
 export function devClips(): Clip[] {

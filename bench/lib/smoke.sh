@@ -13,7 +13,7 @@ for f in pvad.gguf spkenc.gguf; do
   test -f "models/$f" || { echo "models/$f is missing (the daemon needs it)" >&2; exit 1; }
   cp "models/$f" "$OUT/models/"
 done
-/usr/bin/python3 bench/lib/synth_devset.py >/dev/null
+/usr/bin/python3 -m bench.lib.synth_devset >/dev/null
 /usr/bin/python3 - "$OUT/models" <<'PY'
 import json, sys, wave
 import numpy as np

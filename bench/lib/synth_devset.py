@@ -2,7 +2,7 @@
 texts, voices, rates and pitches as training/prepare_data.py's dev set (TextGenerator seed 99,
 make_jobs seed 100 + voice index), first --per-voice of each voice.
 
-    /usr/bin/python3 bench/lib/synth_devset.py --out runs/bench/synth --per-voice 50
+    /usr/bin/python3 -m bench.lib.synth_devset --out runs/bench/synth --per-voice 50
 
 Writes <out>/NNN.wav (16 kHz mono 16-bit) and <out>/manifest.json; does nothing when the manifest
 already matches the arguments (the set is a cache).
@@ -10,13 +10,12 @@ already matches the arguments (the set is a cache).
 import argparse
 import json
 import os
-import sys
 import wave
 
+from training.earshot.synth import HELD_OUT, make_jobs, synthesize
+from training.earshot.textgen import TextGenerator
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-sys.path.insert(0, ROOT)
-from training.earshot.synth import HELD_OUT, make_jobs, synthesize  # noqa: E402
-from training.earshot.textgen import TextGenerator  # noqa: E402
 
 RECIPE_DEV_PER_VOICE = 200  # prepare_data.py's default: the text stream advances this much per voice
 
