@@ -18,6 +18,12 @@
 //   node --import=tsx bench/e2e.ts [--sample WAV] [--truth JSON] [--models DIR] [--rss-minutes 120]
 //                                  [--speed 40] [--warmup-minutes 5] [--min-realtime-s 60]
 //                                  [--memory-only] [--no-unit-env]
+//                                  [--sentences FILE] [--guard-ms N] [--no-memory] [--name NAME]
+// --sentences: the daemon decodes with that sentence file (recognizer.sentences); --guard-ms sets
+// segmenter.sentence_guard_ms (0: the silence rule alone); --no-memory skips the memory run;
+// --name: the result's name (default e2e). bench/sentence_end.ts runs it this way. Each true
+// command also says how many transcripts its speech came out in (more than one: cut, at one of
+// the truth's `pauses` or mid-speech) and which rule closed its last one.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -38,6 +44,10 @@ const rssMinutes = Number(opt('rss-minutes', quick ? '2' : '120'));
 const minRealtimeS = Number(opt('min-realtime-s', quick ? '1' : '60'));
 /** --memory-only: the memory run alone (results/e2e-memory.json; e2e.json is left as it is) */
 const memoryOnly = process.argv.includes('--memory-only');
+const noMemory = process.argv.includes('--no-memory');
+const sentencesFile = opt('sentences', '') ? path.resolve(opt('sentences', '')) : '';
+const guardMs = opt('guard-ms', '');
+const resultName = opt('name', 'e2e');
 const dir = path.join(workDir, 'e2e');
 /** The memory run feeds audio this many times faster than real time. */
 const FEED_SPEED = Number(opt('speed', '40'));
@@ -64,6 +74,8 @@ interface TruthSegment {
   start: number;
   end: number;
   text?: string;
+  /** pauses inside the command [start, end] (seconds) */
+  pauses?: [number, number][];
 }
 
 /** Speech segments of the sample, seconds from its start. Accepts a list or {commands: [...]},
@@ -73,7 +85,7 @@ function readTruth(file: string): TruthSegment[] {
   const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   const list: any[] = Array.isArray(raw) ? raw : (raw.commands ?? raw.segments ?? raw.utterances ?? []);
   const num = (o: any, keys: string[]) => keys.map((k) => o[k]).find((v) => typeof v === 'number');
-  const segs = list.map((s) => ({ start: num(s, ['start', 'speech_start', 'start_s']), end: num(s, ['end', 'speech_end', 'end_s']), text: s.text ?? s.transcript }));
+  const segs = list.map((s) => ({ start: num(s, ['start', 'speech_start', 'start_s']), end: num(s, ['end', 'speech_end', 'end_s']), text: s.text ?? s.transcript, pauses: s.pauses }));
   if (!segs.length || segs.some((s) => s.end === undefined || s.start === undefined)) throw new Error(`${file}: expected a list of segments with "start" and "end" (seconds)`);
   return (segs as TruthSegment[]).sort((a, b) => a.end - b.end);
 }
@@ -216,6 +228,8 @@ async function runDaemon(url: string, site: string, input: string | StdinFeed, r
     `  pvad: ${path.join(modelsDir, 'pvad.gguf')}`,
     `  speaker_encoder: ${path.join(modelsDir, 'spkenc.gguf')}`,
     ...(typeof input === 'string' ? [] : ['audio:', '  source: stdin', '  stdin: {sample_rate: 16000, channels: 1, format: s16le}']),
+    ...(sentencesFile ? ['recognizer:', `  sentences: [${JSON.stringify(sentencesFile)}]`] : []),
+    ...(guardMs ? ['segmenter:', `  sentence_guard_ms: ${Number(guardMs)}`] : []),
     '',
   ].join('\n'));
   fs.rmSync(path.join(dir, `state-${site}`), { recursive: true, force: true });
@@ -304,27 +318,35 @@ async function runDaemon(url: string, site: string, input: string | StdinFeed, r
   return { runningAt, inputEndAt: inputEndAt || exitedAt, exitedAt, cpuAtRunning, cpuLast: samples[samples.length - 1]?.cpu ?? cpuAtRunning, samples, arrivals, memoryLines, smaps };
 }
 
-/** Pairs each true segment with the first transcript whose speech overlaps it. */
+/** Pairs each true segment with the transcripts whose speech overlaps it; latency to the last of
+ * them (the one that delivers the end of the command). More than one: the command was cut. */
 function latencies(r: DaemonRun, truth: TruthSegment[]) {
   const rows = [];
   for (const seg of truth) {
     const endMs = r.runningAt + seg.end * 1000;
     const startMs = r.runningAt + seg.start * 1000;
-    const a = r.arrivals.find((x) => Date.parse(x.t.start) <= endMs + 500 && Date.parse(x.t.end) >= startMs - 500);
+    const pieces = r.arrivals.filter((x) => Date.parse(x.t.start) <= endMs + 500 && Date.parse(x.t.end) >= startMs - 500);
+    const a = pieces[pieces.length - 1];
     if (!a) {
       rows.push({ truth_end_s: seg.end, received: false });
       continue;
     }
+    // where a cut fell: the first piece's speech end, inside one of the command's pauses or not
+    const cutS = pieces.length > 1 ? (Date.parse(pieces[0].t.end) - r.runningAt) / 1000 : null;
+    const cut = cutS === null ? null : (seg.pauses ?? []).some(([ps, pe]) => cutS >= ps - 0.15 && cutS <= pe + 0.15) ? 'pause' : 'mid_speech';
     const origin = (Date.parse(a.t.start) - r.runningAt) / 1000;
     rows.push({
       truth_end_s: seg.end,
       received: true,
       latency_ms: a.at - endMs,
+      pieces: pieces.length,
+      cut,
+      closed_by: a.t.closed_by,
       // the daemon's own view: its VAD's speech end -> this arrival
       latency_from_vad_end_ms: a.at - Date.parse(a.t.end),
       daemon_latency: a.t.latency,
       ref: seg.text ?? null,
-      hyp: a.t.text,
+      hyp: pieces.map((p) => p.t.text).join(' | '),
       tokens: (a.t.tokens as { text: string; start: number; conf: number }[]).map((k) => [k.text, +(origin + k.start).toFixed(3)]),
       segment_s: [+origin.toFixed(3), +((Date.parse(a.t.end) - r.runningAt) / 1000).toFixed(3)],
     });
@@ -478,9 +500,13 @@ async function main() {
     const lat = rows.filter((x) => x.received).map((x) => x.latency_ms as number);
     const latVad = rows.filter((x) => x.received).map((x) => x.latency_from_vad_end_ms as number);
 
-    const mem = await memoryRun(broker.url, audio, sampleS, rtRuns.length ? rtRuns[0].transcripts : null);
+    const mem = noMemory ? null : await memoryRun(broker.url, audio, sampleS, rtRuns.length ? rtRuns[0].transcripts : null);
+    const got = rows.filter((x) => x.received);
+    const count = (f: (x: any) => string | null) => got.reduce((o: Record<string, number>, x) => (f(x) ? { ...o, [f(x)!]: (o[f(x)!] ?? 0) + 1 } : o), {});
     const result = {
       bench: 'e2e',
+      sentences: sentencesFile ? path.relative(repoRoot, sentencesFile) : null,
+      sentence_guard_ms: guardMs ? Number(guardMs) : null,
       sample: path.relative(repoRoot, sampleWav),
       sample_s: sampleS,
       truth_segments: truth.length,
@@ -493,6 +519,8 @@ async function main() {
         latency_p50_ms: percentile(lat, 50),
         latency_p90_ms: percentile(lat, 90),
         latency_max_ms: Math.max(...lat),
+        cut: count((x) => x.cut),
+        closed_by: count((x) => x.closed_by),
         latency_from_vad_end_p50_ms: percentile(latVad, 50),
         latency_from_vad_end_p90_ms: percentile(latVad, 90),
         cpu_s_per_audio_s: cpu / played,
@@ -501,8 +529,9 @@ async function main() {
       },
       memory: mem,
     };
-    writeResult('e2e', result);
-    console.log(JSON.stringify({ bench: 'e2e', latency_p50_ms: result.realtime.latency_p50_ms, latency_p90_ms: result.realtime.latency_p90_ms, received: `${lat.length}/${rows.length}`, cpu_s_per_audio_s: result.realtime.cpu_s_per_audio_s, rss_slope_mib_per_min: mem.slope_mib_per_audio_min_second_half, rss_max_mib: mem.rss_max_mib, grows: mem.grows, transcripts: `${mem.transcripts}/${mem.transcripts_expected}` }));
+    writeResult(resultName, result);
+    const cuts = { cut: result.realtime.cut, closed_by: result.realtime.closed_by };
+    console.log(JSON.stringify({ bench: resultName, latency_p50_ms: result.realtime.latency_p50_ms, latency_p90_ms: result.realtime.latency_p90_ms, received: `${lat.length}/${rows.length}`, ...cuts, cpu_s_per_audio_s: result.realtime.cpu_s_per_audio_s, ...(mem ? { rss_slope_mib_per_min: mem.slope_mib_per_audio_min_second_half, rss_max_mib: mem.rss_max_mib, grows: mem.grows, transcripts: `${mem.transcripts}/${mem.transcripts_expected}` } : {}) }));
   } finally {
     broker.stop();
   }
