@@ -260,7 +260,8 @@ def group_rows(posts, meta, named, audio):
     """The named rules once per speaker group of the targets."""
     rows = []
     for name, r in named:
-        for group in ("libri", "espeak", "flite"):
+        # by speaker-name prefix: libri, espeak, flite; --all-corpora dev sets also cv, vctk, arctic, fsdd
+        for group in sorted({n.split("-")[0] for n in meta["speakers"]}):
             row = evaluate_rules(posts, meta, [r], group=group, audio=audio)[0]
             row["name"] = name
             rows.append(row)
