@@ -21,29 +21,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from training.earshot.features import apply_cmvn
-from training.earshot.gguf import read_gguf
-from training.earshot.model import Transducer, TransducerConfig, chunk_mask
-from training.export import transducer_tensors
+from training.earshot.model import Transducer, chunk_mask
+from training.export import read_transducer
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-
-HYPER = ["vocab_size", "d_model", "n_layers", "n_heads", "ff_dim", "conv_kernel", "stack", "pred_dim",
-         "pred_context", "joiner_dim", "chunk_frames", "left_context_frames"]
-
-
-def load_transducer_gguf(path: str):
-    """(float Transducer holding a GGUF file's weights (quantized ones dequantized), metadata)."""
-    meta, tensors = read_gguf(path)
-    if meta.get("general.architecture") != "earshot-transducer":
-        raise ValueError(f"{path}: not an earshot-transducer file ({meta.get('general.architecture')})")
-    cfg = TransducerConfig(**{k: int(meta[f"earshot.{k}"]) for k in HYPER},
-                           has_cif=bool(meta["earshot.has_cif"]), num_mel_bins=int(meta["earshot.feat.num_mel_bins"]))
-    model = Transducer(cfg)
-    with torch.no_grad():
-        # The exporter's own name list, so the two directions cannot drift apart.
-        for name, param, _ in transducer_tensors(model):
-            param.copy_(tensors[name].reshape(param.shape))
-    return model.eval(), meta
 
 
 class OnnxAttention(nn.Module):
@@ -164,7 +145,7 @@ def main():
     ap.add_argument("--opset", type=int, default=14)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    model, meta = load_transducer_gguf(args.gguf)
+    model, meta, _ = read_transducer(args.gguf)
     graph = EncoderGraph(model).eval()
     fb = torch.randn(1, 203, model.cfg.num_mel_bins) * 3 + 10
     with torch.no_grad():

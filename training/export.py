@@ -10,7 +10,7 @@ import torch
 from training.earshot import tokens as tok
 from training.earshot.checkpoint import expand_state
 from training.earshot.features import FRAME_LENGTH_MS, FRAME_SHIFT_MS, NUM_MEL_BINS, SAMPLE_RATE
-from training.earshot.gguf import GgufWriter
+from training.earshot.gguf import GgufWriter, read_gguf_typed
 from training.earshot.model import Transducer, TransducerConfig
 
 FORMAT_VERSION = 1
@@ -88,24 +88,30 @@ def export_transducer(model: Transducer, path: str, weights: str = "q4_0", name:
     return w.write(path)
 
 
-def load_gguf(path: str) -> Transducer:
-    """The PyTorch model of an exported file (quantized weights dequantized): for checking that a
-    shipped file decodes as its checkpoint did."""
-    from training.earshot.gguf import read_gguf
-
-    meta, tensors = read_gguf(path)
+def read_transducer(path: str):
+    """(the PyTorch model of an exported file, quantized weights dequantized; the file's metadata;
+    whether any weight is stored quantized, i.e. whether QAT mode computes the file's arithmetic)."""
+    meta, tensors = read_gguf_typed(path)
     if meta.get("general.architecture") != "earshot-transducer":
-        raise ValueError(f"{path}: not an earshot-transducer file")
+        raise ValueError(f"{path}: not an earshot-transducer file ({meta.get('general.architecture')})")
     cfg = TransducerConfig(**{k: meta[f"earshot.{k}"] for k in (
         "vocab_size", "d_model", "n_layers", "n_heads", "ff_dim", "conv_kernel", "stack", "pred_dim",
-        "pred_context", "joiner_dim", "chunk_frames", "left_context_frames", "has_cif")})
+        "pred_context", "joiner_dim", "chunk_frames", "left_context_frames", "has_cif")},
+        num_mel_bins=meta["earshot.feat.num_mel_bins"])
     model = Transducer(cfg)
     with torch.no_grad():
+        # The exporter's own name list, so the two directions cannot drift apart.
         for name, param, _ in transducer_tensors(model):
             if name not in tensors:
                 raise ValueError(f"{path}: tensor {name} missing")
-            param.copy_(tensors[name].reshape(param.shape))
-    return model.eval()
+            param.copy_(tensors[name][0].reshape(param.shape))
+    return model.eval(), meta, any(t in ("Q4_0", "Q8_0") for _, t in tensors.values())
+
+
+def load_gguf(path: str) -> Transducer:
+    """The PyTorch model of an exported file (quantized weights dequantized): for checking that a
+    shipped file decodes as its checkpoint did."""
+    return read_transducer(path)[0]
 
 
 def load_checkpoint(path: str, map_location="cpu") -> Transducer:

@@ -26,9 +26,8 @@ from training.earshot.model import Transducer, TransducerConfig
 from training.earshot.tokens import TOKENS
 from training.earshot.pvad import PersonalVad, SpeakerEncoder
 from training import pvad_export
-from training.export import export_transducer, transducer_tensors
+from training.export import export_transducer, read_transducer
 from training.earshot.greedy_margin import logit_lattice, path_deficit
-from training.earshot.gguf import read_gguf_typed
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ADDON = os.path.join(REPO, "build", "Release", "earshot.node")
@@ -136,28 +135,8 @@ FSDD = os.path.join(os.path.dirname(REPO), "shared", "data", "fsdd")
 def transducer_from_gguf(path: str) -> Transducer:
     """The PyTorch model holding a file's weights (Q4_0 dequantized). Re-quantizing a dequantized
     Q4_0 block gives the same block, so in QAT mode it computes exactly the file's arithmetic."""
-    meta, tensors = read_gguf_typed(path)
-    k = lambda key: meta[f"earshot.{key}"]  # noqa: E731
-    cfg = TransducerConfig(
-        vocab_size=k("vocab_size"),
-        d_model=k("d_model"),
-        n_layers=k("n_layers"),
-        n_heads=k("n_heads"),
-        ff_dim=k("ff_dim"),
-        conv_kernel=k("conv_kernel"),
-        stack=k("stack"),
-        pred_dim=k("pred_dim"),
-        pred_context=k("pred_context"),
-        joiner_dim=k("joiner_dim"),
-        chunk_frames=k("chunk_frames"),
-        left_context_frames=k("left_context_frames"),
-        has_cif=bool(k("has_cif")),
-    )
-    m = Transducer(cfg).eval()
-    with torch.no_grad():
-        for name, param, _ in transducer_tensors(m):
-            param.copy_(tensors[name][0].reshape(param.shape))
-    m.set_qat(any(t in ("Q4_0", "Q8_0") for _, t in tensors.values()))
+    m, meta, quantized = read_transducer(path)
+    m.set_qat(quantized)
     return m, meta["earshot.tokens"]
 
 
