@@ -103,7 +103,7 @@ class StreamingEncoderGraph(nn.Module):
             x = x + a.out(torch.matmul(att, vh).transpose(1, 2).reshape(1, c, d))
             cv = blk.conv
             y = torch.cat([conv_cache[i].unsqueeze(0), F.glu(cv.pw1(cv.norm(x)), dim=-1)], 1)
-            new_conv.append(y[0, -(cv.k - 1):])
+            new_conv.append(y[0, -(cv.k - 1) :])
             y = cv.dw(y.transpose(1, 2)).transpose(1, 2)  # valid convolution: the cache is the causal pad
             x = x + cv.pw2(F.silu(cv.dwnorm(y)))
             x = x + 0.5 * blk.ff2(x)
@@ -124,7 +124,7 @@ def stream_encode(graph, fbank, chunk):
     t = fbank.shape[1] // cfg.stack
     for start in range(0, t, chunk):
         n = min(chunk, t - start)
-        enc, *caches = graph(fbank[:, start * cfg.stack:(start + n) * cfg.stack], *caches)
+        enc, *caches = graph(fbank[:, start * cfg.stack : (start + n) * cfg.stack], *caches)
         out.append(enc)
     return torch.cat(out, 1)
 
@@ -156,9 +156,16 @@ def main():
         raise SystemExit(f"the ONNX graph differs from the model by {err}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with torch.no_grad():
-        torch.onnx.export(graph, (fb,), args.out, input_names=["fbank"], output_names=["enc"],
-                          dynamic_axes={"fbank": {1: "frames"}, "enc": {1: "enc_frames"}},
-                          opset_version=args.opset, do_constant_folding=True)
+        torch.onnx.export(
+            graph,
+            (fb,),
+            args.out,
+            input_names=["fbank"],
+            output_names=["enc"],
+            dynamic_axes={"fbank": {1: "frames"}, "enc": {1: "enc_frames"}},
+            opset_version=args.opset,
+            do_constant_folding=True,
+        )
     if args.stream_out:
         stream = StreamingEncoderGraph(model).eval()
         with torch.no_grad():
@@ -168,24 +175,50 @@ def main():
         caches = empty_caches(model.cfg)
         chunk = fb[:, : model.cfg.chunk_frames * model.cfg.stack]
         with torch.no_grad():
-            torch.onnx.export(stream, (chunk, *caches), args.stream_out,
-                              input_names=["fbank", "k_cache", "v_cache", "conv_cache", "cached"],
-                              output_names=["enc", "k_cache_out", "v_cache_out", "conv_cache_out", "cached_out"],
-                              dynamic_axes={"fbank": {1: "frames"}, "enc": {1: "enc_frames"}},
-                              opset_version=args.opset, do_constant_folding=True)
-    info = {"source": os.path.relpath(os.path.abspath(args.gguf), ROOT), "source_sha256": sha256(args.gguf),
-            "chunk_frames": model.cfg.chunk_frames, "left_context_frames": model.cfg.left_context_frames,
-            "d_model": model.cfg.d_model, "encoder_parameters": sum(p.numel() for p in model.encoder.parameters()),
-            "opset": args.opset, "torch": torch.__version__, "max_abs_diff_vs_model": err,
-            "tokens": meta["earshot.tokens"], "pred_context": model.cfg.pred_context}
+            torch.onnx.export(
+                stream,
+                (chunk, *caches),
+                args.stream_out,
+                input_names=["fbank", "k_cache", "v_cache", "conv_cache", "cached"],
+                output_names=["enc", "k_cache_out", "v_cache_out", "conv_cache_out", "cached_out"],
+                dynamic_axes={"fbank": {1: "frames"}, "enc": {1: "enc_frames"}},
+                opset_version=args.opset,
+                do_constant_folding=True,
+            )
+    info = {
+        "source": os.path.relpath(os.path.abspath(args.gguf), ROOT),
+        "source_sha256": sha256(args.gguf),
+        "chunk_frames": model.cfg.chunk_frames,
+        "left_context_frames": model.cfg.left_context_frames,
+        "d_model": model.cfg.d_model,
+        "encoder_parameters": sum(p.numel() for p in model.encoder.parameters()),
+        "opset": args.opset,
+        "torch": torch.__version__,
+        "max_abs_diff_vs_model": err,
+        "tokens": meta["earshot.tokens"],
+        "pred_context": model.cfg.pred_context,
+    }
     with open(args.out + ".json", "w") as f:
         json.dump(info, f, indent=1)
     if args.stream_out:
         with open(args.stream_out + ".json", "w") as f:
-            json.dump({**info, "streaming": True, "n_layers": model.cfg.n_layers, "conv_kernel": model.cfg.conv_kernel,
-                       "stack": model.cfg.stack, "max_abs_diff_vs_model": serr}, f, indent=1)
-    print(json.dumps({"onnx": args.out, "bytes": os.path.getsize(args.out),
-                      **{k: v for k, v in info.items() if k != "tokens"}}))
+            json.dump(
+                {
+                    **info,
+                    "streaming": True,
+                    "n_layers": model.cfg.n_layers,
+                    "conv_kernel": model.cfg.conv_kernel,
+                    "stack": model.cfg.stack,
+                    "max_abs_diff_vs_model": serr,
+                },
+                f,
+                indent=1,
+            )
+    print(
+        json.dumps(
+            {"onnx": args.out, "bytes": os.path.getsize(args.out), **{k: v for k, v in info.items() if k != "tokens"}}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,12 @@ def transducer_tensors(model: Transducer):
     """(gguf name, tensor, quantizable) for every tensor of the file, in file order.
     Quantizable = the weights the contract marks Q4_0 (all linear layers but the CIF head)."""
     enc = model.encoder
-    out = [("feat.mean", model.feat_mean, False), ("feat.istd", model.feat_istd, False),
-           ("enc.in.weight", enc.input.weight, True), ("enc.in.bias", enc.input.bias, False)]
+    out = [
+        ("feat.mean", model.feat_mean, False),
+        ("feat.istd", model.feat_istd, False),
+        ("enc.in.weight", enc.input.weight, True),
+        ("enc.in.bias", enc.input.bias, False),
+    ]
 
     def lin(name, m):
         out.extend([(f"{name}.weight", m.weight, True), (f"{name}.bias", m.bias, False)])
@@ -57,8 +61,14 @@ def transducer_tensors(model: Transducer):
     return out
 
 
-def export_transducer(model: Transducer, path: str, weights: str = "q4_0", name: str = "earshot-en",
-                      token_list=None, provenance: dict = None) -> int:
+def export_transducer(
+    model: Transducer,
+    path: str,
+    weights: str = "q4_0",
+    name: str = "earshot-en",
+    token_list=None,
+    provenance: dict = None,
+) -> int:
     """Writes the file; returns its size in bytes."""
     if weights not in WEIGHT_TYPES:
         raise ValueError(f"unknown weight type {weights!r} (choose from {sorted(WEIGHT_TYPES)})")
@@ -75,11 +85,21 @@ def export_transducer(model: Transducer, path: str, weights: str = "q4_0", name:
     w.add_u32("earshot.feat.num_mel_bins", NUM_MEL_BINS)
     w.add_f32("earshot.feat.frame_length_ms", FRAME_LENGTH_MS)
     w.add_f32("earshot.feat.frame_shift_ms", FRAME_SHIFT_MS)
-    for key, value in (("vocab_size", cfg.vocab_size), ("blank_id", model.blank), ("d_model", cfg.d_model),
-                       ("n_layers", cfg.n_layers), ("n_heads", cfg.n_heads), ("ff_dim", cfg.ff_dim),
-                       ("conv_kernel", cfg.conv_kernel), ("stack", cfg.stack), ("pred_dim", cfg.pred_dim),
-                       ("pred_context", cfg.pred_context), ("joiner_dim", cfg.joiner_dim),
-                       ("chunk_frames", cfg.chunk_frames), ("left_context_frames", cfg.left_context_frames)):
+    for key, value in (
+        ("vocab_size", cfg.vocab_size),
+        ("blank_id", model.blank),
+        ("d_model", cfg.d_model),
+        ("n_layers", cfg.n_layers),
+        ("n_heads", cfg.n_heads),
+        ("ff_dim", cfg.ff_dim),
+        ("conv_kernel", cfg.conv_kernel),
+        ("stack", cfg.stack),
+        ("pred_dim", cfg.pred_dim),
+        ("pred_context", cfg.pred_context),
+        ("joiner_dim", cfg.joiner_dim),
+        ("chunk_frames", cfg.chunk_frames),
+        ("left_context_frames", cfg.left_context_frames),
+    ):
         w.add_u32(f"earshot.{key}", value)
     w.add("earshot.has_cif", bool(cfg.has_cif))
     w.add("earshot.tokens", token_list)
@@ -94,10 +114,27 @@ def read_transducer(path: str):
     meta, tensors = read_gguf_typed(path)
     if meta.get("general.architecture") != "earshot-transducer":
         raise ValueError(f"{path}: not an earshot-transducer file ({meta.get('general.architecture')})")
-    cfg = TransducerConfig(**{k: meta[f"earshot.{k}"] for k in (
-        "vocab_size", "d_model", "n_layers", "n_heads", "ff_dim", "conv_kernel", "stack", "pred_dim",
-        "pred_context", "joiner_dim", "chunk_frames", "left_context_frames", "has_cif")},
-        num_mel_bins=meta["earshot.feat.num_mel_bins"])
+    cfg = TransducerConfig(
+        **{
+            k: meta[f"earshot.{k}"]
+            for k in (
+                "vocab_size",
+                "d_model",
+                "n_layers",
+                "n_heads",
+                "ff_dim",
+                "conv_kernel",
+                "stack",
+                "pred_dim",
+                "pred_context",
+                "joiner_dim",
+                "chunk_frames",
+                "left_context_frames",
+                "has_cif",
+            )
+        },
+        num_mel_bins=meta["earshot.feat.num_mel_bins"],
+    )
     model = Transducer(cfg)
     with torch.no_grad():
         # The exporter's own name list, so the two directions cannot drift apart.

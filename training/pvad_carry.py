@@ -40,7 +40,9 @@ def main():
     dev = d.librispeech_dev_speakers([r["speaker_id"] for r in libri])
     for r in libri:
         if r["speaker_id"] not in dev:
-            rows.append((os.path.join(args.data, "librispeech-speakers", r["path"]), "libri-" + r["speaker_id"], "libri"))
+            rows.append(
+                (os.path.join(args.data, "librispeech-speakers", r["path"]), "libri-" + r["speaker_id"], "libri")
+            )
     for r in d.read_manifest(os.path.join(args.data, "fsdd", "manifest.tsv")):
         take = int(r["path"].rsplit("_", 1)[1].split(".")[0])
         if 5 <= take < 5 + args.fsdd_takes:

@@ -47,6 +47,7 @@ def _single_thread():
 def pool(jobs: int):
     """A process pool whose workers each use one torch thread (fbank per job)."""
     from multiprocessing import Pool
+
     return Pool(jobs, initializer=_single_thread)
 
 
@@ -119,12 +120,27 @@ def librispeech_dev_speakers(speakers: list, n: int = 30) -> set:
 # Text for synthetic speech
 
 _COMMANDS = [
-    "turn on the {room} lights", "turn off the {room} lights", "dim the {room} lights to {num} percent",
-    "set the thermostat to {num} degrees", "what is the weather {when}", "play some {genre} music",
-    "stop the music", "open the {thing}", "close the {thing}", "set a timer for {num} minutes",
-    "remind me to {verb} the {thing} {when}", "is the {thing} locked", "lock the {thing}",
-    "start the {appliance}", "how long until the {appliance} is done", "add {food} to the shopping list",
-    "call {name}", "what time is it", "volume {updown}", "next song", "turn the {appliance} off",
+    "turn on the {room} lights",
+    "turn off the {room} lights",
+    "dim the {room} lights to {num} percent",
+    "set the thermostat to {num} degrees",
+    "what is the weather {when}",
+    "play some {genre} music",
+    "stop the music",
+    "open the {thing}",
+    "close the {thing}",
+    "set a timer for {num} minutes",
+    "remind me to {verb} the {thing} {when}",
+    "is the {thing} locked",
+    "lock the {thing}",
+    "start the {appliance}",
+    "how long until the {appliance} is done",
+    "add {food} to the shopping list",
+    "call {name}",
+    "what time is it",
+    "volume {updown}",
+    "next song",
+    "turn the {appliance} off",
 ]
 _FILL = {
     "room": ["kitchen", "bedroom", "living room", "hallway", "garage", "bathroom", "office", "garden"],
@@ -138,23 +154,25 @@ _FILL = {
     "name": ["mom", "dad", "Alice", "Bob", "the office", "grandma", "Sam"],
     "updown": ["up", "down"],
 }
-_WORDS = ("the a of and to in is was he she it that for on with as his her they at be this from "
-          "have or by one had not but what all were when we there can an your which their said if do "
-          "will each about how up out them then many some so these would other into has more two "
-          "time could no way people my than first water been call who oil now find long down day did "
-          "get come made may part over new sound take only little work know place year live me back "
-          "give most very after thing our just name good sentence man think say great where help "
-          "through much before line right too mean old any same tell boy follow came want show also "
-          "around form three small set put end does another well large must big even such because "
-          "turn here why ask went men read need land different home us move try kind hand picture "
-          "again change off play spell air away animal house point page letter mother answer found "
-          "study still learn should world high every near add food between own below country plant "
-          "last school father keep tree never start city earth eye light thought head under story "
-          "saw left few while along might close something seem next hard open example begin life "
-          "always those both paper together got group often run important until children side feet "
-          "car mile night walk white sea began grow took river four carry state once book hear stop "
-          "without second later miss idea enough eat face watch far indian really almost let above "
-          "girl sometimes mountain cut young talk soon list song being leave family").split()
+_WORDS = (
+    "the a of and to in is was he she it that for on with as his her they at be this from "
+    "have or by one had not but what all were when we there can an your which their said if do "
+    "will each about how up out them then many some so these would other into has more two "
+    "time could no way people my than first water been call who oil now find long down day did "
+    "get come made may part over new sound take only little work know place year live me back "
+    "give most very after thing our just name good sentence man think say great where help "
+    "through much before line right too mean old any same tell boy follow came want show also "
+    "around form three small set put end does another well large must big even such because "
+    "turn here why ask went men read need land different home us move try kind hand picture "
+    "again change off play spell air away animal house point page letter mother answer found "
+    "study still learn should world high every near add food between own below country plant "
+    "last school father keep tree never start city earth eye light thought head under story "
+    "saw left few while along might close something seem next hard open example begin life "
+    "always those both paper together got group often run important until children side feet "
+    "car mile night walk white sea began grow took river four carry state once book hear stop "
+    "without second later miss idea enough eat face watch far indian really almost let above "
+    "girl sometimes mountain cut young talk soon list song being leave family"
+).split()
 
 
 def random_text(rng: random.Random) -> str:
@@ -170,8 +188,26 @@ def random_text(rng: random.Random) -> str:
 # ---------------------------------------------------------------------------------------------
 # Synthetic voices
 
-ESPEAK_TRAIN_VOICES = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc",
-                       "de", "fr-fr", "es", "it", "nl", "pl", "sv", "hi", "pt-br", "ru", "cs", "fi"]
+ESPEAK_TRAIN_VOICES = [
+    "en-us",
+    "en-gb",
+    "en-gb-scotland",
+    "en-gb-x-gbclan",
+    "en-gb-x-gbcwmd",
+    "en-us-nyc",
+    "de",
+    "fr-fr",
+    "es",
+    "it",
+    "nl",
+    "pl",
+    "sv",
+    "hi",
+    "pt-br",
+    "ru",
+    "cs",
+    "fi",
+]
 ESPEAK_DEV_VOICES = ["en-gb-x-rp", "en-029", "da", "ro"]
 FLITE_TRAIN_VOICES = ["kal", "kal16", "awb", "slt"]
 FLITE_DEV_VOICES = ["rms"]
@@ -186,8 +222,9 @@ def espeak_voices_with_dict(voices: list, data_dir: str) -> list:
     return [v for v in voices if os.path.exists(os.path.join(data_dir, v.split("-")[0] + "_dict"))]
 
 
-def synthetic_speakers(split: str, n_espeak: int, n_flite: int, variants: list, seed: int,
-                       espeak_data: str = None) -> list:
+def synthetic_speakers(
+    split: str, n_espeak: int, n_flite: int, variants: list, seed: int, espeak_data: str = None
+) -> list:
     """Speaker definitions; train and dev share neither voice nor espeak variant. With espeak_data,
     only voices whose dictionary it holds."""
     rng = random.Random(f"{seed}-{split}")
@@ -201,14 +238,22 @@ def synthetic_speakers(split: str, n_espeak: int, n_flite: int, variants: list, 
     fvoices = FLITE_DEV_VOICES if split == "dev" else FLITE_TRAIN_VOICES
     speakers = []
     for i in range(n_espeak):
-        speakers.append({"id": f"espeak-{split}-{i:04d}", "engine": "espeak", "voice": rng.choice(voices),
-                         "variant": rng.choice(vs), "pitch": rng.randint(15, 85),
-                         "speed": rng.randint(120, 210)})
+        speakers.append(
+            {
+                "id": f"espeak-{split}-{i:04d}",
+                "engine": "espeak",
+                "voice": rng.choice(voices),
+                "variant": rng.choice(vs),
+                "pitch": rng.randint(15, 85),
+                "speed": rng.randint(120, 210),
+            }
+        )
     for i in range(n_flite):
         v = rng.choice(fvoices)
         f0 = rng.uniform(150, 240) if v == "slt" else rng.uniform(75, 150)
-        speakers.append({"id": f"flite-{split}-{i:04d}", "engine": "flite", "voice": v, "f0": f0,
-                         "stretch": rng.uniform(0.8, 1.3)})
+        speakers.append(
+            {"id": f"flite-{split}-{i:04d}", "engine": "flite", "voice": v, "f0": f0, "stretch": rng.uniform(0.8, 1.3)}
+        )
     return speakers
 
 
@@ -219,11 +264,31 @@ def _synth_one(job):
     raw = path + ".raw.wav"
     if spk["engine"] == "espeak":
         cmd = [espeak_bin] + (["--path=" + os.path.dirname(espeak_data)] if espeak_data else [])
-        cmd += ["-v", f"{spk['voice']}+{spk['variant']}", "-p", str(max(0, min(99, spk["pitch"] + rng.randint(-5, 5)))),
-                "-s", str(int(spk["speed"] * rng.uniform(0.9, 1.1))), "-w", raw, text]
+        cmd += [
+            "-v",
+            f"{spk['voice']}+{spk['variant']}",
+            "-p",
+            str(max(0, min(99, spk["pitch"] + rng.randint(-5, 5)))),
+            "-s",
+            str(int(spk["speed"] * rng.uniform(0.9, 1.1))),
+            "-w",
+            raw,
+            text,
+        ]
     else:
-        cmd = [flite_bin, "-voice", spk["voice"], "--setf", f"int_f0_target_mean={spk['f0'] * rng.uniform(0.95, 1.05):.1f}",
-               "--setf", f"duration_stretch={spk['stretch'] * rng.uniform(0.92, 1.08):.3f}", "-t", text, "-o", raw]
+        cmd = [
+            flite_bin,
+            "-voice",
+            spk["voice"],
+            "--setf",
+            f"int_f0_target_mean={spk['f0'] * rng.uniform(0.95, 1.05):.1f}",
+            "--setf",
+            f"duration_stretch={spk['stretch'] * rng.uniform(0.92, 1.08):.3f}",
+            "-t",
+            text,
+            "-o",
+            raw,
+        ]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     x, sr = read_wav(raw)
     os.remove(raw)
@@ -233,8 +298,16 @@ def _synth_one(job):
     return spk["id"], path, text
 
 
-def synthesize(speakers: list, per_speaker: int, out_dir: str, seed: int, jobs: int,
-               espeak_bin="espeak-ng", espeak_data=None, flite_bin="flite") -> list:
+def synthesize(
+    speakers: list,
+    per_speaker: int,
+    out_dir: str,
+    seed: int,
+    jobs: int,
+    espeak_bin="espeak-ng",
+    espeak_data=None,
+    flite_bin="flite",
+) -> list:
     """Synthesizes per_speaker utterances per speaker into out_dir; returns (speaker, path, text)."""
     os.makedirs(out_dir, exist_ok=True)
     work = []
@@ -313,7 +386,7 @@ def split_at_pauses(x: np.ndarray, rng, min_s: float = 1.0, max_s: float = 4.0, 
     goal = rng.uniform(min_s, max_s) * SAMPLE_RATE
     for c in cuts + [len(x)]:
         while c - start > 1.5 * max_s * SAMPLE_RATE:
-            pieces.append(x[start:start + int(goal)])
+            pieces.append(x[start : start + int(goal)])
             start += int(goal)
             goal = rng.uniform(min_s, max_s) * SAMPLE_RATE
         if c - start >= goal or c == len(x):
@@ -346,13 +419,13 @@ def make_noise(n: int, rng: np.random.Generator) -> np.ndarray:
         for _ in range(rng.integers(1, 6)):
             a = rng.integers(0, max(1, n - 1600))
             ln = int(rng.integers(400, 4000))
-            env[a:a + ln] += np.exp(-np.arange(min(ln, n - a)) / (ln / 4)).astype(np.float32)
+            env[a : a + ln] += np.exp(-np.arange(min(ln, n - a)) / (ln / 4)).astype(np.float32)
         spec = np.fft.rfft(w)
         lo, hi = sorted(rng.integers(1, len(spec), 2))
         spec[:lo] *= 0.1
         spec[hi:] *= 0.1
         w = np.fft.irfft(spec, n).astype(np.float32) * env
-    return w / (np.sqrt((w ** 2).mean()) + 1e-9)
+    return w / (np.sqrt((w**2).mean()) + 1e-9)
 
 
 def make_rir(rng: np.random.Generator) -> np.ndarray:
@@ -363,13 +436,13 @@ def make_rir(rng: np.random.Generator) -> np.ndarray:
     d = int(rng.integers(16, 160))  # direct path after a short delay
     h[:d] = 0
     h[d] = np.abs(h[d:]).max() * rng.uniform(1.5, 4.0)
-    return (h / np.sqrt((h ** 2).sum())).astype(np.float32)
+    return (h / np.sqrt((h**2).sum())).astype(np.float32)
 
 
 def reverberate(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
     m = len(x) + len(rir) - 1
     nfft = 1 << (m - 1).bit_length()
-    y = np.fft.irfft(np.fft.rfft(x, nfft) * np.fft.rfft(rir, nfft), nfft)[:len(x)]
+    y = np.fft.irfft(np.fft.rfft(x, nfft) * np.fft.rfft(rir, nfft), nfft)[: len(x)]
     return y.astype(np.float32)
 
 
@@ -379,8 +452,11 @@ def add_noise(x: np.ndarray, snr_db: float, rng: np.random.Generator, speech_rms
 
 # Real measured rooms and background recordings (../shared/data/augment), split by file so that the
 # development mixtures hear a room and noises that training never did. Empty until load_augment_bank.
-AUG_DEV_FILES = {"rir/spatialaudio_seminar_room_clap.flac", "noise/usc_sse_water_urban_background.ogg",
-                 "noise/freesound_cc0_city.ogg"}
+AUG_DEV_FILES = {
+    "rir/spatialaudio_seminar_room_clap.flac",
+    "noise/usc_sse_water_urban_background.ogg",
+    "noise/freesound_cc0_city.ogg",
+}
 BANK = {"rirs": [], "noises": []}
 P_REAL_RIR, P_REAL_NOISE = 0.4, 0.4  # shares of the reverberated / noisy copies that use the real material
 
@@ -407,10 +483,10 @@ def load_augment_bank(source) -> None:
     for k in sorted(items):
         x = items[k].astype(np.float32) / 32768.0
         if k.startswith("rir/"):
-            x = x[max(0, int(np.argmax(np.abs(x))) - 16):]
-            BANK["rirs"].append(x / np.sqrt((x ** 2).sum() + 1e-12))
+            x = x[max(0, int(np.argmax(np.abs(x))) - 16) :]
+            BANK["rirs"].append(x / np.sqrt((x**2).sum() + 1e-12))
         elif k.startswith("noise/"):
-            BANK["noises"].append(x / (np.sqrt((x ** 2).mean()) + 1e-9))
+            BANK["noises"].append(x / (np.sqrt((x**2).mean()) + 1e-9))
         else:
             raise ValueError(f"augmentation bank entry {k!r} is neither rir/ nor noise/")
 
@@ -426,7 +502,7 @@ def pick_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     if BANK["noises"] and rng.random() < P_REAL_NOISE:
         w = BANK["noises"][int(rng.integers(len(BANK["noises"])))]
         w = np.roll(np.tile(w, n // len(w) + 1), -int(rng.integers(len(w))))[:n]
-        return (w / (np.sqrt((w ** 2).mean()) + 1e-9)).astype(np.float32)
+        return (w / (np.sqrt((w**2).mean()) + 1e-9)).astype(np.float32)
     return make_noise(n, rng)
 
 
@@ -435,7 +511,7 @@ def band_limit(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     low-pass at 3.4-7 kHz (sometimes with a 300 Hz high-pass: small loudspeaker microphones)."""
     if rng.random() < 0.5:
         y = torchaudio.functional.resample(torch.from_numpy(x).float(), SAMPLE_RATE, 8000)
-        return torchaudio.functional.resample(y, 8000, SAMPLE_RATE).numpy()[:len(x)]
+        return torchaudio.functional.resample(y, 8000, SAMPLE_RATE).numpy()[: len(x)]
     spec = np.fft.rfft(x)
     f = np.fft.rfftfreq(len(x), 1.0 / SAMPLE_RATE)
     spec[(f > rng.uniform(3400, 7000)) | (f < (300.0 if rng.random() < 0.3 else 0.0))] = 0
@@ -444,7 +520,7 @@ def band_limit(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def augment(x: np.ndarray, rng: np.random.Generator, p_reverb=0.3, p_noise=0.6, p_band=0.0) -> np.ndarray:
     """Reverberation, band limiting and noise for speaker-encoder training copies."""
-    rms = np.sqrt((x ** 2).mean()) + 1e-9
+    rms = np.sqrt((x**2).mean()) + 1e-9
     if rng.random() < p_reverb:
         x = reverberate(x, pick_rir(rng))
     if p_band and rng.random() < p_band:
@@ -458,9 +534,19 @@ def augment(x: np.ndarray, rng: np.random.Generator, p_reverb=0.3, p_noise=0.6, 
 # Personal VAD mixtures
 
 
-def make_mixture(target: list, others: list, rng: np.random.Generator, max_seconds: float = 10.0,
-                 segments=(2, 5), p_noise=0.7, p_reverb=0.3, snr=(3.0, 30.0), info: dict = None,
-                 p_short_gap: float = 0.0, p_band: float = 0.0):
+def make_mixture(
+    target: list,
+    others: list,
+    rng: np.random.Generator,
+    max_seconds: float = 10.0,
+    segments=(2, 5),
+    p_noise=0.7,
+    p_reverb=0.3,
+    snr=(3.0, 30.0),
+    info: dict = None,
+    p_short_gap: float = 0.0,
+    p_band: float = 0.0,
+):
     """Concatenates utterances of the target and of other speakers with silences.
 
     target / others: lists of clean float32 utterances (others: a list per other speaker).
@@ -490,19 +576,19 @@ def make_mixture(target: list, others: list, rng: np.random.Generator, max_secon
         gap = int(rng.uniform(0.1, 1.2) * SAMPLE_RATE) // HOP * HOP
         if p_short_gap and rng.random() < p_short_gap:
             gap = int(round(rng.uniform(-0.2, 0.1) * SAMPLE_RATE / HOP)) * HOP
-        x = x[:len(x) // HOP * HOP]
+        x = x[: len(x) // HOP * HOP]
         gain = 10 ** (rng.uniform(-6, 6) / 20)
         if pos + len(x) > max_n:
             if pos + SAMPLE_RATE > max_n:
                 break
-            x = x[:(max_n - pos) // HOP * HOP]
+            x = x[: (max_n - pos) // HOP * HOP]
         placed.append((pos, x * gain))
         lab_src.append((pos, x, own))
         end = pos + len(x)
         pos = max(end + gap, pos + HOP)
     wave_ = np.zeros(max(pos, end), np.float32)
     for start, x in placed:
-        wave_[start:start + len(x)] += x
+        wave_[start : start + len(x)] += x
     n_frames = frame_count(len(wave_))
     labels = np.zeros(n_frames, dtype=np.int64)
     spans = []
@@ -515,7 +601,7 @@ def make_mixture(target: list, others: list, rng: np.random.Generator, max_secon
         if len(k):
             spans.append((int(k[0]), int(k[-1]) + 1, bool(own)))
     active = np.zeros(len(wave_), dtype=bool)
-    active[:len(labels) * HOP] = labels.repeat(HOP) > 0
+    active[: len(labels) * HOP] = labels.repeat(HOP) > 0
     rms = np.sqrt((wave_[active] ** 2).mean()) if active.any() else 0.05
     reverb = rng.random() < p_reverb
     if reverb:

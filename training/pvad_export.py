@@ -57,8 +57,9 @@ def _linear(w: GgufWriter, name: str, lin: torch.nn.Linear, wtype: str) -> None:
 
 def git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=os.path.dirname(os.path.abspath(__file__))
+        ).stdout.strip()
     except OSError:
         return "unknown"
 
@@ -77,8 +78,9 @@ def export_spkenc(model: SpeakerEncoder, path: str, provenance: dict, wtype: str
     return w.write(path)
 
 
-def export_pvad(model: PersonalVad, path: str, provenance: dict, spkenc_name: str = SPKENC_NAME,
-                wtype: str = "Q8_0") -> int:
+def export_pvad(
+    model: PersonalVad, path: str, provenance: dict, spkenc_name: str = SPKENC_NAME, wtype: str = "Q8_0"
+) -> int:
     if model.conditioning != "film":
         raise ValueError("only the FiLM personal VAD has a file format")
     w = GgufWriter()
@@ -151,7 +153,7 @@ class FileModel:
         n = fbank.shape[0]
         starts = [0] if n <= wf else list(range(0, n - wf + 1, hop))
         length = min(wf, n)
-        return F.normalize(self.spk_windows(torch.stack([fbank[s:s + length] for s in starts])).mean(0), dim=-1)
+        return F.normalize(self.spk_windows(torch.stack([fbank[s : s + length] for s in starts])).mean(0), dim=-1)
 
 
 def model_from_file(path: str):
@@ -190,8 +192,9 @@ def model_from_file(path: str):
     else:
         raise ValueError(f"{path}: not a speaker encoder or personal VAD file ({fm.arch})")
     m.set_cmvn(fm.mean, fm.istd)
-    return m.eval(), dict(cfg=cfg, from_file=os.path.basename(path),
-                          file_provenance=json.loads(meta["earshot.provenance"]))
+    return m.eval(), dict(
+        cfg=cfg, from_file=os.path.basename(path), file_provenance=json.loads(meta["earshot.provenance"])
+    )
 
 
 def load_checkpoint(path: str):
@@ -223,10 +226,15 @@ def main():
         with open(args.metrics) as f:
             m = json.load(f)
         keep = ("ap_non_speech", "ap_target", "ap_other", "map_micro", "speech_ap_zero_embedding")
-        metrics = {"spkenc": {"dev_eer": m["spkenc_eer"]},
-                   "pvad": dict({k: m["file"][k] for k in keep}, dev=m["dev"],
-                                silero_speech_ap=m.get("silero", {}).get("speech_ap"),
-                                end_of_segment_300ms=m["file"]["end_of_segment"]["300ms"])}
+        metrics = {
+            "spkenc": {"dev_eer": m["spkenc_eer"]},
+            "pvad": dict(
+                {k: m["file"][k] for k in keep},
+                dev=m["dev"],
+                silero_speech_ap=m.get("silero", {}).get("speech_ap"),
+                end_of_segment_300ms=m["file"]["end_of_segment"]["300ms"],
+            ),
+        }
     base = dict(commit=git_commit(), date=time.strftime("%Y-%m-%d"))
     n1 = export_spkenc(spk, args.out_spkenc, dict(base, train=spk_info, metrics=metrics.get("spkenc", {})))
     vad_info = {k: v for k, v in vad_info.items() if k != "spkenc"}

@@ -51,8 +51,11 @@ def setup_tools(deb_dirs, tools=None):
         return "espeak-ng", None, "flite"
     if not os.path.exists(f"{root}/usr/bin/espeak-ng"):
         raise SystemExit(f"no usr/bin/espeak-ng under {root} (from --tools {tools} / --deb {deb_dirs})")
-    lib = [f"{root}/usr/lib/x86_64-linux-gnu", f"{root}/lib/x86_64-linux-gnu",
-           f"{root}/usr/lib/x86_64-linux-gnu/pulseaudio"]
+    lib = [
+        f"{root}/usr/lib/x86_64-linux-gnu",
+        f"{root}/lib/x86_64-linux-gnu",
+        f"{root}/usr/lib/x86_64-linux-gnu/pulseaudio",
+    ]
     os.environ["LD_LIBRARY_PATH"] = ":".join(lib + [os.environ.get("LD_LIBRARY_PATH", "")])
     os.environ["PATH"] = f"{root}/usr/bin:" + os.environ["PATH"]
     return f"{root}/usr/bin/espeak-ng", f"{root}/usr/lib/x86_64-linux-gnu/espeak-ng-data", f"{root}/usr/bin/flite"
@@ -82,10 +85,12 @@ def real_rows(args):
         npz = os.path.join(args.real, "real.npz")
         rows = [((npz, k), s, c) for k, s, c in d.read_real_store(args.real)]
     else:
-        rows = [(os.path.join(args.carry, r["path"]), r["speaker"], r["source"])
-                for r in d.read_manifest(os.path.join(args.carry, "manifest.tsv"))]
+        rows = [
+            (os.path.join(args.carry, r["path"]), r["speaker"], r["source"])
+            for r in d.read_manifest(os.path.join(args.carry, "manifest.tsv"))
+        ]
     if args.tiny:
-        keep = sorted({s for _, s, _ in rows})[:args.tiny]
+        keep = sorted({s for _, s, _ in rows})[: args.tiny]
         rows = [r for r in rows if r[1] in keep]
     return rows
 
@@ -99,15 +104,20 @@ def load_speakers(args, split="train"):
     rows = real_rows(args)
     espeak_dir = espeak_data or "/usr/lib/x86_64-linux-gnu/espeak-ng-data"
     variants = d.espeak_variants(espeak_dir)
-    n_es, n_fl, per = (args.tiny, min(2, args.n_flite), 3) if args.tiny else (args.n_espeak, args.n_flite, args.per_voice)
+    n_es, n_fl, per = (
+        (args.tiny, min(2, args.n_flite), 3) if args.tiny else (args.n_espeak, args.n_flite, args.per_voice)
+    )
     syn = d.synthetic_speakers(split, n_es, n_fl, variants, args.seed, espeak_dir)
     log(f"espeak voices: {sorted({s['voice'] for s in syn if s['engine'] == 'espeak'})}")
     t = time.time()
     made = d.synthesize(syn, per, os.path.join(args.work, "synth"), args.seed, args.jobs, espeak, espeak_data, flite)
     log(f"synthesized {len(made)} utterances of {len(syn)} voices in {time.time() - t:.1f}s")
     # --speed-perturb: each real speaker also at these speeds, as new speakers (more real-sounding voices)
-    paths = [(src, s + (f"@{f:g}" if f != 1.0 else ""), corpus, f)
-             for f in [1.0] + list(args.speed_perturb) for src, s, corpus in rows]
+    paths = [
+        (src, s + (f"@{f:g}" if f != 1.0 else ""), corpus, f)
+        for f in [1.0] + list(args.speed_perturb)
+        for src, s, corpus in rows
+    ]
     paths += [(p, s, "synth", 1.0) for s, p, _ in made]
     t = time.time()
     with d.pool(args.jobs) as pool:
@@ -118,8 +128,10 @@ def load_speakers(args, split="train"):
             speakers.setdefault(s, []).append(x)
             source[s] = src
     n_real = sum(1 for s in speakers if source[s] != "synth")
-    log(f"{len(speakers)} speakers ({n_real} real), "
-        f"{sum(len(x) for v in speakers.values() for x in v) / 16000 / 3600:.2f} h, loaded in {time.time() - t:.1f}s")
+    log(
+        f"{len(speakers)} speakers ({n_real} real), "
+        f"{sum(len(x) for v in speakers.values() for x in v) / 16000 / 3600:.2f} h, loaded in {time.time() - t:.1f}s"
+    )
     return speakers, source
 
 
@@ -202,16 +214,28 @@ def train_spkenc(args, dev, speakers=None, source=None):
     model = SpeakerEncoder(**SPK_CFG).to(dev)
     model.set_cmvn(mean.to(dev), istd.to(dev))
     head = AamSoftmax(SPK_CFG["embed_dim"], len(names)).to(dev)
-    log(f"speaker encoder: {count_parameters(model)} parameters, {len(names)} classes "
-        f"({len(real)} real, {len(synth)} synthetic)")
+    log(
+        f"speaker encoder: {count_parameters(model)} parameters, {len(names)} classes "
+        f"({len(real)} real, {len(synth)} synthetic)"
+    )
     opt = torch.optim.AdamW(list(model.parameters()) + list(head.parameters()), lr=args.lr, weight_decay=1e-4)
     steps, B, max_w = args.steps, args.batch, SPK_CFG["window_frames"]
     rng = np.random.default_rng(args.seed)
     t = last_save = time.time()
     budget = Budget(steps, args.spk_minutes)
-    info = dict(cfg=SPK_CFG, classes=len(names), real=len(real), synthetic=len(synth), steps=steps,
-                batch=B, min_window=args.min_window, hours=float(sum(lens) / 100 / 3600), seed=args.seed,
-                p_band=args.p_band, aug=os.path.basename(args.aug) if args.aug else None)
+    info = dict(
+        cfg=SPK_CFG,
+        classes=len(names),
+        real=len(real),
+        synthetic=len(synth),
+        steps=steps,
+        batch=B,
+        min_window=args.min_window,
+        hours=float(sum(lens) / 100 / 3600),
+        seed=args.seed,
+        p_band=args.p_band,
+        aug=os.path.basename(args.aug) if args.aug else None,
+    )
     path = os.path.join(args.out, "spkenc.pt")
     step = 0
     while budget.progress(step) < 1.0:
@@ -267,8 +291,9 @@ def _mix_job(job):
     seed, ti, others = job
     rng = np.random.default_rng(seed)
     names, utts = _POOL["names"], _POOL["utts"]
-    w, lab, _ = d.make_mixture(utts[names[ti]], [utts[names[o]] for o in others], rng,
-                               p_short_gap=_POOL["p_short_gap"], p_band=_POOL["p_band"])
+    w, lab, _ = d.make_mixture(
+        utts[names[ti]], [utts[names[o]] for o in others], rng, p_short_gap=_POOL["p_short_gap"], p_band=_POOL["p_band"]
+    )
     return d.features(w).numpy().astype(np.float16), lab.astype(np.int8)
 
 
@@ -290,7 +315,7 @@ def enrollment_embeddings(model, utts, rng, n, dev):
             u = utts[i]
             if len(u) > 10 * 16000:
                 a = int(rng.integers(0, len(u) - 4 * 16000))
-                u = u[a:a + int(rng.uniform(4, 10) * 16000)]
+                u = u[a : a + int(rng.uniform(4, 10) * 16000)]
             x.append(u)
             total += len(u)
             if total > 4 * 16000:
@@ -319,10 +344,16 @@ def start_mixtures(args, speakers, source):
 
     The pool forks before CUDA is touched, and works while the speaker encoder trains."""
     names = sorted(speakers)
-    _POOL.update(names=names, p_short_gap=args.p_short_gap, p_band=args.p_band,
-                 utts={s: _pieces(speakers[s], np.random.default_rng(d.stable_seed(args.seed, s))) for s in names})
-    sets = [_mixture_jobs(names, source, args.mixtures, args.seed),
-            _mixture_jobs(names, source, max(64, args.mixtures // 50), args.seed + 1)]
+    _POOL.update(
+        names=names,
+        p_short_gap=args.p_short_gap,
+        p_band=args.p_band,
+        utts={s: _pieces(speakers[s], np.random.default_rng(d.stable_seed(args.seed, s))) for s in names},
+    )
+    sets = [
+        _mixture_jobs(names, source, args.mixtures, args.seed),
+        _mixture_jobs(names, source, max(64, args.mixtures // 50), args.seed + 1),
+    ]
     pool = d.pool(args.jobs)
     pending = [pool.map_async(_mix_job, work, chunksize=16) for work in sets]
     t = time.time()
@@ -330,16 +361,19 @@ def start_mixtures(args, speakers, source):
     def get():
         out = [[(f, lab, ti) for (f, lab), (_, ti, _) in zip(p.get(), work)] for p, work in zip(pending, sets)]
         pool.close()
-        log(f"{len(out[0])} mixtures ({sum(len(m[0]) for m in out[0]) / 360000:.1f} h), ready "
-            f"{time.time() - t:.1f}s after the start")
+        log(
+            f"{len(out[0])} mixtures ({sum(len(m[0]) for m in out[0]) / 360000:.1f} h), ready "
+            f"{time.time() - t:.1f}s after the start"
+        )
         return out
+
     return get
 
 
 def batches(mix, bs, rng):
     order = rng.permutation(len(mix))
     for i in range(0, len(order) - bs + 1, bs):
-        yield [mix[j] for j in order[i:i + bs]]
+        yield [mix[j] for j in order[i : i + bs]]
 
 
 def collate(batch, embeds, p_zero, rng, dev):
@@ -348,13 +382,13 @@ def collate(batch, embeds, p_zero, rng, dev):
     y = torch.full((len(batch), T), -100, dtype=torch.long)
     e = torch.zeros(len(batch), embeds[0].shape[-1])
     for b, (f, lab, ti) in enumerate(batch):
-        x[b, :len(f)] = torch.from_numpy(f.astype(np.float32))
+        x[b, : len(f)] = torch.from_numpy(f.astype(np.float32))
         lab = torch.from_numpy(lab.astype(np.int64))
         if rng.random() < p_zero:
             lab = torch.where(lab == 2, torch.ones_like(lab), lab)  # nobody enrolled: all speech is target
         else:
             e[b] = embeds[ti][int(rng.integers(len(embeds[ti])))]
-        y[b, :len(lab)] = lab
+        y[b, : len(lab)] = lab
     return x.to(dev), e.to(dev), y.to(dev)
 
 
@@ -387,10 +421,19 @@ def fit_variant(args, dev, variant, mix, val, embeds, mean, istd, spk_info):
     step, t = 0, time.time()
     last_save = t
     budget = Budget(args.steps, getattr(args, "pvad_minutes", 0))
-    info = dict(cfg=dict(cfg, conditioning=cond), steps=args.steps, batch=args.batch, mixtures=len(mix),
-                p_zero=args.p_zero, p_short_gap=args.p_short_gap, p_band=getattr(args, "p_band", 0.0),
-                speed_perturb=list(args.speed_perturb), seed=args.seed, spkenc=spk_info,
-                init=os.path.basename(args.init) if args.init else None)
+    info = dict(
+        cfg=dict(cfg, conditioning=cond),
+        steps=args.steps,
+        batch=args.batch,
+        mixtures=len(mix),
+        p_zero=args.p_zero,
+        p_short_gap=args.p_short_gap,
+        p_band=getattr(args, "p_band", 0.0),
+        speed_perturb=list(args.speed_perturb),
+        seed=args.seed,
+        spkenc=spk_info,
+        init=os.path.basename(args.init) if args.init else None,
+    )
     path = os.path.join(args.out, checkpoint_stem(variant) + ".pt")
     while budget.progress(step) < 1.0:
         for batch in batches(mix, args.batch, brng):
@@ -438,7 +481,9 @@ def share(folder, mix, val, embeds, mean, istd, spk_info, args):
         np.save(os.path.join(folder, f"{name}_feats.npy"), np.concatenate([f for f, _, _ in ms]))
         np.save(os.path.join(folder, f"{name}_labels.npy"), np.concatenate([lab for _, lab, _ in ms]))
         np.save(os.path.join(folder, f"{name}_index.npy"), np.array([(len(f), ti) for f, _, ti in ms]))
-    torch.save(dict(embeds=embeds, mean=mean, istd=istd, spkenc=spk_info, args=vars(args)), os.path.join(folder, "cond.pt"))
+    torch.save(
+        dict(embeds=embeds, mean=mean, istd=istd, spkenc=spk_info, args=vars(args)), os.path.join(folder, "cond.pt")
+    )
 
 
 def load_shared(folder):
@@ -448,7 +493,7 @@ def load_shared(folder):
         labels = np.load(os.path.join(folder, f"{name}_labels.npy"), mmap_mode="r")
         ms, a = [], 0
         for n, ti in np.load(os.path.join(folder, f"{name}_index.npy")):
-            ms.append((feats[a:a + n], labels[a:a + n], int(ti)))
+            ms.append((feats[a : a + n], labels[a : a + n], int(ti)))
             a += n
         out.append(ms)
     c = torch.load(os.path.join(folder, "cond.pt"))
@@ -479,8 +524,16 @@ def train_pvad(args, dev, speakers=None, source=None, mixtures=None):
     procs = []
     for v in args.variants:
         logf = open(os.path.join(args.out, f"fit_{checkpoint_stem(v)}.log"), "w")
-        procs.append((v, subprocess.Popen([sys.executable, "-m", "training.pvad_train", "fit", "--work", args.work, "--variants", v],
-                                          stdout=logf, stderr=subprocess.STDOUT)))
+        procs.append(
+            (
+                v,
+                subprocess.Popen(
+                    [sys.executable, "-m", "training.pvad_train", "fit", "--work", args.work, "--variants", v],
+                    stdout=logf,
+                    stderr=subprocess.STDOUT,
+                ),
+            )
+        )
     failed = [v for v, p in procs if p.wait() != 0]
     if failed:
         raise SystemExit(f"variants failed: {failed} (see {args.out}/fit_*.log)")
@@ -530,17 +583,34 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--margin", type=float, default=0.2)
     ap.add_argument("--real-share", type=float, default=0.6)
-    ap.add_argument("--speed-perturb", type=float, nargs="*", default=[],
-                    help="speeds (e.g. 0.9 1.1) at which every real speaker is added again as a new speaker")
-    ap.add_argument("--min-window", type=int, default=SPK_CFG["window_frames"],
-                    help="speaker encoder: shortest training window in frames (the full one is 160)")
+    ap.add_argument(
+        "--speed-perturb",
+        type=float,
+        nargs="*",
+        default=[],
+        help="speeds (e.g. 0.9 1.1) at which every real speaker is added again as a new speaker",
+    )
+    ap.add_argument(
+        "--min-window",
+        type=int,
+        default=SPK_CFG["window_frames"],
+        help="speaker encoder: shortest training window in frames (the full one is 160)",
+    )
     ap.add_argument("--mixtures", type=int, default=12000)
     ap.add_argument("--enroll-draws", type=int, default=6)
     ap.add_argument("--p-zero", type=float, default=0.2)
-    ap.add_argument("--p-short-gap", type=float, default=0.0,
-                    help="share of gaps of 0-300 ms between utterances in the mixtures (speaker turns)")
-    ap.add_argument("--variants", nargs="+", default=["film:128", "concat:128"],
-                    help="personal VADs to train: conditioning:LSTM width")
+    ap.add_argument(
+        "--p-short-gap",
+        type=float,
+        default=0.0,
+        help="share of gaps of 0-300 ms between utterances in the mixtures (speaker turns)",
+    )
+    ap.add_argument(
+        "--variants",
+        nargs="+",
+        default=["film:128", "concat:128"],
+        help="personal VADs to train: conditioning:LSTM width",
+    )
     ap.add_argument("--pvad-steps", type=int, default=4000, help="'all': personal VAD steps")
     ap.add_argument("--pvad-batch", type=int, default=64, help="'all': personal VAD batch")
     ap.add_argument("--pvad-lr", type=float, default=3e-3, help="'all': personal VAD learning rate")

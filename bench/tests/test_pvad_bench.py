@@ -50,8 +50,16 @@ class SegmentRuleTest(unittest.TestCase):
     def test_bursts_pauses_and_other_speakers(self):
         # A 3-frame burst (ignored), a command with a 40-frame pause (cut by a 30-frame stretch),
         # then another speaker's speech, which must not open a segment.
-        tgt = np.r_[np.zeros(5), np.full(3, 0.9), np.zeros(20), np.full(20, 0.9), np.zeros(40),
-                    np.full(20, 0.9), np.zeros(50), np.zeros(30)]
+        tgt = np.r_[
+            np.zeros(5),
+            np.full(3, 0.9),
+            np.zeros(20),
+            np.full(20, 0.9),
+            np.zeros(40),
+            np.full(20, 0.9),
+            np.zeros(50),
+            np.zeros(30),
+        ]
         lab = np.r_[np.zeros(28), np.ones(20), np.zeros(40), np.ones(20), np.zeros(50), np.full(30, 2)].astype(int)
         meta = {"mixtures": [{"target": "x", "labels": lab.tolist(), "spans": [(28, 108, True), (158, 188, False)]}]}
         r = pvad_segments.evaluate([self.post(tgt)], meta, 0.5, 0.3, 5, 30)

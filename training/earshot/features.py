@@ -59,7 +59,7 @@ def fbank_batch(waves: torch.Tensor, lengths: torch.Tensor):
     out = waves.new_zeros(len(lens), max(frames + [0]), NUM_MEL_BINS, dtype=torch.float32)
     start = 0
     for i, f in enumerate(frames):
-        out[i, :f] = feats_all[start // hop: start // hop + f]
+        out[i, :f] = feats_all[start // hop : start // hop + f]
         start += spans[i]
     return out, torch.tensor(frames, device=waves.device)
 
@@ -100,9 +100,17 @@ def apply_cmvn(feats: torch.Tensor, mean: torch.Tensor, istd: torch.Tensor) -> t
     return (feats - mean) * istd
 
 
-def spec_augment(feats: torch.Tensor, lengths: torch.Tensor, fill: torch.Tensor, gen: torch.Generator,
-                 warp: float = 0.12, freq_masks: int = 2, freq_width: int = 10, time_masks: int = 2,
-                 time_share: float = 0.05) -> torch.Tensor:
+def spec_augment(
+    feats: torch.Tensor,
+    lengths: torch.Tensor,
+    fill: torch.Tensor,
+    gen: torch.Generator,
+    warp: float = 0.12,
+    freq_masks: int = 2,
+    freq_width: int = 10,
+    time_masks: int = 2,
+    time_share: float = 0.05,
+) -> torch.Tensor:
     """Training-time feature augmentation of fbank [B, T, 80] (frames past `lengths` untouched):
     a per-utterance warp of the frequency axis by a factor in [1 - warp, 1 + warp] (vocal tract
     length: new timbres from the few voices we have), then SpecAugment masks filled with `fill`
@@ -112,12 +120,14 @@ def spec_augment(feats: torch.Tensor, lengths: torch.Tensor, fill: torch.Tensor,
     dev = feats.device
     r = lambda *shape: torch.rand(*shape, generator=gen).to(dev)  # noqa: E731
     alpha = 1 + (2 * r(b, 1) - 1) * warp
-    pos = (torch.arange(f, device=dev).float().unsqueeze(0) * alpha).clamp(max=f - 1)   # [B, F]
+    pos = (torch.arange(f, device=dev).float().unsqueeze(0) * alpha).clamp(max=f - 1)  # [B, F]
     lo = pos.floor().long()
     hi = (lo + 1).clamp(max=f - 1)
     frac = (pos - lo).unsqueeze(1)
-    out = (feats.gather(2, lo.unsqueeze(1).expand(b, t, f)) * (1 - frac)
-           + feats.gather(2, hi.unsqueeze(1).expand(b, t, f)) * frac)
+    out = (
+        feats.gather(2, lo.unsqueeze(1).expand(b, t, f)) * (1 - frac)
+        + feats.gather(2, hi.unsqueeze(1).expand(b, t, f)) * frac
+    )
     bins = torch.arange(f, device=dev).view(1, 1, f)
     for _ in range(freq_masks):
         width = (r(b, 1, 1) * (freq_width + 1)).long()

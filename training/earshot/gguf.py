@@ -25,8 +25,19 @@ GGUF_VERSION = 3
 
 # Metadata value types (gguf.h enum gguf_type).
 UINT8, INT8, UINT16, INT16, UINT32, INT32, FLOAT32, BOOL, STRING, ARRAY, UINT64, INT64, FLOAT64 = range(13)
-_SCALAR_FORMAT = {UINT8: "<B", INT8: "<b", UINT16: "<H", INT16: "<h", UINT32: "<I", INT32: "<i",
-                  FLOAT32: "<f", BOOL: "<?", UINT64: "<Q", INT64: "<q", FLOAT64: "<d"}
+_SCALAR_FORMAT = {
+    UINT8: "<B",
+    INT8: "<b",
+    UINT16: "<H",
+    INT16: "<h",
+    UINT32: "<I",
+    INT32: "<i",
+    FLOAT32: "<f",
+    BOOL: "<?",
+    UINT64: "<Q",
+    INT64: "<q",
+    FLOAT64: "<d",
+}
 
 # Tensor types (ggml_type).
 TENSOR_TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q8_0": 8}
@@ -43,8 +54,8 @@ def _pad(n: int) -> int:
 
 class GgufWriter:
     def __init__(self):
-        self._meta = []      # (key, type, value, element type for arrays)
-        self._tensors = []   # (name, ne list, ggml type id, bytes)
+        self._meta = []  # (key, type, value, element type for arrays)
+        self._tensors = []  # (name, ne list, ggml type id, bytes)
         self._keys = set()
 
     # -- metadata -------------------------------------------------------------------------------
@@ -94,8 +105,9 @@ class GgufWriter:
             data = t.numpy().astype("<f2").tobytes()
         else:
             if t.shape[-1] % quant.BLOCK:
-                raise ValueError(f"tensor {name!r}: {ttype} needs columns divisible by {quant.BLOCK}, "
-                                 f"got {t.shape[-1]}")
+                raise ValueError(
+                    f"tensor {name!r}: {ttype} needs columns divisible by {quant.BLOCK}, " f"got {t.shape[-1]}"
+                )
             data = quant.pack_q4_0(t) if ttype == "Q4_0" else quant.pack_q8_0(t)
         self._tensors.append((name, ne, TENSOR_TYPES[ttype], data))
 
@@ -118,9 +130,11 @@ class GgufWriter:
 
     def to_bytes(self) -> bytes:
         offsets, data = self._data_section()
-        meta = [("general.alignment", UINT32, ALIGNMENT, None)] + \
-               [m for m in self._meta if m[0] not in ("general.alignment", "earshot.data_crc32")] + \
-               [("earshot.data_crc32", UINT32, zlib.crc32(data) & 0xFFFFFFFF, None)]
+        meta = (
+            [("general.alignment", UINT32, ALIGNMENT, None)]
+            + [m for m in self._meta if m[0] not in ("general.alignment", "earshot.data_crc32")]
+            + [("earshot.data_crc32", UINT32, zlib.crc32(data) & 0xFFFFFFFF, None)]
+        )
         out = bytearray(GGUF_MAGIC + struct.pack("<IQQ", GGUF_VERSION, len(self._tensors), len(meta)))
         for key, vtype, value, elem_type in meta:
             out += _string(key) + struct.pack("<I", vtype) + self._value(vtype, value, elem_type)
@@ -159,7 +173,7 @@ def read_gguf_typed(path: str):
         if t == STRING:
             n = take("<Q")
             pos += n
-            return blob[pos - n: pos].decode("utf-8")
+            return blob[pos - n : pos].decode("utf-8")
         if t == ARRAY:
             et, n = take("<I"), take("<Q")
             return [value(et) for _ in range(n)]
@@ -181,7 +195,7 @@ def read_gguf_typed(path: str):
         ne = [take("<Q") for _ in range(take("<I"))]
         infos.append((name, ne, take("<I"), take("<Q")))
     align = meta.get("general.alignment", ALIGNMENT)
-    data = blob[(pos + align - 1) // align * align:]
+    data = blob[(pos + align - 1) // align * align :]
     if "earshot.data_crc32" in meta and zlib.crc32(data) & 0xFFFFFFFF != meta["earshot.data_crc32"]:
         raise ValueError(f"{path}: data CRC mismatch (file corrupt)")
     types = {v: k for k, v in TENSOR_TYPES.items()}
@@ -197,9 +211,9 @@ def read_gguf_typed(path: str):
         elif kind == "F16":
             t = torch.from_numpy(np.frombuffer(data, "<f2", n, off).astype(np.float32))
         elif kind == "Q4_0":
-            t = quant.unpack_q4_0(data[off: off + n // 32 * 18], rows, cols)
+            t = quant.unpack_q4_0(data[off : off + n // 32 * 18], rows, cols)
         else:
-            t = quant.unpack_q8_0(data[off: off + n // 32 * 34], rows, cols)
+            t = quant.unpack_q8_0(data[off : off + n // 32 * 34], rows, cols)
         tensors[name] = (t.reshape(rows, cols) if len(ne) > 1 else t.reshape(cols), kind)
     return meta, tensors
 

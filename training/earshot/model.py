@@ -172,7 +172,7 @@ class StatelessPredictor(nn.Module):
         """targets [B, U] -> [B, U + 1, context]: the context before each lattice row u."""
         b, u = targets.shape
         padded = torch.cat([targets.new_full((b, context), blank), targets], dim=1)
-        return torch.stack([padded[:, i: i + u + 1] for i in range(context)], dim=-1)
+        return torch.stack([padded[:, i : i + u + 1] for i in range(context)], dim=-1)
 
 
 class Joiner(nn.Module):

@@ -31,8 +31,9 @@ class _Cmvn(nn.Module):
 class SpeakerEncoder(_Cmvn):
     """LSTM stack over CMVN'd fbank; per window the last hidden state -> projection -> L2 norm."""
 
-    def __init__(self, hidden: int = 256, n_layers: int = 3, embed_dim: int = 128,
-                 window_frames: int = 160, window_hop: int = 80):
+    def __init__(
+        self, hidden: int = 256, n_layers: int = 3, embed_dim: int = 128, window_frames: int = 160, window_hop: int = 80
+    ):
         super().__init__()
         self.hidden, self.n_layers, self.embed_dim = hidden, n_layers, embed_dim
         self.window_frames, self.window_hop = window_frames, window_hop
@@ -56,7 +57,7 @@ class SpeakerEncoder(_Cmvn):
         """[T, 80] -> [E]: mean of the window embeddings, L2 normalized."""
         starts = self.window_starts(fbank.shape[0])
         length = min(self.window_frames, fbank.shape[0])
-        windows = torch.stack([fbank[s:s + length] for s in starts])
+        windows = torch.stack([fbank[s : s + length] for s in starts])
         return F.normalize(self.embed_windows(windows).mean(0), dim=-1)
 
 

@@ -38,7 +38,7 @@ class ModuleTest(unittest.TestCase):
         self.assertEqual(tuple(e.shape), (32,))
         self.assertAlmostEqual(e.norm().item(), 1.0, places=5)
         # The utterance embedding is the normalized mean of independent windows.
-        w = spk.embed_windows(torch.stack([f[s:s + 40] for s in spk.window_starts(130)]))
+        w = spk.embed_windows(torch.stack([f[s : s + 40] for s in spk.window_starts(130)]))
         torch.testing.assert_close(e, torch.nn.functional.normalize(w.mean(0), dim=-1))
         self.assertEqual(tuple(spk.embed_utterance(f[:10]).shape), (32,))
 
@@ -49,7 +49,7 @@ class ModuleTest(unittest.TestCase):
             whole, _ = vad(x, e)
             state, parts = None, []
             for t in range(57):  # frame by frame, as the engine runs
-                y, state = vad(x[:, t:t + 1], e, state)
+                y, state = vad(x[:, t : t + 1], e, state)
                 parts.append(y)
         self.assertEqual(tuple(whole.shape), (2, 57, 3))
         torch.testing.assert_close(torch.cat(parts, 1), whole, atol=1e-5, rtol=1e-5)
@@ -107,9 +107,8 @@ class MixtureTest(unittest.TestCase):
         # Label 0 where the mixture is silent (no noise added here).
         quiet = lab == 0
         idx = np.arange(len(lab))[quiet]
-        energy = np.array([np.abs(w[160 * k:160 * k + 400]).max() for k in idx])
+        energy = np.array([np.abs(w[160 * k : 160 * k + 400]).max() for k in idx])
         self.assertLess(np.median(energy), 0.01)
-
 
     def test_short_gaps_place_the_next_speech_within_300_ms(self):
         rng = np.random.default_rng(5)
@@ -119,8 +118,9 @@ class MixtureTest(unittest.TestCase):
         for p in (0.0, 1.0):
             gaps[p] = []
             for seed in range(6):
-                w, lab, spans = pvad_data.make_mixture(target, others, np.random.default_rng(seed), p_noise=0.0,
-                                                       p_reverb=0.0, p_short_gap=p)
+                w, lab, spans = pvad_data.make_mixture(
+                    target, others, np.random.default_rng(seed), p_noise=0.0, p_reverb=0.0, p_short_gap=p
+                )
                 self.assertEqual(len(lab), pvad_data.frame_count(len(w)))
                 gaps[p] += [b[0] - a[1] for a, b in zip(spans, spans[1:])]
         self.assertTrue(gaps[0.0] and gaps[1.0])
@@ -132,13 +132,23 @@ class MixtureTest(unittest.TestCase):
 class TrainingTest(unittest.TestCase):
     def test_shared_mixtures_come_back_as_written(self):
         rng = np.random.default_rng(0)
-        mix = [(rng.standard_normal((n, 80)).astype(np.float16), rng.integers(0, 3, n).astype(np.int8), ti)
-               for n, ti in ((30, 2), (7, 0), (51, 1))]
+        mix = [
+            (rng.standard_normal((n, 80)).astype(np.float16), rng.integers(0, 3, n).astype(np.int8), ti)
+            for n, ti in ((30, 2), (7, 0), (51, 1))
+        ]
         val = mix[:1]
         embeds = [torch.randn(6, 32) for _ in range(3)]
         with tempfile.TemporaryDirectory() as d:
-            pvad_train.share(d, mix, val, embeds, torch.zeros(80), torch.ones(80), {"steps": 1},
-                             argparse.Namespace(steps=3, variants=["film"]))
+            pvad_train.share(
+                d,
+                mix,
+                val,
+                embeds,
+                torch.zeros(80),
+                torch.ones(80),
+                {"steps": 1},
+                argparse.Namespace(steps=3, variants=["film"]),
+            )
             mix2, val2, embeds2, mean, istd, info, run_args = pvad_train.load_shared(d)
             self.assertEqual(len(mix2), 3)
             self.assertEqual(len(val2), 1)
@@ -177,7 +187,6 @@ class ExportTest(unittest.TestCase):
             with self.assertRaises(ValueError):
                 pvad_export.load_checkpoint(tmp.name)
 
-
     def test_round_trip_names_shapes_and_arithmetic(self):
         spk, vad = small_models()
         with tempfile.TemporaryDirectory() as d:
@@ -194,10 +203,24 @@ class ExportTest(unittest.TestCase):
             self.assertEqual(t["spk.lstm.2.w_hh"][1], "Q8_0")
             self.assertEqual(t["spk.proj.weight"][0].shape, (32, 32))
             torch.testing.assert_close(t["spk.lstm.1.bias"][0], spk.lstm.bias_ih_l1 + spk.lstm.bias_hh_l1)
-            names = {"feat.mean", "feat.istd", "pvad.in.weight", "pvad.in.bias", "pvad.lstm.0.w_ih",
-                     "pvad.lstm.0.w_hh", "pvad.lstm.0.bias", "pvad.film.gamma.weight", "pvad.film.gamma.bias",
-                     "pvad.film.beta.weight", "pvad.film.beta.bias", "pvad.lstm.1.w_ih", "pvad.lstm.1.w_hh",
-                     "pvad.lstm.1.bias", "pvad.out.weight", "pvad.out.bias"}
+            names = {
+                "feat.mean",
+                "feat.istd",
+                "pvad.in.weight",
+                "pvad.in.bias",
+                "pvad.lstm.0.w_ih",
+                "pvad.lstm.0.w_hh",
+                "pvad.lstm.0.bias",
+                "pvad.film.gamma.weight",
+                "pvad.film.gamma.bias",
+                "pvad.film.beta.weight",
+                "pvad.film.beta.bias",
+                "pvad.lstm.1.w_ih",
+                "pvad.lstm.1.w_hh",
+                "pvad.lstm.1.bias",
+                "pvad.out.weight",
+                "pvad.out.bias",
+            }
             self.assertEqual(set(m2.tensors), names)
             self.assertEqual(m2.meta["general.architecture"], "earshot-pvad")
             self.assertEqual(m2.meta["earshot.embed_dim"], 32)
@@ -240,8 +263,9 @@ class RealDataTest(unittest.TestCase):
 
     def test_store_rows_keep_speakers_and_refuse_dev_rows(self):
         with tempfile.TemporaryDirectory() as d:
-            self.write_store(d, ["a\t16000\tyes\ttrain\tsc_1\tspeech-commands",
-                                 "b\t16000\thello there\ttrain\t\tcommon-voice-en"])
+            self.write_store(
+                d, ["a\t16000\tyes\ttrain\tsc_1\tspeech-commands", "b\t16000\thello there\ttrain\t\tcommon-voice-en"]
+            )
             self.assertEqual(pvad_data.read_real_store(d), [("a", "sc_1", "speech-commands")])
             self.write_store(d, ["a\t16000\tyes\tdev\tsc_1\tspeech-commands"])
             with self.assertRaisesRegex(ValueError, "real.tsv:1: split 'dev'"):
@@ -275,7 +299,7 @@ class RealDataTest(unittest.TestCase):
         tonal = 0
         for _ in range(40):
             w = pvad_data.pick_noise(40000, rng)  # longer than the recording: looped
-            self.assertAlmostEqual(float(np.sqrt((w ** 2).mean())), 1.0, places=3)
+            self.assertAlmostEqual(float(np.sqrt((w**2).mean())), 1.0, places=3)
             spec = np.abs(np.fft.rfft(w))
             tonal += np.argmax(spec) * 16000 / len(w) == 1000
         self.assertTrue(8 <= tonal <= 32, tonal)  # about P_REAL_NOISE of the draws
@@ -309,8 +333,9 @@ class RealDataTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             os.makedirs(os.path.join(d, "voices", "!v"))
             open(os.path.join(d, "en_dict"), "w").close()
-            self.assertEqual(pvad_data.espeak_voices_with_dict(["en-us", "de", "en-gb-scotland"], d),
-                             ["en-us", "en-gb-scotland"])
+            self.assertEqual(
+                pvad_data.espeak_voices_with_dict(["en-us", "de", "en-gb-scotland"], d), ["en-us", "en-gb-scotland"]
+            )
             syn = pvad_data.synthetic_speakers("train", 20, 0, ["m1", "m2", "m3", "m4", "m5", "m6"], 0, d)
             self.assertTrue(all(s["voice"].startswith("en") for s in syn))
             with self.assertRaisesRegex(ValueError, "no dictionary"):
