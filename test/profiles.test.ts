@@ -204,7 +204,7 @@ test('several enrolled profiles: the transcript says which speaker matched and h
   const lines = offline.stdout.trim().split('\n').map((l) => JSON.parse(l));
   t.true(lines.length >= 1);
   for (const l of lines) {
-    t.deepEqual(Object.keys(l), ['file', 'segment', 'start', 'end', 'text', 'tokens', 'speaker', 'speaker_scores']);
+    t.deepEqual(Object.keys(l), ['file', 'segment', 'start', 'end', 'text', 'tokens', 'speaker', 'speaker_scores', 'closed_by']);
     if (l.end - l.start < 0.5) continue;
     t.deepEqual(l.speaker_scores.map((s: any) => s.name).sort(), ['alice', 'bob']);
     t.is(l.speaker.name, l.speaker_scores[0].name);
