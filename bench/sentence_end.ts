@@ -134,7 +134,14 @@ interface Row {
 }
 
 async function e2e(input: string, rule: string, name: string, args: string[], minRealtimeS: number): Promise<Row> {
-  await nodeChild(path.join(repoRoot, 'bench', 'e2e.ts'), [...args, '--no-memory', '--name', name, '--min-realtime-s', String(minRealtimeS)]);
+  await nodeChild(path.join(repoRoot, 'bench', 'e2e.ts'), [
+    ...args,
+    '--no-memory',
+    '--name',
+    name,
+    '--min-realtime-s',
+    String(minRealtimeS),
+  ]);
   const r = readResult(name).realtime;
   return {
     input,
@@ -160,19 +167,69 @@ async function main() {
   const sampleArgs = ['--sample', sampleWav, '--truth', sampleTruth];
   const minSample = sampleS * (plays - 0.5);
   rows.push(await e2e('sample', 'silence, no sentence files', 'sentence-end-sample-plain', sampleArgs, minSample));
-  rows.push(await e2e('sample', 'silence (sentence files, guard 0)', 'sentence-end-sample-silence', [...sampleArgs, ...withSentences, '--guard-ms', '0'], minSample));
-  rows.push(await e2e('sample', `sentence_complete (guard ${guardMs} ms)`, 'sentence-end-sample-sentence', [...sampleArgs, ...withSentences, '--guard-ms', String(guardMs)], minSample));
+  rows.push(
+    await e2e(
+      'sample',
+      'silence (sentence files, guard 0)',
+      'sentence-end-sample-silence',
+      [...sampleArgs, ...withSentences, '--guard-ms', '0'],
+      minSample,
+    ),
+  );
+  rows.push(
+    await e2e(
+      'sample',
+      `sentence_complete (guard ${guardMs} ms)`,
+      'sentence-end-sample-sentence',
+      [...sampleArgs, ...withSentences, '--guard-ms', String(guardMs)],
+      minSample,
+    ),
+  );
   const synthArgs = ['--sample', set.wav, '--truth', set.truth];
-  rows.push(await e2e('espeak-ng', 'silence (sentence files, guard 0)', 'sentence-end-espeak-silence', [...synthArgs, ...withSentences, '--guard-ms', '0'], 1));
-  rows.push(await e2e('espeak-ng', `sentence_complete (guard ${guardMs} ms)`, 'sentence-end-espeak-sentence', [...synthArgs, ...withSentences, '--guard-ms', String(guardMs)], 1));
+  rows.push(
+    await e2e(
+      'espeak-ng',
+      'silence (sentence files, guard 0)',
+      'sentence-end-espeak-silence',
+      [...synthArgs, ...withSentences, '--guard-ms', '0'],
+      1,
+    ),
+  );
+  rows.push(
+    await e2e(
+      'espeak-ng',
+      `sentence_complete (guard ${guardMs} ms)`,
+      'sentence-end-espeak-sentence',
+      [...synthArgs, ...withSentences, '--guard-ms', String(guardMs)],
+      1,
+    ),
+  );
   const table = [
     '| input | rule | commands | end of speech to delivery p50 / p90 (ms) | cut at a pause | cut mid-speech | closed by | WER |',
     '|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.input} | ${r.rule} | ${r.received}/${r.commands} | ${r.p50} / ${r.p90} | ${r.cut_at_pause} | ${r.cut_mid_speech} | ${Object.entries(r.closed_by).map(([k, v]) => `${k} ${v}`).join(', ')} | ${r.wer ?? '–'} % |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.input} | ${r.rule} | ${r.received}/${r.commands} | ${r.p50} / ${r.p90} | ${r.cut_at_pause} | ${r.cut_mid_speech} | ${Object.entries(
+          r.closed_by,
+        )
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')} | ${r.wer ?? '–'} % |`,
+    ),
   ].join('\n');
-  writeResult('sentence-end', { bench: 'sentence-end', plays, voices, guard_ms: guardMs, espeak_commands: set.commands, espeak_paused: set.paused, pauses_s: PAUSES_S, rows });
+  writeResult('sentence-end', {
+    bench: 'sentence-end',
+    plays,
+    voices,
+    guard_ms: guardMs,
+    espeak_commands: set.commands,
+    espeak_paused: set.paused,
+    pauses_s: PAUSES_S,
+    rows,
+  });
   console.log(table);
-  console.log(JSON.stringify({ bench: 'sentence-end', rows: rows.map((r) => [r.input, r.rule, r.p50, r.p90, r.cut_at_pause, r.cut_mid_speech]) }));
+  console.log(
+    JSON.stringify({ bench: 'sentence-end', rows: rows.map((r) => [r.input, r.rule, r.p50, r.p90, r.cut_at_pause, r.cut_mid_speech]) }),
+  );
 }
 
 main().catch((err) => {

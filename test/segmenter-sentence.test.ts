@@ -55,7 +55,8 @@ function run(frames: string, said: string, o: SegmenterOptions, delay = 1): Trac
 }
 
 // [speech start, speech end (exclusive), close decision's end frame, reason]
-const closes = (t: Trace) => t.events.flatMap((e) => (e.type === 'close' ? [[e.speechStartFrame, e.speechEndFrame, e.endFrame, e.reason]] : []));
+const closes = (t: Trace) =>
+  t.events.flatMap((e) => (e.type === 'close' ? [[e.speechStartFrame, e.speechEndFrame, e.endFrame, e.reason]] : []));
 
 test('a complete sentence closes the segment after the guard, not the trailing stretch', (t) => {
   const frames = 'T'.repeat(30) + '.'.repeat(30);
@@ -74,7 +75,11 @@ test('an incomplete sentence waits: "set a timer for" ... pause ... "ten minutes
   const frames = 'T'.repeat(25) + '.'.repeat(12) + 'T'.repeat(15) + '.'.repeat(30);
   const said = '-'.repeat(25) + '-'.repeat(12) + '-'.repeat(15) + 'c'.repeat(30);
   const tr = run(frames, said, opts());
-  t.deepEqual(tr.asked.map(([, id]) => id), [1, 2], 'each pause asked about once');
+  t.deepEqual(
+    tr.asked.map(([, id]) => id),
+    [1, 2],
+    'each pause asked about once',
+  );
   t.deepEqual(closes(tr), [[0, 52, 62, 'sentence_complete']]);
   // the same without the sentence rule: silence closes it 5 frames later
   t.deepEqual(closes(run(frames, said, opts({ sentenceGuardFrames: 0 }))), [[0, 52, 67, 'silence']]);
@@ -103,7 +108,10 @@ test('an answer about an earlier pause is ignored', (t) => {
   const frames = 'T'.repeat(20) + '.'.repeat(6) + 'T'.repeat(10) + '.'.repeat(30);
   const said = '-'.repeat(20) + 'c'.repeat(6) + '-'.repeat(40);
   const tr = run(frames, said, opts(), 10);
-  t.deepEqual(tr.asked.map(([, id]) => id), [1, 2]);
+  t.deepEqual(
+    tr.asked.map(([, id]) => id),
+    [1, 2],
+  );
   t.deepEqual(closes(tr), [[0, 36, 51, 'silence']]);
 });
 

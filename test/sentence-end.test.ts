@@ -66,7 +66,10 @@ test('peek leaves the stream as it was: the final result equals that of a stream
 /** The pipeline over audio fed 100 ms at a time, questions answered before the next piece (as `earshot transcribe` does). */
 async function segments(audio: Float32Array, guardMs: number, asks?: { n: number }): Promise<FinalSegment[]> {
   const cfg = configSchema.parse({ segmenter: { sentence_guard_ms: guardMs } });
-  const pipeline = new Pipeline({ transducer: model, pvad }, { segmenter: segmenterOptionsFromConfig({ ...cfg.vad, mode: 'any' }, cfg.segmenter), sentences: home, profiles: [] });
+  const pipeline = new Pipeline(
+    { transducer: model, pvad },
+    { segmenter: segmenterOptionsFromConfig({ ...cfg.vad, mode: 'any' }, cfg.segmenter), sentences: home, profiles: [] },
+  );
   const out: FinalSegment[] = [];
   pipeline.on('final', (s) => out.push(s));
   for (let i = 0; i < audio.length; i += 1600) {

@@ -204,13 +204,13 @@ class DecodeWorker;
 class RecognizerStreamWrap : public Napi::ObjectWrap<RecognizerStreamWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "RecognizerStream",
-                       {InstanceMethod("acceptWaveform", &RecognizerStreamWrap::AcceptWaveform),
-                        InstanceMethod("partial", &RecognizerStreamWrap::Partial),
-                        InstanceMethod("peek", &RecognizerStreamWrap::Peek),
-                        InstanceMethod("finalize", &RecognizerStreamWrap::Finalize),
-                        InstanceMethod("reset", &RecognizerStreamWrap::Reset),
-                        InstanceMethod("dispose", &RecognizerStreamWrap::Dispose)});
+    return DefineClass(
+        env, "RecognizerStream",
+        {InstanceMethod("acceptWaveform", &RecognizerStreamWrap::AcceptWaveform),
+         InstanceMethod("partial", &RecognizerStreamWrap::Partial), InstanceMethod("peek", &RecognizerStreamWrap::Peek),
+         InstanceMethod("finalize", &RecognizerStreamWrap::Finalize),
+         InstanceMethod("reset", &RecognizerStreamWrap::Reset),
+         InstanceMethod("dispose", &RecognizerStreamWrap::Dispose)});
   }
 
   RecognizerStreamWrap(const Napi::CallbackInfo& info);
@@ -245,7 +245,8 @@ class RecognizerStreamWrap : public Napi::ObjectWrap<RecognizerStreamWrap> {
     if (finalized_) throw Napi::Error::New(info.Env(), "RecognizerStream.peek: the stream is finalized");
     int pad = 300;
     if (info.Length() > 0 && !info[0].IsUndefined()) {
-      if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 0 || info[0].As<Napi::Number>().Int32Value() > 5000 ||
+      if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 0 ||
+          info[0].As<Napi::Number>().Int32Value() > 5000 ||
           info[0].As<Napi::Number>().DoubleValue() != info[0].As<Napi::Number>().Int32Value())
         throw Napi::RangeError::New(info.Env(), "RecognizerStream.peek: padMs must be an integer from 0 to 5000");
       pad = info[0].As<Napi::Number>().Int32Value();

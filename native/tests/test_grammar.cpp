@@ -100,8 +100,8 @@ int main() {
   // Complete: a sentence that nothing can continue (the segmenter may close on it at once).
   CHECK(d.complete(walk(d, {O, N, SP, B})));
   CHECK(d.complete(walk(d, {C, SP, A, B, SP, A})));
-  CHECK(!d.complete(walk(d, {O, N, SP, A})));          // not a sentence yet
-  CHECK(!d.complete(walk(d, {N, SP, B, SP, A})));      // free text may still be going on
+  CHECK(!d.complete(walk(d, {O, N, SP, A})));      // not a sentence yet
+  CHECK(!d.complete(walk(d, {N, SP, B, SP, A})));  // free text may still be going on
   CHECK(!d.complete(d.start()));
   {
     // "aa" | "aa c" | "bb [c]": "aa" is a sentence that can go on; a trailing optional too
