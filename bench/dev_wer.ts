@@ -1,7 +1,8 @@
 // The recognizer's dev table through the engine itself (the arithmetic users run): WER on every
 // corpus of ../shared/data's `dev` rows (speakers never trained on), in the words and sentences
 // groups, and on the held-out synthetic voices quiet and noisy; one column per model file.
-// The clips are those of training/evaluate.py (same levels and margins), written once with
+// The clips are those of training/evaluate.py (same levels and margins), written once (when
+// runs/devset is missing; about a minute) with
 //
 //   /usr/bin/python3 -m training.real_pack pack --splits dev --out runs/real_dev
 //   /usr/bin/python3 -m training.prepare_data --root / --out runs/synth_dev --train 0 --processes 2
@@ -13,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readWav16kMono } from '../daemon/audio/wav.js';
 import { loadTransducer } from '../daemon/models.js';
-import { models, repoRoot, wer, writeResult } from './lib/common.js';
+import { models, python, repoRoot, run, sharedData, wer, writeResult } from './lib/common.js';
 
 const GROUPS: Record<string, string[]> = {
   words: ['speech-commands', 'fsdd'],
@@ -33,8 +34,21 @@ interface Row {
   text: string;
 }
 
+/** The default dev set, built from ../shared/data's dev rows and the two held-out voices. */
+function ensureDevset(): void {
+  const runs = path.join(repoRoot, 'runs');
+  if (!fs.existsSync(path.join(runs, 'real_dev', 'real.tsv'))) {
+    run(python, ['-m', 'training.real_pack', 'pack', '--data', sharedData, '--splits', 'dev', '--out', path.join(runs, 'real_dev')]);
+  }
+  if (!fs.existsSync(path.join(runs, 'synth_dev', 'dev_heldout.npz'))) {
+    run(python, ['-m', 'training.prepare_data', '--root', '/', '--out', path.join(runs, 'synth_dev'), '--train', '0', '--processes', '2']);
+  }
+  run(python, ['-m', 'training.evaluate', '--data', path.join(runs, 'synth_dev'), '--real', path.join(runs, 'real_dev'), '--dump', devset]);
+}
+
 function readManifest(): Row[] {
   const file = path.join(devset, 'manifest.tsv');
+  if (!fs.existsSync(file) && devset === path.join(repoRoot, 'runs', 'devset')) ensureDevset();
   if (!fs.existsSync(file)) throw new Error(`${file} is missing: see the commands at the top of bench/dev_wer.ts`);
   const [head, ...lines] = fs.readFileSync(file, 'utf8').trim().split('\n');
   const cols = head.split('\t');

@@ -3,7 +3,7 @@
 // results file says which step failed and why.
 //
 //   npm run bench [-- --only recognizer,e2e]   (steps left out keep their last results)
-// Steps: devsets recognizer pocketsphinx pvad e2e sentences lm wyoming training engine kernels plots (the report is
+// Steps: devsets recognizer dev pocketsphinx pvad e2e sentences lm wyoming training engine kernels plots (the report is
 // always written).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +16,7 @@ const tsx = (script: string) => [process.execPath, '--import=tsx', path.join(rep
 const STEPS: { name: string; result?: string; cmd?: string[]; fn?: () => void; capture?: boolean }[] = [
   { name: 'devsets', fn: ensureSynthDevset },
   { name: 'recognizer', result: 'recognizer', cmd: tsx('recognizer.ts') },
+  { name: 'dev', result: 'dev_wer', cmd: [...tsx('dev_wer.ts'), '--model', `int4=${models.int4}`, '--model', `f32=${models.f32}`] },
   { name: 'pocketsphinx', result: 'pocketsphinx', cmd: tsx('pocketsphinx.ts') },
   { name: 'pvad', result: 'pvad', cmd: tsx('lib/pvad.ts') },
   { name: 'e2e', result: 'e2e', cmd: tsx('e2e.ts') },

@@ -113,6 +113,16 @@ ${emis.length ? `\nToken emission latency (held-out voices, utterances decoded w
 ![token emission times](plots/emissions.png)`;
 }
 
+/** Issue 15: WER on people the model never heard (bench/dev_wer.ts, through the engine). */
+function devSection(): string {
+  const d = readResult('dev_wer');
+  if (!d) return '';
+  const names = Object.keys(d.results);
+  const sets = Object.keys(d.results[names[0]]);
+  const rows = sets.map((k) => [k.replace('group:', '**') + (k.startsWith('group:') ? '**' : ''), String(d.results[names[0]][k].words), ...names.map((n) => (d.results[n][k] ? `${f(100 * d.results[n][k].wer, 1)} %` : '–'))]);
+  return `## Recognizer on dev speakers (\`node --import=tsx bench/dev_wer.ts\`, issue 15)\n\nGreedy, through the engine, on the \`dev\` rows of ../shared/data (speakers never trained on) and the two held-out synthetic voices (quiet, and pink noise at 15 dB SNR); groups sum errors and words. Targets: words at most 5 %, held-out voices at most 5 %, int4 within 5 % relative of F32.\n\n${table(['set', 'words', ...names], rows)}`;
+}
+
 function pvadSection(): string {
   const p = readResult('pvad');
   if (!p) return '## 2. Personal VAD\n\nNot measured in this run (see the failures below).';
@@ -397,6 +407,8 @@ export function renderResults(info: RunInfo): string {
     targetsSection(),
     '',
     recognizerSection(),
+    '',
+    devSection(),
     '',
     pvadSection(),
     '',
