@@ -2,7 +2,7 @@
 by bench/pvad_eval.py --save-posteriors), with the daemon's own segmenter (daemon/segmenter.ts, run
 by Node through bench/segmenter_driver.ts: the rule lives in one place).
 
-    /usr/bin/python3 bench/pvad_segments.py --dev runs/pvad-dev --posteriors runs/pvad-dev/posteriors.npz
+    /usr/bin/python3 -m bench.pvad_segments --dev runs/pvad-dev --posteriors runs/pvad-dev/posteriors.npz
 
 A rule is the daemon's `vad` and `segmenter` configuration keys (config/earshot.yaml); unset keys
 take the daemon's defaults. Latency: close decision minus the end of the last target speech inside
