@@ -129,9 +129,12 @@ const segmenterSchema = z
     speaker_check_recheck_ms: ms(300, 0),
     /** with recognizer.sentences: a sentence that is complete and that nothing can continue closes the segment after this much non-speech instead of trailing_ms (0: off) */
     sentence_guard_ms: ms(100),
+    /** with recognizer.sentences: in a pause after the beginning of a sentence ("set a timer for"), the trailing stretch is this long instead of trailing_ms (0: trailing_ms) */
+    sentence_incomplete_ms: ms(600),
   })
   .strict()
   .refine((s) => s.sentence_guard_ms < s.trailing_ms, { message: 'must be shorter than segmenter.trailing_ms (0 turns the sentence rule off)', path: ['sentence_guard_ms'] })
+  .refine((s) => s.sentence_incomplete_ms === 0 || s.sentence_incomplete_ms >= s.trailing_ms, { message: 'must be at least segmenter.trailing_ms (0: trailing_ms)', path: ['sentence_incomplete_ms'] })
   .default({});
 
 const mqttSchema = z

@@ -23,6 +23,9 @@ export interface DecodeResult {
   /** with `sentences`: the restricted search's best hypothesis is a sentence that nothing can
    * continue (the speaker has said all of it; the segmenter's sentence rule reads it from partial()) */
   sentenceComplete?: boolean;
+  /** with `sentences`: the restricted search's top hypothesis, a whole sentence or a prefix of one
+   * (null when empty), with its score as `sentence.score` is computed */
+  sentencePrefix?: { text: string; score: number } | null;
 }
 
 /** A compiled sentence automaton (TransducerModel.compileSentences); opaque. */

@@ -9,7 +9,7 @@ import type { PvadModel, PvadStream, RecognizerOptions, RecognizerStream, Speake
 import { cosine, type Profile } from './profiles.js';
 import { resolveIntent, streamOptions, type SentenceRecognizer } from './intents.js';
 import type { IntentMatch } from './sentences.js';
-import { FRAME_MS, Segmenter, type CloseReason, type SegmentEvent, type SegmenterOptions } from './segmenter.js';
+import { FRAME_MS, Segmenter, type CloseReason, type SegmentEvent, type SegmenterOptions, type SentenceState } from './segmenter.js';
 import { SAMPLE_RATE } from './audio/wav.js';
 
 const log = childLogger('pipeline');
@@ -426,14 +426,22 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   }
 
   /** The segmenter asks, in a pause, whether the speech so far is a sentence nothing can continue
-   * and that will count as a match (its score at least the sentences' minimum). The stream's
+   * and that will count as a match (its score at least the sentences' minimum), or the beginning of
+   * one that fits the audio as well. The stream's
    * look-ahead decode answers (silence padding brings out the last word's tokens, which a
    * streaming model emits some frames late); the answer is handed back when it comes. */
   private askSentence(seg: OpenSegment, id: number): void {
     this.sentenceAsks++;
+    const min = this.opts.sentences!.minScore;
     const asked = seg.stream.peek(SENTENCE_PEEK_PAD_MS).then(
-      (p) => p.sentenceComplete === true && (p.sentence?.score ?? 0) >= this.opts.sentences!.minScore,
-      () => false, // the segment closed and its stream went meanwhile
+      (p): SentenceState => {
+        if (p.sentenceComplete === true && (p.sentence?.score ?? 0) >= min) return 'complete';
+        // the beginning of a sentence, not yet one ("set the porch light to forty" may be all the
+        // speaker says), that fits the audio as well as the unrestricted decoding
+        const pre = p.sentencePrefix;
+        return pre && pre.score >= min && pre.text !== p.sentence?.text ? 'incomplete' : 'none';
+      },
+      (): SentenceState => 'none', // the segment closed and its stream went meanwhile
     );
     this.sentencePending++;
     this.checking = this.checking.then(async () => {

@@ -51,7 +51,10 @@
 // answer comes back asynchronously (sentenceState()). If so, the segment closes once the pause
 // reaches the guard instead of the full trailing stretch ("turn on the kitchen lights" cannot go
 // on); "set a timer for" is no sentence, so a pause after it waits for the trailing stretch as
-// before. An answer about an earlier pause is ignored. Silence stays the fallback.
+// before, or with `incompleteTrailingFrames` (segmenter.sentence_incomplete_ms) that much longer
+// when the answer is that what was said so far begins a sentence and fits the audio (the speaker
+// stopped mid-command: natural pauses there are longer). An answer about an earlier pause is
+// ignored. Silence stays the fallback.
 //
 // Each close says which rule made it (`reason`, the transcript's closed_by): silence, speaker_change
 // (the trailing stretch counted from speech the speaker-turn rules gave to another voice),
@@ -83,6 +86,8 @@ export interface SegmenterOptions {
   check?: SpeakerCheckOptions | null;
   /** non-speech frames after which a complete sentence (sentenceState) closes the segment (0: off) */
   sentenceGuardFrames?: number;
+  /** trailing stretch in a pause after the beginning of a sentence (sentenceState 'incomplete'; 0: trailingFrames) */
+  incompleteTrailingFrames?: number;
 }
 
 export interface SpeakerCheckOptions {
@@ -122,6 +127,7 @@ export interface SegmenterConfig {
   speaker_check_recheck_above?: number;
   speaker_check_recheck_ms?: number;
   sentence_guard_ms?: number;
+  sentence_incomplete_ms?: number;
 }
 
 export function segmenterOptionsFromConfig(vad: { mode: 'target' | 'any'; threshold: number; close_threshold: number }, seg: SegmenterConfig): SegmenterOptions {
@@ -140,6 +146,7 @@ export function segmenterOptionsFromConfig(vad: { mode: 'target' | 'any'; thresh
     holdMinTargetFrames: Math.round(seg.hold_min_target_ms / FRAME_MS),
     switchFrames: Math.round(seg.switch_ms / FRAME_MS),
     sentenceGuardFrames: Math.round((seg.sentence_guard_ms ?? 0) / FRAME_MS),
+    incompleteTrailingFrames: Math.round((seg.sentence_incomplete_ms ?? 0) / FRAME_MS),
     check: seg.speaker_check
       ? {
           threshold: seg.speaker_check_threshold ?? 0.25,
@@ -153,6 +160,10 @@ export function segmenterOptionsFromConfig(vad: { mode: 'target' | 'any'; thresh
       : null,
   };
 }
+
+/** The recognizer's answer about a pause: what was said is a sentence nothing can continue, the
+ * beginning of one (and it fits the audio), or neither. */
+export type SentenceState = 'complete' | 'incomplete' | 'none';
 
 export type CloseReason = 'silence' | 'speaker_change' | 'sentence_complete' | 'max_length' | 'listen_timeout' | 'stop' | 'end_of_input';
 
@@ -233,6 +244,7 @@ export class Segmenter {
   /** the pause the last query was about (-1: none asked in this pause) and its answer */
   private asked = -1;
   private sentenceDone = false;
+  private sentenceOpen = false;
 
   constructor(readonly opts: SegmenterOptions) {
     this.turns = opts.mode === 'target' && (opts.holdOtherFrames > 0 || opts.switchFrames > 0);
@@ -300,6 +312,7 @@ export class Segmenter {
       this.silence = 0;
       this.dropped = false;
       this.sentenceDone = false; // the next pause is asked about afresh
+      this.sentenceOpen = false;
       if (run) {
         run.lastTargetEnd = i + 1;
         if (score >= this.opts.threshold) run.targetFrames++;
@@ -310,7 +323,7 @@ export class Segmenter {
     if (run) this.judgeRun(run, seg, i, isSpeech, voice, ntss, events);
     if (seg.forced && !seg.heardSpeech && i + 1 - seg.speechStart >= this.opts.listenTimeoutFrames) {
       events.push(...this.close(i + 1, 'listen_timeout'));
-    } else if (seg.heardSpeech && this.silence >= this.opts.trailingFrames) {
+    } else if (seg.heardSpeech && this.silence >= this.trailingNow()) {
       events.push(...this.close(i + 1, this.dropped ? 'speaker_change' : 'silence'));
     } else if (this.sentenceDone && seg.heardSpeech && this.opts.sentenceGuardFrames && this.silence >= this.opts.sentenceGuardFrames && !run?.verify) {
       events.push(...this.close(i + 1, 'sentence_complete'));
@@ -460,12 +473,21 @@ export class Segmenter {
    * pause has reached the guard meanwhile (push() closes it when it does); ignored when the pause
    * is over or the segment closed.
    */
-  sentenceState(id: number, complete: boolean): SegmentEvent[] {
+  sentenceState(id: number, state: SentenceState): SegmentEvent[] {
     const seg = this.open;
     if (!seg || id !== this.pauseSeq || this.silence === 0) return [];
+    const complete = state === 'complete';
     this.sentenceDone = complete;
+    this.sentenceOpen = state === 'incomplete';
     if (complete && this.silence >= (this.opts.sentenceGuardFrames ?? 0) && !this.turn?.verify && this.silence < this.opts.trailingFrames) return this.close(this.frame, 'sentence_complete');
     return [];
+  }
+
+  /** The trailing stretch that closes the segment now: longer in a pause after the beginning of a
+   * sentence, unless the speaker-turn rules dropped speech (a speaker change is no pause). */
+  private trailingNow(): number {
+    const longer = this.sentenceOpen && !this.dropped ? (this.opts.incompleteTrailingFrames ?? 0) : 0;
+    return Math.max(this.opts.trailingFrames, longer);
   }
 
   /** Jumps the frame counter forward over audio that was not analysed (muted). */
@@ -503,6 +525,7 @@ export class Segmenter {
     this.turn = null;
     this.dropped = false;
     this.sentenceDone = false;
+    this.sentenceOpen = false;
     this.asked = -1;
     return [{ type: 'close', startFrame: seg.start, endFrame, speechStartFrame: seg.speechStart, speechEndFrame: Math.max(seg.lastSpeechEnd, seg.speechStart), reason }];
   }

@@ -4,7 +4,13 @@
 // answers about an earlier pause or arriving after the trailing stretch change nothing.
 import test from 'ava';
 import { configSchema } from '../daemon/config.js';
-import { Segmenter, segmenterOptionsFromConfig, type SegmentEvent, type SegmenterOptions } from '../daemon/segmenter.js';
+import {
+  Segmenter,
+  segmenterOptionsFromConfig,
+  type SegmentEvent,
+  type SegmenterOptions,
+  type SentenceState,
+} from '../daemon/segmenter.js';
 
 // '.' silence, 'T' target speech (one 10 ms frame each)
 const P: Record<string, [number, number, number]> = { '.': [0.9, 0.05, 0.05], T: [0.05, 0.9, 0.05] };
@@ -33,21 +39,21 @@ interface Trace {
 }
 
 /**
- * Feeds the frames; when the segmenter asks about a pause, the recognizer's answer is `complete`
- * at that frame ('c' in `said`: what was said so far is a sentence nothing can continue) and it
- * comes back `delay` frames later, before that frame's posteriors.
+ * Feeds the frames; when the segmenter asks about a pause, the recognizer's answer is `said` at
+ * that frame ('c': what was said so far is a sentence nothing can continue, 'i': the beginning of
+ * one, else neither) and it comes back `delay` frames later, before that frame's posteriors.
  */
 function run(frames: string, said: string, o: SegmenterOptions, delay = 1): Trace {
   const s = new Segmenter(o);
   const t: Trace = { events: [], asked: [] };
-  const due: { at: number; id: number; complete: boolean }[] = [];
+  const due: { at: number; id: number; state: SentenceState }[] = [];
   for (let i = 0; i < frames.length; i++) {
-    for (const a of due.filter((d) => d.at === i)) t.events.push(...s.sentenceState(a.id, a.complete));
+    for (const a of due.filter((d) => d.at === i)) t.events.push(...s.sentenceState(a.id, a.state));
     t.events.push(...s.push(...P[frames[i]]));
     const id = s.takeSentenceQuery();
     if (id !== null) {
       t.asked.push([i, id]);
-      due.push({ at: i + delay, id, complete: said[i] === 'c' });
+      due.push({ at: i + delay, id, state: said[i] === 'c' ? 'complete' : said[i] === 'i' ? 'incomplete' : 'none' });
     }
   }
   t.events.push(...s.finish('end_of_input'));
@@ -115,6 +121,23 @@ test('an answer about an earlier pause is ignored', (t) => {
   t.deepEqual(closes(tr), [[0, 36, 51, 'silence']]);
 });
 
+test('a pause after the beginning of a sentence holds the segment for incompleteTrailingFrames', (t) => {
+  // "set a timer for", a 20-frame pause (longer than the trailing stretch), "ten minutes"
+  const frames = 'T'.repeat(25) + '.'.repeat(20) + 'T'.repeat(15) + '.'.repeat(40);
+  const said = '-'.repeat(25) + 'i'.repeat(20) + '-'.repeat(15) + 'c'.repeat(40);
+  t.deepEqual(closes(run(frames, said, opts({ incompleteTrailingFrames: 30 }))), [[0, 60, 70, 'sentence_complete']]);
+  // without it the pause cuts the command
+  t.deepEqual(closes(run(frames, said, opts())), [
+    [0, 25, 40, 'silence'],
+    [45, 60, 70, 'sentence_complete'],
+  ]);
+  // the speaker never goes on: the longer stretch closes it
+  const stopped = 'T'.repeat(25) + '.'.repeat(40);
+  t.deepEqual(closes(run(stopped, '-'.repeat(25) + 'i'.repeat(40), opts({ incompleteTrailingFrames: 30 }))), [[0, 25, 55, 'silence']]);
+  // speech that begins no sentence keeps the plain stretch
+  t.deepEqual(closes(run(stopped, '-'.repeat(65), opts({ incompleteTrailingFrames: 30 }))), [[0, 25, 40, 'silence']]);
+});
+
 test('guard 0 turns the rule off: no questions, silence closes', (t) => {
   const frames = 'T'.repeat(30) + '.'.repeat(30);
   const tr = run(frames, 'c'.repeat(60), opts({ sentenceGuardFrames: 0 }));
@@ -122,11 +145,17 @@ test('guard 0 turns the rule off: no questions, silence closes', (t) => {
   t.deepEqual(closes(tr), [[0, 30, 45, 'silence']]);
 });
 
-test('segmenter.sentence_guard_ms: 100 by default, converted to frames; not shorter than trailing_ms is refused', (t) => {
+test('segmenter.sentence_guard_ms and sentence_incomplete_ms: defaults, converted to frames; bounds against trailing_ms', (t) => {
   const cfg = configSchema.parse({});
   t.is(cfg.segmenter.sentence_guard_ms, 100);
   t.is(segmenterOptionsFromConfig(cfg.vad, cfg.segmenter).sentenceGuardFrames, 10);
   t.is(segmenterOptionsFromConfig(cfg.vad, { ...cfg.segmenter, sentence_guard_ms: 0 }).sentenceGuardFrames, 0);
+  t.is(cfg.segmenter.sentence_incomplete_ms, 600);
+  t.is(segmenterOptionsFromConfig(cfg.vad, cfg.segmenter).incompleteTrailingFrames, 60);
+  const short = configSchema.safeParse({ segmenter: { trailing_ms: 400, sentence_incomplete_ms: 300 } });
+  t.false(short.success);
+  t.deepEqual(short.error?.issues[0].path, ['segmenter', 'sentence_incomplete_ms']);
+  t.regex(short.error!.issues[0].message, /must be at least segmenter.trailing_ms/);
   const bad = configSchema.safeParse({ segmenter: { trailing_ms: 200, sentence_guard_ms: 250 } });
   t.false(bad.success);
   t.deepEqual(bad.error?.issues[0].path, ['segmenter', 'sentence_guard_ms']);

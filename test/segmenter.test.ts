@@ -133,7 +133,7 @@ test('options from the configuration are converted to frames', (t) => {
   );
   t.deepEqual(o, {
     mode: 'any', threshold: 0.4, closeThreshold: 0.3, preRollFrames: 30, trailingFrames: 40, maxFrames: 1500, minSpeechFrames: 10, listenTimeoutFrames: 500,
-    pauseFrames: 5, holdOtherFrames: 150, holdMinTargetFrames: 20, switchFrames: 0, check: null, sentenceGuardFrames: 0,
+    pauseFrames: 5, holdOtherFrames: 150, holdMinTargetFrames: 20, switchFrames: 0, check: null, sentenceGuardFrames: 0, incompleteTrailingFrames: 0,
   });
 });
 

@@ -40,6 +40,23 @@ test('peek: a whole command that nothing can continue is complete; an accepted s
     t.is(p.sentenceComplete, complete, said);
     st.dispose();
   }
+  // the beginning of a sentence fits the audio; speech that begins none does not
+  for (const [said, prefix] of [
+    ['turn on', 'turn on'],
+    ['set the porch light to', 'set the porch light to'],
+  ]) {
+    const st = model.createStream(streamOptions(home));
+    st.acceptWaveform(concat(silence(0.3), speech(said), silence(0.05)));
+    const p = await st.peek(300);
+    t.is(p.sentencePrefix?.text, prefix, said);
+    t.true(p.sentencePrefix!.score >= home.minScore, `${said}: ${p.sentencePrefix!.score}`);
+    st.dispose();
+  }
+  const st = model.createStream(streamOptions(home));
+  st.acceptWaveform(concat(silence(0.3), speech('the quick brown fox'), silence(0.05)));
+  const p = await st.peek(300);
+  t.true((p.sentencePrefix?.score ?? 0) < home.minScore, JSON.stringify(p.sentencePrefix));
+  st.dispose();
 });
 
 test('peek leaves the stream as it was: the final result equals that of a stream never asked', async (t) => {
@@ -64,8 +81,8 @@ test('peek leaves the stream as it was: the final result equals that of a stream
 });
 
 /** The pipeline over audio fed 100 ms at a time, questions answered before the next piece (as `earshot transcribe` does). */
-async function segments(audio: Float32Array, guardMs: number, asks?: { n: number }): Promise<FinalSegment[]> {
-  const cfg = configSchema.parse({ segmenter: { sentence_guard_ms: guardMs } });
+async function segments(audio: Float32Array, guardMs: number, asks?: { n: number }, incompleteMs = 600): Promise<FinalSegment[]> {
+  const cfg = configSchema.parse({ segmenter: { sentence_guard_ms: guardMs, sentence_incomplete_ms: incompleteMs } });
   const pipeline = new Pipeline(
     { transducer: model, pvad },
     { segmenter: segmenterOptionsFromConfig({ ...cfg.vad, mode: 'any' }, cfg.segmenter), sentences: home, profiles: [] },
@@ -119,8 +136,23 @@ test('an incomplete command waits through a pause: "set the porch light to" ... 
   t.is(segs[0].reason, 'sentence_complete');
 });
 
+test('a longer pause after the beginning of a sentence holds the segment (sentence_incomplete_ms); 0 cuts it', async (t) => {
+  // "close" ... 450 ms ... "the garage door": longer than the trailing stretch
+  const audio = concat(silence(0.5), trimmed('close'), silence(0.45), trimmed('the garage door'), silence(1.5));
+  const held = await segments(audio, 100);
+  t.deepEqual(
+    held.map((s) => [s.text, s.reason]),
+    [['close the garage door', 'sentence_complete']],
+  );
+  const cut = await segments(audio, 100, undefined, 0);
+  t.is(cut.length, 2, JSON.stringify(cut.map((s) => [s.text, s.reason])));
+  t.is(cut[0].reason, 'silence');
+});
+
 test('a sentence that can go on falls back to silence', async (t) => {
   const [seg] = await segments(concat(silence(0.5), speech('set the porch light to forty'), silence(1.5)), 100);
   t.is(seg.reason, 'silence');
+  // a sentence already: the plain trailing stretch, not sentence_incomplete_ms
+  t.is((seg.endFrame - seg.speechEndFrame) * FRAME_MS, 300);
   t.is(seg.intent?.name, 'HassLightSet');
 });

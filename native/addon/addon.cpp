@@ -104,6 +104,14 @@ Napi::Object transcript_to_js(Napi::Env env, const Transcript& t) {
   r.Set("boundaries", b);
   if (t.has_grammar) {
     r.Set("sentenceComplete", t.sentence_complete);
+    if (t.has_prefix) {
+      Napi::Object pre = Napi::Object::New(env);
+      pre.Set("text", t.prefix);
+      pre.Set("score", t.prefix_score);
+      r.Set("sentencePrefix", pre);
+    } else {
+      r.Set("sentencePrefix", env.Null());
+    }
     if (!t.matched) {
       r.Set("sentence", env.Null());
     } else {

@@ -310,6 +310,14 @@ std::vector<Token> Search::best(double* score) const {
   return best ? best->tokens : std::vector<Token>{};
 }
 
+std::vector<Token> Search::top(double* score) const {
+  const Hyp* top = nullptr;
+  for (const Hyp& h : hyps_)
+    if (!top || h.score + token_bonus_ * h.tokens.size() > top->score + token_bonus_ * top->tokens.size()) top = &h;
+  *score = top ? top->score - top->lm : -INFINITY;
+  return top ? top->tokens : std::vector<Token>{};
+}
+
 bool Search::best_complete() const {
   if (!dfa_) return false;
   const Hyp* top = nullptr;

@@ -70,6 +70,9 @@ class Search {
   // With a grammar: the top-ranked hypothesis (whole sentence or not) is a sentence that nothing can
   // continue (GrammarDfa::complete). False without a grammar.
   bool best_complete() const;
+  // The top-ranked hypothesis, whole sentence or not, and its score as best() reports it (a grammar
+  // search's prefix, compared with the unrestricted path by TransducerStream::result).
+  std::vector<Token> top(double* score) const;
   void reset();
   // Log-probability added per token when hypotheses are ranked (not to the score best() reports): a
   // grammar search with a bonus keeps up with the speech instead of favouring the hypotheses that

@@ -138,6 +138,14 @@ Transcript TransducerStream::result() const {
     std::vector<Token> best = grammar_search_->best(&score);
     r.matched = std::isfinite(score);
     r.sentence_complete = r.matched && grammar_search_->best_complete();
+    double top_score = -INFINITY;
+    std::vector<Token> top = grammar_search_->top(&top_score);
+    if (!top.empty()) {
+      std::vector<TokenOut> unused;
+      r.has_prefix = true;
+      r.prefix = spell(top, unused);
+      r.prefix_score = std::min(1.0, std::exp((top_score - free_score) / double(top.size())));
+    }
     if (r.matched) {
       r.sentence = spell(best, r.sentence_tokens);
       r.sentence_score = std::min(1.0, std::exp((score - free_score) / std::max<size_t>(1, best.size())));

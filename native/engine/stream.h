@@ -45,6 +45,12 @@ struct Transcript {
   double sentence_score = 0;
   // With a grammar: the restricted search's best hypothesis is a sentence nothing can continue.
   bool sentence_complete = false;
+  // With a grammar: the restricted search's top-ranked hypothesis, a sentence or a prefix of one
+  // (has_prefix false when it is empty), and its score against the unrestricted path as
+  // sentence_score. A good prefix that is no complete sentence: the speaker has more to say.
+  bool has_prefix = false;
+  std::string prefix;
+  double prefix_score = 0;
 };
 
 class TransducerStream {
