@@ -13,6 +13,8 @@ talking, with noise and rooms, and per file a "profile" dev speaker who is not i
   segmenter, speaker check and recognizer. Every line is a transcribed segment; one with words is
   what the daemon publishes (it drops empty texts).
 - without a profile: `earshot transcribe` (the pVAD as a plain VAD, every voice counts).
+- segments opened with a profile, also those the pipeline drops untranscribed (opened on another
+  voice, all their speech then dropped): the daemon's segmenter alone on the engine's posteriors.
 - Silero VAD and WebRTC VAD (bench/pvad_baselines.ts) scores through the daemon's segmenter with the
   plain rule (open at p > 0.5 for 100 ms, close after 300 ms under 0.3): the segments a plain-VAD
   front end would transcribe; WebRTC's scores are 0/1.
@@ -24,7 +26,7 @@ import subprocess
 
 import numpy as np
 
-from bench.pvad_segments import segments
+from bench.pvad_segments import rule, run_segmenter, segments
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 EARSHOT = os.path.join(ROOT, "bin", "earshot")
@@ -97,10 +99,22 @@ def main():
             segs = segments(np.asarray(b["scores"][os.path.join("..", o["wav"])], np.float64), 0.5, 0.3, 10, 30)
             rows[o["wav"]][name] = {"transcribed": len(segs), "published": len(segs),
                                     "published_s": round(sum(c - a for a, c in segs) / 100, 2)}
+    # segments opened with a profile, those the pipeline then drops included: the daemon's segmenter
+    # (defaults, speaker check answered from the audio) on the engine's posteriors enrolled with the
+    # profile speaker's enrollment recording (bench/pvad_baselines.ts; its embedding, not the profile's)
+    posts = [np.asarray(base["engine_enrolled_posteriors"][os.path.join("..", o["wav"])], np.float32).reshape(-1, 3) for o in items]
+    audio = {"wavs": [wav[o["wav"]] for o in items], "targets": [o["profile"] for o in items],
+             "enroll": {s: os.path.join(dev, meta["enroll"][s]) for s in prof},
+             "spkenc": os.path.join(ROOT, "models", "spkenc.gguf")}
+    for o, segs in zip(items, run_segmenter(posts, [rule()], audio=audio)[0]):
+        rows[o["wav"]]["segmenter_profile"] = {"opened": len(segs), "transcribed": sum(1 for s in segs if s[2])}
     hours_audio = sum(o["seconds"] for o in items) / 3600
     hours_speech = sum(o["speech_seconds"] for o in items) / 3600
     totals = {}
-    for key in rows[items[0]["wav"]]:
+    seg = [rows[o["wav"]]["segmenter_profile"] for o in items]
+    totals["segmenter_profile"] = {"opened": sum(r["opened"] for r in seg), "transcribed": sum(r["transcribed"] for r in seg)}
+    totals["segmenter_profile"]["opened_per_speech_hour"] = totals["segmenter_profile"]["opened"] / hours_speech
+    for key in [k for k in rows[items[0]["wav"]] if k != "segmenter_profile"]:
         t = {k: sum(rows[o["wav"]][key][k] for o in items) for k in ("transcribed", "published", "published_s")}
         t["transcribed_per_speech_hour"] = t["transcribed"] / hours_speech
         t["published_per_speech_hour"] = t["published"] / hours_speech
@@ -109,7 +123,10 @@ def main():
         totals[key] = t
     out = {"files": len(items), "audio_hours": hours_audio, "other_speech_hours": hours_speech,
            "profiles": sorted(prof), "totals": totals, "per_file": rows}
-    for key, t in totals.items():
+    sp = totals["segmenter_profile"]
+    print(f"profile, segmenter alone: opened {sp['opened']} ({sp['opened_per_speech_hour']:.1f}/h of speech), "
+          f"with speech left to transcribe {sp['transcribed']}")
+    for key, t in [(k, v) for k, v in totals.items() if k != "segmenter_profile"]:
         print(f"{key:12s} transcribed {t['transcribed']:5d} ({t['transcribed_per_speech_hour']:7.1f}/h of speech)  "
               f"published {t['published']:5d} ({t['published_per_speech_hour']:7.1f}/h of speech, "
               f"{t['published_s']:.0f} s held)  files with any: {t['files_with_any_published']}/{len(items)}")
