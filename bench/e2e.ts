@@ -18,9 +18,11 @@
 //   node --import=tsx bench/e2e.ts [--sample WAV] [--truth JSON] [--models DIR] [--rss-minutes 120]
 //                                  [--speed 40] [--warmup-minutes 5] [--min-realtime-s 60]
 //                                  [--memory-only] [--no-unit-env]
-//                                  [--sentences FILE] [--guard-ms N] [--no-memory] [--name NAME]
+//                                  [--sentences FILE] [--guard-ms N] [--incomplete-ms N] [--no-memory]
+//                                  [--name NAME]
 // --sentences: the daemon decodes with that sentence file (recognizer.sentences); --guard-ms sets
-// segmenter.sentence_guard_ms (0: the silence rule alone); --no-memory skips the memory run;
+// segmenter.sentence_guard_ms (0: the silence rule alone), --incomplete-ms
+// segmenter.sentence_incomplete_ms (0: off); --no-memory skips the memory run;
 // --name: the result's name (default e2e). bench/sentence_end.ts runs it this way. Each true
 // command also says how many transcripts its speech came out in (more than one: cut, at one of
 // the truth's `pauses` or mid-speech) and which rule closed its last one.
@@ -47,6 +49,7 @@ const memoryOnly = process.argv.includes('--memory-only');
 const noMemory = process.argv.includes('--no-memory');
 const sentencesFile = opt('sentences', '') ? path.resolve(opt('sentences', '')) : '';
 const guardMs = opt('guard-ms', '');
+const incompleteMs = opt('incomplete-ms', '');
 const resultName = opt('name', 'e2e');
 const dir = path.join(workDir, 'e2e');
 /** The memory run feeds audio this many times faster than real time. */
@@ -229,7 +232,9 @@ async function runDaemon(url: string, site: string, input: string | StdinFeed, r
     `  speaker_encoder: ${path.join(modelsDir, 'spkenc.gguf')}`,
     ...(typeof input === 'string' ? [] : ['audio:', '  source: stdin', '  stdin: {sample_rate: 16000, channels: 1, format: s16le}']),
     ...(sentencesFile ? ['recognizer:', `  sentences: [${JSON.stringify(sentencesFile)}]`] : []),
-    ...(guardMs ? ['segmenter:', `  sentence_guard_ms: ${Number(guardMs)}`] : []),
+    ...(guardMs || incompleteMs ? ['segmenter:'] : []),
+    ...(guardMs ? [`  sentence_guard_ms: ${Number(guardMs)}`] : []),
+    ...(incompleteMs ? [`  sentence_incomplete_ms: ${Number(incompleteMs)}`] : []),
     '',
   ].join('\n'));
   fs.rmSync(path.join(dir, `state-${site}`), { recursive: true, force: true });
@@ -507,6 +512,7 @@ async function main() {
       bench: 'e2e',
       sentences: sentencesFile ? path.relative(repoRoot, sentencesFile) : null,
       sentence_guard_ms: guardMs ? Number(guardMs) : null,
+      sentence_incomplete_ms: incompleteMs ? Number(incompleteMs) : null,
       sample: path.relative(repoRoot, sampleWav),
       sample_s: sampleS,
       truth_segments: truth.length,

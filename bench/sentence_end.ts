@@ -6,13 +6,15 @@
 //     and the rest with a pause of 200, 300 or 400 ms after an incomplete beginning ("set the
 //     porch light to" ... "forty percent"), 1.5 s between commands.
 // Rules: `silence` (sentence files loaded, sentence_guard_ms 0: today's 300 ms trailing stretch),
-// `sentence` (sentence_guard_ms 100), and for the sample `no sentences` (the default daemon).
+// `sentence` (sentence_guard_ms 100), `incomplete` (that, and a pause after the beginning of a
+// sentence holds sentence_incomplete_ms 600), and for the sample `no sentences` (the default daemon).
 // Per rule: end of speech to delivery p50/p90 (the last transcript of each command), commands cut
 // (more than one transcript: at one of the inserted pauses, or mid-speech), the closing rules.
 // Writes runs/bench/results/sentence-end.json; last stdout line: JSON summary; the table for
 // bench/RESULTS.md on stdout before it.
 //
 //   node --import=tsx bench/sentence_end.ts [--plays 3] [--voices en-us,en-gb] [--guard-ms 100]
+//                                           [--incomplete-ms 600]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,6 +29,7 @@ function opt(name: string, fallback: string): string {
 const plays = Number(opt('plays', '3'));
 const voices = opt('voices', 'en-us,en-gb').split(',');
 const guardMs = Number(opt('guard-ms', '100'));
+const incompleteMs = Number(opt('incomplete-ms', '600'));
 const SENTENCES = path.join(repoRoot, 'test', 'fixtures', 'home-sentences.yaml');
 const dir = path.join(workDir, 'sentence-end');
 const GAP_S = 1.5;
@@ -166,44 +169,21 @@ async function main() {
   const rows: Row[] = [];
   const sampleArgs = ['--sample', sampleWav, '--truth', sampleTruth];
   const minSample = sampleS * (plays - 0.5);
-  rows.push(await e2e('sample', 'silence, no sentence files', 'sentence-end-sample-plain', sampleArgs, minSample));
-  rows.push(
-    await e2e(
-      'sample',
-      'silence (sentence files, guard 0)',
-      'sentence-end-sample-silence',
-      [...sampleArgs, ...withSentences, '--guard-ms', '0'],
-      minSample,
-    ),
-  );
-  rows.push(
-    await e2e(
-      'sample',
-      `sentence_complete (guard ${guardMs} ms)`,
-      'sentence-end-sample-sentence',
-      [...sampleArgs, ...withSentences, '--guard-ms', String(guardMs)],
-      minSample,
-    ),
-  );
   const synthArgs = ['--sample', set.wav, '--truth', set.truth];
-  rows.push(
-    await e2e(
-      'espeak-ng',
-      'silence (sentence files, guard 0)',
-      'sentence-end-espeak-silence',
-      [...synthArgs, ...withSentences, '--guard-ms', '0'],
-      1,
-    ),
-  );
-  rows.push(
-    await e2e(
-      'espeak-ng',
-      `sentence_complete (guard ${guardMs} ms)`,
-      'sentence-end-espeak-sentence',
-      [...synthArgs, ...withSentences, '--guard-ms', String(guardMs)],
-      1,
-    ),
-  );
+  const rules: [string, string, string[]][] = [
+    ['silence (sentence files, guard 0)', 'silence', ['--guard-ms', '0', '--incomplete-ms', '0']],
+    [`sentence_complete (guard ${guardMs} ms)`, 'sentence', ['--guard-ms', String(guardMs), '--incomplete-ms', '0']],
+    [
+      `sentence_complete + incomplete holds ${incompleteMs} ms (the defaults)`,
+      'incomplete',
+      ['--guard-ms', String(guardMs), '--incomplete-ms', String(incompleteMs)],
+    ],
+  ];
+  rows.push(await e2e('sample', 'silence, no sentence files', 'sentence-end-sample-plain', sampleArgs, minSample));
+  for (const [label, key, args] of rules)
+    rows.push(await e2e('sample', label, `sentence-end-sample-${key}`, [...sampleArgs, ...withSentences, ...args], minSample));
+  for (const [label, key, args] of rules)
+    rows.push(await e2e('espeak-ng', label, `sentence-end-espeak-${key}`, [...synthArgs, ...withSentences, ...args], 1));
   const table = [
     '| input | rule | commands | end of speech to delivery p50 / p90 (ms) | cut at a pause | cut mid-speech | closed by | WER |',
     '|---|---|---|---|---|---|---|---|',
@@ -221,6 +201,7 @@ async function main() {
     plays,
     voices,
     guard_ms: guardMs,
+    incomplete_ms: incompleteMs,
     espeak_commands: set.commands,
     espeak_paused: set.paused,
     pauses_s: PAUSES_S,
