@@ -10,7 +10,7 @@ import torch
 from training.earshot import tokens as tok
 from training.earshot.checkpoint import expand_state
 from training.earshot.features import FRAME_LENGTH_MS, FRAME_SHIFT_MS, NUM_MEL_BINS, SAMPLE_RATE
-from training.earshot.gguf import GgufWriter, read_gguf_typed
+from training.earshot.gguf import GgufWriter, read_gguf
 from training.earshot.model import Transducer, TransducerConfig
 
 FORMAT_VERSION = 1
@@ -111,7 +111,7 @@ def export_transducer(
 def read_transducer(path: str):
     """(the PyTorch model of an exported file, quantized weights dequantized; the file's metadata;
     whether any weight is stored quantized, i.e. whether QAT mode computes the file's arithmetic)."""
-    meta, tensors = read_gguf_typed(path)
+    meta, tensors = read_gguf(path)
     if meta.get("general.architecture") != "earshot-transducer":
         raise ValueError(f"{path}: not an earshot-transducer file ({meta.get('general.architecture')})")
     cfg = TransducerConfig(

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from training.earshot import quant
 from training.earshot.features import FRAME_LENGTH_MS, FRAME_SHIFT_MS, NUM_MEL_BINS, SAMPLE_RATE, apply_cmvn
-from training.earshot.gguf import GgufWriter, read_gguf_typed
+from training.earshot.gguf import GgufWriter, read_gguf
 from training.earshot.pvad import PersonalVad, SpeakerEncoder
 
 FORMAT_VERSION = 1
@@ -102,7 +102,7 @@ class FileModel:
     every quantized weight (docs/model-format.md), so metrics describe what the engine runs."""
 
     def __init__(self, path: str):
-        self.meta, self.tensors = read_gguf_typed(path)
+        self.meta, self.tensors = read_gguf(path)
         self.arch = self.meta["general.architecture"]
         self.mean = self.tensors["feat.mean"][0]
         self.istd = self.tensors["feat.istd"][0]

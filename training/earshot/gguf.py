@@ -154,7 +154,7 @@ class GgufWriter:
         return len(blob)
 
 
-def read_gguf_typed(path: str):
+def read_gguf(path: str):
     """(metadata dict, {name: (float32 tensor [rows, cols] or [n], type name)}) of a GGUF file this
     writer can write; quantized tensors come back dequantized, with the type they are stored in.
     Checks the data CRC."""
@@ -216,9 +216,3 @@ def read_gguf_typed(path: str):
             t = quant.unpack_q8_0(data[off : off + n // 32 * 34], rows, cols)
         tensors[name] = (t.reshape(rows, cols) if len(ne) > 1 else t.reshape(cols), kind)
     return meta, tensors
-
-
-def read_gguf(path: str):
-    """(metadata dict, {name: float32 tensor}): read_gguf_typed without the stored types."""
-    meta, tensors = read_gguf_typed(path)
-    return meta, {name: t for name, (t, _) in tensors.items()}
