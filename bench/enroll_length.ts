@@ -2,7 +2,8 @@
 // the pVAD as a plain VAD, then embedSpeech: the profile embedding and its quality figure), on the
 // real speakers of ../shared/data.
 //
-//   node --import=tsx bench/enroll_length.ts [--data ../shared/data] [--split dev] [--out runs/enroll-length.json]
+//   node --import=tsx bench/enroll_length.ts [--data ../shared/data] [--split dev|train] [--out FILE]
+//       [--pvad models/pvad.gguf] [--spkenc models/spkenc.gguf] [--max-speakers N (train: 100)]
 //
 // Per speaker (utterances in manifest order, at most 150 s of audio read): the last utterances
 // until 4 s of speech (10 s for speakers with 40 s or more; with one utterance, its last 4 s of
@@ -85,12 +86,14 @@ async function main(): Promise<void> {
   const data = path.resolve(arg('--data', path.join(repoRoot, '..', 'shared', 'data')));
   const split = arg('--split', 'dev');
   if (split !== 'dev' && split !== 'train') throw new Error(`--split must be dev or train, not ${split}`);
-  const maxSpeakers = Number(arg('--max-speakers', split === 'train' ? '60' : '100000'));
+  const maxSpeakers = Number(arg('--max-speakers', split === 'train' ? '100' : '100000'));
+  if (!Number.isInteger(maxSpeakers) || maxSpeakers < 1) throw new Error('--max-speakers must be a positive integer');
   const out = arg('--out', path.join(repoRoot, 'runs', `enroll-length-${split}.json`));
   const cfg = loadConfig(undefined);
+  // a candidate pair can be measured before it replaces the shipped one
   const [pvad, encoder] = await Promise.all([
-    loadPvad(path.join(repoRoot, 'models', 'pvad.gguf')),
-    loadSpeakerEncoder(path.join(repoRoot, 'models', 'spkenc.gguf')),
+    loadPvad(path.resolve(arg('--pvad', path.join(repoRoot, 'models', 'pvad.gguf')))),
+    loadSpeakerEncoder(path.resolve(arg('--spkenc', path.join(repoRoot, 'models', 'spkenc.gguf')))),
   ]);
 
   // speaker -> files, in manifest order; the split column decides who is in
