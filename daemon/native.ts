@@ -25,7 +25,7 @@ export interface DecodeResult {
   sentenceComplete?: boolean;
   /** with `sentences`: the restricted search's top hypothesis, a whole sentence or a prefix of one
    * (null when empty), with its score as `sentence.score` is computed */
-  sentencePrefix?: { text: string; score: number } | null;
+  sentencePrefix?: { text: string; score: number; /** inside a wildcard's free text: anything may follow */ wildcard: boolean } | null;
 }
 
 /** A compiled sentence automaton (TransducerModel.compileSentences); opaque. */

@@ -437,9 +437,10 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       (p): SentenceState => {
         if (p.sentenceComplete === true && (p.sentence?.score ?? 0) >= min) return 'complete';
         // the beginning of a sentence, not yet one ("set the porch light to forty" may be all the
-        // speaker says), that fits the audio as well as the unrestricted decoding
+        // speaker says), that fits the audio as well as the unrestricted decoding; not inside a
+        // wildcard, which fits any speech
         const pre = p.sentencePrefix;
-        return pre && pre.score >= min && pre.text !== p.sentence?.text ? 'incomplete' : 'none';
+        return pre && !pre.wildcard && pre.score >= min && pre.text !== p.sentence?.text ? 'incomplete' : 'none';
       },
       (): SentenceState => 'none', // the segment closed and its stream went meanwhile
     );

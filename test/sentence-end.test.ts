@@ -56,7 +56,14 @@ test('peek: a whole command that nothing can continue is complete; an accepted s
   st.acceptWaveform(concat(silence(0.3), speech('the quick brown fox'), silence(0.05)));
   const p = await st.peek(300);
   t.true((p.sentencePrefix?.score ?? 0) < home.minScore, JSON.stringify(p.sentencePrefix));
+  t.false(p.sentencePrefix?.wildcard);
   st.dispose();
+  // inside a wildcard's free text anything may follow: flagged, so a pause there is no "beginning"
+  const w = model.createStream(streamOptions(home));
+  w.acceptWaveform(concat(silence(0.3), speech('add paper towels'), silence(0.05)));
+  const q = await w.peek(300);
+  t.true(q.sentencePrefix?.wildcard, JSON.stringify(q.sentencePrefix));
+  w.dispose();
 });
 
 test('peek leaves the stream as it was: the final result equals that of a stream never asked', async (t) => {
@@ -154,5 +161,9 @@ test('a sentence that can go on falls back to silence', async (t) => {
   t.is(seg.reason, 'silence');
   // a sentence already: the plain trailing stretch, not sentence_incomplete_ms
   t.is((seg.endFrame - seg.speechEndFrame) * FRAME_MS, 300);
+  // a sentence ending in free text could always go on: the plain trailing stretch too
+  const [free] = await segments(concat(silence(0.5), speech('add paper towels to my shopping list'), silence(1.5)), 100);
+  t.is(free.intent?.name, 'HassShoppingListAddItem');
+  t.is((free.endFrame - free.speechEndFrame) * FRAME_MS, 300);
   t.is(seg.intent?.name, 'HassLightSet');
 });

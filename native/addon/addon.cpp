@@ -108,6 +108,7 @@ Napi::Object transcript_to_js(Napi::Env env, const Transcript& t) {
       Napi::Object pre = Napi::Object::New(env);
       pre.Set("text", t.prefix);
       pre.Set("score", t.prefix_score);
+      pre.Set("wildcard", t.prefix_wildcard);
       r.Set("sentencePrefix", pre);
     } else {
       r.Set("sentencePrefix", env.Null());

@@ -160,7 +160,7 @@ int GrammarDfa::intern(std::vector<uint64_t>&& set) {
     const int s = pos_state(p);
     if (pos_ret(p) < 0 && s >= 0 && g_->final(s)) d.accepting = true;
     if (s < 0) {
-      d.continues = true;  // inside or before free text
+      d.continues = d.wild = true;  // inside or before free text
       continue;
     }
     // spaces alone are no continuation: the positions after them are in `end` already

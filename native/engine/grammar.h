@@ -67,6 +67,8 @@ class GrammarDfa {
   // A sentence ends here and nothing can follow it (no word, no free text): the speaker is done
   // whatever comes next, so a segmenter need not wait out the trailing silence.
   bool complete(int state) const { return states_[state].accepting && !states_[state].continues; }
+  // Inside or before a wildcard's free text: any text may follow, so the prefix says little.
+  bool in_wildcard(int state) const { return states_[state].wild; }
   size_t size() const { return states_.size(); }
   // Drops every DFA state (the start stays 0): called between utterances once it has grown large.
   void trim(size_t max_states);
@@ -80,6 +82,7 @@ class GrammarDfa {
     std::vector<int> next;      // per token: -2 not computed, -1 dead
     bool accepting = false;
     bool continues = false;  // some token other than a word space can follow
+    bool wild = false;       // a position inside or before free text
   };
   void closure(std::vector<uint64_t>& set) const;
   void space_closure(std::vector<uint64_t>& set) const;

@@ -310,11 +310,12 @@ std::vector<Token> Search::best(double* score) const {
   return best ? best->tokens : std::vector<Token>{};
 }
 
-std::vector<Token> Search::top(double* score) const {
+std::vector<Token> Search::top(double* score, bool* wildcard) const {
   const Hyp* top = nullptr;
   for (const Hyp& h : hyps_)
     if (!top || h.score + token_bonus_ * h.tokens.size() > top->score + token_bonus_ * top->tokens.size()) top = &h;
   *score = top ? top->score - top->lm : -INFINITY;
+  *wildcard = top && dfa_ && dfa_->in_wildcard(top->g);
   return top ? top->tokens : std::vector<Token>{};
 }
 

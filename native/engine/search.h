@@ -72,7 +72,8 @@ class Search {
   bool best_complete() const;
   // The top-ranked hypothesis, whole sentence or not, and its score as best() reports it (a grammar
   // search's prefix, compared with the unrestricted path by TransducerStream::result).
-  std::vector<Token> top(double* score) const;
+  // *wildcard: its grammar state is inside or before free text (GrammarDfa::in_wildcard).
+  std::vector<Token> top(double* score, bool* wildcard) const;
   void reset();
   // Log-probability added per token when hypotheses are ranked (not to the score best() reports): a
   // grammar search with a bonus keeps up with the speech instead of favouring the hypotheses that

@@ -139,7 +139,7 @@ Transcript TransducerStream::result() const {
     r.matched = std::isfinite(score);
     r.sentence_complete = r.matched && grammar_search_->best_complete();
     double top_score = -INFINITY;
-    std::vector<Token> top = grammar_search_->top(&top_score);
+    std::vector<Token> top = grammar_search_->top(&top_score, &r.prefix_wildcard);
     if (!top.empty()) {
       std::vector<TokenOut> unused;
       r.has_prefix = true;

@@ -48,7 +48,7 @@ struct Transcript {
   // With a grammar: the restricted search's top-ranked hypothesis, a sentence or a prefix of one
   // (has_prefix false when it is empty), and its score against the unrestricted path as
   // sentence_score. A good prefix that is no complete sentence: the speaker has more to say.
-  bool has_prefix = false;
+  bool has_prefix = false, prefix_wildcard = false;  // wildcard: inside free text, anything may follow
   std::string prefix;
   double prefix_score = 0;
 };

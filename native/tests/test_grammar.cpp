@@ -103,6 +103,8 @@ int main() {
   CHECK(!d.complete(walk(d, {O, N, SP, A})));      // not a sentence yet
   CHECK(!d.complete(walk(d, {N, SP, B, SP, A})));  // free text may still be going on
   CHECK(!d.complete(d.start()));
+  CHECK(d.in_wildcard(walk(d, {N, SP, B})) && d.in_wildcard(walk(d, {N, SP})));  // free text, or before it
+  CHECK(!d.in_wildcard(walk(d, {O, N, SP})) && !d.in_wildcard(d.start()));
   {
     // "aa" | "aa c" | "bb [c]": "aa" is a sentence that can go on; a trailing optional too
     Spec t;
