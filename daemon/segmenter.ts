@@ -457,7 +457,7 @@ export class Segmenter {
   /**
    * The pause to ask the recognizer about, once per pause, SENTENCE_ASK_LEAD frames before it
    * reaches the guard (the answer takes a few ms); null when nothing is to be asked now.
-   * The owner answers with sentenceState(id, complete).
+   * The owner answers with sentenceState(id, state).
    */
   takeSentenceQuery(): number | null {
     const guard = this.opts.sentenceGuardFrames ?? 0;
@@ -468,9 +468,10 @@ export class Segmenter {
   }
 
   /**
-   * The answer to takeSentenceQuery(): the recognizer's best hypothesis, on the audio up to that
-   * pause, is (or is not) a sentence that nothing can continue. Closes the segment now if the
-   * pause has reached the guard meanwhile (push() closes it when it does); ignored when the pause
+   * The answer to takeSentenceQuery(): on the audio up to that pause, the recognizer's best
+   * hypothesis is a sentence that nothing can continue ('complete': closes the segment now if the
+   * pause has reached the guard meanwhile, else push() does when it does), the beginning of one
+   * ('incomplete': the pause may last incompleteTrailingFrames), or neither. Ignored when the pause
    * is over or the segment closed.
    */
   sentenceState(id: number, state: SentenceState): SegmentEvent[] {
