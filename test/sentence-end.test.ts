@@ -2,6 +2,7 @@
 // what was said so far is a sentence nothing can continue, without changing the stream; the
 // pipeline closes a segment on it after the guard, and waits through a pause after an incomplete one.
 import './helpers/quiet.js';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import test from 'ava';
 import { configSchema } from '../daemon/config.js';
@@ -10,7 +11,7 @@ import { loadPvad, loadTransducer } from '../daemon/models.js';
 import type { PvadModel, TransducerModel } from '../daemon/native.js';
 import { Pipeline, type FinalSegment } from '../daemon/pipeline.js';
 import { FRAME_MS, segmenterOptionsFromConfig } from '../daemon/segmenter.js';
-import { concat, silence, speech } from './helpers/daemon.js';
+import { concat, EARSHOT, silence, speech } from './helpers/daemon.js';
 import { repoRoot } from './helpers/tmp.js';
 
 const HOME = path.join(repoRoot, 'test', 'fixtures', 'home-sentences.yaml');
@@ -166,4 +167,17 @@ test('a sentence that can go on falls back to silence', async (t) => {
   t.is(free.intent?.name, 'HassShoppingListAddItem');
   t.is((free.endFrame - free.speechEndFrame) * FRAME_MS, 300);
   t.is(seg.intent?.name, 'HassLightSet');
+});
+
+test('earshot transcribe prints closed_by: sentence_complete with the sentences, silence without', (t) => {
+  const run = (...args: string[]) =>
+    execFileSync(process.execPath, [EARSHOT, 'transcribe', ...args, path.join(repoRoot, 'samples', 'sample.wav')], {
+      encoding: 'utf8',
+      env: { ...process.env, EARSHOT_LOG_LEVEL: 'warn' },
+    })
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).closed_by);
+  t.deepEqual(run('--sentences', HOME), ['sentence_complete', 'sentence_complete', 'sentence_complete', 'sentence_complete']);
+  t.deepEqual(run(), ['silence', 'silence', 'silence', 'silence']);
 });
