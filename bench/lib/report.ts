@@ -292,12 +292,33 @@ function wyomingSection(): string {
   return `## Wyoming server (\`npm run bench:wyoming\`, issue 13)\n\nA real \`earshot serve\` over TCP; the bundled sample's commands as 3 s utterances (machine: ${w.machine}).\n\n${table(['target', 'measured', 'met'], rows)}`;
 }
 
-/** Issue 14 without training: the silence rule against the sentence rule (bench/sentence_end.ts). */
+/** Issue 14 without training: the silence rule against the sentence rules (bench/sentence_end.ts). */
 function sentenceEndSection(): string {
   const r = readResult('sentence-end');
   if (!r) return '';
-  const rows = r.rows.map((x: any) => [x.input, x.rule, `${x.received}/${x.commands}`, `${x.p50} / ${x.p90}`, String(x.cut_at_pause), String(x.cut_mid_speech), Object.entries(x.closed_by).map(([k, v]) => `${k} ${v}`).join(', '), x.wer === null ? '–' : `${x.wer} %`]);
-  return `## End of the command: silence against a complete sentence (\`node --import=tsx bench/sentence_end.ts\`, issue 14)\n\nThe daemon in real time with a real mosquitto (bench/e2e.ts without its memory run), sentences \`test/fixtures/home-sentences.yaml\`: the bundled sample played ${r.plays} times, and ${r.espeak_commands} espeak-ng commands (${r.voices.join(', ')}), ${r.espeak_paused} of them with a pause of ${r.pauses_s.map((p: number) => p * 1000).join(', ')} ms after an incomplete beginning. Latency: true end of speech to the command's last transcript at the subscriber; cut: a command that came out in more than one transcript.\n\n${table(['input', 'rule', 'commands', 'end of speech to delivery p50 / p90 (ms)', 'cut at a pause', 'cut mid-speech', 'closed by', 'WER'], rows)}`;
+  const rows = r.rows.map((x: any) => [
+    x.input,
+    x.rule,
+    `${x.received}/${x.commands}`,
+    `${x.p50} / ${x.p90}`,
+    String(x.cut_at_pause),
+    String(x.cut_mid_speech),
+    Object.entries(x.closed_by)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', '),
+    x.wer === null ? '–' : `${x.wer} %`,
+  ]);
+  const pauses = r.pauses_s.map((p: number) => p * 1000).join(', ');
+  return [
+    '## End of the command: silence against a complete sentence (`node --import=tsx bench/sentence_end.ts`, issue 14)',
+    '',
+    `The daemon in real time with a real mosquitto (bench/e2e.ts without its memory run), sentences \`test/fixtures/home-sentences.yaml\`: the bundled sample played ${r.plays} times, and ${r.espeak_commands} espeak-ng commands (${r.voices.join(', ')}), ${r.espeak_paused} of them with a pause of ${pauses} ms after an incomplete beginning ("close" ... "the garage door"). Latency: true end of speech to the command's last transcript at the subscriber; cut: a command that came out in more than one transcript (at one of its pauses, or elsewhere: mid-speech). Not rerun by \`npm run bench\`: rendered from its last result.`,
+    '',
+    table(['input', 'rule', 'commands', 'end of speech to delivery p50 / p90 (ms)', 'cut at a pause', 'cut mid-speech', 'closed by', 'WER'], rows),
+    '',
+    `- **sentence_complete**: in a pause the engine's look-ahead decode (the stream's state plus 300 ms of silence, \`RecognizerStream.peek\`) finds a sentence that nothing in the files can continue, and the segment closes ${r.guard_ms} ms after the pVAD's speech end; otherwise the silence rule closes it.`,
+    `- **incomplete holds** (\`segmenter.sentence_incomplete_ms\`): when what was said so far begins a sentence (and is none yet) and fits the audio as well as the unrestricted decoding, the pause may last ${r.incomplete_ms} ms. A pause inside a wildcard's free text is never taken for a beginning.`,
+  ].join('\n');
 }
 
 function trainingSection(): string {
