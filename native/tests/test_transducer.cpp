@@ -179,7 +179,35 @@ static void test_biasing() {
   CHECKF(boosted.find("qxz") != std::string::npos, "boosted phrase missing from \"%s\"", boosted.c_str());
 }
 
+// peek(): what finalize() would give now, from a copy; the stream itself goes on unchanged.
+static void test_peek() {
+  RandomTransducer rt("f32", 1000);
+  std::vector<float> audio = test_audio();
+  const size_t half = audio.size() / 2;
+  auto same = [](const Transcript& a, const Transcript& b) {
+    if (a.text != b.text || a.tokens.size() != b.tokens.size()) return false;
+    for (size_t i = 0; i < a.tokens.size(); ++i)
+      if (a.tokens[i].start != b.tokens[i].start || a.tokens[i].conf != b.tokens[i].conf) return false;
+    return true;
+  };
+  StreamOptions opt;  // finalize() pads 500 ms
+  TransducerStream peeked(rt.model, opt), cut(rt.model, opt), plain(rt.model, opt);
+  peeked.accept(audio.data(), half);
+  peeked.decode_ready();
+  cut.accept(audio.data(), half);
+  cut.finalize();
+  Transcript look = peeked.peek(500);
+  CHECKF(!look.text.empty(), "the random model emitted nothing (the test would prove little)");
+  CHECKF(same(look, cut.result()), "peek(500) differs from finalize() on the same audio");
+  peeked.accept(audio.data() + half, audio.size() - half);
+  peeked.finalize();
+  plain.accept(audio.data(), audio.size());
+  plain.finalize();
+  CHECKF(same(peeked.result(), plain.result()), "a peek changed the stream's final result");
+}
+
 int main() {
+  test_peek();
   test_context_graph();
   test_tokenize();
   test_chunked_encoder("f32");
