@@ -7,7 +7,7 @@ import { childLogger } from './log.js';
 import type { LoadedSpeakerEncoder } from './models.js';
 import type { PvadModel, PvadStream, RecognizerOptions, RecognizerStream, SpeakerEncoder, TokenInfo, TransducerModel } from './native.js';
 import { cosine, type Profile } from './profiles.js';
-import { resolveIntent, streamOptions, type SentenceRecognizer } from './intents.js';
+import { resolveIntent, sentenceAccepted, streamOptions, type SentenceRecognizer } from './intents.js';
 import type { IntentMatch } from './sentences.js';
 import { FRAME_MS, Segmenter, type CloseReason, type SegmentEvent, type SegmenterOptions, type SentenceState } from './segmenter.js';
 import { SAMPLE_RATE } from './audio/wav.js';
@@ -432,15 +432,17 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
    * streaming model emits some frames late); the answer is handed back when it comes. */
   private askSentence(seg: OpenSegment, id: number): void {
     this.sentenceAsks++;
-    const min = this.opts.sentences!.minScore;
+    const sr = this.opts.sentences!;
     const asked = seg.stream.peek(SENTENCE_PEEK_PAD_MS).then(
       (p): SentenceState => {
-        if (p.sentenceComplete === true && (p.sentence?.score ?? 0) >= min) return 'complete';
+        // complete, and the sentence that will be taken (the transcript's intent)
+        if (p.sentenceComplete === true && sentenceAccepted(sr, p)) return 'complete';
         // the beginning of a sentence, not yet one ("set the porch light to forty" may be all the
         // speaker says), that fits the audio as well as the unrestricted decoding; not inside a
         // wildcard, which fits any speech
         const pre = p.sentencePrefix;
-        return pre && !pre.wildcard && pre.score >= min && pre.text !== p.sentence?.text ? 'incomplete' : 'none';
+        const covers = pre && (p.text.length ? pre.text.length / p.text.length : 1) >= sr.minCoverage;
+        return pre && !pre.wildcard && pre.score >= sr.minScore && covers && pre.text !== p.sentence?.text ? 'incomplete' : 'none';
       },
       (): SentenceState => 'none', // the segment closed and its stream went meanwhile
     );
