@@ -32,7 +32,19 @@ import net from 'node:net';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { readWav16kMono } from '../daemon/audio/wav.js';
-import { modelsDir as defaultModels, percentile, quick, repoRoot, sampleWav as defaultSample, requireFile, run, slope, wer, workDir, writeResult } from './lib/common.js';
+import {
+  modelsDir as defaultModels,
+  percentile,
+  quick,
+  repoRoot,
+  sampleWav as defaultSample,
+  requireFile,
+  run,
+  slope,
+  wer,
+  workDir,
+  writeResult,
+} from './lib/common.js';
 
 function opt(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -84,12 +96,18 @@ interface TruthSegment {
 /** Speech segments of the sample, seconds from its start. Accepts a list or {commands: [...]},
  * each with start/end (or speech_start/speech_end, start_s/end_s) and optionally text. */
 function readTruth(file: string): TruthSegment[] {
-  requireFile(file, 'the sample\'s speech times, shipped next to samples/sample.wav');
+  requireFile(file, "the sample's speech times, shipped next to samples/sample.wav");
   const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   const list: any[] = Array.isArray(raw) ? raw : (raw.commands ?? raw.segments ?? raw.utterances ?? []);
   const num = (o: any, keys: string[]) => keys.map((k) => o[k]).find((v) => typeof v === 'number');
-  const segs = list.map((s) => ({ start: num(s, ['start', 'speech_start', 'start_s']), end: num(s, ['end', 'speech_end', 'end_s']), text: s.text ?? s.transcript, pauses: s.pauses }));
-  if (!segs.length || segs.some((s) => s.end === undefined || s.start === undefined)) throw new Error(`${file}: expected a list of segments with "start" and "end" (seconds)`);
+  const segs = list.map((s) => ({
+    start: num(s, ['start', 'speech_start', 'start_s']),
+    end: num(s, ['end', 'speech_end', 'end_s']),
+    text: s.text ?? s.transcript,
+    pauses: s.pauses,
+  }));
+  if (!segs.length || segs.some((s) => s.end === undefined || s.start === undefined))
+    throw new Error(`${file}: expected a list of segments with "start" and "end" (seconds)`);
   return (segs as TruthSegment[]).sort((a, b) => a.end - b.end);
 }
 
@@ -221,22 +239,32 @@ interface StdinFeed {
 
 /** Runs the daemon to the end of its input (a WAV file, or `feed` on stdin), sampling /proc every
  * `everyMs` (and, with `memoryLogMs`, the daemon's own memory figures and /proc/PID/smaps that often). */
-async function runDaemon(url: string, site: string, input: string | StdinFeed, realtime: boolean, everyMs: number, memoryLogMs = 0): Promise<DaemonRun> {
+async function runDaemon(
+  url: string,
+  site: string,
+  input: string | StdinFeed,
+  realtime: boolean,
+  everyMs: number,
+  memoryLogMs = 0,
+): Promise<DaemonRun> {
   const cfg = path.join(dir, `${site}.yaml`);
-  fs.writeFileSync(cfg, [
-    `site: ${site}`,
-    `state_dir: ${path.join(dir, `state-${site}`)}`,
-    'models:',
-    `  transducer: ${path.join(modelsDir, 'earshot-en-int4.gguf')}`,
-    `  pvad: ${path.join(modelsDir, 'pvad.gguf')}`,
-    `  speaker_encoder: ${path.join(modelsDir, 'spkenc.gguf')}`,
-    ...(typeof input === 'string' ? [] : ['audio:', '  source: stdin', '  stdin: {sample_rate: 16000, channels: 1, format: s16le}']),
-    ...(sentencesFile ? ['recognizer:', `  sentences: [${JSON.stringify(sentencesFile)}]`] : []),
-    ...(guardMs || incompleteMs ? ['segmenter:'] : []),
-    ...(guardMs ? [`  sentence_guard_ms: ${Number(guardMs)}`] : []),
-    ...(incompleteMs ? [`  sentence_incomplete_ms: ${Number(incompleteMs)}`] : []),
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    cfg,
+    [
+      `site: ${site}`,
+      `state_dir: ${path.join(dir, `state-${site}`)}`,
+      'models:',
+      `  transducer: ${path.join(modelsDir, 'earshot-en-int4.gguf')}`,
+      `  pvad: ${path.join(modelsDir, 'pvad.gguf')}`,
+      `  speaker_encoder: ${path.join(modelsDir, 'spkenc.gguf')}`,
+      ...(typeof input === 'string' ? [] : ['audio:', '  source: stdin', '  stdin: {sample_rate: 16000, channels: 1, format: s16le}']),
+      ...(sentencesFile ? ['recognizer:', `  sentences: [${JSON.stringify(sentencesFile)}]`] : []),
+      ...(guardMs || incompleteMs ? ['segmenter:'] : []),
+      ...(guardMs ? [`  sentence_guard_ms: ${Number(guardMs)}`] : []),
+      ...(incompleteMs ? [`  sentence_incomplete_ms: ${Number(incompleteMs)}`] : []),
+      '',
+    ].join('\n'),
+  );
   fs.rmSync(path.join(dir, `state-${site}`), { recursive: true, force: true });
   const sub = mqtt.connect(url, { clientId: `bench-sub-${site}-${process.pid}` });
   const arrivals: Arrival[] = [];
@@ -245,10 +273,24 @@ async function runDaemon(url: string, site: string, input: string | StdinFeed, r
     sub.once('error', reject);
     sub.once('connect', () => sub.subscribe(`earshot/${site}/transcript`, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
   });
-  const args = [path.join(repoRoot, 'bin', 'earshot'), 'run', '--config', cfg, ...(typeof input === 'string' ? ['--input', input] : []), '--mqtt-url', url, '--site', site];
+  const args = [
+    path.join(repoRoot, 'bin', 'earshot'),
+    'run',
+    '--config',
+    cfg,
+    ...(typeof input === 'string' ? ['--input', input] : []),
+    '--mqtt-url',
+    url,
+    '--site',
+    site,
+  ];
   if (realtime) args.push('--realtime');
   const env = { ...process.env, ...daemonEnv, ...(memoryLogMs > 0 ? { EARSHOT_MEMORY_LOG_MS: String(memoryLogMs) } : {}) };
-  const proc = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: [typeof input === 'string' ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, args, {
+    cwd: repoRoot,
+    env,
+    stdio: [typeof input === 'string' ? 'ignore' : 'pipe', 'ignore', 'pipe'],
+  });
   const memoryLines: MemoryLine[] = [];
   const smaps: DaemonRun['smaps'] = [];
   const feed = typeof input === 'string' ? undefined : input;
@@ -299,7 +341,17 @@ async function runDaemon(url: string, site: string, input: string | StdinFeed, r
       if (feed && !feeding && line.includes('"earshot running"')) feeding = startFeed(feed);
       if (line.includes('"msg":"memory"')) {
         const j = JSON.parse(line);
-        memoryLines.push({ at: j.time, rss: j.rss, heap_total: j.heap_total, heap_used: j.heap_used, external: j.external, array_buffers: j.array_buffers, heap_after_major_gc: j.heap_after_major_gc, major_gcs: j.major_gcs, audio_s: j.audio_s });
+        memoryLines.push({
+          at: j.time,
+          rss: j.rss,
+          heap_total: j.heap_total,
+          heap_used: j.heap_used,
+          external: j.external,
+          array_buffers: j.array_buffers,
+          heap_after_major_gc: j.heap_after_major_gc,
+          major_gcs: j.major_gcs,
+          audio_s: j.audio_s,
+        });
       }
     }
   });
@@ -307,10 +359,13 @@ async function runDaemon(url: string, site: string, input: string | StdinFeed, r
     const s = procSample(proc.pid!);
     if (s) samples.push({ at: Date.now(), ...s });
   }, everyMs);
-  const smapsTimer = memoryLogMs > 0 ? setInterval(() => {
-    const s = smapsSample(proc.pid!);
-    if (s) smaps.push({ at: Date.now(), ...s });
-  }, memoryLogMs) : undefined;
+  const smapsTimer =
+    memoryLogMs > 0
+      ? setInterval(() => {
+          const s = smapsSample(proc.pid!);
+          if (s) smaps.push({ at: Date.now(), ...s });
+        }, memoryLogMs)
+      : undefined;
   const code = await new Promise<number | null>((resolve) => proc.on('exit', (c) => resolve(c)));
   const exitedAt = Date.now();
   clearInterval(timer);
@@ -319,8 +374,21 @@ async function runDaemon(url: string, site: string, input: string | StdinFeed, r
   await new Promise((r) => setTimeout(r, 300)); // QoS 1 deliveries already in flight
   await sub.endAsync();
   fs.writeFileSync(path.join(dir, `${site}.log`), log);
-  if (code !== 0 || !runningAt) throw new Error(`the daemon exited with ${code}${runningAt ? '' : ' before it ran'}; log: ${path.join(dir, `${site}.log`)}\n${log.slice(-1500)}`);
-  return { runningAt, inputEndAt: inputEndAt || exitedAt, exitedAt, cpuAtRunning, cpuLast: samples[samples.length - 1]?.cpu ?? cpuAtRunning, samples, arrivals, memoryLines, smaps };
+  if (code !== 0 || !runningAt)
+    throw new Error(
+      `the daemon exited with ${code}${runningAt ? '' : ' before it ran'}; log: ${path.join(dir, `${site}.log`)}\n${log.slice(-1500)}`,
+    );
+  return {
+    runningAt,
+    inputEndAt: inputEndAt || exitedAt,
+    exitedAt,
+    cpuAtRunning,
+    cpuLast: samples[samples.length - 1]?.cpu ?? cpuAtRunning,
+    samples,
+    arrivals,
+    memoryLines,
+    smaps,
+  };
 }
 
 /** Pairs each true segment with the transcripts whose speech overlaps it; latency to the last of
@@ -338,7 +406,8 @@ function latencies(r: DaemonRun, truth: TruthSegment[]) {
     }
     // where a cut fell: the first piece's speech end, inside one of the command's pauses or not
     const cutS = pieces.length > 1 ? (Date.parse(pieces[0].t.end) - r.runningAt) / 1000 : null;
-    const cut = cutS === null ? null : (seg.pauses ?? []).some(([ps, pe]) => cutS >= ps - 0.15 && cutS <= pe + 0.15) ? 'pause' : 'mid_speech';
+    const cut =
+      cutS === null ? null : (seg.pauses ?? []).some(([ps, pe]) => cutS >= ps - 0.15 && cutS <= pe + 0.15) ? 'pause' : 'mid_speech';
     const origin = (Date.parse(a.t.start) - r.runningAt) / 1000;
     rows.push({
       truth_end_s: seg.end,
@@ -371,12 +440,20 @@ const GROWTH_LIMIT = 0.1; // 1 MiB per 10 minutes
 function slopeFrom(x: number[], y: number[], from: number): number {
   const keep = x.map((v, i) => v >= from && Number.isFinite(y[i]));
   const xs = x.filter((_, i) => keep[i]);
-  return xs.length > 2 ? slope(xs, y.filter((_, i) => keep[i])) : NaN;
+  return xs.length > 2
+    ? slope(
+        xs,
+        y.filter((_, i) => keep[i]),
+      )
+    : NaN;
 }
 
 /** Median of y over the points with x in [from, to). */
 function levelAt(x: number[], y: number[], from: number, to: number): number {
-  return percentile(y.filter((v, i) => x[i] >= from && x[i] < to && Number.isFinite(v)), 50);
+  return percentile(
+    y.filter((v, i) => x[i] >= from && x[i] < to && Number.isFinite(v)),
+    50,
+  );
 }
 
 /** Trend figures of one memory series (MiB over minutes of audio x). */
@@ -387,7 +464,11 @@ function trend(x: number[], y: number[], warm: number) {
   return {
     start_mib: r(y.find((v) => Number.isFinite(v)) ?? NaN),
     // median over the minute after the warm-up (or the first value after it, for a sparse series)
-    after_warmup_mib: r(Number.isFinite(levelAt(x, y, warm, warm + 1)) ? levelAt(x, y, warm, warm + 1) : (y.find((v, i) => x[i] >= warm && Number.isFinite(v)) ?? NaN)),
+    after_warmup_mib: r(
+      Number.isFinite(levelAt(x, y, warm, warm + 1))
+        ? levelAt(x, y, warm, warm + 1)
+        : (y.find((v, i) => x[i] >= warm && Number.isFinite(v)) ?? NaN),
+    ),
     end_mib: r(levelAt(x, y, last - 1, Infinity)), // median over the last minute
     max_mib: r(Math.max(...after)),
     max_minus_min_after_warmup_mib: r(Math.max(...after) - Math.min(...after)),
@@ -409,11 +490,17 @@ async function memoryRun(url: string, audio: Float32Array, sampleS: number, perS
   // While audio flows: from "running" to "end of input" (shutdown frees memory, not of interest).
   const wallS = (m.inputEndAt - m.runningAt) / 1000;
   const lines = m.memoryLines.filter((l) => l.at <= m.inputEndAt);
-  if (lines.length < 5) throw new Error(`the daemon logged its memory ${lines.length} times (EARSHOT_MEMORY_LOG_MS); log: ${path.join(dir, 'bench-rss.log')}`);
+  if (lines.length < 5)
+    throw new Error(`the daemon logged its memory ${lines.length} times (EARSHOT_MEMORY_LOG_MS); log: ${path.join(dir, 'bench-rss.log')}`);
   // x: minutes of audio the daemon had received (its own count, whatever the pace)
   const x = lines.map((l) => l.audio_s / 60);
   const warm = Math.min(warmupMinutes, x[x.length - 1] / 2);
-  const series = (f: (l: MemoryLine) => number | null) => trend(x, lines.map((l) => f(l) ?? NaN), warm);
+  const series = (f: (l: MemoryLine) => number | null) =>
+    trend(
+      x,
+      lines.map((l) => f(l) ?? NaN),
+      warm,
+    );
   const rss = series((l) => l.rss);
   // Audio minutes of a wall-clock time, interpolated between the daemon's memory lines.
   const audioAt = (at: number) => {
@@ -445,7 +532,12 @@ async function memoryRun(url: string, audio: Float32Array, sampleS: number, perS
     rss_end_mib: rss.end_mib,
     rss_max_mib: Math.max(...lines.map((l) => l.rss)),
     rss_max_minus_min_after_warmup_mib: rss.max_minus_min_after_warmup_mib,
-    rss_median_second_half_mib: levelAt(x, lines.map((l) => l.rss), x[x.length - 1] / 2, Infinity),
+    rss_median_second_half_mib: levelAt(
+      x,
+      lines.map((l) => l.rss),
+      x[x.length - 1] / 2,
+      Infinity,
+    ),
     slope_mib_per_audio_min_second_half: rss.slope_second_half,
     slope_mib_per_audio_min_after_warmup: rss.slope_after_warmup,
     grows: (rss.slope_second_half ?? Infinity) > GROWTH_LIMIT,
@@ -457,16 +549,43 @@ async function memoryRun(url: string, audio: Float32Array, sampleS: number, perS
       v8_heap_live_after_major_gc: series((l) => l.heap_after_major_gc),
       outside_v8_heap: series((l) => l.rss - l.heap_total),
       array_buffers: series((l) => l.array_buffers),
-      malloc_main_arena: trend(sx, sm.map((s) => s.heap), warm),
-      malloc_thread_arenas: trend(sx, sm.map((s) => s.arenas), warm),
-      anonymous: trend(sx, sm.map((s) => s.anon), warm),
+      malloc_main_arena: trend(
+        sx,
+        sm.map((s) => s.heap),
+        warm,
+      ),
+      malloc_thread_arenas: trend(
+        sx,
+        sm.map((s) => s.arenas),
+        warm,
+      ),
+      anonymous: trend(
+        sx,
+        sm.map((s) => s.anon),
+        warm,
+      ),
     },
     major_gcs: last.major_gcs,
     series: lines.map((l, i) => [+x[i].toFixed(3), l.rss]),
     // [audio min, rss, V8 heap total, V8 heap used, live heap after the last major GC, external, ArrayBuffers]
-    series_daemon: lines.map((l, i) => [+x[i].toFixed(3), l.rss, l.heap_total, l.heap_used, l.heap_after_major_gc, l.external, l.array_buffers]),
+    series_daemon: lines.map((l, i) => [
+      +x[i].toFixed(3),
+      l.rss,
+      l.heap_total,
+      l.heap_used,
+      l.heap_after_major_gc,
+      l.external,
+      l.array_buffers,
+    ]),
     // [audio min, [heap], thread arenas, anonymous (arenas included), file-backed (MiB), anonymous mappings]
-    series_smaps: sm.map((s, i) => [+sx[i].toFixed(3), +s.heap.toFixed(2), +s.arenas.toFixed(2), +s.anon.toFixed(2), +s.file.toFixed(2), s.anonMappings]),
+    series_smaps: sm.map((s, i) => [
+      +sx[i].toFixed(3),
+      +s.heap.toFixed(2),
+      +s.arenas.toFixed(2),
+      +s.anon.toFixed(2),
+      +s.file.toFixed(2),
+      s.anonMappings,
+    ]),
   };
 }
 
@@ -477,7 +596,10 @@ async function main() {
   fs.mkdirSync(dir, { recursive: true });
   // bin/earshot runs the compiled daemon: compile the current sources first.
   // tsc still writes dist/ when some file has a type error; say so and go on.
-  const tsc = spawnSync(path.join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', path.join(repoRoot, 'tsconfig.json')], { cwd: repoRoot, encoding: 'utf8' });
+  const tsc = spawnSync(path.join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', path.join(repoRoot, 'tsconfig.json')], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  });
   if (tsc.status !== 0) process.stderr.write(`bench/e2e: tsc reported errors (dist/ written anyway):\n${tsc.stdout.slice(-1000)}\n`);
   const audio = readWav16kMono(sampleWav).samples;
   const sampleS = audio.length / 16000;
@@ -507,7 +629,8 @@ async function main() {
 
     const mem = noMemory ? null : await memoryRun(broker.url, audio, sampleS, rtRuns.length ? rtRuns[0].transcripts : null);
     const got = rows.filter((x) => x.received);
-    const count = (f: (x: any) => string | null) => got.reduce((o: Record<string, number>, x) => (f(x) ? { ...o, [f(x)!]: (o[f(x)!] ?? 0) + 1 } : o), {});
+    const count = (f: (x: any) => string | null) =>
+      got.reduce((o: Record<string, number>, x) => (f(x) ? { ...o, [f(x)!]: (o[f(x)!] ?? 0) + 1 } : o), {});
     const result = {
       bench: 'e2e',
       sentences: sentencesFile ? path.relative(repoRoot, sentencesFile) : null,
@@ -537,14 +660,28 @@ async function main() {
     };
     writeResult(resultName, result);
     const cuts = { cut: result.realtime.cut, closed_by: result.realtime.closed_by };
-    console.log(JSON.stringify({ bench: resultName, latency_p50_ms: result.realtime.latency_p50_ms, latency_p90_ms: result.realtime.latency_p90_ms, received: `${lat.length}/${rows.length}`, ...cuts, cpu_s_per_audio_s: result.realtime.cpu_s_per_audio_s, ...(mem ? { rss_slope_mib_per_min: mem.slope_mib_per_audio_min_second_half, rss_max_mib: mem.rss_max_mib, grows: mem.grows, transcripts: `${mem.transcripts}/${mem.transcripts_expected}` } : {}) }));
+    console.log(
+      JSON.stringify({
+        bench: resultName,
+        latency_p50_ms: result.realtime.latency_p50_ms,
+        latency_p90_ms: result.realtime.latency_p90_ms,
+        received: `${lat.length}/${rows.length}`,
+        ...cuts,
+        cpu_s_per_audio_s: result.realtime.cpu_s_per_audio_s,
+        ...(mem
+          ? {
+              rss_slope_mib_per_min: mem.slope_mib_per_audio_min_second_half,
+              rss_max_mib: mem.rss_max_mib,
+              grows: mem.grows,
+              transcripts: `${mem.transcripts}/${mem.transcripts_expected}`,
+            }
+          : {}),
+      }),
+    );
   } finally {
     broker.stop();
   }
 }
-
-
-
 
 main().catch((err) => {
   console.error(`bench/e2e: ${(err as Error).stack ?? err}`);

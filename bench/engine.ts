@@ -196,8 +196,20 @@ const cpuSeconds = () => {
 async function measureEncoderVsOnnx(clips: Clip[], repeats = 3) {
   const require = createRequire(import.meta.url);
   const ort = require('onnxruntime-node');
-  const session = await ort.InferenceSession.create(onnxFile, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
-  const info = JSON.parse(fs.readFileSync(`${onnxFile}.json`, 'utf8')) as { n_layers: number; left_context_frames: number; d_model: number; conv_kernel: number; stack: number; chunk_frames: number };
+  const session = await ort.InferenceSession.create(onnxFile, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  const info = JSON.parse(fs.readFileSync(`${onnxFile}.json`, 'utf8')) as {
+    n_layers: number;
+    left_context_frames: number;
+    d_model: number;
+    conv_kernel: number;
+    stack: number;
+    chunk_frames: number;
+  };
   const { n_layers: N, left_context_frames: L, d_model: D, conv_kernel: K, stack: S, chunk_frames: C } = info;
   const m = await native().loadTransducer(modelFile);
   const onnxEncode = async (fbank: Float32Array) => {
@@ -210,7 +222,10 @@ async function measureEncoderVsOnnx(clips: Clip[], repeats = 3) {
     const total = Math.floor(fbank.length / 80 / S);
     for (let t = 0; t < total; t += C) {
       const n = Math.min(C, total - t);
-      const out = await session.run({ fbank: new ort.Tensor('float32', fbank.subarray(t * S * 80, (t + n) * S * 80), [1, n * S, 80]), ...caches });
+      const out = await session.run({
+        fbank: new ort.Tensor('float32', fbank.subarray(t * S * 80, (t + n) * S * 80), [1, n * S, 80]),
+        ...caches,
+      });
       caches = { k_cache: out.k_cache_out, v_cache: out.v_cache_out, conv_cache: out.conv_cache_out, cached: out.cached_out };
     }
   };
@@ -231,7 +246,10 @@ async function measureEncoderVsOnnx(clips: Clip[], repeats = 3) {
   const warm = pad(clips[0].samples);
   m.debugEncode(warm);
   await onnxEncode(m.debugFbank(warm));
-  let audio = 0, fbank = 0, encode = 0, onnx = 0;
+  let audio = 0,
+    fbank = 0,
+    encode = 0,
+    onnx = 0;
   for (const clip of clips) {
     const x = pad(clip.samples);
     audio += x.length / 16000;
@@ -262,7 +280,9 @@ async function main(): Promise<void> {
   const clips = loadClips();
   const encoderVsOnnx = fs.existsSync(onnxFile) ? await measureEncoderVsOnnx(clips) : null;
   if (encoderVsOnnx) {
-    console.log(`encoder, streaming, 1 thread: ${encoderVsOnnx.model} ${encoderVsOnnx.earshot_ms_per_audio_s} ms per audio s, ${encoderVsOnnx.onnx} ${encoderVsOnnx.onnx_ms_per_audio_s} (onnxruntime / Earshot ${encoderVsOnnx.onnx_over_earshot}x)`);
+    console.log(
+      `encoder, streaming, 1 thread: ${encoderVsOnnx.model} ${encoderVsOnnx.earshot_ms_per_audio_s} ms per audio s, ${encoderVsOnnx.onnx} ${encoderVsOnnx.onnx_ms_per_audio_s} (onnxruntime / Earshot ${encoderVsOnnx.onnx_over_earshot}x)`,
+    );
   }
   if (encoderOnly) {
     console.log(JSON.stringify({ bench: 'engine', kernel: native().kernelName(), encoder_vs_onnx: encoderVsOnnx }));
@@ -289,11 +309,16 @@ async function main(): Promise<void> {
   }
   const pvad = fs.existsSync(pvadFile) ? await measurePvad(clips) : null;
   const spkenc = fs.existsSync(spkencFile) ? await measureSpkenc(clips) : null;
-  if (pvad) console.log(`${pvad.file}: RTF ${pvad.rtf} (cpu); accept() of 100 ms on the event loop p99 ${pvad.accept_100ms_p99_ms} ms, max ${pvad.accept_100ms_max_ms} ms`);
+  if (pvad)
+    console.log(
+      `${pvad.file}: RTF ${pvad.rtf} (cpu); accept() of 100 ms on the event loop p99 ${pvad.accept_100ms_p99_ms} ms, max ${pvad.accept_100ms_max_ms} ms`,
+    );
   if (spkenc) console.log(`${spkenc.file}: 10 s embedded in ${spkenc.embed_10s_ms} ms`);
   for (const r of runs) {
     const acc = r.digits_total ? `, digits ${r.digits_correct}/${r.digits_total}` : '';
-    console.log(`${r.file} beam ${r.beam}: RTF ${r.rtf} (cpu), ${r.rtf_wall} (wall), ${r.rtf_per_clip_audio} per second of clip; load ${r.load_ms} ms, +${r.model_rss_mib} MiB RSS; event loop max ${r.event_loop_max_ms} ms, addon calls p99 ${r.sync_call_p99_ms} ms, max ${r.sync_call_max_ms} ms${acc}`);
+    console.log(
+      `${r.file} beam ${r.beam}: RTF ${r.rtf} (cpu), ${r.rtf_wall} (wall), ${r.rtf_per_clip_audio} per second of clip; load ${r.load_ms} ms, +${r.model_rss_mib} MiB RSS; event loop max ${r.event_loop_max_ms} ms, addon calls p99 ${r.sync_call_p99_ms} ms, max ${r.sync_call_max_ms} ms${acc}`,
+    );
   }
   const summary = {
     bench: 'engine',

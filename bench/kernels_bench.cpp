@@ -131,9 +131,8 @@ std::vector<Shape> encoder_shapes(int argc, char** argv, EncoderDims* dims) {
   dims->S = S;
   std::printf("encoder shapes from %s: D=%lld F=%lld S*80=%lld, %lld layers, chunk %lld\n", source.c_str(),
               (long long)D, (long long)F, (long long)(S * 80), (long long)dims->N, (long long)dims->C);
-  return {{"enc.in", D, S * 80, 1}, {"ff.up", F, D, 1},      {"ff.down", D, F, 1},
-          {"attn.qkv", 3 * D, D, 1}, {"attn.out", D, D, 1}, {"conv.pw1", 2 * D, D, 1},
-          {"ff.up n=4", F, D, 4}};
+  return {{"enc.in", D, S * 80, 1}, {"ff.up", F, D, 1},        {"ff.down", D, F, 1},  {"attn.qkv", 3 * D, D, 1},
+          {"attn.out", D, D, 1},    {"conv.pw1", 2 * D, D, 1}, {"ff.up n=4", F, D, 4}};
 }
 
 // Every linear of the whole encoder, each with its own weights, run in order for one chunk of n
@@ -143,8 +142,8 @@ std::vector<double> encoder_pass_gflops(const EncoderDims& e, int64_t n, std::mt
   std::normal_distribution<float> normal(0.f, 1.f);
   std::vector<std::pair<int64_t, int64_t>> shapes = {{e.D, e.S * 80}};
   for (int64_t l = 0; l < e.N; ++l)
-    for (auto rc : std::vector<std::pair<int64_t, int64_t>>{{e.F, e.D}, {e.D, e.F}, {3 * e.D, e.D}, {e.D, e.D},
-                                                            {2 * e.D, e.D}, {e.D, e.D}, {e.F, e.D}, {e.D, e.F}})
+    for (auto rc : std::vector<std::pair<int64_t, int64_t>>{
+             {e.F, e.D}, {e.D, e.F}, {3 * e.D, e.D}, {e.D, e.D}, {2 * e.D, e.D}, {e.D, e.D}, {e.F, e.D}, {e.D, e.F}})
       shapes.push_back(rc);
   const DType types[3] = {DType::F32, DType::Q8_0, DType::Q4_0};
   std::vector<std::vector<Owned>> weights(3);
@@ -189,8 +188,8 @@ int main(int argc, char** argv) {
   const double copy = double(CopyRoof::kBytes) / time_call([&] { roof(); });
   std::printf("kernel %s%s, 1 thread, memcpy %.2f GB/s (each shape's Q4/cpy uses a memcpy timed in its rounds)\n",
               kernel.c_str(), vnni ? " (AVX-512 VNNI build)" : "", copy / 1e9);
-  std::printf("%-12s %6s %6s %2s | %8s %8s %8s | %8s %8s | %6s %6s %6s\n", "shape", "rows", "cols", "n",
-              "F32", "Q8_0", "Q4_0", "Q8 GB/s", "Q4 GB/s", "Q4/F32", "Q4/Q8", "Q4/cpy");
+  std::printf("%-12s %6s %6s %2s | %8s %8s %8s | %8s %8s | %6s %6s %6s\n", "shape", "rows", "cols", "n", "F32", "Q8_0",
+              "Q4_0", "Q8 GB/s", "Q4 GB/s", "Q4/F32", "Q4/Q8", "Q4/cpy");
   std::printf("%-12s %6s %6s %2s | %26s | %17s |\n", "", "", "", "", "GFLOP/s", "weight bytes / s");
 
   std::mt19937 rng(42);
@@ -216,8 +215,8 @@ int main(int argc, char** argv) {
     }
     const double q4_f32 = gflops[2] / gflops[0], q4_q8 = gflops[2] / gflops[1], q4_copy = gbps[2] * 1e9 / copy_here;
     std::printf("%-12s %6lld %6lld %2lld | %8.2f %8.2f %8.2f | %8.2f %8.2f | %6.2f %6.2f %5.0f%%\n", s.name.c_str(),
-                (long long)s.rows, (long long)s.cols, (long long)s.n, gflops[0], gflops[1], gflops[2], gbps[1],
-                gbps[2], q4_f32, q4_q8, 100 * q4_copy);
+                (long long)s.rows, (long long)s.cols, (long long)s.n, gflops[0], gflops[1], gflops[2], gbps[1], gbps[2],
+                q4_f32, q4_q8, 100 * q4_copy);
     if (s.name == "4096x4096") q4_vs_f32_4096 = q4_f32;
     if (s.name == "16384x8192") q4_pct_copy_large = q4_copy;
     char buf[512];
@@ -225,16 +224,16 @@ int main(int argc, char** argv) {
                   "%s{\"shape\":\"%s\",\"rows\":%lld,\"cols\":%lld,\"n\":%lld,\"gflops\":{\"f32\":%.3f,\"q8_0\":%.3f,"
                   "\"q4_0\":%.3f},\"weight_GBps\":{\"f32\":%.3f,\"q8_0\":%.3f,\"q4_0\":%.3f},\"q4_vs_f32\":%.3f,"
                   "\"q4_vs_q8\":%.3f,\"q4_fraction_of_copy\":%.3f}",
-                  json_shapes.empty() ? "" : ",", s.name.c_str(), (long long)s.rows, (long long)s.cols,
-                  (long long)s.n, gflops[0], gflops[1], gflops[2], gbps[0], gbps[1], gbps[2], q4_f32, q4_q8, q4_copy);
+                  json_shapes.empty() ? "" : ",", s.name.c_str(), (long long)s.rows, (long long)s.cols, (long long)s.n,
+                  gflops[0], gflops[1], gflops[2], gbps[0], gbps[1], gbps[2], q4_f32, q4_q8, q4_copy);
     json_shapes += buf;
   }
   // The whole encoder, frame by frame (n = 1) and chunk by chunk (n = chunk_frames).
   std::string json_pass;
   for (int64_t n : {int64_t(1), dims.C}) {
     std::vector<double> g = encoder_pass_gflops(dims, n, rng);
-    std::printf("%-12s %6s %6s %2lld | %8.2f %8.2f %8.2f | %17s | %6.2f %6.2f\n", "encoder pass", "", "",
-                (long long)n, g[0], g[1], g[2], "", g[2] / g[0], g[2] / g[1]);
+    std::printf("%-12s %6s %6s %2lld | %8.2f %8.2f %8.2f | %17s | %6.2f %6.2f\n", "encoder pass", "", "", (long long)n,
+                g[0], g[1], g[2], "", g[2] / g[0], g[2] / g[1]);
     char buf[256];
     std::snprintf(buf, sizeof buf,
                   "%s{\"n\":%lld,\"gflops\":{\"f32\":%.3f,\"q8_0\":%.3f,\"q4_0\":%.3f},\"q4_vs_f32\":%.3f,"
@@ -245,7 +244,7 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"bench\":\"kernels\",\"kernel\":\"%s\",\"vnni\":%s,\"threads\":1,\"copy_GBps\":%.3f,\"q4_vs_f32_4096\":%.3f,"
       "\"q4_fraction_of_copy_large\":%.3f,\"encoder_layers\":%lld,\"encoder_pass\":[%s],\"shapes\":[%s]}\n",
-      kernel.c_str(), vnni ? "true" : "false", copy / 1e9, q4_vs_f32_4096, q4_pct_copy_large, (long long)dims.N, json_pass.c_str(),
-      json_shapes.c_str());
+      kernel.c_str(), vnni ? "true" : "false", copy / 1e9, q4_vs_f32_4096, q4_pct_copy_large, (long long)dims.N,
+      json_pass.c_str(), json_shapes.c_str());
   return 0;
 }

@@ -17,9 +17,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-COLORS = {"earshot-int4": "tab:blue", "earshot-f32": "tab:cyan", "onnx-fp32": "tab:orange",
-          "onnx-int8": "tab:red", "onnx-fp32-whole": "navajowhite", "onnx-int8-whole": "lightcoral",
-          "pocketsphinx": "tab:gray"}
+COLORS = {
+    "earshot-int4": "tab:blue",
+    "earshot-f32": "tab:cyan",
+    "onnx-fp32": "tab:orange",
+    "onnx-int8": "tab:red",
+    "onnx-fp32-whole": "navajowhite",
+    "onnx-int8-whole": "lightcoral",
+    "pocketsphinx": "tab:gray",
+}
 SYNTH_MARGIN_S = 0.02  # training/earshot/synth.py trims silence to 20 ms after the last speech
 
 
@@ -88,8 +94,10 @@ def sample_timeline(e2e, out):
         ax.text(arrive, -1.05, f"{r['latency_ms']:.0f} ms", color="tab:red", fontsize=7, ha="left")
     ax.set_yticks([])
     ax.set_xlim(0, t[-1])
-    ax.set_xlabel("time in the sample (s); dashed: end of speech (sample.json); red: transcript received "
-                  "over MQTT; blue dots: token emission times")
+    ax.set_xlabel(
+        "time in the sample (s); dashed: end of speech (sample.json); red: transcript received "
+        "over MQTT; blue dots: token emission times"
+    )
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -99,8 +107,9 @@ def latency_hist(e2e, pvad, out):
     rows = [r for r in e2e["realtime"]["segments_detail"] if r["received"]] if e2e else []
     panels = []
     if rows:
-        panels.append(("end of speech -> transcript received (e2e, mosquitto)",
-                       [r["latency_ms"] for r in rows], e2e["realtime"]))
+        panels.append(
+            ("end of speech -> transcript received (e2e, mosquitto)", [r["latency_ms"] for r in rows], e2e["realtime"])
+        )
     m = (pvad or {}).get("metrics", {})
     eos = (m.get("earshot_engine") or {}).get("end_of_segment") or (m.get("file") or {}).get("end_of_segment")
     if eos and "trail_ms" in eos:  # a single rule, not a sweep
@@ -152,8 +161,14 @@ def speed_vs_size(rec, ps, out):
     a1.set_xlabel("model file (MiB, log)")
     a1.set_ylabel("encoder CPU ms per second of audio (1 thread)")
     a1.set_title("encoder speed vs size, equal fbank inputs", fontsize=9)
-    rtf = [(r["name"], r["file_mib"], r["rtf_streaming_decode"] if r["rtf_streaming_decode"] is not None
-            else r["rtf_fbank_encoder"]) for r in rec["table"]]
+    rtf = [
+        (
+            r["name"],
+            r["file_mib"],
+            r["rtf_streaming_decode"] if r["rtf_streaming_decode"] is not None else r["rtf_fbank_encoder"],
+        )
+        for r in rec["table"]
+    ]
     if ps:
         rtf.append(("pocketsphinx", ps["model_mib"], ps["rtf_without_load"]))
     for name, size, v in rtf:
@@ -163,8 +178,11 @@ def speed_vs_size(rec, ps, out):
     a2.set_yscale("log")
     a2.set_xlabel("model size (MiB, log)")
     a2.set_ylabel("real-time factor (CPU s / audio s, log)")
-    a2.set_title("real-time factor vs size (Earshot: whole streaming decode;\nONNX: fbank + encoder; "
-                 "pocketsphinx: decode without loading)", fontsize=8)
+    a2.set_title(
+        "real-time factor vs size (Earshot: whole streaming decode;\nONNX: fbank + encoder; "
+        "pocketsphinx: decode without loading)",
+        fontsize=8,
+    )
     for a in (a1, a2):
         a.grid(alpha=0.3, which="both")
     fig.tight_layout()
@@ -187,8 +205,11 @@ def rss(e2e, out):
         ax.legend(fontsize=7, loc="lower right")
     ax.set_xlabel(f"audio fed (minutes; raw PCM on stdin at {e2e['memory'].get('speed', '?')}x real time)")
     ax.set_ylabel("daemon memory (MiB)")
-    ax.set_title(f"RSS over {e2e['memory']['audio_s'] / 60:.1f} min of audio: slope over the second half "
-                 f"{e2e['memory']['slope_mib_per_audio_min_second_half']:.3f} MiB/min", fontsize=9)
+    ax.set_title(
+        f"RSS over {e2e['memory']['audio_s'] / 60:.1f} min of audio: slope over the second half "
+        f"{e2e['memory']['slope_mib_per_audio_min_second_half']:.3f} MiB/min",
+        fontsize=9,
+    )
     ax.set_ylim(0, max(s[:, 1]) * 1.15)
     ax.grid(alpha=0.3)
     fig.tight_layout()

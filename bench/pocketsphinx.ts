@@ -21,7 +21,8 @@ async function main() {
   }
   ensureSynthDevset();
   let clips = devClips();
-  if (limit > 0) clips = [...clips.filter((c) => c.set === 'fsdd').slice(0, limit), ...clips.filter((c) => c.set === 'synth').slice(0, limit)];
+  if (limit > 0)
+    clips = [...clips.filter((c) => c.set === 'fsdd').slice(0, limit), ...clips.filter((c) => c.set === 'synth').slice(0, limit)];
   const dir = path.join(workDir, 'pocketsphinx');
   const rawDir = path.join(dir, 'raw');
   fs.rmSync(dir, { recursive: true, force: true });
@@ -76,15 +77,49 @@ async function main() {
     utterances,
   };
   writeResult('pocketsphinx', result);
-  console.log(JSON.stringify({ bench: 'pocketsphinx', rtf: result.rtf, wer: Object.fromEntries(Object.entries(result.wer).map(([k, v]) => [k, v.wer])) }));
+  console.log(
+    JSON.stringify({
+      bench: 'pocketsphinx',
+      rtf: result.rtf,
+      wer: Object.fromEntries(Object.entries(result.wer).map(([k, v]) => [k, v.wer])),
+    }),
+  );
 }
 
-function batch(dir: string, rawDir: string, ctl: string, name: string): Promise<{ wall: number; user: number; sys: number; maxKiB: number }> {
+function batch(
+  dir: string,
+  rawDir: string,
+  ctl: string,
+  name: string,
+): Promise<{ wall: number; user: number; sys: number; maxKiB: number }> {
   const timeFile = path.join(dir, `${name}.time`);
-  const args = ['-o', timeFile, '-f', '%e %U %S %M', 'pocketsphinx_batch',
-    '-adcin', 'yes', '-cepdir', rawDir, '-cepext', '.raw', '-ctl', path.join(dir, ctl),
-    '-hmm', `${MODEL}/en-us`, '-lm', `${MODEL}/en-us.lm.bin`, '-dict', `${MODEL}/cmudict-en-us.dict`,
-    '-samprate', '16000', '-hyp', path.join(dir, `${name}.hyp`), '-logfn', path.join(dir, `${name}.log`)];
+  const args = [
+    '-o',
+    timeFile,
+    '-f',
+    '%e %U %S %M',
+    'pocketsphinx_batch',
+    '-adcin',
+    'yes',
+    '-cepdir',
+    rawDir,
+    '-cepext',
+    '.raw',
+    '-ctl',
+    path.join(dir, ctl),
+    '-hmm',
+    `${MODEL}/en-us`,
+    '-lm',
+    `${MODEL}/en-us.lm.bin`,
+    '-dict',
+    `${MODEL}/cmudict-en-us.dict`,
+    '-samprate',
+    '16000',
+    '-hyp',
+    path.join(dir, `${name}.hyp`),
+    '-logfn',
+    path.join(dir, `${name}.log`),
+  ];
   return new Promise((resolve, reject) => {
     const child = spawn('/usr/bin/time', args, { stdio: 'ignore' });
     child.on('error', reject);

@@ -37,10 +37,16 @@ from training import pvad_data as d
 ENROLL_SECONDS = 6.0
 TURN_GAPS_MS = (0, 50, 100, 150, 200, 300)
 # --all-corpora: corpus folder -> speaker-name prefix (prefixes group the EER in bench/pvad_eval.py)
-REAL_CORPORA = {"librispeech-speakers": "libri", "common-voice-en": "cv", "vctk": "vctk", "cmu-arctic": "arctic",
-                "fsdd": "fsdd", "speech-commands": "sc"}
-MAX_TESTS_PER_SPEAKER = 10   # ARCTIC axb alone has ~100 pieces of 1.5 s or more
-P_SHORT_WORD_OTHER = 0.3     # share of a mixture's other speakers drawn from Speech Commands
+REAL_CORPORA = {
+    "librispeech-speakers": "libri",
+    "common-voice-en": "cv",
+    "vctk": "vctk",
+    "cmu-arctic": "arctic",
+    "fsdd": "fsdd",
+    "speech-commands": "sc",
+}
+MAX_TESTS_PER_SPEAKER = 10  # ARCTIC axb alone has ~100 pieces of 1.5 s or more
+P_SHORT_WORD_OTHER = 0.3  # share of a mixture's other speakers drawn from Speech Commands
 
 
 def real_dev_speakers(data, rng):
@@ -53,7 +59,8 @@ def real_dev_speakers(data, rng):
             if r["speaker_id"]:
                 by_spk.setdefault(r["speaker_id"], []).append(r)
         if corpus == "librispeech-speakers" and set(by_spk) != d.librispeech_dev_speakers(
-                [r["speaker_id"] for r in d.read_manifest(os.path.join(data, corpus, "manifest.tsv"))]):
+            [r["speaker_id"] for r in d.read_manifest(os.path.join(data, corpus, "manifest.tsv"))]
+        ):
             raise SystemExit("librispeech-speakers: the manifest's dev split is not the fixed 30-speaker draw")
         for spk in sorted(by_spk):
             name = f"{prefix}-{spk.removeprefix('sc_').removeprefix('vctk_').removeprefix('arctic_')}"
@@ -73,7 +80,7 @@ def real_dev_speakers(data, rng):
             if corpus != "speech-commands" and have >= 3 * 16000 and len(rest) >= 2:
                 enroll[name], pieces[name] = np.concatenate(utts[:k]), rest
             elif utts:
-                enroll[name], pieces[name] = None, utts   # another voice only
+                enroll[name], pieces[name] = None, utts  # another voice only
     return enroll, pieces
 
 
@@ -93,18 +100,18 @@ def make_turn(first, second, gap_frames, rng, info):
     hop = d.HOP
     s1, s2 = d.speech_frames(first), d.speech_frames(second)
     on1, on2 = np.flatnonzero(s1), np.flatnonzero(s2)
-    off1 = int(rng.uniform(0.3, 0.8) * 100)                  # frames of silence before the target
+    off1 = int(rng.uniform(0.3, 0.8) * 100)  # frames of silence before the target
     off2 = off1 + int(on1[-1]) + 1 + gap_frames - int(on2[0])  # second source's first frame
     n = max(off1 * hop + len(first), off2 * hop + len(second)) + d.SAMPLE_RATE
     w = np.zeros(n, np.float32)
-    w[off1 * hop:off1 * hop + len(first)] += first * 10 ** (rng.uniform(-6, 6) / 20)
-    w[off2 * hop:off2 * hop + len(second)] += second * 10 ** (rng.uniform(-6, 6) / 20)
+    w[off1 * hop : off1 * hop + len(first)] += first * 10 ** (rng.uniform(-6, 6) / 20)
+    w[off2 * hop : off2 * hop + len(second)] += second * 10 ** (rng.uniform(-6, 6) / 20)
     labels = np.zeros(d.frame_count(n), dtype=np.int64)
     labels[on1 + off1] = 1
     labels[on2 + off2] = 2
     spans = [(int(on1[0]) + off1, int(on1[-1]) + off1 + 1, True), (int(on2[0]) + off2, int(on2[-1]) + off2 + 1, False)]
     active = labels.repeat(hop) > 0
-    rms = np.sqrt((w[:len(active)][active] ** 2).mean())
+    rms = np.sqrt((w[: len(active)][active] ** 2).mean())
     reverb = rng.random() < 0.3
     if reverb:
         w = d.reverberate(w, d.make_rir(rng))
@@ -128,8 +135,12 @@ def main():
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--turns", type=int, default=120, help="target-then-other turn pairs (0: none)")
-    ap.add_argument("--all-corpora", action="store_true", help="real dev speakers of every corpus, held-out rooms and noises")
-    ap.add_argument("--others-minutes", type=float, default=40.0, help="--all-corpora: minutes of other people's speech")
+    ap.add_argument(
+        "--all-corpora", action="store_true", help="real dev speakers of every corpus, held-out rooms and noises"
+    )
+    ap.add_argument(
+        "--others-minutes", type=float, default=40.0, help="--all-corpora: minutes of other people's speech"
+    )
     args = ap.parse_args()
     for sub in ("speakers", "mix", "synth", "turns"):
         os.makedirs(os.path.join(args.out, sub), exist_ok=True)
@@ -166,12 +177,21 @@ def main():
         others = [o for o in mrng.choice(len(names), int(mrng.integers(1, 3)), replace=False) if o != ti]
         others = others or [(ti + 1) % len(names)]
         cond = {}
-        w, lab, spans = d.make_mixture(pieces[names[ti]], [pieces[names[o]] for o in others], mrng,
-                                       max_seconds=12.0, info=cond)
+        w, lab, spans = d.make_mixture(
+            pieces[names[ti]], [pieces[names[o]] for o in others], mrng, max_seconds=12.0, info=cond
+        )
         path = f"mix/{i:04d}.wav"
         d.write_wav(os.path.join(args.out, path), w)
-        mixtures.append({"wav": path, "target": names[ti], "others": [names[o] for o in others],
-                         "labels": lab.tolist(), "spans": spans, **cond})
+        mixtures.append(
+            {
+                "wav": path,
+                "target": names[ti],
+                "others": [names[o] for o in others],
+                "labels": lab.tolist(),
+                "spans": spans,
+                **cond,
+            }
+        )
     # Speaker-verification test pieces: every piece of at least 1.5 s, as WAV.
     tests = []
     for s in names:
@@ -193,24 +213,41 @@ def main():
         w, lab, spans = make_turn(first, second, gap_ms // 10, trng, cond)
         path = f"turns/{i:04d}.wav"
         d.write_wav(os.path.join(args.out, path), w)
-        turns.append({"wav": path, "target": names[ti], "others": [names[oi]], "gap_ms": gap_ms,
-                      "labels": lab.tolist(), "spans": spans, **cond})
-    meta = {"seed": args.seed, "speakers": names, "enroll": {s: f"speakers/{s}.enroll.wav" for s in names},
-            "tests": tests, "mixtures": mixtures, "turns": turns}
+        turns.append(
+            {
+                "wav": path,
+                "target": names[ti],
+                "others": [names[oi]],
+                "gap_ms": gap_ms,
+                "labels": lab.tolist(),
+                "spans": spans,
+                **cond,
+            }
+        )
+    meta = {
+        "seed": args.seed,
+        "speakers": names,
+        "enroll": {s: f"speakers/{s}.enroll.wav" for s in names},
+        "tests": tests,
+        "mixtures": mixtures,
+        "turns": turns,
+    }
     with open(os.path.join(args.out, "devset.json"), "w") as f:
         json.dump(meta, f)
     lab = np.concatenate([np.array(m["labels"]) for m in mixtures])
-    print(f"{len(names)} speakers, {len(tests)} test pieces, {len(mixtures)} mixtures, "
-          f"{len(lab) / 100 / 60:.1f} min; frames per class {np.bincount(lab, minlength=3).tolist()}; "
-          f"{len(turns)} turns")
+    print(
+        f"{len(names)} speakers, {len(tests)} test pieces, {len(mixtures)} mixtures, "
+        f"{len(lab) / 100 / 60:.1f} min; frames per class {np.bincount(lab, minlength=3).tolist()}; "
+        f"{len(turns)} turns"
+    )
 
 
 def main_all_corpora(args, rng):
     d.load_augment_bank(d.pack_augment_bank(args.data, "dev"))
     enroll, pieces = real_dev_speakers(args.data, rng)
-    names = sorted(s for s in enroll if enroll[s] is not None)         # targets: they enroll
-    short = sorted(s for s in enroll if s.startswith("sc-"))           # one-second words
-    voices = sorted(s for s in enroll if not s.startswith("sc-"))      # other voices that are not SC
+    names = sorted(s for s in enroll if enroll[s] is not None)  # targets: they enroll
+    short = sorted(s for s in enroll if s.startswith("sc-"))  # one-second words
+    voices = sorted(s for s in enroll if not s.startswith("sc-"))  # other voices that are not SC
     for s in names:
         d.write_wav(os.path.join(args.out, "speakers", f"{s}.enroll.wav"), enroll[s])
 
@@ -223,10 +260,14 @@ def main_all_corpora(args, rng):
         ti = int(mrng.integers(len(names)))
         others = others_for(ti, mrng, int(mrng.integers(1, 3)))
         cond = {}
-        w, lab, spans = d.make_mixture(pieces[names[ti]], [pieces[o] for o in others], mrng, max_seconds=12.0, info=cond)
+        w, lab, spans = d.make_mixture(
+            pieces[names[ti]], [pieces[o] for o in others], mrng, max_seconds=12.0, info=cond
+        )
         path = f"mix/{i:04d}.wav"
         d.write_wav(os.path.join(args.out, path), w)
-        mixtures.append({"wav": path, "target": names[ti], "others": others, "labels": lab.tolist(), "spans": spans, **cond})
+        mixtures.append(
+            {"wav": path, "target": names[ti], "others": others, "labels": lab.tolist(), "spans": spans, **cond}
+        )
     tests = []
     for s in names:
         for j, p in enumerate([p for p in pieces[s] if len(p) >= 24000][:MAX_TESTS_PER_SPEAKER]):
@@ -245,12 +286,21 @@ def main_all_corpora(args, rng):
         w, lab, spans = make_turn(first, second, gap_ms // 10, trng, cond)
         path = f"turns/{i:04d}.wav"
         d.write_wav(os.path.join(args.out, path), w)
-        turns.append({"wav": path, "target": names[ti], "others": [other], "gap_ms": gap_ms,
-                      "labels": lab.tolist(), "spans": spans, **cond})
+        turns.append(
+            {
+                "wav": path,
+                "target": names[ti],
+                "others": [other],
+                "gap_ms": gap_ms,
+                "labels": lab.tolist(),
+                "spans": spans,
+                **cond,
+            }
+        )
     # Other people only: 1-3 speakers (none of them the profile's) talking for 2-5 minutes, made of
     # 10-12 s mixtures whose "target" is another of those speakers, so every utterance is other speech.
     os.makedirs(os.path.join(args.out, "others"), exist_ok=True)
-    profiles = [s for s in names if len(enroll[s]) >= 4 * 16000]   # enough for `earshot enroll` to work with
+    profiles = [s for s in names if len(enroll[s]) >= 4 * 16000]  # enough for `earshot enroll` to work with
     others_only, total, i = [], 0.0, 0
     while total < args.others_minutes * 60:
         orng = np.random.default_rng(d.stable_seed(args.seed, "others", i))
@@ -259,28 +309,46 @@ def main_all_corpora(args, rng):
         parts, seconds, labels = [], float(orng.uniform(120, 300)), []
         while sum(len(p) for p in parts) < seconds * 16000:
             j = int(orng.integers(len(talkers)))
-            w, lab, _ = d.make_mixture(pieces[talkers[j]], [pieces[t] for t in talkers if t != talkers[j]], orng,
-                                       max_seconds=12.0, p_noise=0.7)
+            w, lab, _ = d.make_mixture(
+                pieces[talkers[j]], [pieces[t] for t in talkers if t != talkers[j]], orng, max_seconds=12.0, p_noise=0.7
+            )
             parts.append(w / (np.abs(w).max() + 1e-9) * 0.5)
             labels.append((lab > 0).astype(np.int64) * 2)  # all of it is other speech
         path = f"others/{i:04d}.wav"
         d.write_wav(os.path.join(args.out, path), np.concatenate(parts))
         lab = np.concatenate(labels)
-        others_only.append({"wav": path, "profile": profile, "speakers": talkers, "seconds": len(np.concatenate(parts)) / 16000,
-                            "speech_seconds": float((lab > 0).sum() / 100)})
+        others_only.append(
+            {
+                "wav": path,
+                "profile": profile,
+                "speakers": talkers,
+                "seconds": len(np.concatenate(parts)) / 16000,
+                "speech_seconds": float((lab > 0).sum() / 100),
+            }
+        )
         total += others_only[-1]["seconds"]
         i += 1
-    meta = {"seed": args.seed, "all_corpora": True, "speakers": names, "other_voices": sorted(set(pieces) - set(names)),
-            "enroll": {s: f"speakers/{s}.enroll.wav" for s in names}, "tests": tests, "mixtures": mixtures,
-            "turns": turns, "others_only": others_only}
+    meta = {
+        "seed": args.seed,
+        "all_corpora": True,
+        "speakers": names,
+        "other_voices": sorted(set(pieces) - set(names)),
+        "enroll": {s: f"speakers/{s}.enroll.wav" for s in names},
+        "tests": tests,
+        "mixtures": mixtures,
+        "turns": turns,
+        "others_only": others_only,
+    }
     with open(os.path.join(args.out, "devset.json"), "w") as f:
         json.dump(meta, f)
     lab = np.concatenate([np.array(m["labels"]) for m in mixtures])
     groups = sorted({n.split("-")[0] for n in names})
-    print(f"{len(names)} target speakers ({', '.join(f'{g} {sum(n.startswith(g + chr(45)) for n in names)}' for g in groups)}), "
-          f"{len(pieces) - len(names)} other voices, {len(tests)} test pieces, {len(mixtures)} mixtures, "
-          f"{len(lab) / 100 / 60:.1f} min; frames per class {np.bincount(lab, minlength=3).tolist()}; {len(turns)} turns; "
-          f"{len(others_only)} others-only files, {total / 60:.1f} min")
+    print(
+        f"{len(names)} target speakers ({', '.join(f'{g} {sum(n.startswith(g + chr(45)) for n in names)}' for g in groups)}), "
+        f"{len(pieces) - len(names)} other voices, {len(tests)} test pieces, {len(mixtures)} mixtures, "
+        f"{len(lab) / 100 / 60:.1f} min; frames per class {np.bincount(lab, minlength=3).tolist()}; {len(turns)} turns; "
+        f"{len(others_only)} others-only files, {total / 60:.1f} min"
+    )
 
 
 if __name__ == "__main__":

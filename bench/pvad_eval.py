@@ -43,8 +43,8 @@ def average_precision(y: np.ndarray, s: np.ndarray) -> float:
 def eer(scores: np.ndarray, labels: np.ndarray) -> float:
     order = np.argsort(-scores)
     lab = labels[order]
-    fr = 1 - np.cumsum(lab) / lab.sum()          # targets rejected above each cut
-    fa = np.cumsum(1 - lab) / (1 - lab).sum()    # non-targets accepted
+    fr = 1 - np.cumsum(lab) / lab.sum()  # targets rejected above each cut
+    fa = np.cumsum(1 - lab) / (1 - lab).sum()  # non-targets accepted
     i = np.argmin(np.abs(fr - fa))
     return float((fr[i] + fa[i]) / 2)
 
@@ -61,9 +61,9 @@ def speech_ap(scores, labels, tolerance=0):
         y = (lab > 0).astype(np.int64)
         keep = np.ones(len(y), dtype=bool)
         for c in np.flatnonzero(np.diff(y)) + 1:
-            keep[max(0, c - tolerance):c + tolerance] = False
+            keep[max(0, c - tolerance) : c + tolerance] = False
         ys.append(y[keep])
-        ss.append(np.asarray(s)[:len(y)][keep])
+        ss.append(np.asarray(s)[: len(y)][keep])
     return average_precision(np.concatenate(ys), np.concatenate(ss))
 
 
@@ -101,7 +101,7 @@ def embed_many(spk, feats):
     for i, f in enumerate(feats):
         n = f.shape[0]
         starts = [0] if n <= wf else list(range(0, n - wf + 1, hop))
-        groups.setdefault(min(wf, n), []).extend((i, f[s:s + min(wf, n)]) for s in starts)
+        groups.setdefault(min(wf, n), []).extend((i, f[s : s + min(wf, n)]) for s in starts)
     sums = torch.zeros(len(feats), spk.meta["earshot.embed_dim"])
     for length, items in groups.items():
         with torch.no_grad():
@@ -138,17 +138,19 @@ def enrollment_sweep(spk, meta, dev, seconds=(2, 4, 6)):
     full = [load_feats(dev, meta["enroll"][n]) for n in names]
     out = {}
     for sec in seconds:
-        enr = embed_many(spk, [f[:sec * 100] for f in full])
+        enr = embed_many(spk, [f[: sec * 100] for f in full])
         sc = (test @ enr.t()).numpy()[:, use]
         lab = (who[:, None] == np.arange(len(names))[None, :])[:, use]
         tgt, non = sc[lab], sc[~lab]
         grid = np.linspace(-1, 1, 2001)
         gap = [abs((tgt < h).mean() - (non >= h).mean()) for h in grid]
-        out[f"{sec}s"] = {"eer": eer(sc.ravel(), lab.ravel().astype(np.float64)),
-                          "threshold_at_eer": float(grid[int(np.argmin(gap))]),
-                          "target_cos_p10": float(np.percentile(tgt, 10)),
-                          "target_cos_p50": float(np.percentile(tgt, 50)),
-                          "nontarget_cos_p99": float(np.percentile(non, 99))}
+        out[f"{sec}s"] = {
+            "eer": eer(sc.ravel(), lab.ravel().astype(np.float64)),
+            "threshold_at_eer": float(grid[int(np.argmin(gap))]),
+            "target_cos_p10": float(np.percentile(tgt, 10)),
+            "target_cos_p50": float(np.percentile(tgt, 50)),
+            "nontarget_cos_p99": float(np.percentile(non, 99)),
+        }
     return out
 
 
@@ -156,17 +158,17 @@ def pad_batch(feats):
     T = max(len(f) for f in feats)
     x = torch.zeros(len(feats), T, 80)
     for i, f in enumerate(feats):
-        x[i, :len(f)] = f
+        x[i, : len(f)] = f
     return x
 
 
 def run_vad(fn, feats, embeds, chunk=200):
     out = []
     for i in range(0, len(feats), chunk):
-        x = pad_batch(feats[i:i + chunk])
+        x = pad_batch(feats[i : i + chunk])
         with torch.no_grad():
-            p = fn(x, torch.stack(embeds[i:i + chunk]))
-        out += [p[j, :len(f)].numpy() for j, f in enumerate(feats[i:i + chunk])]
+            p = fn(x, torch.stack(embeds[i : i + chunk]))
+        out += [p[j, : len(f)].numpy() for j, f in enumerate(feats[i : i + chunk])]
     return out
 
 
@@ -175,9 +177,13 @@ def class_metrics(posts, labels):
     y = np.concatenate(labels)
     onehot = np.eye(3)[y]
     ap = [average_precision(onehot[:, k], p[:, k]) for k in range(3)]
-    return {"ap_non_speech": ap[0], "ap_target": ap[1], "ap_other": ap[2],
-            "map_micro": average_precision(onehot.ravel(), p.ravel()),
-            "frame_accuracy": float((p.argmax(1) == y).mean())}
+    return {
+        "ap_non_speech": ap[0],
+        "ap_target": ap[1],
+        "ap_other": ap[2],
+        "map_micro": average_precision(onehot.ravel(), p.ravel()),
+        "frame_accuracy": float((p.argmax(1) == y).mean()),
+    }
 
 
 def main():
@@ -218,10 +224,14 @@ def main():
         r["speech_ap_zero_embedding"] = speech_ap([1 - p[:, 0] for p in zp], labels)
         r["speech_ap_zero_embedding_tol100ms"] = speech_ap([1 - p[:, 0] for p in zp], labels, 10)
         r["speech_ap_by_condition"] = by_condition(
-            meta, labels, lambda idx: speech_ap([1 - zp[i][:, 0] for i in idx], [labels[i] for i in idx]))
+            meta, labels, lambda idx: speech_ap([1 - zp[i][:, 0] for i in idx], [labels[i] for i in idx])
+        )
         r["map_by_condition"] = by_condition(
-            meta, labels, lambda idx: class_metrics([posts[i] for i in idx], [labels[i] for i in idx])["map_micro"])
-        r["by_target_group"] = by_group(meta, labels, lambda idx: class_metrics([posts[i] for i in idx], [labels[i] for i in idx]))
+            meta, labels, lambda idx: class_metrics([posts[i] for i in idx], [labels[i] for i in idx])["map_micro"]
+        )
+        r["by_target_group"] = by_group(
+            meta, labels, lambda idx: class_metrics([posts[i] for i in idx], [labels[i] for i in idx])
+        )
         y2 = np.concatenate(speech)
         r["speech_ap_enrolled"] = average_precision(y2, 1 - np.concatenate(posts)[:, 0])
         if name == "file":
@@ -230,9 +240,12 @@ def main():
                 # turns (bench/pvad_devset.py): target then another speaker, for bench/pvad_segments.py
                 turns = meta.get("turns", [])
                 tp = run_vad(fn, [load_feats(args.dev, m["wav"]) for m in turns], [enr[m["target"]] for m in turns])
-                np.savez_compressed(args.save_posteriors, **{f"enrolled_{i}": p for i, p in enumerate(posts)},
-                                    **{f"zero_{i}": p for i, p in enumerate(zp)},
-                                    **{f"turn_enrolled_{i}": p for i, p in enumerate(tp)})
+                np.savez_compressed(
+                    args.save_posteriors,
+                    **{f"enrolled_{i}": p for i, p in enumerate(posts)},
+                    **{f"zero_{i}": p for i, p in enumerate(zp)},
+                    **{f"turn_enrolled_{i}": p for i, p in enumerate(tp)},
+                )
         else:
             start = time.process_time()
             for f, e in zip(feats, emb):  # one stream at a time, as a device runs it
@@ -245,21 +258,36 @@ def main():
         base = json.load(open(args.baselines))
         y = np.concatenate(speech)
         for name, b in base["models"].items():
-            s = np.concatenate([np.array(b["scores"][m["wav"]])[:len(lab)] for m, lab in zip(meta["mixtures"], labels)])
-            results[name] = {"speech_ap": average_precision(y, s),
-                             "speech_ap_tol100ms": speech_ap([b["scores"][m["wav"]] for m in meta["mixtures"]], labels, 10),
-                             "speech_ap_by_condition": by_condition(meta, labels, lambda idx: speech_ap(
-                                 [b["scores"][meta["mixtures"][i]["wav"]] for i in idx], [labels[i] for i in idx])),
-                             "cpu_seconds_per_audio_second": b["cpu_seconds_per_audio_second"]}
+            s = np.concatenate(
+                [np.array(b["scores"][m["wav"]])[: len(lab)] for m, lab in zip(meta["mixtures"], labels)]
+            )
+            results[name] = {
+                "speech_ap": average_precision(y, s),
+                "speech_ap_tol100ms": speech_ap([b["scores"][m["wav"]] for m in meta["mixtures"]], labels, 10),
+                "speech_ap_by_condition": by_condition(
+                    meta,
+                    labels,
+                    lambda idx: speech_ap(
+                        [b["scores"][meta["mixtures"][i]["wav"]] for i in idx], [labels[i] for i in idx]
+                    ),
+                ),
+                "cpu_seconds_per_audio_second": b["cpu_seconds_per_audio_second"],
+            }
             print(name, json.dumps(results[name]))
         if "engine_enrolled_posteriors" in base:
-            posts = [np.array(base["engine_enrolled_posteriors"][m["wav"]]).reshape(-1, 3)[:len(lab)]
-                     for m, lab in zip(meta["mixtures"], labels)]
+            posts = [
+                np.array(base["engine_enrolled_posteriors"][m["wav"]]).reshape(-1, 3)[: len(lab)]
+                for m, lab in zip(meta["mixtures"], labels)
+            ]
             results["earshot_engine"].update(class_metrics(posts, labels))
             results["earshot_engine"]["end_of_segment"] = end_of_segment(posts, meta)
             print("earshot_engine", json.dumps(results["earshot_engine"]))
-    results["dev"] = {"mixtures": len(feats), "minutes": seconds / 60, "speakers": len(meta["speakers"]),
-                      "frames_per_class": np.bincount(np.concatenate(labels), minlength=3).tolist()}
+    results["dev"] = {
+        "mixtures": len(feats),
+        "minutes": seconds / 60,
+        "speakers": len(meta["speakers"]),
+        "frames_per_class": np.bincount(np.concatenate(labels), minlength=3).tolist(),
+    }
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1)

@@ -52,8 +52,11 @@ def transcribe(files, profile=None):
 
 def count(lines):
     published = [r for r in lines if r["text"].strip()]
-    return {"transcribed": len(lines), "published": len(published),
-            "published_s": round(sum(r["end"] - r["start"] for r in published), 2)}
+    return {
+        "transcribed": len(lines),
+        "published": len(published),
+        "published_s": round(sum(r["end"] - r["start"] for r in published), 2),
+    }
 
 
 def main():
@@ -86,33 +89,54 @@ def main():
     view = os.path.join(dev, "others-view")
     os.makedirs(view, exist_ok=True)
     with open(os.path.join(view, "devset.json"), "w") as f:
-        json.dump({"mixtures": [{"wav": os.path.join("..", o["wav"]), "target": o["profile"]} for o in items],
-                   "enroll": {s: os.path.join("..", meta["enroll"][s]) for s in prof}}, f)
+        json.dump(
+            {
+                "mixtures": [{"wav": os.path.join("..", o["wav"]), "target": o["profile"]} for o in items],
+                "enroll": {s: os.path.join("..", meta["enroll"][s]) for s in prof},
+            },
+            f,
+        )
     base_file = os.path.join(view, "baselines.json")
-    res = subprocess.run(["node", "--import=tsx", os.path.join(ROOT, "bench", "pvad_baselines.ts"), view, base_file],
-                         cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run(
+        ["node", "--import=tsx", os.path.join(ROOT, "bench", "pvad_baselines.ts"), view, base_file],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if res.returncode:
         raise RuntimeError(f"pvad_baselines.ts failed: {res.stderr[-2000:]}")
     base = json.load(open(base_file))
     for name, b in base["models"].items():
         for o in items:
             segs = segments(np.asarray(b["scores"][os.path.join("..", o["wav"])], np.float64), 0.5, 0.3, 10, 30)
-            rows[o["wav"]][name] = {"transcribed": len(segs), "published": len(segs),
-                                    "published_s": round(sum(c - a for a, c in segs) / 100, 2)}
+            rows[o["wav"]][name] = {
+                "transcribed": len(segs),
+                "published": len(segs),
+                "published_s": round(sum(c - a for a, c in segs) / 100, 2),
+            }
     # segments opened with a profile, those the pipeline then drops included: the daemon's segmenter
     # (defaults, speaker check answered from the audio) on the engine's posteriors enrolled with the
     # profile speaker's enrollment recording (bench/pvad_baselines.ts; its embedding, not the profile's)
-    posts = [np.asarray(base["engine_enrolled_posteriors"][os.path.join("..", o["wav"])], np.float32).reshape(-1, 3) for o in items]
-    audio = {"wavs": [wav[o["wav"]] for o in items], "targets": [o["profile"] for o in items],
-             "enroll": {s: os.path.join(dev, meta["enroll"][s]) for s in prof},
-             "spkenc": os.path.join(ROOT, "models", "spkenc.gguf")}
+    posts = [
+        np.asarray(base["engine_enrolled_posteriors"][os.path.join("..", o["wav"])], np.float32).reshape(-1, 3)
+        for o in items
+    ]
+    audio = {
+        "wavs": [wav[o["wav"]] for o in items],
+        "targets": [o["profile"] for o in items],
+        "enroll": {s: os.path.join(dev, meta["enroll"][s]) for s in prof},
+        "spkenc": os.path.join(ROOT, "models", "spkenc.gguf"),
+    }
     for o, segs in zip(items, run_segmenter(posts, [rule()], audio=audio)[0]):
         rows[o["wav"]]["segmenter_profile"] = {"opened": len(segs), "transcribed": sum(1 for s in segs if s[2])}
     hours_audio = sum(o["seconds"] for o in items) / 3600
     hours_speech = sum(o["speech_seconds"] for o in items) / 3600
     totals = {}
     seg = [rows[o["wav"]]["segmenter_profile"] for o in items]
-    totals["segmenter_profile"] = {"opened": sum(r["opened"] for r in seg), "transcribed": sum(r["transcribed"] for r in seg)}
+    totals["segmenter_profile"] = {
+        "opened": sum(r["opened"] for r in seg),
+        "transcribed": sum(r["transcribed"] for r in seg),
+    }
     totals["segmenter_profile"]["opened_per_speech_hour"] = totals["segmenter_profile"]["opened"] / hours_speech
     for key in [k for k in rows[items[0]["wav"]] if k != "segmenter_profile"]:
         t = {k: sum(rows[o["wav"]][key][k] for o in items) for k in ("transcribed", "published", "published_s")}
@@ -121,16 +145,28 @@ def main():
         t["published_per_audio_hour"] = t["published"] / hours_audio
         t["files_with_any_published"] = sum(rows[o["wav"]][key]["published"] > 0 for o in items)
         totals[key] = t
-    out = {"files": len(items), "audio_hours": hours_audio, "other_speech_hours": hours_speech,
-           "profiles": sorted(prof), "totals": totals, "per_file": rows}
+    out = {
+        "files": len(items),
+        "audio_hours": hours_audio,
+        "other_speech_hours": hours_speech,
+        "profiles": sorted(prof),
+        "totals": totals,
+        "per_file": rows,
+    }
     sp = totals["segmenter_profile"]
-    print(f"profile, segmenter alone: opened {sp['opened']} ({sp['opened_per_speech_hour']:.1f}/h of speech), "
-          f"with speech left to transcribe {sp['transcribed']}")
+    print(
+        f"profile, segmenter alone: opened {sp['opened']} ({sp['opened_per_speech_hour']:.1f}/h of speech), "
+        f"with speech left to transcribe {sp['transcribed']}"
+    )
     for key, t in [(k, v) for k, v in totals.items() if k != "segmenter_profile"]:
-        print(f"{key:12s} transcribed {t['transcribed']:5d} ({t['transcribed_per_speech_hour']:7.1f}/h of speech)  "
-              f"published {t['published']:5d} ({t['published_per_speech_hour']:7.1f}/h of speech, "
-              f"{t['published_s']:.0f} s held)  files with any: {t['files_with_any_published']}/{len(items)}")
-    print(f"{len(items)} files, {hours_audio * 60:.1f} min of audio, {hours_speech * 60:.1f} min of other people's speech")
+        print(
+            f"{key:12s} transcribed {t['transcribed']:5d} ({t['transcribed_per_speech_hour']:7.1f}/h of speech)  "
+            f"published {t['published']:5d} ({t['published_per_speech_hour']:7.1f}/h of speech, "
+            f"{t['published_s']:.0f} s held)  files with any: {t['files_with_any_published']}/{len(items)}"
+        )
+    print(
+        f"{len(items)} files, {hours_audio * 60:.1f} min of audio, {hours_speech * 60:.1f} min of other people's speech"
+    )
     if args.out:
         with open(args.out, "w") as f:
             json.dump(out, f, indent=1)

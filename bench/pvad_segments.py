@@ -56,7 +56,10 @@ def run_segmenter(posts, rules, audio=None, details=None):
         pf, jf = os.path.join(tmp, "posts.f32"), os.path.join(tmp, "job.json")
         np.concatenate([np.asarray(p, np.float32).reshape(-1, 3) for p in posts]).tofile(pf)
         with open(jf, "w") as f:
-            json.dump({"rules": rules, "lengths": [len(p) for p in posts], "check_delay_ms": CHECK_DELAY_MS, **(audio or {})}, f)
+            json.dump(
+                {"rules": rules, "lengths": [len(p) for p in posts], "check_delay_ms": CHECK_DELAY_MS, **(audio or {})},
+                f,
+            )
         res = subprocess.run(["node", "--import=tsx", DRIVER, pf, jf], cwd=ROOT, capture_output=True, text=True)
     if res.returncode:
         raise RuntimeError(f"the segmenter driver failed: {res.stderr[-2000:]}")
@@ -69,8 +72,12 @@ def run_segmenter(posts, rules, audio=None, details=None):
 def audio_of(meta, dev, spkenc, n_turns=0):
     """What the driver needs to run speaker checks on the mixtures (then the turns)."""
     items = meta["mixtures"] + meta.get("turns", [])[:n_turns]
-    return {"wavs": [os.path.join(dev, m["wav"]) for m in items], "targets": [m["target"] for m in items],
-            "enroll": {k: os.path.join(dev, v) for k, v in meta["enroll"].items()}, "spkenc": spkenc}
+    return {
+        "wavs": [os.path.join(dev, m["wav"]) for m in items],
+        "targets": [m["target"] for m in items],
+        "enroll": {k: os.path.join(dev, v) for k, v in meta["enroll"].items()},
+        "spkenc": spkenc,
+    }
 
 
 # The trailing-silence rule alone (speaker turns off): the segmenter before the turn rule.
@@ -102,9 +109,19 @@ def describe(r):
     seg = r["segmenter"]
     out["min_on_ms"] = seg.get("min_speech_ms", 100)
     out["trail_ms"] = seg.get("trailing_ms", 300)
-    for k in ("pause_ms", "hold_other_ms", "hold_min_target_ms", "switch_ms", "speaker_check", "speaker_check_threshold",
-              "speaker_check_ms", "speaker_check_min_ms", "speaker_check_switch", "speaker_check_recheck_above",
-              "speaker_check_recheck_ms"):
+    for k in (
+        "pause_ms",
+        "hold_other_ms",
+        "hold_min_target_ms",
+        "switch_ms",
+        "speaker_check",
+        "speaker_check_threshold",
+        "speaker_check_ms",
+        "speaker_check_min_ms",
+        "speaker_check_switch",
+        "speaker_check_recheck_above",
+        "speaker_check_recheck_ms",
+    ):
         if k in seg:
             out[k] = seg[k]
     return out
@@ -133,7 +150,7 @@ def score(segs_per_mix, mixtures, trail, group=None, all_segments=False):
             if not any(s <= b - 1 and c >= a for s, c in segs):
                 missed += 1
         for s, c in segs:
-            other_held += int((lab[s:c + 1] == 2).sum())
+            other_held += int((lab[s : c + 1] == 2).sum())
             ends = [b - 1 for a, b in spans if s <= b - 1 <= c]
             if not ends:
                 if not any(s <= b - 1 and c >= a for a, b in spans):
@@ -143,10 +160,19 @@ def score(segs_per_mix, mixtures, trail, group=None, all_segments=False):
             if c < len(lab) - 1:
                 lat.append((c - max(ends)) * 10)
     pct = (lambda q: float(np.percentile(lat, q))) if lat else (lambda q: None)
-    return {"latency_p50_ms": pct(50), "latency_p90_ms": pct(90), "commands": total,
-            "cut_commands": cut_pause + cut_model, "cut_at_long_pause": cut_pause, "cut_mid_speech": cut_model,
-            "missed_commands": missed, "false_segments": false_seg, "false_segment_s": false_frames / 100,
-            "other_held_s": other_held / 100, "untranscribed_segments": untranscribed}
+    return {
+        "latency_p50_ms": pct(50),
+        "latency_p90_ms": pct(90),
+        "commands": total,
+        "cut_commands": cut_pause + cut_model,
+        "cut_at_long_pause": cut_pause,
+        "cut_mid_speech": cut_model,
+        "missed_commands": missed,
+        "false_segments": false_seg,
+        "false_segment_s": false_frames / 100,
+        "other_held_s": other_held / 100,
+        "untranscribed_segments": untranscribed,
+    }
 
 
 def score_turns(segs_per_turn, turns, all_segments=False):
@@ -160,7 +186,7 @@ def score_turns(segs_per_turn, turns, all_segments=False):
                 if a <= c < b - 1:
                     cut += 1
                 continue
-            held += int((lab[s:c + 1] == 2).sum())
+            held += int((lab[s : c + 1] == 2).sum())
             if a <= c < b - 1:
                 cut += 1
             if s <= b - 1 <= c:
@@ -168,9 +194,14 @@ def score_turns(segs_per_turn, turns, all_segments=False):
                 lat.append(v)
                 by_gap.setdefault(m["gap_ms"], []).append(v)
     pct = lambda v, q: float(np.percentile(v, q)) if v else None  # noqa: E731
-    return {"turns": len(turns), "turn_latency_p50_ms": pct(lat, 50), "turn_latency_p90_ms": pct(lat, 90),
-            "turn_other_held_s": held / 100, "turn_cut_commands": cut,
-            "turn_latency_by_gap_ms": {str(g): [pct(v, 50), pct(v, 90)] for g, v in sorted(by_gap.items())}}
+    return {
+        "turns": len(turns),
+        "turn_latency_p50_ms": pct(lat, 50),
+        "turn_latency_p90_ms": pct(lat, 90),
+        "turn_other_held_s": held / 100,
+        "turn_cut_commands": cut,
+        "turn_latency_by_gap_ms": {str(g): [pct(v, 50), pct(v, 90)] for g, v in sorted(by_gap.items())},
+    }
 
 
 def evaluate_rules(posts, meta, rules, turn_posts=None, group=None, audio=None, all_segments=False, details=None):
@@ -200,8 +231,10 @@ TRAILS = (15, 20, 25, 30, 35, 40, 50, 60, 80)
 def sweep(posts, meta, on=0.5, off=0.3, min_on=10, trails=TRAILS, turn_posts=None, **turn_keys):
     """{"300ms": row} over trailing stretches (the layout bench/lib/report.ts reads); the other keys
     are the daemon's defaults unless given."""
-    rules = [rule({"threshold": on, "close_threshold": off}, min_speech_ms=min_on * 10, trailing_ms=t * 10, **turn_keys)
-             for t in trails]
+    rules = [
+        rule({"threshold": on, "close_threshold": off}, min_speech_ms=min_on * 10, trailing_ms=t * 10, **turn_keys)
+        for t in trails
+    ]
     return {f"{t * 10}ms": r for t, r in zip(trails, evaluate_rules(posts, meta, rules, turn_posts))}
 
 
@@ -211,15 +244,34 @@ def load_posteriors(path, n, kind="enrolled"):
 
 
 def table(rows):
-    keys = [("trail_ms", "trail"), ("min_on_ms", "open"), ("latency_p50_ms", "p50"), ("latency_p90_ms", "p90"),
-            ("cut_at_long_pause", "cut@pause"), ("cut_mid_speech", "cut mid"), ("missed_commands", "missed"),
-            ("false_segments", "false"), ("false_segment_s", "false s"), ("other_held_s", "other held s"),
-            ("turn_latency_p50_ms", "turn p50"), ("turn_latency_p90_ms", "turn p90"), ("turn_other_held_s", "turn held s"),
-            ("untranscribed_segments", "untranscribed"), ("checks_run", "checks"), ("checks_passed", "passed")]
+    keys = [
+        ("trail_ms", "trail"),
+        ("min_on_ms", "open"),
+        ("latency_p50_ms", "p50"),
+        ("latency_p90_ms", "p90"),
+        ("cut_at_long_pause", "cut@pause"),
+        ("cut_mid_speech", "cut mid"),
+        ("missed_commands", "missed"),
+        ("false_segments", "false"),
+        ("false_segment_s", "false s"),
+        ("other_held_s", "other held s"),
+        ("turn_latency_p50_ms", "turn p50"),
+        ("turn_latency_p90_ms", "turn p90"),
+        ("turn_other_held_s", "turn held s"),
+        ("untranscribed_segments", "untranscribed"),
+        ("checks_run", "checks"),
+        ("checks_passed", "passed"),
+    ]
     lines = ["rule | " + " | ".join(h for _, h in keys)]
     for r in rows:
         name = r.get("name", "") + (f" [{r['group']}]" if r.get("group") else "")
-        lines.append(name + " | " + " | ".join("" if r.get(k) is None else f"{r[k]:.0f}" if isinstance(r[k], float) else str(r[k]) for k, _ in keys))
+        lines.append(
+            name
+            + " | "
+            + " | ".join(
+                "" if r.get(k) is None else f"{r[k]:.0f}" if isinstance(r[k], float) else str(r[k]) for k, _ in keys
+            )
+        )
     return "\n".join(lines)
 
 
@@ -228,19 +280,24 @@ def speaker_check_table(posts, meta, turn_posts, audio):
     off = {"speaker_check": False}
     before = evaluate_rules(posts, meta, [rule(**off)], turn_posts, all_segments=True)[0]
     before["name"] = "check off, every segment transcribed (before)"
-    named = [("check off", rule(**off)),
-             ("daemon defaults (switches too, min 300 ms, threshold 0.25, second look from 0.1 after 300 ms)", rule()),
-             ("before the second look: threshold 0.3, no second look", rule(speaker_check_threshold=0.3, speaker_check_recheck_above=0.99)),
-             ("no second look", rule(speaker_check_recheck_above=0.99)),
-             ("threshold 0.3", rule(speaker_check_threshold=0.3)),
-             ("threshold 0.5", rule(speaker_check_threshold=0.5)),
-             ("second look from 0.2", rule(speaker_check_recheck_above=0.2)),
-             ("second look after 500 ms", rule(speaker_check_recheck_ms=500)),
-             ("min 500 ms", rule(speaker_check_min_ms=500)),
-             ("holds only (switches off)", rule(speaker_check_switch=False)),
-             ("switches in the opening run only", dict(rule(), check_switch_opening_only=True)),
-             ("window 1000 ms", rule(speaker_check_ms=1000)),
-             ("answer after 100 ms", dict(rule(), check_delay_ms=100))]
+    named = [
+        ("check off", rule(**off)),
+        ("daemon defaults (switches too, min 300 ms, threshold 0.25, second look from 0.1 after 300 ms)", rule()),
+        (
+            "before the second look: threshold 0.3, no second look",
+            rule(speaker_check_threshold=0.3, speaker_check_recheck_above=0.99),
+        ),
+        ("no second look", rule(speaker_check_recheck_above=0.99)),
+        ("threshold 0.3", rule(speaker_check_threshold=0.3)),
+        ("threshold 0.5", rule(speaker_check_threshold=0.5)),
+        ("second look from 0.2", rule(speaker_check_recheck_above=0.2)),
+        ("second look after 500 ms", rule(speaker_check_recheck_ms=500)),
+        ("min 500 ms", rule(speaker_check_min_ms=500)),
+        ("holds only (switches off)", rule(speaker_check_switch=False)),
+        ("switches in the opening run only", dict(rule(), check_switch_opening_only=True)),
+        ("window 1000 ms", rule(speaker_check_ms=1000)),
+        ("answer after 100 ms", dict(rule(), check_delay_ms=100)),
+    ]
     rows = [before]
     for name, r in named:
         d = {}
@@ -273,7 +330,9 @@ def main():
     ap.add_argument("--dev", default="runs/pvad-dev")
     ap.add_argument("--posteriors", default="runs/pvad-dev/posteriors.npz")
     ap.add_argument("--out", default=None)
-    ap.add_argument("--spkenc", default=os.path.join(ROOT, "models", "spkenc.gguf"), help="speaker encoder for the speaker check")
+    ap.add_argument(
+        "--spkenc", default=os.path.join(ROOT, "models", "spkenc.gguf"), help="speaker encoder for the speaker check"
+    )
     ap.add_argument("--check-only", action="store_true", help="only the speaker-check table")
     args = ap.parse_args()
     meta = json.load(open(os.path.join(args.dev, "devset.json")))
@@ -288,17 +347,19 @@ def main():
             with open(args.out, "w") as f:
                 json.dump(check_rows, f, indent=1)
         return
-    named = [("plain (turns off), open 50 ms", rule(min_speech_ms=50, **PLAIN)),
-             ("plain (turns off)", rule(**PLAIN)),
-             ("daemon defaults", rule()),
-             ("defaults, open 50 ms", rule(min_speech_ms=50)),
-             ("switch only", rule(hold_other_ms=0)),
-             ("hold only", rule(switch_ms=0)),
-             ("hold 1000 ms", rule(hold_other_ms=1000)),
-             ("hold 3000 ms", rule(hold_other_ms=3000)),
-             ("pause 100 ms", rule(pause_ms=100)),
-             ("switch 200 ms", rule(switch_ms=200)),
-             ("hold after 100 ms", rule(hold_min_target_ms=100))]
+    named = [
+        ("plain (turns off), open 50 ms", rule(min_speech_ms=50, **PLAIN)),
+        ("plain (turns off)", rule(**PLAIN)),
+        ("daemon defaults", rule()),
+        ("defaults, open 50 ms", rule(min_speech_ms=50)),
+        ("switch only", rule(hold_other_ms=0)),
+        ("hold only", rule(switch_ms=0)),
+        ("hold 1000 ms", rule(hold_other_ms=1000)),
+        ("hold 3000 ms", rule(hold_other_ms=3000)),
+        ("pause 100 ms", rule(pause_ms=100)),
+        ("switch 200 ms", rule(switch_ms=200)),
+        ("hold after 100 ms", rule(hold_min_target_ms=100)),
+    ]
     named += [(f"plain, trailing {t} ms", rule(trailing_ms=t, **PLAIN)) for t in (200, 250, 400, 600)]
     named += [(f"defaults, trailing {t} ms", rule(trailing_ms=t)) for t in (200, 250, 400, 600)]
     rows = evaluate_rules(posts, meta, [r for _, r in named], turn_posts, audio=audio)

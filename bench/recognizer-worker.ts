@@ -92,14 +92,28 @@ async function earshot(modelFile: string, clipsFile: string, dumpPrefix?: string
     // (a different attention mask, so the output differs; only the time is kept).
     wholeCpu += bestOf(() => model.debugEncode(samples, 1 << 20)).cpu;
     if (fb && en) {
-      index.push({ id: clip.id, samples: samples.length, fbankFrames: feats.value.length / 80, fbankOffset: fb.write(feats.value), encFrames: enc.value.length / D, encOffset: en.write(enc.value) });
+      index.push({
+        id: clip.id,
+        samples: samples.length,
+        fbankFrames: feats.value.length / 80,
+        fbankOffset: fb.write(feats.value),
+        encFrames: enc.value.length / D,
+        encOffset: en.write(enc.value),
+      });
     }
     const c = cpuSeconds();
     const w = now();
     const r = await decode(model, samples);
     decodeWall += now() - w;
     decodeCpu += cpuSeconds() - c; // process-wide: includes the native decoding thread
-    utts.push({ id: clip.id, set: clip.set, ref: clip.text, hyp: r.text, seconds: samples.length / 16000, tokens: r.tokens.map((t) => [t.text, t.start]) });
+    utts.push({
+      id: clip.id,
+      set: clip.set,
+      ref: clip.text,
+      hyp: r.text,
+      seconds: samples.length / 16000,
+      tokens: r.tokens.map((t) => [t.text, t.start]),
+    });
   }
   fb?.close();
   en?.close();
@@ -139,7 +153,12 @@ async function onnx(onnxFile: string, fbankPrefix: string, dumpPrefix: string) {
   const t0 = now();
   const ort = require('onnxruntime-node');
   // Single thread, as the engine: no intra-op pool, sequential execution.
-  const session = await ort.InferenceSession.create(onnxFile, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(onnxFile, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
   const loadMs = now() - t0;
   const modelRss = rssMiB() - rss0;
   const index = JSON.parse(fs.readFileSync(`${fbankPrefix}.index.json`, 'utf8')) as { clips: IndexEntry[] };
@@ -150,7 +169,15 @@ async function onnx(onnxFile: string, fbankPrefix: string, dumpPrefix: string) {
     return a;
   };
   // The whole utterance in one call, or (a graph with caches) chunk by chunk as a live stream.
-  const info = JSON.parse(fs.readFileSync(`${onnxFile}.json`, 'utf8')) as { streaming?: boolean; n_layers: number; left_context_frames: number; d_model: number; conv_kernel: number; stack: number; chunk_frames: number };
+  const info = JSON.parse(fs.readFileSync(`${onnxFile}.json`, 'utf8')) as {
+    streaming?: boolean;
+    n_layers: number;
+    left_context_frames: number;
+    d_model: number;
+    conv_kernel: number;
+    stack: number;
+    chunk_frames: number;
+  };
   const encodeClip = async (fbank: Float32Array, frames: number): Promise<{ enc: Float32Array; frames: number }> => {
     if (!info.streaming) {
       const out = await session.run({ fbank: new ort.Tensor('float32', fbank, [1, frames, 80]) });
@@ -167,7 +194,10 @@ async function onnx(onnxFile: string, fbankPrefix: string, dumpPrefix: string) {
     const enc = new Float32Array(total * D);
     for (let t = 0; t < total; t += C) {
       const n = Math.min(C, total - t);
-      const out = await session.run({ fbank: new ort.Tensor('float32', fbank.subarray(t * S * 80, (t + n) * S * 80), [1, n * S, 80]), ...caches });
+      const out = await session.run({
+        fbank: new ort.Tensor('float32', fbank.subarray(t * S * 80, (t + n) * S * 80), [1, n * S, 80]),
+        ...caches,
+      });
       enc.set(out.enc.data as Float32Array, t * D);
       caches = { k_cache: out.k_cache_out, v_cache: out.v_cache_out, conv_cache: out.conv_cache_out, cached: out.cached_out };
     }
@@ -175,7 +205,12 @@ async function onnx(onnxFile: string, fbankPrefix: string, dumpPrefix: string) {
   };
   const runOne = async (e: IndexEntry) => {
     const fbank = readFbank(e);
-    let best: { enc: Float32Array; frames: number; cpu: number; wall: number } = { enc: new Float32Array(0), frames: 0, cpu: Infinity, wall: Infinity };
+    let best: { enc: Float32Array; frames: number; cpu: number; wall: number } = {
+      enc: new Float32Array(0),
+      frames: 0,
+      cpu: Infinity,
+      wall: Infinity,
+    };
     for (let i = 0; i < REPEATS; i++) {
       const c = cpuSeconds();
       const w = now();

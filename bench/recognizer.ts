@@ -8,7 +8,27 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { native } from '../daemon/native.js';
-import { devClips, ensureSynthDevset, isTrial, loadAudio, models, nodeChild, percentile, python, quick, segmentPadding, sharedData, wer, repoRoot, requireFile, run, werBySet, workDir, writeResult, type Clip } from './lib/common.js';
+import {
+  devClips,
+  ensureSynthDevset,
+  isTrial,
+  loadAudio,
+  models,
+  nodeChild,
+  percentile,
+  python,
+  quick,
+  segmentPadding,
+  sharedData,
+  wer,
+  repoRoot,
+  requireFile,
+  run,
+  werBySet,
+  workDir,
+  writeResult,
+  type Clip,
+} from './lib/common.js';
 
 function opt(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,7 +40,11 @@ const f32File = opt('f32', models.f32);
 // The exports are generated, not committed: made here when missing or made from another model.
 // A trial run (EARSHOT_BENCH_OUT) keeps its own, apart from the regular run's bench/onnx/.
 const onnxDir = opt('onnx-dir', isTrial ? path.join(workDir, 'onnx') : path.join(repoRoot, 'bench', 'onnx'));
-const limit = Number(opt('limit', quick ? '10' : '0').split('/').pop());
+const limit = Number(
+  opt('limit', quick ? '10' : '0')
+    .split('/')
+    .pop(),
+);
 const worker = path.join(repoRoot, 'bench', 'recognizer-worker.ts');
 const scratch = path.join(workDir, 'recognizer');
 
@@ -79,7 +103,14 @@ function readEnc(prefix: string): { index: Index; data: Float32Array } {
 
 /** Greedy transducer search over stored encoder frames, with the engine's joiner; at most 3
  * symbols per frame, as docs/model-format.md fixes it. Returns text and emission times. */
-function greedy(joint: (enc: Float32Array, hist: Int32Array) => Float32Array, enc: Float32Array, frames: number, d: number, tokens: string[], context: number) {
+function greedy(
+  joint: (enc: Float32Array, hist: Int32Array) => Float32Array,
+  enc: Float32Array,
+  frames: number,
+  d: number,
+  tokens: string[],
+  context: number,
+) {
   const hist = new Int32Array(context); // blank (0) where there is no history yet
   const emitted: [string, number][] = [];
   for (let t = 0; t < frames; t++) {
@@ -94,11 +125,20 @@ function greedy(joint: (enc: Float32Array, hist: Int32Array) => Float32Array, en
       hist[context - 1] = best;
     }
   }
-  const text = emitted.map(([s]) => s).join('').replace(/\u2581/g, ' ').replace(/\s+/g, ' ').trim();
+  const text = emitted
+    .map(([s]) => s)
+    .join('')
+    .replace(/\u2581/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return { text, tokens: emitted };
 }
 
-function maxAbsDiff(a: { index: Index; data: Float32Array }, b: { index: Index; data: Float32Array }, d: number): { max_abs: number; rel_rms: number } {
+function maxAbsDiff(
+  a: { index: Index; data: Float32Array },
+  b: { index: Index; data: Float32Array },
+  d: number,
+): { max_abs: number; rel_rms: number } {
   let maxAbs = 0;
   let num = 0;
   let den = 0;
@@ -121,8 +161,16 @@ function maxAbsDiff(a: { index: Index; data: Float32Array }, b: { index: Index; 
  * emits it (the engine reports the frame's start). The synthesizer trims to 20 ms after speech. */
 function emissionLatency(utts: { set: string; ref: string; hyp: string; seconds: number; tokens: [string, number][] }[], chunk: number) {
   // u.seconds includes the segment padding after the clip
-  const ms = utts.filter((u) => u.set === 'synth' && u.hyp === u.ref && u.tokens.length).map((u) => (u.tokens[u.tokens.length - 1][1] + 0.04 - (u.seconds - segmentPadding.trail_s - 0.02)) * 1000);
-  return { utterances: ms.length, p50_ms: percentile(ms, 50), p90_ms: percentile(ms, 90), mean_ms: ms.length ? ms.reduce((a, b) => a + b, 0) / ms.length : null, chunk_frames: chunk };
+  const ms = utts
+    .filter((u) => u.set === 'synth' && u.hyp === u.ref && u.tokens.length)
+    .map((u) => (u.tokens[u.tokens.length - 1][1] + 0.04 - (u.seconds - segmentPadding.trail_s - 0.02)) * 1000);
+  return {
+    utterances: ms.length,
+    p50_ms: percentile(ms, 50),
+    p90_ms: percentile(ms, 90),
+    mean_ms: ms.length ? ms.reduce((a, b) => a + b, 0) / ms.length : null,
+    chunk_frames: chunk,
+  };
 }
 
 async function main() {
@@ -130,7 +178,8 @@ async function main() {
   requireFile(f32File, 'the F32 export of the same model; pass --f32 FILE');
   ensureSynthDevset();
   let clips: Clip[] = devClips();
-  if (limit > 0) clips = [...clips.filter((c) => c.set === 'fsdd').slice(0, limit), ...clips.filter((c) => c.set === 'synth').slice(0, limit)];
+  if (limit > 0)
+    clips = [...clips.filter((c) => c.set === 'fsdd').slice(0, limit), ...clips.filter((c) => c.set === 'synth').slice(0, limit)];
   fs.mkdirSync(scratch, { recursive: true });
   const clipsFile = path.join(scratch, 'clips.json');
   fs.writeFileSync(clipsFile, JSON.stringify(clips));
@@ -141,8 +190,14 @@ async function main() {
   const notes: string[] = [];
   // Streaming (chunk by chunk with caches) is the engine's way; "whole" gives onnxruntime the
   // whole utterance per call, a batching a live stream does not have.
-  const onnxRuns: [string, string][] = [['onnx-fp32', fp32.stream], ['onnx-fp32-whole', fp32.whole]];
-  for (const [name, file] of [['onnx-int8', fp32.stream], ['onnx-int8-whole', fp32.whole]]) {
+  const onnxRuns: [string, string][] = [
+    ['onnx-fp32', fp32.stream],
+    ['onnx-fp32-whole', fp32.whole],
+  ];
+  for (const [name, file] of [
+    ['onnx-int8', fp32.stream],
+    ['onnx-int8-whole', fp32.whole],
+  ]) {
     const int8 = ensureInt8(file, f32Sha, notes);
     if (int8) onnxRuns.push([name, int8]);
   }
@@ -203,7 +258,11 @@ async function main() {
       rtf_streaming_decode: r.decode_cpu_s !== undefined ? r.decode_cpu_s / r.audio_s : null,
       wer: werBySet(r.utterances),
       // the held-out voices apart (ids are "<voice>/<file>")
-      wer_by_voice: werBySet((r.utterances as { id: string; set: string; ref: string; hyp: string }[]).filter((u) => u.set === 'synth').map((u) => ({ ...u, set: u.id.split('/')[0] }))),
+      wer_by_voice: werBySet(
+        (r.utterances as { id: string; set: string; ref: string; hyp: string }[])
+          .filter((u) => u.set === 'synth')
+          .map((u) => ({ ...u, set: u.id.split('/')[0] })),
+      ),
       same_text_as_f32: sameAsF32(name),
       encoder_vs_f32: r.encoder_vs_f32 ?? null,
     };
@@ -219,13 +278,22 @@ async function main() {
     fbank_ms_per_audio_s: (1000 * rows['earshot-f32'].fbank_cpu_s) / rows['earshot-f32'].audio_s,
     kernel: rows['earshot-int4'].kernel,
     int8_quantization: int8Info?.quantized ?? null,
-    models: { int4: path.relative(repoRoot, int4File), f32: path.relative(repoRoot, f32File), ...Object.fromEntries(onnxRuns.map(([n, f]) => [n, path.relative(repoRoot, f)])) },
+    models: {
+      int4: path.relative(repoRoot, int4File),
+      f32: path.relative(repoRoot, f32File),
+      ...Object.fromEntries(onnxRuns.map(([n, f]) => [n, path.relative(repoRoot, f)])),
+    },
     table,
     notes,
     utterances: Object.fromEntries(Object.entries(rows).map(([k, r]) => [k, r.utterances])),
   };
   writeResult('recognizer', result);
-  const brief = table.map((t) => ({ name: t.name, enc_ms_per_s: +t.encoder_ms_per_audio_s.toFixed(2), rss: +t.peak_rss_mib.toFixed(1), wer: Object.fromEntries(Object.entries(t.wer).map(([k, v]) => [k, +v.wer.toFixed(4)])) }));
+  const brief = table.map((t) => ({
+    name: t.name,
+    enc_ms_per_s: +t.encoder_ms_per_audio_s.toFixed(2),
+    rss: +t.peak_rss_mib.toFixed(1),
+    wer: Object.fromEntries(Object.entries(t.wer).map(([k, v]) => [k, +v.wer.toFixed(4)])),
+  }));
   console.log(JSON.stringify({ bench: 'recognizer', audio_s: result.audio_s, table: brief, notes }));
 }
 

@@ -26,7 +26,10 @@ const STEPS: { name: string; result?: string; cmd?: string[]; fn?: () => void; c
   { name: 'training', result: 'training', cmd: tsx('lib/training.ts') },
   { name: 'engine', result: 'engine', cmd: [...tsx('engine.ts'), '--model', models.int4, '--baseline', models.f32], capture: true },
   { name: 'kernels', result: 'kernels', cmd: ['bash', path.join(repoRoot, 'bench', 'kernels.sh')], capture: true },
-  { name: 'plots', cmd: [python, path.join(repoRoot, 'bench', 'plots.py'), '--results', resultsDir, '--out', path.join(reportDir, 'plots')] },
+  {
+    name: 'plots',
+    cmd: [python, path.join(repoRoot, 'bench', 'plots.py'), '--results', resultsDir, '--out', path.join(reportDir, 'plots')],
+  },
 ];
 
 function option(name: string): string | undefined {
@@ -79,7 +82,16 @@ async function main() {
   for (const step of STEPS) {
     const resultFile = step.result ? path.join(resultsDir, `${step.result}.json`) : undefined;
     if (only && !only.includes(step.name)) {
-      if (resultFile && fs.existsSync(resultFile)) steps.push({ name: step.name, seconds: 0, ok: true, reused: fs.statSync(resultFile).mtime.toISOString().replace(/\.\d+Z$/, 'Z') });
+      if (resultFile && fs.existsSync(resultFile))
+        steps.push({
+          name: step.name,
+          seconds: 0,
+          ok: true,
+          reused: fs
+            .statSync(resultFile)
+            .mtime.toISOString()
+            .replace(/\.\d+Z$/, 'Z'),
+        });
       continue;
     }
     process.stderr.write(`\n== bench: ${step.name} ==\n`);
@@ -95,7 +107,9 @@ async function main() {
       }
     } else error = await runStep(step.cmd!, step.capture ? step.result : undefined);
     steps.push({ name: step.name, seconds: (Date.now() - s0) / 1000, ok: !error, error });
-    process.stderr.write(`== bench: ${step.name} ${error ? `FAILED: ${error}` : 'done'} in ${((Date.now() - s0) / 1000).toFixed(0)} s ==\n`);
+    process.stderr.write(
+      `== bench: ${step.name} ${error ? `FAILED: ${error}` : 'done'} in ${((Date.now() - s0) / 1000).toFixed(0)} s ==\n`,
+    );
   }
   let commit = 'unknown';
   try {
@@ -115,7 +129,9 @@ async function main() {
   writeResult('run', info);
   const file = writeResults(info);
   const failed = steps.filter((s) => !s.ok).map((s) => s.name);
-  console.log(JSON.stringify({ bench: 'all', results: path.relative(repoRoot, file), minutes: +((Date.now() - t0) / 60000).toFixed(1), failed }));
+  console.log(
+    JSON.stringify({ bench: 'all', results: path.relative(repoRoot, file), minutes: +((Date.now() - t0) / 60000).toFixed(1), failed }),
+  );
   if (failed.length) process.exitCode = 1;
 }
 

@@ -128,7 +128,8 @@ async function main() {
     checks.push(log);
     thresholds.push(opts.check?.threshold ?? null);
   }
-  const pct = (v: number[], q: number) => (v.length ? [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(q * v.length))] : null);
+  const pct = (v: number[], q: number) =>
+    v.length ? [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(q * v.length))] : null;
   const cost = {
     checks: stats.engine_ms.length,
     audio_s: stats.audio_s,

@@ -43,15 +43,33 @@ function startPrinter(url: string, prefix: string): Promise<mqtt.MqttClient> {
     const t = JSON.parse(payload.toString()) as Transcript;
     const who = t.speaker ? ` [${t.speaker.name} ${t.speaker.score.toFixed(2)}]` : '';
     const delivered = Date.now() - Date.parse(t.end);
-    process.stdout.write(`${t.end.slice(11, 23)} ${t.site}${who}: "${t.text}"   (${t.duration_s.toFixed(2)} s of speech; delivered ${delivered} ms after it ended)\n`);
+    process.stdout.write(
+      `${t.end.slice(11, 23)} ${t.site}${who}: "${t.text}"   (${t.duration_s.toFixed(2)} s of speech; delivered ${delivered} ms after it ended)\n`,
+    );
   });
   return new Promise((resolve) => {
     client.once('connect', () => client.subscribe(`${prefix}/+/transcript`, { qos: 1 }, () => resolve(client)));
   });
 }
 
-async function runCommand(opts: { config?: string; input?: string; realtime?: boolean; mqttUrl?: string; site?: string; demo?: boolean; port?: number; stateDir?: string }): Promise<void> {
-  const overrides: ConfigOverrides = { input: opts.input, realtime: opts.realtime, mqttUrl: opts.mqttUrl, site: opts.site, embeddedPort: opts.port, stateDir: opts.stateDir };
+async function runCommand(opts: {
+  config?: string;
+  input?: string;
+  realtime?: boolean;
+  mqttUrl?: string;
+  site?: string;
+  demo?: boolean;
+  port?: number;
+  stateDir?: string;
+}): Promise<void> {
+  const overrides: ConfigOverrides = {
+    input: opts.input,
+    realtime: opts.realtime,
+    mqttUrl: opts.mqttUrl,
+    site: opts.site,
+    embeddedPort: opts.port,
+    stateDir: opts.stateDir,
+  };
   let demoState: string | undefined;
   if (opts.demo) {
     // The README's first command: bundled sample, real time, embedded broker, and a printer.
@@ -73,7 +91,9 @@ async function runCommand(opts: { config?: string; input?: string; realtime?: bo
   await daemon.start();
   if (opts.demo && daemon.link) {
     printer = await startPrinter(daemon.brokerUrl, daemon.cfg.mqtt.prefix);
-    process.stdout.write(`Listening to ${daemon.cfg.audio.file} in real time; transcripts arrive on ${daemon.brokerUrl} topic ${daemon.link.topics.transcript}\n`);
+    process.stdout.write(
+      `Listening to ${daemon.cfg.audio.file} in real time; transcripts arrive on ${daemon.brokerUrl} topic ${daemon.link.topics.transcript}\n`,
+    );
   }
   await daemon.finished();
   if (printer) await new Promise((r) => setTimeout(r, 300)).then(() => printer!.endAsync());
@@ -112,7 +132,12 @@ export function buildProgram(): Command {
       const cfg = loadConfig(o.config);
       if (o.model) cfg.models.transducer = path.resolve(o.model);
       cfg.recognizer.sentences.push(...o.sentences.map((f) => path.resolve(f)));
-      await runTranscribe(files, cfg, o.profile.map((p) => path.resolve(p)), printLine);
+      await runTranscribe(
+        files,
+        cfg,
+        o.profile.map((p) => path.resolve(p)),
+        printLine,
+      );
     });
 
   program
@@ -124,12 +149,20 @@ export function buildProgram(): Command {
     .argument('<files...>')
     .action(async (files: string[], o: { config?: string; profile: string[]; frames?: boolean }) => {
       const cfg = loadConfig(o.config);
-      await runVad(files, cfg, o.profile.map((p) => path.resolve(p)), !!o.frames, printLine);
+      await runVad(
+        files,
+        cfg,
+        o.profile.map((p) => path.resolve(p)),
+        !!o.frames,
+        printLine,
+      );
     });
 
   program
     .command('enroll')
-    .description(`make a speaker profile from recordings (at least ${MIN_SPEECH_SECONDS} s of speech in total, ${GOOD_SPEECH_SECONDS} s or more is better)`)
+    .description(
+      `make a speaker profile from recordings (at least ${MIN_SPEECH_SECONDS} s of speech in total, ${GOOD_SPEECH_SECONDS} s or more is better)`,
+    )
     .requiredOption('--out <profile.json>', 'where to write the profile')
     .option('--name <name>', 'speaker name (default: the profile file name)')
     .option('--config <file>', 'YAML configuration file (model paths)')
@@ -156,7 +189,12 @@ export function buildProgram(): Command {
     .option('--no-zeroconf', 'do not advertise the server over mDNS')
     .option('--profile <file>', 'speaker profile (repeatable): transcripts say who spoke', collect, [])
     .action(async (o: { config?: string; uri?: string; zeroconf: boolean; profile: string[] }) => {
-      await runServe({ config: o.config, uri: o.uri, zeroconf: o.zeroconf ? undefined : false, profile: o.profile.map((p) => path.resolve(p)) });
+      await runServe({
+        config: o.config,
+        uri: o.uri,
+        zeroconf: o.zeroconf ? undefined : false,
+        profile: o.profile.map((p) => path.resolve(p)),
+      });
       process.exit(process.exitCode ?? 0);
     });
 
@@ -195,7 +233,10 @@ export async function main(argv = process.argv): Promise<void> {
   } catch (err) {
     const e = err as Error;
     // Known user errors get one clear line; anything else its stack, for a bug report.
-    const known = e instanceof ConfigError || ['WavError', 'ModelError', 'ProfileError', 'EnrollmentError', 'SentenceError'].includes(e.name) || /^cannot /.test(e.message);
+    const known =
+      e instanceof ConfigError ||
+      ['WavError', 'ModelError', 'ProfileError', 'EnrollmentError', 'SentenceError'].includes(e.name) ||
+      /^cannot /.test(e.message);
     if (known) process.stderr.write(`earshot: ${e.message}\n`);
     else {
       setLogLevel('error');

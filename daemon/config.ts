@@ -10,9 +10,15 @@ import { defaultStateDir, installRoot } from './paths.js';
 const ms = (def: number, min = 0, max = 3_600_000) => z.number().int().min(min).max(max).default(def);
 /** A topic level or prefix: no wildcards, spaces or control characters, short. */
 const topicPart = (what: string, max: number) =>
-  z.string().max(max, `must be at most ${max} characters`).regex(/^[^#+\s\u0000-\u001f\u007f]+$/, `must be ${what} without wildcards, spaces or control characters`);
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .regex(/^[^#+\s\u0000-\u001f\u007f]+$/, `must be ${what} without wildcards, spaces or control characters`);
 /** Used in topic names. */
-const siteName = z.string().max(64, 'must be at most 64 characters').regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or - (it is used in topic names)');
+const siteName = z
+  .string()
+  .max(64, 'must be at most 64 characters')
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or - (it is used in topic names)');
 
 const audioSchema = z
   .object({
@@ -52,7 +58,10 @@ const recognizerSchema = z
   .object({
     beam: z.number().int().min(1).max(16).default(1),
     chunk_frames: z.number().int().min(1).max(64).nullable().default(null),
-    hot_phrases: z.array(z.object({ phrase: z.string().min(1).max(200), boost: z.number().min(0).max(10).default(1.5) }).strict()).max(100).default([]),
+    hot_phrases: z
+      .array(z.object({ phrase: z.string().min(1).max(200), boost: z.number().min(0).max(10).default(1.5) }).strict())
+      .max(100)
+      .default([]),
     partials: z.boolean().default(false),
     partial_interval_ms: ms(250, 50, 60_000),
     /** Home Assistant sentence files (hassil format): transcripts carry the matched intent */
@@ -133,8 +142,14 @@ const segmenterSchema = z
     sentence_incomplete_ms: ms(600),
   })
   .strict()
-  .refine((s) => s.sentence_guard_ms < s.trailing_ms, { message: 'must be shorter than segmenter.trailing_ms (0 turns the sentence rule off)', path: ['sentence_guard_ms'] })
-  .refine((s) => s.sentence_incomplete_ms === 0 || s.sentence_incomplete_ms >= s.trailing_ms, { message: 'must be at least segmenter.trailing_ms (0: trailing_ms)', path: ['sentence_incomplete_ms'] })
+  .refine((s) => s.sentence_guard_ms < s.trailing_ms, {
+    message: 'must be shorter than segmenter.trailing_ms (0 turns the sentence rule off)',
+    path: ['sentence_guard_ms'],
+  })
+  .refine((s) => s.sentence_incomplete_ms === 0 || s.sentence_incomplete_ms >= s.trailing_ms, {
+    message: 'must be at least segmenter.trailing_ms (0: trailing_ms)',
+    path: ['sentence_incomplete_ms'],
+  })
   .default({});
 
 const mqttSchema = z
@@ -152,12 +167,22 @@ const mqttSchema = z
       .strict()
       .default({}),
     prefix: topicPart('a topic prefix', 128).default('earshot'),
-    client_id: z.string().min(1).max(128).regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters').nullable().default(null),
+    client_id: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters')
+      .nullable()
+      .default(null),
     protocol_version: z.union([z.literal(4), z.literal(5)]).default(5),
     username: z.string().min(1).nullable().default(null),
     password: z.string().nullable().default(null),
     /** read the password from this environment variable (kept out of the config file) */
-    password_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').nullable().default(null),
+    password_env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+      .nullable()
+      .default(null),
     ca: z.string().min(1).nullable().default(null),
     cert: z.string().min(1).nullable().default(null),
     key: z.string().min(1).nullable().default(null),
@@ -169,8 +194,14 @@ const mqttSchema = z
   })
   .strict()
   .refine((m) => (m.cert === null) === (m.key === null), { message: 'mqtt.cert and mqtt.key must be given together', path: ['cert'] })
-  .refine((m) => m.password === null || m.password_env === null, { message: 'give mqtt.password or mqtt.password_env, not both', path: ['password_env'] })
-  .refine((m) => m.url !== null || m.username === null || m.password !== null || m.password_env !== null, { message: 'the embedded broker needs mqtt.password or mqtt.password_env with mqtt.username', path: ['username'] })
+  .refine((m) => m.password === null || m.password_env === null, {
+    message: 'give mqtt.password or mqtt.password_env, not both',
+    path: ['password_env'],
+  })
+  .refine((m) => m.url !== null || m.username === null || m.password !== null || m.password_env !== null, {
+    message: 'the embedded broker needs mqtt.password or mqtt.password_env with mqtt.username',
+    path: ['username'],
+  })
   .default({});
 
 const outboxSchema = z
@@ -299,8 +330,10 @@ function describeIssue(issue: z.ZodIssue): ConfigError {
     const where = key ? `${key}.` : '';
     return new ConfigError(`unknown key ${issue.keys.map((k) => `"${where}${k}"`).join(', ')}`, `${where}${issue.keys[0]}`);
   }
-  if (issue.code === 'invalid_type') message = issue.received === 'undefined' ? 'is required' : `expected ${issue.expected}, got ${issue.received}`;
-  if (issue.code === 'invalid_enum_value') message = `must be one of ${issue.options.map((o) => JSON.stringify(o)).join(', ')}, got ${JSON.stringify(issue.received)}`;
+  if (issue.code === 'invalid_type')
+    message = issue.received === 'undefined' ? 'is required' : `expected ${issue.expected}, got ${issue.received}`;
+  if (issue.code === 'invalid_enum_value')
+    message = `must be one of ${issue.options.map((o) => JSON.stringify(o)).join(', ')}, got ${JSON.stringify(issue.received)}`;
   return new ConfigError(`${key || '(root)'}: ${message}`, key);
 }
 
@@ -332,7 +365,11 @@ export function validateConfig(doc: unknown, overrides: ConfigOverrides = {}, ba
     return fs.existsSync(local) ? local : path.resolve(installRoot(), p);
   };
   cfg.audio.file = overrides.input !== undefined ? path.resolve(overrides.input) : rel(cfg.audio.file);
-  cfg.models = { transducer: modelPath(cfg.models.transducer), pvad: modelPath(cfg.models.pvad), speaker_encoder: modelPath(cfg.models.speaker_encoder) };
+  cfg.models = {
+    transducer: modelPath(cfg.models.transducer),
+    pvad: modelPath(cfg.models.pvad),
+    speaker_encoder: modelPath(cfg.models.speaker_encoder),
+  };
   cfg.vad.profiles = cfg.vad.profiles.map((p) => ({ ...p, file: rel(p.file)! }));
   cfg.recognizer.sentences = cfg.recognizer.sentences.map((p) => rel(p)!);
   if (cfg.recognizer.lm) cfg.recognizer.lm.files = cfg.recognizer.lm.files.map((p) => rel(p)!);
@@ -357,7 +394,8 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
     // a FIFO or a device would hang or never end: only a regular file of sane size is read
     const st = fs.statSync(file);
     if (!st.isFile()) throw new ConfigError(`configuration file ${file} is not a regular file`);
-    if (st.size > MAX_CONFIG_BYTES) throw new ConfigError(`configuration file ${file} is ${st.size} bytes; at most ${MAX_CONFIG_BYTES} are read`);
+    if (st.size > MAX_CONFIG_BYTES)
+      throw new ConfigError(`configuration file ${file} is ${st.size} bytes; at most ${MAX_CONFIG_BYTES} are read`);
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     if (err instanceof ConfigError) throw err;

@@ -13,7 +13,15 @@ import { SAMPLE_RATE } from './audio/wav.js';
 import { loadConfig, type Config, type ConfigOverrides } from './config.js';
 import { enroll, MIN_SPEECH_SECONDS } from './enroll.js';
 import { childLogger, setLogLevel } from './log.js';
-import { checkHotPhrases, loadPvad, loadSpeakerEncoder, loadTransducer, pvadEmbedDim, pvadSpeakerEncoderName, type LoadedSpeakerEncoder } from './models.js';
+import {
+  checkHotPhrases,
+  loadPvad,
+  loadSpeakerEncoder,
+  loadTransducer,
+  pvadEmbedDim,
+  pvadSpeakerEncoderName,
+  type LoadedSpeakerEncoder,
+} from './models.js';
 import type { PvadModel, TransducerModel } from './native.js';
 import { Outbox } from './outbox.js';
 import { Pipeline, type FinalSegment } from './pipeline.js';
@@ -129,20 +137,37 @@ export class Daemon {
     this.startMemoryLog();
     this.notifier.ready(this.statusLine());
     this.notifier.startWatchdog(() => this.healthProblem());
-    log.info({ site: this.cfg.site, source: this.source.kind, device: this.source.device, model: this.models.transducer.info.name, profiles: this.profiles.map((p) => p.name) }, 'earshot running');
+    log.info(
+      {
+        site: this.cfg.site,
+        source: this.source.kind,
+        device: this.source.device,
+        model: this.models.transducer.info.name,
+        profiles: this.profiles.map((p) => p.name),
+      },
+      'earshot running',
+    );
   }
 
   private async startExtensions(cfg: Config): Promise<void> {
     // read at each use: a reload or a live enrollment replaces models and profiles
     const engine: Engine = {
       transducer: () => this.models.transducer,
-      recognizerOptions: () => (this.sentences ? { ...recognizerOptions(this.cfg), ...streamOptions(this.sentences) } : recognizerOptions(this.cfg)),
+      recognizerOptions: () =>
+        this.sentences ? { ...recognizerOptions(this.cfg), ...streamOptions(this.sentences) } : recognizerOptions(this.cfg),
       speakerEncoder: () => this.models.speakerEncoder?.encoder,
       profiles: () => this.profiles,
       resolve: (result) => (this.sentences ? resolveIntent(this.sentences, result) : { text: result.text, intent: undefined }),
     };
     const ha = cfg.homeassistant;
-    if (ha.enabled) this.extensions.push(new HomeAssistantExtension(this.link, { discoveryPrefix: ha.discovery_prefix, deviceName: ha.device_name ?? `Earshot ${cfg.site}`, version }));
+    if (ha.enabled)
+      this.extensions.push(
+        new HomeAssistantExtension(this.link, {
+          discoveryPrefix: ha.discovery_prefix,
+          deviceName: ha.device_name ?? `Earshot ${cfg.site}`,
+          version,
+        }),
+      );
     if (cfg.wyoming.enabled) this.extensions.push(new WyomingServer({ cfg: cfg.wyoming, engine, version, site: cfg.site }));
     for (const e of this.extensions) await e.start();
   }
@@ -165,7 +190,8 @@ export class Daemon {
     let liveHeap = NaN;
     this.gcObserver = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) {
-        if (((e as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind !== perfConstants.NODE_PERFORMANCE_GC_MAJOR) continue;
+        if (((e as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind !== perfConstants.NODE_PERFORMANCE_GC_MAJOR)
+          continue;
         majorGcs++;
         liveHeap = v8.getHeapStatistics().used_heap_size;
       }
@@ -174,7 +200,21 @@ export class Daemon {
     const sample = () => {
       const m = process.memoryUsage();
       const audioS = this.clock ? Math.round((this.clock.samples / SAMPLE_RATE) * 100) / 100 : 0;
-      log.info({ rss: mib(m.rss), heap_total: mib(m.heapTotal), heap_used: mib(m.heapUsed), external: mib(m.external), array_buffers: mib(m.arrayBuffers), heap_after_major_gc: majorGcs ? mib(liveHeap) : null, major_gcs: majorGcs, audio_s: audioS, transcripts: this.segments, outbox: this.outbox.pending }, 'memory');
+      log.info(
+        {
+          rss: mib(m.rss),
+          heap_total: mib(m.heapTotal),
+          heap_used: mib(m.heapUsed),
+          external: mib(m.external),
+          array_buffers: mib(m.arrayBuffers),
+          heap_after_major_gc: majorGcs ? mib(liveHeap) : null,
+          major_gcs: majorGcs,
+          audio_s: audioS,
+          transcripts: this.segments,
+          outbox: this.outbox.pending,
+        },
+        'memory',
+      );
     };
     sample();
     this.memoryTimer = setInterval(sample, every);
@@ -186,11 +226,14 @@ export class Daemon {
     // The speaker encoder is needed only for enrollment and speaker scores.
     let speakerEncoder: LoadedSpeakerEncoder | undefined;
     if (fs.existsSync(cfg.models.speaker_encoder)) speakerEncoder = await loadSpeakerEncoder(cfg.models.speaker_encoder);
-    else if (cfg.vad.profiles.length) throw new Error(`speaker profiles are configured but the speaker encoder model ${cfg.models.speaker_encoder} does not exist`);
+    else if (cfg.vad.profiles.length)
+      throw new Error(`speaker profiles are configured but the speaker encoder model ${cfg.models.speaker_encoder} does not exist`);
     if (speakerEncoder) {
       const expected = pvadSpeakerEncoderName(pvad);
       if (expected && expected !== speakerEncoder.encoder.info.name) {
-        throw new Error(`the personal VAD ${cfg.models.pvad} was trained with speaker encoder "${expected}", but ${cfg.models.speaker_encoder} is "${speakerEncoder.encoder.info.name}"`);
+        throw new Error(
+          `the personal VAD ${cfg.models.pvad} was trained with speaker encoder "${expected}", but ${cfg.models.speaker_encoder} is "${speakerEncoder.encoder.info.name}"`,
+        );
       }
     }
     return { transducer, pvad, speakerEncoder, paths: cfg.models };
@@ -206,10 +249,16 @@ export class Daemon {
     // Profiles enrolled live over MQTT live in the state directory.
     const dir = this.profileDir(cfg);
     if (fs.existsSync(dir)) {
-      for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+      for (const f of fs
+        .readdirSync(dir)
+        .filter((n) => n.endsWith('.json'))
+        .sort()) {
         if (profiles.length >= cfg.vad.max_profiles) {
           // each profile is one more pVAD stream per frame: the cap keeps real time
-          log.error({ file: path.join(dir, f), max_profiles: cfg.vad.max_profiles }, 'ignoring an enrolled profile: vad.max_profiles reached');
+          log.error(
+            { file: path.join(dir, f), max_profiles: cfg.vad.max_profiles },
+            'ignoring an enrolled profile: vad.max_profiles reached',
+          );
           continue;
         }
         try {
@@ -261,7 +310,12 @@ export class Daemon {
       { transducer: this.models.transducer, pvad: this.models.pvad, speakerEncoder: this.models.speakerEncoder },
       {
         segmenter: segmenterOptionsFromConfig(this.profiles.length ? cfg.vad : { ...cfg.vad, mode: 'any' }, cfg.segmenter),
-        recognizer: { beam: cfg.recognizer.beam, chunkFrames: cfg.recognizer.chunk_frames ?? undefined, hotPhrases: cfg.recognizer.hot_phrases, ...this.lm },
+        recognizer: {
+          beam: cfg.recognizer.beam,
+          chunkFrames: cfg.recognizer.chunk_frames ?? undefined,
+          hotPhrases: cfg.recognizer.hot_phrases,
+          ...this.lm,
+        },
         sentences: this.sentences,
         profiles: this.profiles,
         partials: cfg.recognizer.partials,
@@ -270,15 +324,36 @@ export class Daemon {
     );
     const hermesSite = cfg.hermes.site_id ?? cfg.site;
     pipeline.on('open', (seg) => {
-      this.link.publishRetained(this.link.topics.vad, { speaking: true, segment: seg.index, time: new Date(this.clock.wallMs(seg.speechStartFrame * FRAME)).toISOString() });
-      if (cfg.hermes.enabled) this.link.publishVolatile(vadTopic(hermesSite, true), vadPayload(hermesSite, Math.round(this.clock.wallMs(seg.speechStartFrame * FRAME) - this.startedAt)), 0);
+      this.link.publishRetained(this.link.topics.vad, {
+        speaking: true,
+        segment: seg.index,
+        time: new Date(this.clock.wallMs(seg.speechStartFrame * FRAME)).toISOString(),
+      });
+      if (cfg.hermes.enabled)
+        this.link.publishVolatile(
+          vadTopic(hermesSite, true),
+          vadPayload(hermesSite, Math.round(this.clock.wallMs(seg.speechStartFrame * FRAME) - this.startedAt)),
+          0,
+        );
     });
     pipeline.on('close', (seg) => {
       const at = (frame: number) => new Date(this.clock.wallMs(frame * FRAME)).toISOString();
-      this.link.publishRetained(this.link.topics.vad, { speaking: false, segment: seg.index, time: at(seg.endFrame), speech_end: at(seg.speechEndFrame) });
-      if (cfg.hermes.enabled) this.link.publishVolatile(vadTopic(hermesSite, false), vadPayload(hermesSite, Math.round(this.clock.wallMs(seg.speechEndFrame * FRAME) - this.startedAt)), 0);
+      this.link.publishRetained(this.link.topics.vad, {
+        speaking: false,
+        segment: seg.index,
+        time: at(seg.endFrame),
+        speech_end: at(seg.speechEndFrame),
+      });
+      if (cfg.hermes.enabled)
+        this.link.publishVolatile(
+          vadTopic(hermesSite, false),
+          vadPayload(hermesSite, Math.round(this.clock.wallMs(seg.speechEndFrame * FRAME) - this.startedAt)),
+          0,
+        );
     });
-    pipeline.on('partial', (p) => this.link.publishVolatile(this.link.topics.partial, { site: cfg.site, segment: p.index, text: p.text }, 0));
+    pipeline.on('partial', (p) =>
+      this.link.publishVolatile(this.link.topics.partial, { site: cfg.site, segment: p.index, text: p.text }, 0),
+    );
     pipeline.on('final', (seg) => this.onFinal(seg, cfg));
     pipeline.on('error', () => {}); // logged by the pipeline; the daemon goes on with the next segment
     return pipeline;
@@ -301,8 +376,11 @@ export class Daemon {
         if (this.outbox.journal.state !== this.journalShown) this.publishDetailSoon();
       });
     this.publishing.add(p);
-    if (cfg.hermes.enabled) this.link.publishVolatile(textCapturedTopic(), textCaptured(t, cfg.hermes.site_id ?? cfg.site, this.hermesSession), 1);
-    if (cfg.hermes.enabled) for (const [topic, msg] of intentMessages(t, cfg.hermes.site_id ?? cfg.site, this.hermesSession)) this.link.publishVolatile(topic, msg, 1);
+    if (cfg.hermes.enabled)
+      this.link.publishVolatile(textCapturedTopic(), textCaptured(t, cfg.hermes.site_id ?? cfg.site, this.hermesSession), 1);
+    if (cfg.hermes.enabled)
+      for (const [topic, msg] of intentMessages(t, cfg.hermes.site_id ?? cfg.site, this.hermesSession))
+        this.link.publishVolatile(topic, msg, 1);
     this.notifier.status(this.statusLine());
   }
 
@@ -312,7 +390,13 @@ export class Daemon {
       const auth = cfg.mqtt.username !== null && password ? { username: cfg.mqtt.username, password } : undefined;
       this.broker = await startEmbeddedBroker(cfg.mqtt.embedded.host, cfg.mqtt.embedded.port, auth);
     }
-    this.link = new MqttLink({ cfg, url: cfg.mqtt.url ?? this.broker!.url, outbox: this.outbox, version, modelName: this.models.transducer.info.name });
+    this.link = new MqttLink({
+      cfg,
+      url: cfg.mqtt.url ?? this.broker!.url,
+      outbox: this.outbox,
+      version,
+      modelName: this.models.transducer.info.name,
+    });
     this.link.on('command', (name, payload) => this.onCommand(name, payload));
     this.link.on('hermes', (cmd) => this.onHermes(cmd));
     this.link.on('connected', () => this.publishDetail());
@@ -409,10 +493,13 @@ export class Daemon {
     if (!req.ok) return refuse(`${req.error}; enroll needs {"name": "<letters, digits, _ or ->", "seconds": 15}`);
     const { name, seconds = 15 } = req.value;
     if (typeof name !== 'string' || !/^[\w-]{1,64}$/.test(name)) return refuse('enroll needs "name": 1 to 64 letters, digits, _ or -');
-    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 5 || seconds > 120) return refuse('"seconds" must be a number from 5 to 120', name);
-    if (!this.cfg.vad.live_enrollment) return refuse('live enrollment is off (set vad.live_enrollment: true, and protect cmd/# with a broker ACL)', name);
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 5 || seconds > 120)
+      return refuse('"seconds" must be a number from 5 to 120', name);
+    if (!this.cfg.vad.live_enrollment)
+      return refuse('live enrollment is off (set vad.live_enrollment: true, and protect cmd/# with a broker ACL)', name);
     const replaces = this.profiles.some((p) => p.file === path.join(this.profileDir(this.cfg), `${name}.json`));
-    if (!replaces && this.profiles.length >= this.cfg.vad.max_profiles) return refuse(`already ${this.profiles.length} profiles (vad.max_profiles: ${this.cfg.vad.max_profiles})`, name);
+    if (!replaces && this.profiles.length >= this.cfg.vad.max_profiles)
+      return refuse(`already ${this.profiles.length} profiles (vad.max_profiles: ${this.cfg.vad.max_profiles})`, name);
     if (!this.models.speakerEncoder) return refuse('no speaker encoder model is installed', name);
     log.info({ name, seconds }, 'live enrollment: recording');
     this.enrollment = { name, need: seconds * SAMPLE_RATE, chunks: [], have: 0 };
@@ -433,12 +520,22 @@ export class Daemon {
     }
     void (async () => {
       try {
-        const res = await enroll([audio], this.models.pvad, this.models.speakerEncoder!, { minSpeechSeconds: Math.min(MIN_SPEECH_SECONDS, (e.need / SAMPLE_RATE) * 0.6), threshold: this.cfg.vad.threshold });
+        const res = await enroll([audio], this.models.pvad, this.models.speakerEncoder!, {
+          minSpeechSeconds: Math.min(MIN_SPEECH_SECONDS, (e.need / SAMPLE_RATE) * 0.6),
+          threshold: this.cfg.vad.threshold,
+        });
         const file = path.join(this.profileDir(this.cfg), `${e.name}.json`);
         saveProfile(file, makeProfile(e.name, res.embedding, this.models.speakerEncoder!, res.speechSeconds, ['live'], res.quality));
-        log.info({ name: e.name, file, speech_s: res.speechSeconds, consistency: res.quality.consistency, advice: res.quality.advice }, 'enrolled');
+        log.info(
+          { name: e.name, file, speech_s: res.speechSeconds, consistency: res.quality.consistency, advice: res.quality.advice },
+          'enrolled',
+        );
         const { consistency, advice } = res.quality;
-        this.link.publishVolatile(this.link.topics.enrollResult, { ok: true, name: e.name, speech_seconds: res.speechSeconds, file, consistency, advice }, 1);
+        this.link.publishVolatile(
+          this.link.topics.enrollResult,
+          { ok: true, name: e.name, speech_seconds: res.speechSeconds, file, consistency, advice },
+          1,
+        );
         this.rebuildPipeline(this.cfg);
         this.publishDetail();
       } catch (err) {
@@ -482,7 +579,10 @@ export class Daemon {
       sentences = loadSentencesFor(next, this.models.transducer);
       lm = loadLmFor(next, this.models.transducer, sentences);
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'reload refused: a sentence or language model file is invalid; keeping the current configuration and sentences');
+      log.error(
+        { err: (err as Error).message },
+        'reload refused: a sentence or language model file is invalid; keeping the current configuration and sentences',
+      );
       return;
     }
     try {
@@ -566,7 +666,13 @@ export class Daemon {
       mic: this.source?.state() ?? null,
       profiles: this.profiles.map((p) => p.name),
       transcripts: this.segments,
-      outbox: { pending: this.outbox.pending, dropped: this.outbox.dropped, expired: this.outbox.expired, rejected: this.outbox.rejected, journal: this.outbox.journal },
+      outbox: {
+        pending: this.outbox.pending,
+        dropped: this.outbox.dropped,
+        expired: this.outbox.expired,
+        rejected: this.outbox.rejected,
+        journal: this.outbox.journal,
+      },
       inbound_rejected: this.link.rejected,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
     });
@@ -601,7 +707,11 @@ export class Daemon {
     await until(Promise.all(this.publishing));
     if (this.link) {
       const acked = await this.link.drain(Math.max(0, deadline - Date.now()));
-      if (!acked) log.warn({ pending: this.outbox.pending }, 'exiting with unacknowledged transcripts; they are journalled and will be sent at the next start');
+      if (!acked)
+        log.warn(
+          { pending: this.outbox.pending },
+          'exiting with unacknowledged transcripts; they are journalled and will be sent at the next start',
+        );
       this.publishDetail(); // the final counts (journal failures included), before offline
       await this.link.stop();
     }

@@ -53,7 +53,7 @@ export async function speechOf(pvad: PvadModel, samples: Float32Array, threshold
   for (let k = 0; k < frames; k++) if (speech[k]) for (let d = -3; d <= 3; d++) if (k + d >= 0 && k + d < frames) keep[k + d] = 1;
   const out = new Float32Array(keep.reduce((a, b) => a + b, 0) * FRAME);
   let o = 0;
-  for (let k = 0; k < frames; k++) if (keep[k]) out.set(samples.subarray(k * FRAME, (k + 1) * FRAME), (o++) * FRAME);
+  for (let k = 0; k < frames; k++) if (keep[k]) out.set(samples.subarray(k * FRAME, (k + 1) * FRAME), o++ * FRAME);
   return out.subarray(0, o * FRAME);
 }
 
@@ -70,13 +70,19 @@ export async function enroll(
   const speechSeconds = speechSamples / SAMPLE_RATE;
   const fmt = (x: number) => x.toFixed(1);
   if (audioSeconds < opts.minSpeechSeconds) {
-    throw new EnrollmentError(`too little audio: the recordings last ${fmt(audioSeconds)} s; at least ${opts.minSpeechSeconds} s of speech is needed`);
+    throw new EnrollmentError(
+      `too little audio: the recordings last ${fmt(audioSeconds)} s; at least ${opts.minSpeechSeconds} s of speech is needed`,
+    );
   }
   if (speechSeconds < 0.2 * audioSeconds && speechSeconds < opts.minSpeechSeconds) {
-    throw new EnrollmentError(`the recordings do not sound like speech: only ${fmt(speechSeconds)} s of their ${fmt(audioSeconds)} s was detected as speech`);
+    throw new EnrollmentError(
+      `the recordings do not sound like speech: only ${fmt(speechSeconds)} s of their ${fmt(audioSeconds)} s was detected as speech`,
+    );
   }
   if (speechSeconds < opts.minSpeechSeconds) {
-    throw new EnrollmentError(`too little speech: ${fmt(speechSeconds)} s found in ${fmt(audioSeconds)} s of audio; at least ${opts.minSpeechSeconds} s is needed`);
+    throw new EnrollmentError(
+      `too little speech: ${fmt(speechSeconds)} s found in ${fmt(audioSeconds)} s of audio; at least ${opts.minSpeechSeconds} s is needed`,
+    );
   }
   const all = new Float32Array(speechSamples);
   let o = 0;
@@ -94,7 +100,10 @@ export async function enroll(
  * other pieces. Same speaker throughout and a quiet room give high agreement; noise, reverberation
  * or a second voice lower it. At least 2 pieces (shorter ones when there is less than 4 s).
  */
-export async function embedSpeech(speech: Float32Array, encoder: LoadedSpeakerEncoder): Promise<{ embedding: Float32Array; quality: EnrollmentQuality }> {
+export async function embedSpeech(
+  speech: Float32Array,
+  encoder: LoadedSpeakerEncoder,
+): Promise<{ embedding: Float32Array; quality: EnrollmentQuality }> {
   if (speech.length < SAMPLE_RATE) throw new EnrollmentError(`too little speech to embed: ${(speech.length / SAMPLE_RATE).toFixed(1)} s`);
   const embedding = await encoder.encoder.embed(speech);
   const n = Math.max(2, Math.floor(speech.length / (QUALITY_PIECE_SECONDS * SAMPLE_RATE)));
@@ -109,12 +118,22 @@ export async function embedSpeech(speech: Float32Array, encoder: LoadedSpeakerEn
   const speechSeconds = speech.length / SAMPLE_RATE;
   const advice: string[] = [];
   if (speechSeconds < GOOD_SPEECH_SECONDS) {
-    advice.push(`more speech would help: ${speechSeconds.toFixed(1)} s of speech; ${GOOD_SPEECH_SECONDS} s or more makes the speaker match more reliable`);
+    advice.push(
+      `more speech would help: ${speechSeconds.toFixed(1)} s of speech; ${GOOD_SPEECH_SECONDS} s or more makes the speaker match more reliable`,
+    );
   }
   if (consistency < MIN_CONSISTENCY) {
     advice.push(
       `the speech does not sound like one voice throughout (consistency ${consistency.toFixed(2)}, expected ${MIN_CONSISTENCY} or more): record again close to the microphone, in a quiet room, with only this speaker talking`,
     );
   }
-  return { embedding, quality: { speech_seconds: Math.round(speechSeconds * 100) / 100, pieces: n, consistency: Math.round(consistency * 1000) / 1000, advice } };
+  return {
+    embedding,
+    quality: {
+      speech_seconds: Math.round(speechSeconds * 100) / 100,
+      pieces: n,
+      consistency: Math.round(consistency * 1000) / 1000,
+      advice,
+    },
+  };
 }

@@ -42,7 +42,8 @@ async function load<T>(file: string, what: string, loader: (f: string) => Promis
   }
 }
 
-export const loadTransducer = (file: string): Promise<TransducerModel> => load(file, 'speech recognition', (f) => native().loadTransducer(f));
+export const loadTransducer = (file: string): Promise<TransducerModel> =>
+  load(file, 'speech recognition', (f) => native().loadTransducer(f));
 export const loadPvad = (file: string): Promise<PvadModel> => load(file, 'personal VAD', (f) => native().loadPvad(f));
 
 export interface LoadedSpeakerEncoder {

@@ -16,10 +16,15 @@ const CHUNK = SAMPLE_RATE / 10; // feed 100 ms at a time, like a capture device 
 
 const sec = (frames: number) => Math.round(frames * FRAME_MS) / 1000;
 
-export async function loadProfilesFor(files: string[], cfg: Config, pvad: PvadModel): Promise<{ profiles: Profile[]; encoder?: LoadedSpeakerEncoder }> {
+export async function loadProfilesFor(
+  files: string[],
+  cfg: Config,
+  pvad: PvadModel,
+): Promise<{ profiles: Profile[]; encoder?: LoadedSpeakerEncoder }> {
   const all = [...cfg.vad.profiles.map((p) => p.file), ...files];
   if (all.length === 0) return { profiles: [] };
-  if (!fs.existsSync(cfg.models.speaker_encoder)) throw new Error(`speaker profiles need the speaker encoder model ${cfg.models.speaker_encoder}, which does not exist`);
+  if (!fs.existsSync(cfg.models.speaker_encoder))
+    throw new Error(`speaker profiles need the speaker encoder model ${cfg.models.speaker_encoder}, which does not exist`);
   const encoder = await loadSpeakerEncoder(cfg.models.speaker_encoder);
   const dim = pvadEmbedDim(pvad);
   return { profiles: all.map((f) => loadProfile(f, encoder, dim)), encoder };
@@ -45,7 +50,13 @@ export interface VadResult {
   segments?: { segment: number; start: number; end: number }[];
 }
 
-export async function runVad(files: string[], cfg: Config, profileFiles: string[], frames: boolean, emit: (r: VadResult) => void): Promise<void> {
+export async function runVad(
+  files: string[],
+  cfg: Config,
+  profileFiles: string[],
+  frames: boolean,
+  emit: (r: VadResult) => void,
+): Promise<void> {
   const pvad = await loadPvad(cfg.models.pvad);
   const { profiles, encoder } = await loadProfilesFor(profileFiles, cfg, pvad);
   const vadCfg = profiles.length ? cfg.vad : { ...cfg.vad, mode: 'any' as const };
@@ -62,9 +73,17 @@ export async function runVad(files: string[], cfg: Config, profileFiles: string[
     const segments: { segment: number; start: number; end: number }[] = [];
     const take = async (evs: ReturnType<Segmenter['push']>): Promise<void> => {
       for (const ev of evs) {
-        if (ev.type === 'close' && hasTargetSpeech({ ...ev, forced: false })) segments.push({ segment: segments.length, start: sec(ev.speechStartFrame), end: sec(ev.speechEndFrame) });
+        if (ev.type === 'close' && hasTargetSpeech({ ...ev, forced: false }))
+          segments.push({ segment: segments.length, start: sec(ev.speechStartFrame), end: sec(ev.speechEndFrame) });
         if (ev.type === 'check') {
-          const best = (await scoreSpeakers(encoder?.encoder, profiles, samples.slice((ev.fromFrame * SAMPLE_RATE) / 100, (ev.toFrame * SAMPLE_RATE) / 100), 1))[0];
+          const best = (
+            await scoreSpeakers(
+              encoder?.encoder,
+              profiles,
+              samples.slice((ev.fromFrame * SAMPLE_RATE) / 100, (ev.toFrame * SAMPLE_RATE) / 100),
+              1,
+            )
+          )[0];
           await take(seg.checked(ev.id, best?.score ?? null));
         }
       }
@@ -91,7 +110,12 @@ export interface TranscribeLine {
   closed_by: FinalSegment['reason'];
 }
 
-export async function runTranscribe(files: string[], cfg: Config, profileFiles: string[], emit: (line: TranscribeLine) => void): Promise<void> {
+export async function runTranscribe(
+  files: string[],
+  cfg: Config,
+  profileFiles: string[],
+  emit: (line: TranscribeLine) => void,
+): Promise<void> {
   const [transducer, pvad] = await Promise.all([loadTransducer(cfg.models.transducer), loadPvad(cfg.models.pvad)]);
   const { profiles, encoder } = await loadProfilesFor(profileFiles, cfg, pvad);
   const sentences = loadSentencesFor(cfg, transducer);
@@ -102,7 +126,12 @@ export async function runTranscribe(files: string[], cfg: Config, profileFiles: 
       { transducer, pvad, speakerEncoder: encoder },
       {
         segmenter: segmenterOptionsFromConfig(profiles.length ? cfg.vad : { ...cfg.vad, mode: 'any' }, cfg.segmenter),
-        recognizer: { beam: cfg.recognizer.beam, chunkFrames: cfg.recognizer.chunk_frames ?? undefined, hotPhrases: cfg.recognizer.hot_phrases, ...lm },
+        recognizer: {
+          beam: cfg.recognizer.beam,
+          chunkFrames: cfg.recognizer.chunk_frames ?? undefined,
+          hotPhrases: cfg.recognizer.hot_phrases,
+          ...lm,
+        },
         sentences,
         profiles,
       },
@@ -113,7 +142,17 @@ export async function runTranscribe(files: string[], cfg: Config, profileFiles: 
     pipeline.on('final', (seg: FinalSegment) => {
       const who = profiles.length ? { speaker: seg.speaker, speaker_scores: seg.scores } : {};
       const said = sentences ? { intent: seg.intent ?? null } : {};
-      emit({ file, segment: n++, start: sec(seg.speechStartFrame), end: sec(seg.speechEndFrame), text: seg.text, tokens: seg.tokens, ...who, ...said, closed_by: seg.reason });
+      emit({
+        file,
+        segment: n++,
+        start: sec(seg.speechStartFrame),
+        end: sec(seg.speechEndFrame),
+        text: seg.text,
+        tokens: seg.tokens,
+        ...who,
+        ...said,
+        closed_by: seg.reason,
+      });
     });
     for (let i = 0; i < samples.length; i += CHUNK) {
       pipeline.push(samples.subarray(i, Math.min(samples.length, i + CHUNK)));

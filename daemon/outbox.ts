@@ -96,7 +96,8 @@ export class Outbox {
     }
     try {
       const saved = JSON.parse(fs.readFileSync(this.countersFile, 'utf8')) as Partial<Counters>;
-      for (const k of ['dropped', 'expired', 'rejected'] as const) if (Number.isSafeInteger(saved[k]) && saved[k]! >= 0) this.counters[k] = saved[k]!;
+      for (const k of ['dropped', 'expired', 'rejected'] as const)
+        if (Number.isSafeInteger(saved[k]) && saved[k]! >= 0) this.counters[k] = saved[k]!;
     } catch {
       // no counters yet (or unreadable): start from zero
     }
@@ -115,7 +116,14 @@ export class Outbox {
         const problem = entry && typeof entry === 'object' ? entryProblem(entry) : 'not an object';
         if (problem) throw new Error(problem);
         if (this.entries.has(entry.id)) throw new Error(`duplicate id ${entry.id}`);
-        this.entries.set(entry.id, { id: entry.id, topic: entry.topic, payload: entry.payload, created: entry.created, seq: Number(m[1]), file });
+        this.entries.set(entry.id, {
+          id: entry.id,
+          topic: entry.topic,
+          payload: entry.payload,
+          created: entry.created,
+          seq: Number(m[1]),
+          file,
+        });
         this.seq = Math.max(this.seq, Number(m[1]) + 1);
       } catch (err) {
         // (JSON.parse's message would quote the file)
@@ -292,7 +300,10 @@ export class Outbox {
   private failing(err: Error): void {
     const code = (err as NodeJS.ErrnoException).code ?? err.message;
     if (this.journalState.state !== 'failing') {
-      log.error({ dir: this.dir, err: code }, 'cannot write the outbox journal: transcripts are still sent, but kept only in memory until it works again');
+      log.error(
+        { dir: this.dir, err: code },
+        'cannot write the outbox journal: transcripts are still sent, but kept only in memory until it works again',
+      );
       this.journalState.since = new Date().toISOString();
     }
     this.journalState.state = 'failing';

@@ -31,7 +31,12 @@ export interface SpeakerMatch {
  * The one place the daemon scores speakers: transcripts' `speaker_scores` and the segmenter's
  * speaker check (bench/pvad_segments.py uses it too).
  */
-export async function scoreSpeakers(encoder: SpeakerEncoder | undefined, profiles: Profile[], speech: Float32Array, minSamples = MIN_EMBED_SAMPLES): Promise<SpeakerMatch[]> {
+export async function scoreSpeakers(
+  encoder: SpeakerEncoder | undefined,
+  profiles: Profile[],
+  speech: Float32Array,
+  minSamples = MIN_EMBED_SAMPLES,
+): Promise<SpeakerMatch[]> {
   if (!encoder || profiles.length === 0 || speech.length < minSamples) return [];
   const emb = await encoder.embed(speech);
   return profiles.map((p) => ({ name: p.name, score: cosine(emb, p.embedding) })).sort((a, b) => b.score - a.score);
@@ -310,7 +315,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
 
   /** Closes the open segment (stop listening, end of input, shutdown) and transcribes it. */
   finish(reason: CloseReason): void {
-    for (const ev of this.segmenter.finish(reason)) if (ev.type === 'close') this.closeSegment(ev.endFrame, ev.speechEndFrame, ev.speechStartFrame, ev.reason);
+    for (const ev of this.segmenter.finish(reason))
+      if (ev.type === 'close') this.closeSegment(ev.endFrame, ev.speechEndFrame, ev.speechStartFrame, ev.reason);
   }
 
   /** End of input: the pVAD's look-ahead frames are not coming, close what is open. */
@@ -356,7 +362,9 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
 
   private openSegment(startFrame: number, speechStartFrame: number, forced: boolean): void {
     const sentences = this.opts.sentences;
-    const stream = this.models.transducer.createStream(sentences ? { ...this.opts.recognizer, ...streamOptions(sentences) } : this.opts.recognizer);
+    const stream = this.models.transducer.createStream(
+      sentences ? { ...this.opts.recognizer, ...streamOptions(sentences) } : this.opts.recognizer,
+    );
     const index = this.segmentCount++;
     this.open = { index, startFrame, speechStartFrame, forced, stream, fedUntil: startFrame * FRAME, lastPartial: '' };
     log.debug({ segment: index, startFrame, forced }, 'segment open');
@@ -402,7 +410,11 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
           ...info,
           text: said ? said.text : result.text,
           ...(said ? { intent: said.intent } : {}),
-          tokens: tokens.map((t) => ({ text: t.text, start: Math.round((t.start + offset) * 1000) / 1000, conf: Math.round(t.conf * 1000) / 1000 })),
+          tokens: tokens.map((t) => ({
+            text: t.text,
+            start: Math.round((t.start + offset) * 1000) / 1000,
+            conf: Math.round(t.conf * 1000) / 1000,
+          })),
           speaker: match.best,
           scores: match.scores,
           closedAt,
@@ -421,7 +433,10 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   }
 
   private async matchSpeaker(speech: Float32Array): Promise<{ best: SpeakerMatch | null; scores: SpeakerMatch[] }> {
-    const scores = (await scoreSpeakers(this.models.speakerEncoder?.encoder, this.opts.profiles, speech)).map((s) => ({ name: s.name, score: Math.round(s.score * 1000) / 1000 }));
+    const scores = (await scoreSpeakers(this.models.speakerEncoder?.encoder, this.opts.profiles, speech)).map((s) => ({
+      name: s.name,
+      score: Math.round(s.score * 1000) / 1000,
+    }));
     return { best: scores[0] ?? null, scores };
   }
 

@@ -110,7 +110,8 @@ export function loadProfile(file: string, encoder: LoadedSpeakerEncoder | undefi
     // a device, a FIFO or a huge file is refused before it is read
     const st = fs.statSync(file);
     if (!st.isFile()) throw new ProfileError(`speaker profile ${file} is not a regular file`);
-    if (st.size > MAX_PROFILE_BYTES) throw new ProfileError(`speaker profile ${file} is ${st.size} bytes; a profile is at most ${MAX_PROFILE_BYTES}`);
+    if (st.size > MAX_PROFILE_BYTES)
+      throw new ProfileError(`speaker profile ${file} is ${st.size} bytes; a profile is at most ${MAX_PROFILE_BYTES}`);
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     if (err instanceof ProfileError) throw err;
@@ -138,7 +139,9 @@ export function loadProfile(file: string, encoder: LoadedSpeakerEncoder | undefi
     }
   }
   if (embedDim !== undefined && data.embedding.length !== embedDim) {
-    throw new ProfileError(`speaker profile ${file} has a ${data.embedding.length}-dimensional embedding, the personal VAD expects ${embedDim}`);
+    throw new ProfileError(
+      `speaker profile ${file} has a ${data.embedding.length}-dimensional embedding, the personal VAD expects ${embedDim}`,
+    );
   }
   return { name: name ?? data.name, file, embedding: Float32Array.from(data.embedding), data };
 }

@@ -130,7 +130,10 @@ export interface SegmenterConfig {
   sentence_incomplete_ms?: number;
 }
 
-export function segmenterOptionsFromConfig(vad: { mode: 'target' | 'any'; threshold: number; close_threshold: number }, seg: SegmenterConfig): SegmenterOptions {
+export function segmenterOptionsFromConfig(
+  vad: { mode: 'target' | 'any'; threshold: number; close_threshold: number },
+  seg: SegmenterConfig,
+): SegmenterOptions {
   const frames = (ms: number) => Math.max(1, Math.round(ms / FRAME_MS));
   return {
     mode: vad.mode,
@@ -168,7 +171,12 @@ export type SentenceState = 'complete' | 'incomplete' | 'none';
 export type CloseReason = 'silence' | 'speaker_change' | 'sentence_complete' | 'max_length' | 'listen_timeout' | 'stop' | 'end_of_input';
 
 export type SegmentEvent =
-  | { type: 'open'; /** first frame of the segment (pre-roll included) */ startFrame: number; /** first speech frame */ speechStartFrame: number; forced: boolean }
+  | {
+      type: 'open';
+      /** first frame of the segment (pre-roll included) */ startFrame: number;
+      /** first speech frame */ speechStartFrame: number;
+      forced: boolean;
+    }
   | {
       type: 'close';
       startFrame: number;
@@ -298,10 +306,27 @@ export class Segmenter {
     if (this.turns) {
       if (!voice) {
         // a pause ends the run, except while the run is being held through "other" speech
-        if (++this.pause >= this.opts.pauseFrames && !(this.turn?.holding && seg.lastSpeechEnd > this.turn.lastTargetEnd) && !this.turn?.verify) this.turn = null;
+        if (
+          ++this.pause >= this.opts.pauseFrames &&
+          !(this.turn?.holding && seg.lastSpeechEnd > this.turn.lastTargetEnd) &&
+          !this.turn?.verify
+        )
+          this.turn = null;
       } else {
         this.pause = 0;
-        this.turn ??= { opening: !seg.heardSpeech, start: i, prevEnd: seg.lastSpeechEnd, targetFrames: 0, lastTargetEnd: -1, otherRun: 0, holding: false, decided: false, verify: null, failed: false, rechecked: false };
+        this.turn ??= {
+          opening: !seg.heardSpeech,
+          start: i,
+          prevEnd: seg.lastSpeechEnd,
+          targetFrames: 0,
+          lastTargetEnd: -1,
+          otherRun: 0,
+          holding: false,
+          decided: false,
+          verify: null,
+          failed: false,
+          rechecked: false,
+        };
       }
       run = this.turn;
     }
@@ -325,7 +350,13 @@ export class Segmenter {
       events.push(...this.close(i + 1, 'listen_timeout'));
     } else if (seg.heardSpeech && this.silence >= this.trailingNow()) {
       events.push(...this.close(i + 1, this.dropped ? 'speaker_change' : 'silence'));
-    } else if (this.sentenceDone && seg.heardSpeech && this.opts.sentenceGuardFrames && this.silence >= this.opts.sentenceGuardFrames && !run?.verify) {
+    } else if (
+      this.sentenceDone &&
+      seg.heardSpeech &&
+      this.opts.sentenceGuardFrames &&
+      this.silence >= this.opts.sentenceGuardFrames &&
+      !run?.verify
+    ) {
       events.push(...this.close(i + 1, 'sentence_complete'));
     } else if (i + 1 - seg.start >= this.opts.maxFrames) {
       events.push(...this.close(i + 1, 'max_length'));
@@ -339,12 +370,32 @@ export class Segmenter {
   private startTurns(speechStart: number, targetFrames: number): void {
     this.pause = 0;
     this.turn = this.turns
-      ? { opening: true, start: speechStart, prevEnd: speechStart, targetFrames, lastTargetEnd: this.frame, otherRun: 0, holding: false, decided: false, verify: null, failed: false, rechecked: false }
+      ? {
+          opening: true,
+          start: speechStart,
+          prevEnd: speechStart,
+          targetFrames,
+          lastTargetEnd: this.frame,
+          otherRun: 0,
+          holding: false,
+          decided: false,
+          verify: null,
+          failed: false,
+          rechecked: false,
+        }
       : null;
   }
 
   /** Holds the segment through other speech continuing the opening run, or drops a run that turns out to be another speaker's. */
-  private judgeRun(run: Run, seg: NonNullable<Segmenter['open']>, i: number, isSpeech: boolean, voice: boolean, ntss: number, events: SegmentEvent[]): void {
+  private judgeRun(
+    run: Run,
+    seg: NonNullable<Segmenter['open']>,
+    i: number,
+    isSpeech: boolean,
+    voice: boolean,
+    ntss: number,
+    events: SegmentEvent[],
+  ): void {
     const o = this.opts;
     const check = o.check;
     run.otherRun = ntss > OTHER_THRESHOLD ? run.otherRun + 1 : 0;
@@ -480,7 +531,8 @@ export class Segmenter {
     const complete = state === 'complete';
     this.sentenceDone = complete;
     this.sentenceOpen = state === 'incomplete';
-    if (complete && this.silence >= (this.opts.sentenceGuardFrames ?? 0) && !this.turn?.verify && this.silence < this.opts.trailingFrames) return this.close(this.frame, 'sentence_complete');
+    if (complete && this.silence >= (this.opts.sentenceGuardFrames ?? 0) && !this.turn?.verify && this.silence < this.opts.trailingFrames)
+      return this.close(this.frame, 'sentence_complete');
     return [];
   }
 
@@ -528,7 +580,15 @@ export class Segmenter {
     this.sentenceDone = false;
     this.sentenceOpen = false;
     this.asked = -1;
-    return [{ type: 'close', startFrame: seg.start, endFrame, speechStartFrame: seg.speechStart, speechEndFrame: Math.max(seg.lastSpeechEnd, seg.speechStart), reason }];
+    return [
+      {
+        type: 'close',
+        startFrame: seg.start,
+        endFrame,
+        speechStartFrame: seg.speechStart,
+        speechEndFrame: Math.max(seg.lastSpeechEnd, seg.speechStart),
+        reason,
+      },
+    ];
   }
 }
-

@@ -62,7 +62,12 @@ export function wordsFromTokens(tokens: TokenInfo[], endS: number): Word[] {
   }
   return words
     .filter((w) => w.text)
-    .map((w, i, all) => ({ word: w.text, start: round3(w.start), end: round3(i + 1 < all.length ? all[i + 1].start : Math.max(endS, w.start)), conf: round3(Math.min(...w.confs)) }));
+    .map((w, i, all) => ({
+      word: w.text,
+      start: round3(w.start),
+      end: round3(i + 1 < all.length ? all[i + 1].start : Math.max(endS, w.start)),
+      conf: round3(Math.min(...w.confs)),
+    }));
 }
 
 export function buildTranscript(seg: FinalSegment, site: string, wallMs: (frame: number) => number, nowMs = Date.now()): Transcript {

@@ -18,12 +18,14 @@ function locate(name, fromDir) {
 }
 
 const seen = new Set();
-const queue = Object.keys(pkg.dependencies || {}).filter((n) => !BUILD_ONLY.has(n)).map((n) => [n, root, false]);
+const queue = Object.keys(pkg.dependencies || {})
+  .filter((n) => !BUILD_ONLY.has(n))
+  .map((n) => [n, root, false]);
 while (queue.length) {
   const [name, from, optional] = queue.shift();
   const dir = locate(name, from);
   if (!dir) {
-    if (optional) continue;  // e.g. another platform's optional package
+    if (optional) continue; // e.g. another platform's optional package
     throw new Error(`${name} (needed by ${path.relative(root, from) || 'earshot'}) is not installed: run npm ci`);
   }
   if (seen.has(dir)) continue;

@@ -15,7 +15,10 @@ const infile = path.join(home, 'mic.raw');
 fs.writeFileSync(infile, s16(signal));
 const missing = path.join(home, 'unplugged.raw');
 fileMicrophone(home, 'earshotmic', infile);
-fs.appendFileSync(path.join(home, '.asoundrc'), `pcm.earshotgone {\n  type file\n  slave.pcm { type null }\n  file "/dev/null"\n  infile "${missing}"\n  format raw\n}\n`);
+fs.appendFileSync(
+  path.join(home, '.asoundrc'),
+  `pcm.earshotgone {\n  type file\n  slave.pcm { type null }\n  file "/dev/null"\n  infile "${missing}"\n  format raw\n}\n`,
+);
 
 /** Collects audio until `n` samples have arrived since the last (re)start. */
 function firstSamples(src: AlsaSource, n: number): Promise<Float32Array> {

@@ -29,7 +29,11 @@ test('the table: ranks, names, first matching row', (t) => {
   const layers = parseLayers(TABLE);
   t.deepEqual(
     layers.map((l) => [l.rank, l.name]),
-    [[0, 'base'], [3, 'top'], [6, 'bench']],
+    [
+      [0, 'base'],
+      [3, 'top'],
+      [6, 'bench'],
+    ],
   );
   t.is(layerOf(layers, 'daemon/audio/wav.ts')?.rank, 0);
   t.is(layerOf(layers, 'bench/lib/x.ts')?.rank, 6);
@@ -46,7 +50,7 @@ test('an import up the layers, a file in no layer, the engine on the addon, the 
   const dir = repo({
     'daemon/log.ts': "import { run } from './daemon.js';\nexport const log = run;\n",
     'daemon/daemon.ts': "import { log } from './log.js';\nimport { wav } from './audio/wav.js';\nexport const run = () => [log, wav];\n",
-    'daemon/audio/wav.ts': "export const wav = 1;\n",
+    'daemon/audio/wav.ts': 'export const wav = 1;\n',
     'daemon/stray.ts': 'export {};\n',
     'bench/b.ts': "import { run } from '../daemon/daemon.js';\nrun();\n",
     'native/engine/x.cpp': '#include "x.h"\n#include "../addon/addon.h"\n',

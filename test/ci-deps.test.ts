@@ -21,7 +21,19 @@ test('a bare PATH: every tool-probed package is named, with the apt-get line and
   const r = deps([]);
   t.is(r.status, 1, r.stderr);
   const missing = /Missing for the test suite: (.*)/.exec(r.stderr)![1].split(' ');
-  for (const pkg of ['nodejs', 'npm', 'build-essential', 'cmake', 'sox', 'espeak-ng', 'clang', 'qemu-user', 'g++-aarch64-linux-gnu', 'black', 'flake8']) {
+  for (const pkg of [
+    'nodejs',
+    'npm',
+    'build-essential',
+    'cmake',
+    'sox',
+    'espeak-ng',
+    'clang',
+    'qemu-user',
+    'g++-aarch64-linux-gnu',
+    'black',
+    'flake8',
+  ]) {
     t.true(missing.includes(pkg), `${pkg} in ${missing}`);
   }
   t.false(missing.includes('lintian'), 'packaging tools only with --packaging');

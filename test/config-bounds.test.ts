@@ -9,7 +9,8 @@ import { ConfigError, validateConfig } from '../daemon/config.js';
 import { fixtureModels, writeConfig } from './helpers/daemon.js';
 import { repoRoot, tmpDir } from './helpers/tmp.js';
 
-const checkConfig = (file: string) => spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'earshot'), 'check-config', file], { encoding: 'utf8', timeout: 30000 });
+const checkConfig = (file: string) =>
+  spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'earshot'), 'check-config', file], { encoding: 'utf8', timeout: 30000 });
 
 const refused = (doc: Record<string, unknown>): ConfigError => {
   try {
@@ -55,14 +56,21 @@ test('timers, expiry, sizes, ports and names that can never work are refused, na
     t.true(err.message.startsWith(key), err.message);
   }
   // the edges that do work are still accepted
-  const ok = validateConfig({ mqtt: { message_expiry_s: 2_592_000, reconnect_ms: 3_600_000, url: 'mqtt://broker:65535' }, site: 's'.repeat(64), state_dir: dir });
+  const ok = validateConfig({
+    mqtt: { message_expiry_s: 2_592_000, reconnect_ms: 3_600_000, url: 'mqtt://broker:65535' },
+    site: 's'.repeat(64),
+    state_dir: dir,
+  });
   t.is(ok.mqtt.reconnect_ms, 3_600_000);
 });
 
 test('check-config: refuses a hot phrase the model cannot spell, a FIFO and an oversized file; redacts user:password in mqtt.url', (t) => {
   const dir = tmpDir('cc');
   const models = fixtureModels();
-  const hot = writeConfig(path.join(dir, 'hot.yaml'), { models: { transducer: models.transducer }, recognizer: { hot_phrases: [{ phrase: '厨房的灯' }] } });
+  const hot = writeConfig(path.join(dir, 'hot.yaml'), {
+    models: { transducer: models.transducer },
+    recognizer: { hot_phrases: [{ phrase: '厨房的灯' }] },
+  });
   const r = checkConfig(hot);
   t.is(r.status, 2, r.stderr);
   t.regex(r.stderr, /recognizer\.hot_phrases: .*cannot be spelled/);

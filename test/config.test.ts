@@ -75,7 +75,10 @@ test('a file that is not a mapping, or not YAML, is refused clearly', (t) => {
 test('relative paths resolve against the file; overrides win; the password never prints', (t) => {
   const dir = tmpDir('cfg');
   const file = path.join(dir, 'e.yaml');
-  fs.writeFileSync(file, 'site: attic\naudio: {source: file, file: a.wav}\nmqtt: {password: hunter2, ca: certs/ca.pem}\nvad: {profiles: [{file: alice.json}]}\n');
+  fs.writeFileSync(
+    file,
+    'site: attic\naudio: {source: file, file: a.wav}\nmqtt: {password: hunter2, ca: certs/ca.pem}\nvad: {profiles: [{file: alice.json}]}\n',
+  );
   const cfg = loadConfig(file, { site: 'garage', mqttUrl: 'mqtts://b:8883' });
   t.is(cfg.site, 'garage');
   t.is(cfg.mqtt.url, 'mqtts://b:8883');

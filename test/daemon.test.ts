@@ -18,8 +18,16 @@ test('daemon killed with SIGKILL while transcripts are unacknowledged: they arri
   const dir = tmpDir('sigkill');
   const port = await freePort(); // no broker there yet: nothing can be acknowledged
   const url = `mqtt://127.0.0.1:${port}`;
-  const cfg = writeConfig(path.join(dir, 'earshot.yaml'), { site: 'k', state_dir: path.join(dir, 'state'), models: modelCfg, mqtt: { url, reconnect_ms: 300 } });
-  const wav = writeWav(path.join(dir, 'four.wav'), concat(silence(0.5), words, silence(1), words, silence(1), words, silence(1), words, silence(1)));
+  const cfg = writeConfig(path.join(dir, 'earshot.yaml'), {
+    site: 'k',
+    state_dir: path.join(dir, 'state'),
+    models: modelCfg,
+    mqtt: { url, reconnect_ms: 300 },
+  });
+  const wav = writeWav(
+    path.join(dir, 'four.wav'),
+    concat(silence(0.5), words, silence(1), words, silence(1), words, silence(1), words, silence(1)),
+  );
   const first = DaemonProcess.start(['run', '--config', cfg, '--input', wav]);
   t.teardown(() => first.kill('SIGKILL'));
   const deadline = Date.now() + 30000;
@@ -86,7 +94,10 @@ test('commands over MQTT: mute (also as the HA switch), unmute, listen; Hermes s
   t.false(first.forced);
   t.true(first.duration_s > 1 && first.duration_s < 2.5, `duration ${first.duration_s}`);
   const vad = sub.json('earshot/c/vad');
-  t.deepEqual(vad.slice(-2).map((v) => v.speaking), [true, false]);
+  t.deepEqual(
+    vad.slice(-2).map((v) => v.speaking),
+    [true, false],
+  );
   t.deepEqual(sub.on('hermes/voiceActivity/kitchen/vadUp').length, 1);
   t.deepEqual(sub.on('hermes/voiceActivity/kitchen/vadDown').length, 1);
   const captured = sub.json('hermes/asr/textCaptured');
@@ -161,7 +172,11 @@ test('systemd: READY=1 after loading, WATCHDOG=1 only while audio flows, SIGTERM
   t.teardown(() => sock.close());
   await sock.until(() => sock.messages().some((m) => m.startsWith('READY=1')), 20000, 'READY=1');
   t.is(sock.messages()[0], 'STATUS=loading models');
-  t.regex(sock.messages().find((m) => m.startsWith('READY=1'))!, /^READY=1\nSTATUS=listening on stdin:stdin/, 'READY=1 comes once the models are loaded');
+  t.regex(
+    sock.messages().find((m) => m.startsWith('READY=1'))!,
+    /^READY=1\nSTATUS=listening on stdin:stdin/,
+    'READY=1 comes once the models are loaded',
+  );
   const sub = await Subscriber.connect(`mqtt://127.0.0.1:${port}`, ['earshot/s/#']);
   t.teardown(() => sub.close());
   const feeder = new Feeder(d);
@@ -199,7 +214,13 @@ test('systemd: READY=1 after loading, WATCHDOG=1 only while audio flows, SIGTERM
 test('SIGHUP reloads the configuration; an invalid one is refused and the daemon keeps running', async (t) => {
   const dir = tmpDir('hup');
   const port = await freePort();
-  const doc = { site: 'r1', state_dir: path.join(dir, 'state'), models: modelCfg, audio: { source: 'stdin' }, mqtt: { embedded: { port } } };
+  const doc = {
+    site: 'r1',
+    state_dir: path.join(dir, 'state'),
+    models: modelCfg,
+    audio: { source: 'stdin' },
+    mqtt: { embedded: { port } },
+  };
   const cfg = writeConfig(path.join(dir, 'earshot.yaml'), doc);
   const d = DaemonProcess.start(['run', '--config', cfg], {}, 'pipe');
   t.teardown(() => d.kill('SIGKILL'));
@@ -211,7 +232,11 @@ test('SIGHUP reloads the configuration; an invalid one is refused and the daemon
   await sub.until(() => sub.on('earshot/r1/status').at(-1)?.text === 'online', 5000, 'r1 online');
   writeConfig(cfg, { ...doc, site: 'r2' });
   d.kill('SIGHUP');
-  await sub.until(() => sub.on('earshot/r2/status').at(-1)?.text === 'online' && sub.on('earshot/r1/status').at(-1)?.text === 'offline', 10000, 'renamed site');
+  await sub.until(
+    () => sub.on('earshot/r2/status').at(-1)?.text === 'online' && sub.on('earshot/r1/status').at(-1)?.text === 'offline',
+    10000,
+    'renamed site',
+  );
   fs.writeFileSync(cfg, 'site: [broken\n');
   d.kill('SIGHUP');
   await d.waitForLog(/reload refused: the configuration is invalid/);
@@ -226,7 +251,8 @@ test('SIGHUP reloads the configuration; an invalid one is refused and the daemon
 
 test('bad input fails clearly and loses nothing: missing model, corrupt model, unsupported WAV', async (t) => {
   const dir = tmpDir('bad');
-  const cfg = (m: Record<string, string>) => writeConfig(path.join(dir, `c${Math.random()}.yaml`), { state_dir: path.join(dir, 'state'), models: { ...modelCfg, ...m } });
+  const cfg = (m: Record<string, string>) =>
+    writeConfig(path.join(dir, `c${Math.random()}.yaml`), { state_dir: path.join(dir, 'state'), models: { ...modelCfg, ...m } });
   const wav = writeWav(path.join(dir, 'w.wav'), concat(words, silence(0.5)));
   const missing = DaemonProcess.start(['transcribe', '--config', cfg({ transducer: path.join(dir, 'nope.gguf') }), wav]);
   t.is((await missing.exit()).code, 1);

@@ -23,7 +23,18 @@ test('end to end: samples/sample.wav through `earshot run --input --realtime` ar
   t.teardown(() => mq.kill());
   const sub = await Subscriber.connect(mq.url, ['earshot/e2e/#']);
   t.teardown(() => sub.close());
-  const d = DaemonProcess.start(['run', '--input', sample, '--realtime', '--mqtt-url', mq.url, '--site', 'e2e', '--state-dir', path.join(dir, 'state')]);
+  const d = DaemonProcess.start([
+    'run',
+    '--input',
+    sample,
+    '--realtime',
+    '--mqtt-url',
+    mq.url,
+    '--site',
+    'e2e',
+    '--state-dir',
+    path.join(dir, 'state'),
+  ]);
   t.teardown(() => d.kill('SIGKILL'));
   await d.waitForLog(/earshot running/, 60000);
   // the file starts playing just before the daemon logs that it runs: take that log line's time
@@ -51,9 +62,20 @@ test('end to end: samples/sample.wav through `earshot run --input --realtime` ar
     latencies.push(arrivals[i] - (playing + seg.end * 1000));
   });
   const corpusWer = errors / words;
-  t.log(`WER ${(corpusWer * 100).toFixed(1)}% over ${words} words; speech end -> MQTT delivery p50 ${percentile(latencies, 50)} ms, p90 ${percentile(latencies, 90)} ms`);
-  t.true(corpusWer <= MAX_WER, `WER ${corpusWer}: ${JSON.stringify(got.map((g) => g.text))} vs ${JSON.stringify(truth.map((s) => s.text))}`);
-  t.deepEqual(sub.on('earshot/e2e/status').map((m) => m.text).slice(-1), ['offline']);
+  t.log(
+    `WER ${(corpusWer * 100).toFixed(1)}% over ${words} words; speech end -> MQTT delivery p50 ${percentile(latencies, 50)} ms, p90 ${percentile(latencies, 90)} ms`,
+  );
+  t.true(
+    corpusWer <= MAX_WER,
+    `WER ${corpusWer}: ${JSON.stringify(got.map((g) => g.text))} vs ${JSON.stringify(truth.map((s) => s.text))}`,
+  );
+  t.deepEqual(
+    sub
+      .on('earshot/e2e/status')
+      .map((m) => m.text)
+      .slice(-1),
+    ['offline'],
+  );
 });
 
 test('npm run demo: the bundled sample, embedded broker, transcripts printed as they arrive', async (t) => {
@@ -62,8 +84,13 @@ test('npm run demo: the bundled sample, embedded broker, transcripts printed as 
   const exit = await d.exit(truth.at(-1)!.end * 1000 + 60000);
   t.is(exit.code, 0, d.stderr.slice(-2000));
   const lines = d.stdout.trim().split('\n');
-  t.regex(lines[0], /^Listening to .*sample\.wav in real time; transcripts arrive on mqtt:\/\/127\.0\.0\.1:\d+ topic earshot\/demo\/transcript$/);
-  const printed = lines.slice(1).filter((l) => /^\d\d:\d\d:\d\d\.\d{3} demo: ".*" {3}\(\d+\.\d\d s of speech; delivered -?\d+ ms after it ended\)$/.test(l));
+  t.regex(
+    lines[0],
+    /^Listening to .*sample\.wav in real time; transcripts arrive on mqtt:\/\/127\.0\.0\.1:\d+ topic earshot\/demo\/transcript$/,
+  );
+  const printed = lines
+    .slice(1)
+    .filter((l) => /^\d\d:\d\d:\d\d\.\d{3} demo: ".*" {3}\(\d+\.\d\d s of speech; delivered -?\d+ ms after it ended\)$/.test(l));
   t.is(printed.length, truth.length, d.stdout);
 });
 
@@ -83,7 +110,10 @@ test('earshot transcribe (and --model): one JSON line per segment, exactly the d
   for (const model of [[], ['--model', copy]]) {
     const p = DaemonProcess.start(['transcribe', ...model, sample, cut]);
     t.is((await p.exit(60000)).code, 0, p.stderr);
-    const lines = p.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = p.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     for (const l of lines) {
       t.deepEqual(Object.keys(l), ['file', 'segment', 'start', 'end', 'text', 'tokens']);
       for (const k of l.tokens) t.deepEqual(Object.keys(k), ['text', 'start', 'conf']);
@@ -91,7 +121,10 @@ test('earshot transcribe (and --model): one JSON line per segment, exactly the d
     }
     const whole = lines.filter((l) => l.file === sample);
     const partial = lines.filter((l) => l.file === cut);
-    t.deepEqual(whole.map((l) => l.segment), truth.map((_, i) => i));
+    t.deepEqual(
+      whole.map((l) => l.segment),
+      truth.map((_, i) => i),
+    );
     const corpus = (ls: any[]) => normalize(ls.map((l) => l.text).join(' '));
     t.true(wer(normalize(truth.map((s) => s.text).join(' ')), corpus(whole)) <= MAX_WER, JSON.stringify(whole.map((l) => l.text)));
     t.is(partial.length, truth.length, 'the cut command is still transcribed');

@@ -26,13 +26,41 @@ function payloads(rnd: () => number, site: string): Buffer[] {
   const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(rnd() * 256)));
   const deep = (n: number): unknown => (n === 0 ? {} : { siteId: site, a: deep(n - 1) });
   const json: unknown[] = [
-    null, true, false, 0, -1, 1e308, -0, 'text', '', [], [null], {}, { siteId: null }, { siteId: site }, { siteId: site, sessionId: 42 },
-    { siteId: site, sessionId: 'x'.repeat(5000) }, { siteId: [site] }, { siteId: { toString: 1 } }, { name: null }, { name: 'a b' },
-    { name: 'x'.repeat(65) }, { name: 'ok', seconds: 'ten' }, { name: 'ok', seconds: 1e9 }, { name: 'ok', seconds: -5 }, { name: 'ok', seconds: null },
-    { __proto__: { name: 'proto' } }, { constructor: { prototype: { polluted: true } } }, deep(200), [[[[[[[[]]]]]]]], 'ON', 'OFF',
+    null,
+    true,
+    false,
+    0,
+    -1,
+    1e308,
+    -0,
+    'text',
+    '',
+    [],
+    [null],
+    {},
+    { siteId: null },
+    { siteId: site },
+    { siteId: site, sessionId: 42 },
+    { siteId: site, sessionId: 'x'.repeat(5000) },
+    { siteId: [site] },
+    { siteId: { toString: 1 } },
+    { name: null },
+    { name: 'a b' },
+    { name: 'x'.repeat(65) },
+    { name: 'ok', seconds: 'ten' },
+    { name: 'ok', seconds: 1e9 },
+    { name: 'ok', seconds: -5 },
+    { name: 'ok', seconds: null },
+    { __proto__: { name: 'proto' } },
+    { constructor: { prototype: { polluted: true } } },
+    deep(200),
+    [[[[[[[[]]]]]]]],
+    'ON',
+    'OFF',
   ];
   const out = json.map((j) => Buffer.from(JSON.stringify(j) ?? 'undefined'));
-  for (const text of ['', ' ', 'on', 'OFF ', 'true', '0', '1', 'yes', 'null', '{', '{"siteId":', '\u0000', '\ud800', 'ON\nOFF']) out.push(Buffer.from(text));
+  for (const text of ['', ' ', 'on', 'OFF ', 'true', '0', '1', 'yes', 'null', '{', '{"siteId":', '\u0000', '\ud800', 'ON\nOFF'])
+    out.push(Buffer.from(text));
   for (let i = 0; i < 12; i++) out.push(bytes(1 + Math.floor(rnd() * 300)));
   out.push(Buffer.from('{"siteId":"' + site + '","sessionId":"' + 'é'.repeat(20000) + '"}'));
   return out;
@@ -61,18 +89,27 @@ test('fuzz: random, every-type and huge payloads on every inbound topic; the dae
   t.teardown(() => sub.close());
   const feeder = new Feeder(d);
   t.teardown(() => feeder.stop());
-  await sub.until(() => sub.on(`earshot/${site}/status`).at(-1)?.text === 'online' && sub.on(`earshot/${site}/status/detail`).length > 0, 20000, 'online');
+  await sub.until(
+    () => sub.on(`earshot/${site}/status`).at(-1)?.text === 'online' && sub.on(`earshot/${site}/status/detail`).length > 0,
+    20000,
+    'online',
+  );
   const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${d.proc.pid}/status`, 'utf8'))![1]) / 1024;
   const rssBefore = rss();
 
   const topics = [
     ...['mute', 'unmute', 'listen', 'stop', 'reload', 'enroll', 'nonsense', 'mute/extra'].map((c) => `earshot/${site}/cmd/${c}`),
-    'hermes/asr/startListening', 'hermes/asr/stopListening', 'hermes/asr/toggleOn', 'hermes/asr/toggleOff',
+    'hermes/asr/startListening',
+    'hermes/asr/stopListening',
+    'hermes/asr/toggleOn',
+    'hermes/asr/toggleOff',
     'homeassistant/status',
   ];
   const rnd = prng(18);
   const pub = (topic: string, payload: Buffer, retain = false) =>
-    new Promise<void>((resolve, reject) => sub.client.publish(topic, payload, { qos: 1, retain }, (err) => (err ? reject(err) : resolve())));
+    new Promise<void>((resolve, reject) =>
+      sub.client.publish(topic, payload, { qos: 1, retain }, (err) => (err ? reject(err) : resolve())),
+    );
   let sent = 0;
   for (const topic of topics) {
     const all = payloads(rnd, site);
@@ -99,7 +136,15 @@ test('fuzz: random, every-type and huge payloads on every inbound topic; the dae
   await new Promise((r) => setTimeout(r, 1500)); // the coalesced reloads and forced segments settle
   const before = sub.on(`earshot/${site}/transcript`).length;
   await feeder.say(concat(words, silence(1)));
-  await sub.until(() => sub.json(`earshot/${site}/transcript`).slice(before).some((m) => m.text.length > 0), 20000, 'a transcript after the fuzz');
+  await sub.until(
+    () =>
+      sub
+        .json(`earshot/${site}/transcript`)
+        .slice(before)
+        .some((m) => m.text.length > 0),
+    20000,
+    'a transcript after the fuzz',
+  );
   t.is(d.proc.exitCode, null);
   const grown = rss() - rssBefore;
   t.true(grown < 300, `RSS grew by ${Math.round(grown)} MB (from ${Math.round(rssBefore)} MB)`);

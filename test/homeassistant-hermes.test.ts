@@ -36,9 +36,18 @@ test('Hermes voice activity topics and the commands addressed to our site only',
   t.is(vadTopic('kitchen', false), 'hermes/voiceActivity/kitchen/vadDown');
   t.deepEqual(vadPayload('kitchen', 1234), { siteId: 'kitchen', signalMs: 1234 });
   const msg = (o: unknown) => Buffer.from(JSON.stringify(o));
-  t.deepEqual(parseHermes('hermes/asr/startListening', msg({ siteId: 'kitchen', sessionId: 's1', stopOnSilence: true }), 'kitchen'), { kind: 'startListening', sessionId: 's1' });
-  t.deepEqual(parseHermes('hermes/asr/stopListening', msg({ siteId: 'kitchen', sessionId: 's1' }), 'kitchen'), { kind: 'stopListening', sessionId: 's1' });
-  t.deepEqual(parseHermes('hermes/asr/toggleOff', msg({ siteId: 'kitchen', reason: 'ttsSay' }), 'kitchen'), { kind: 'toggleOff', sessionId: null });
+  t.deepEqual(parseHermes('hermes/asr/startListening', msg({ siteId: 'kitchen', sessionId: 's1', stopOnSilence: true }), 'kitchen'), {
+    kind: 'startListening',
+    sessionId: 's1',
+  });
+  t.deepEqual(parseHermes('hermes/asr/stopListening', msg({ siteId: 'kitchen', sessionId: 's1' }), 'kitchen'), {
+    kind: 'stopListening',
+    sessionId: 's1',
+  });
+  t.deepEqual(parseHermes('hermes/asr/toggleOff', msg({ siteId: 'kitchen', reason: 'ttsSay' }), 'kitchen'), {
+    kind: 'toggleOff',
+    sessionId: null,
+  });
   t.deepEqual(parseHermes('hermes/asr/toggleOn', msg({ siteId: 'kitchen' }), 'kitchen'), { kind: 'toggleOn', sessionId: null });
   t.is(parseHermes('hermes/asr/toggleOn', msg({ siteId: 'bedroom' }), 'kitchen'), null);
   // malformed: a reason to log, never a throw (null, arrays and other non-objects included)

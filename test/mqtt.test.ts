@@ -24,11 +24,17 @@ test('embedded broker: transcripts (QoS 1) arrive with their ids, retained statu
   const sent = [0, 1, 2, 3, 4].map((i) => transcriptFor(i));
   for (const tr of sent) await link.publishDurable(tr.id, link.topics.transcript, tr);
   await sub.until(() => sub.on(`${T}/transcript`).length === 5, 5000, 'transcripts');
-  t.deepEqual(sub.json(`${T}/transcript`).map((m) => m.id), sent.map((s) => s.id));
+  t.deepEqual(
+    sub.json(`${T}/transcript`).map((m) => m.id),
+    sent.map((s) => s.id),
+  );
   t.deepEqual(sub.json(`${T}/transcript`)[2], sent[2]);
   t.true(await link.drain(2000));
   t.is(outbox.pending, 0);
-  t.deepEqual(fs.readdirSync(path.join(dir, 'outbox')).filter((f) => f.endsWith('.json') && f !== 'counters.json'), []);
+  t.deepEqual(
+    fs.readdirSync(path.join(dir, 'outbox')).filter((f) => f.endsWith('.json') && f !== 'counters.json'),
+    [],
+  );
   await link.stop();
   await sub.until(() => sub.on(`${T}/status`).at(-1)?.text === 'offline', 5000, 'offline');
   // a late subscriber sees the retained availability
@@ -70,9 +76,18 @@ test('mosquitto over TLS with a test CA and a client certificate; MQTT 5 message
   await mq.start();
   t.teardown(() => mq.kill());
   const url = `mqtts://127.0.0.1:${port}`;
-  const sub = await Subscriber.connect(url, [`${T}/transcript`], { ca: fs.readFileSync(tls.ca), cert: fs.readFileSync(tls.clientCert), key: fs.readFileSync(tls.clientKey), protocolVersion: 5 });
+  const sub = await Subscriber.connect(url, [`${T}/transcript`], {
+    ca: fs.readFileSync(tls.ca),
+    cert: fs.readFileSync(tls.clientCert),
+    key: fs.readFileSync(tls.clientKey),
+    protocolVersion: 5,
+  });
   t.teardown(() => sub.close());
-  const { link, outbox } = makeLink({ mqtt: { url, ca: tls.ca, cert: tls.clientCert, key: tls.clientKey, protocol_version: 5, message_expiry_s: 60 } }, path.join(dir, 'state'), url);
+  const { link, outbox } = makeLink(
+    { mqtt: { url, ca: tls.ca, cert: tls.clientCert, key: tls.clientKey, protocol_version: 5, message_expiry_s: 60 } },
+    path.join(dir, 'state'),
+    url,
+  );
   t.teardown(() => link.stop());
   link.start();
   const tr = transcriptFor(7);
@@ -97,7 +112,11 @@ test('TLS with the wrong CA does not connect, and the transcript waits in the ou
   await mq.start();
   t.teardown(() => mq.kill());
   const url = `mqtts://127.0.0.1:${port}`;
-  const { link, outbox } = makeLink({ mqtt: { url, ca: other.ca, cert: tls.clientCert, key: tls.clientKey, reconnect_ms: 200 } }, path.join(dir, 'state'), url);
+  const { link, outbox } = makeLink(
+    { mqtt: { url, ca: other.ca, cert: tls.clientCert, key: tls.clientKey, reconnect_ms: 200 } },
+    path.join(dir, 'state'),
+    url,
+  );
   t.teardown(() => link.stop());
   link.start();
   const tr = transcriptFor(1);
@@ -118,7 +137,11 @@ test('username and password from the environment', async (t) => {
   const sub = await Subscriber.connect(mq.url, [`${T}/transcript`], { username: 'earshot', password: 's3cret-pw' });
   t.teardown(() => sub.close());
   process.env.EARSHOT_TEST_MQTT_PW = 's3cret-pw';
-  const { link, outbox } = makeLink({ mqtt: { url: mq.url, username: 'earshot', password_env: 'EARSHOT_TEST_MQTT_PW' } }, path.join(dir, 'state'), mq.url);
+  const { link, outbox } = makeLink(
+    { mqtt: { url: mq.url, username: 'earshot', password_env: 'EARSHOT_TEST_MQTT_PW' } },
+    path.join(dir, 'state'),
+    mq.url,
+  );
   t.teardown(() => link.stop());
   link.start();
   const tr = transcriptFor(3);
@@ -129,7 +152,11 @@ test('username and password from the environment', async (t) => {
   await link.stop();
   // a wrong password is refused: nothing is delivered, the outbox keeps it
   process.env.EARSHOT_TEST_MQTT_PW = 'wrong';
-  const bad = makeLink({ mqtt: { url: mq.url, username: 'earshot', password_env: 'EARSHOT_TEST_MQTT_PW', reconnect_ms: 200 } }, path.join(dir, 'state2'), mq.url);
+  const bad = makeLink(
+    { mqtt: { url: mq.url, username: 'earshot', password_env: 'EARSHOT_TEST_MQTT_PW', reconnect_ms: 200 } },
+    path.join(dir, 'state2'),
+    mq.url,
+  );
   t.teardown(() => bad.link.stop());
   bad.link.start();
   const tr2 = transcriptFor(4);
@@ -179,7 +206,10 @@ test('broker killed and restarted several times during a run: every transcript i
   const received = () => new Set(sub.json(`${T}/transcript`).map((m) => m.id));
   await sub.until(() => ids.every((id) => received().has(id)), 20000, 'all ids');
   t.true(ids.length > 50, `${ids.length} transcripts`);
-  t.deepEqual([...received()].filter((id) => !ids.includes(id)), []);
+  t.deepEqual(
+    [...received()].filter((id) => !ids.includes(id)),
+    [],
+  );
   t.true(await link.drain(5000));
   t.is(outbox.pending, 0);
   await link.stop();
@@ -197,14 +227,20 @@ test('outbox: durable across processes, bounded with a drop counter, stray temp 
   fs.writeFileSync(path.join(dir, '000000000099-torn.json.tmp'), '{"half');
   const b = new Outbox(dir, 3);
   b.open();
-  t.deepEqual(b.list().map((e) => e.id), ['id-2', 'id-3', 'id-4']);
+  t.deepEqual(
+    b.list().map((e) => e.id),
+    ['id-2', 'id-3', 'id-4'],
+  );
   t.is(b.dropped, 2);
   t.false(fs.readdirSync(dir).some((f) => f.includes('.tmp')));
   await b.ack('id-3');
   await b.add('id-5', 'x/transcript', '{}');
   const c = new Outbox(dir, 3);
   c.open();
-  t.deepEqual(c.list().map((e) => e.id), ['id-2', 'id-4', 'id-5']);
+  t.deepEqual(
+    c.list().map((e) => e.id),
+    ['id-2', 'id-4', 'id-5'],
+  );
 });
 
 test('MQTT 5 message expiry: a transcript that waited too long in the outbox is dropped and counted, not delivered late', async (t) => {
@@ -228,7 +264,10 @@ test('MQTT 5 message expiry: a transcript that waited too long in the outbox is 
   await sub.until(() => sub.messages.length === 1, 5000, 'fresh transcript');
   t.true(await link.drain(3000));
   await new Promise((r) => setTimeout(r, 300));
-  t.deepEqual(sub.json(`${T}/transcript`).map((m) => m.id), [fresh.id]);
+  t.deepEqual(
+    sub.json(`${T}/transcript`).map((m) => m.id),
+    [fresh.id],
+  );
   t.is(outbox.expired, 1);
   t.is(outbox.pending, 0);
 });

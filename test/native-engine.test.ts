@@ -183,7 +183,13 @@ test('a stream gives PyTorch greedy tokens, whatever the pieces and the sample t
   t.deepEqual(tokensOf(await decode(m, audio16, 777)), ref.tokens, 'int16');
   t.deepEqual(tokensOf(await decode(m, audio, 500, { chunkFrames: 1 })), ref.tokensChunk1, 'chunk 1');
   const r = await decode(m, audio, 1000);
-  t.is(r.text, ref.tokens.map((x) => x[0]).join('').trim());
+  t.is(
+    r.text,
+    ref.tokens
+      .map((x) => x[0])
+      .join('')
+      .trim(),
+  );
   for (const tok of r.tokens) t.true(tok.conf > 0 && tok.conf <= 1);
   t.true(r.boundaries.length > 0, 'CIF boundaries');
 });

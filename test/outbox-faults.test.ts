@@ -25,7 +25,10 @@ function mountTmpfs(t: import('ava').ExecutionContext, size: string): string {
 
 /** A persistent session (clean: false, fixed client id) that counts every delivery per id. */
 async function counter(url: string) {
-  const sub = await Subscriber.connect(url, [`${T}/transcript`], { clean: false, clientId: `count-${Math.random().toString(16).slice(2)}` });
+  const sub = await Subscriber.connect(url, [`${T}/transcript`], {
+    clean: false,
+    clientId: `count-${Math.random().toString(16).slice(2)}`,
+  });
   const seen = new Map<string, number>();
   let parsed = 0;
   // incremental: until() re-checks on every message, and a 10k run must not re-parse them all each time
@@ -53,8 +56,16 @@ async function exactlyOnce(t: import('ava').ExecutionContext, c: Awaited<ReturnT
   await c.sub.until(() => ids.every((id) => c.counts().has(id)), timeoutMs, `${ids.length} ids`);
   await new Promise((r) => setTimeout(r, 500)); // room for a duplicate to show up
   const counts = c.counts();
-  t.deepEqual(ids.filter((id) => !counts.has(id)), [], 'none lost');
-  t.deepEqual([...counts].filter(([, n]) => n > 1), [], 'none duplicated');
+  t.deepEqual(
+    ids.filter((id) => !counts.has(id)),
+    [],
+    'none lost',
+  );
+  t.deepEqual(
+    [...counts].filter(([, n]) => n > 1),
+    [],
+    'none duplicated',
+  );
   t.is(counts.size, ids.length, 'nothing else');
 }
 
@@ -65,12 +76,18 @@ test('item 4: a full outbox under concurrent writes drops exactly the oldest, ne
   const ids = Array.from({ length: 40 }, (_, i) => `id-${i}`);
   // all at once, as segments closing close together do: one writer, so no race on file names
   await Promise.all(ids.map((id) => o.add(id, 'x/transcript', '{}')));
-  t.deepEqual(o.list().map((e) => e.id), ids.slice(-5));
+  t.deepEqual(
+    o.list().map((e) => e.id),
+    ids.slice(-5),
+  );
   t.is(o.dropped, 35);
   await o.settled();
   const again = new Outbox(dir, 5);
   again.open();
-  t.deepEqual(again.list().map((e) => e.id), ids.slice(-5));
+  t.deepEqual(
+    again.list().map((e) => e.id),
+    ids.slice(-5),
+  );
   t.is(again.dropped, 35);
   t.false(fs.readdirSync(dir).some((f) => f.endsWith('.tmp')));
 });
@@ -85,8 +102,13 @@ test('item 5: a healthy link delivers each id exactly once, however fast transcr
   await new Promise<void>((r) => link.once('connected', () => r()));
   const sent = Array.from({ length: 400 }, (_, i) => transcriptFor(i));
   // bursts of concurrent transcripts (each add flushes while earlier PUBACKs are coming in)
-  for (let i = 0; i < sent.length; i += 20) await Promise.all(sent.slice(i, i + 20).map((tr) => link.publishDurable(tr.id, link.topics.transcript, tr)));
-  await exactlyOnce(t, c, sent.map((s) => s.id));
+  for (let i = 0; i < sent.length; i += 20)
+    await Promise.all(sent.slice(i, i + 20).map((tr) => link.publishDurable(tr.id, link.topics.transcript, tr)));
+  await exactlyOnce(
+    t,
+    c,
+    sent.map((s) => s.id),
+  );
   t.true(await link.drain(5000));
   t.is(outbox.pending, 0);
 });
@@ -99,7 +121,12 @@ test('items 4-5: a 10k-entry journal is delivered exactly once alongside new tra
   const dir = path.join(state, 'outbox');
   fs.mkdirSync(dir, { recursive: true });
   const old = Array.from({ length: 10_000 }, (_, i) => transcriptFor(100_000 + i));
-  old.forEach((tr, i) => fs.writeFileSync(path.join(dir, `${String(i).padStart(12, '0')}-${tr.id}.json`), JSON.stringify({ id: tr.id, topic: `${T}/transcript`, payload: JSON.stringify(tr), created: Date.now(), seq: i })));
+  old.forEach((tr, i) =>
+    fs.writeFileSync(
+      path.join(dir, `${String(i).padStart(12, '0')}-${tr.id}.json`),
+      JSON.stringify({ id: tr.id, topic: `${T}/transcript`, payload: JSON.stringify(tr), created: Date.now(), seq: i }),
+    ),
+  );
   const { link, outbox } = makeLink({ mqtt: { url: mq.url }, outbox: { max_entries: 20_000 } }, state, mq.url);
   t.teardown(() => link.stop());
   t.is(outbox.pending, 10_000);
@@ -118,11 +145,19 @@ test('items 4-5: a 10k-entry journal is delivered exactly once alongside new tra
     await link.publishDurable(tr.id, link.topics.transcript, tr);
     await new Promise((r) => setTimeout(r, 50));
   }
-  await exactlyOnce(t, c, [...old, ...fresh].map((s) => s.id), 90_000);
+  await exactlyOnce(
+    t,
+    c,
+    [...old, ...fresh].map((s) => s.id),
+    90_000,
+  );
   clearInterval(ticker);
   t.true(worst < 1000, `the event loop stalled for ${Math.round(worst)} ms`);
   t.true(await link.drain(10_000));
-  t.deepEqual(fs.readdirSync(dir).filter((f) => /^\d{12}-/.test(f)), []);
+  t.deepEqual(
+    fs.readdirSync(dir).filter((f) => /^\d{12}-/.test(f)),
+    [],
+  );
 });
 
 test('item 3: a full disk, then a read-only state directory: transcripts are still delivered (once each), and the failure is counted', async (t) => {
@@ -150,7 +185,11 @@ test('item 3: a full disk, then a read-only state directory: transcripts are sti
     link.start();
     const sent = Array.from({ length: 24 }, (_, i) => transcriptFor(fault === 'full' ? i : 100 + i));
     for (const tr of sent) await link.publishDurable(tr.id, link.topics.transcript, tr);
-    await exactlyOnce(t, c, [...c.counts().keys(), ...sent.map((s) => s.id)].filter((v, i, a) => a.indexOf(v) === i));
+    await exactlyOnce(
+      t,
+      c,
+      [...c.counts().keys(), ...sent.map((s) => s.id)].filter((v, i, a) => a.indexOf(v) === i),
+    );
     const journal = outbox.journal;
     t.is(journal.state, 'failing', fault);
     t.regex(journal.error!, fault === 'full' ? /ENOSPC/ : /EROFS/);
@@ -169,7 +208,10 @@ test('item 6: a journal entry with a wildcard topic is set aside; the rest is de
   fs.mkdirSync(dir, { recursive: true });
   const good = [transcriptFor(1), transcriptFor(2)];
   const write = (seq: number, id: string, topic: string, payload: string) =>
-    fs.writeFileSync(path.join(dir, `${String(seq).padStart(12, '0')}-${id}.json`), JSON.stringify({ id, topic, payload, created: Date.now(), seq }));
+    fs.writeFileSync(
+      path.join(dir, `${String(seq).padStart(12, '0')}-${id}.json`),
+      JSON.stringify({ id, topic, payload, created: Date.now(), seq }),
+    );
   write(0, good[0].id, `${T}/transcript`, JSON.stringify(good[0]));
   write(1, 'wild', 'earshot/test/#', '{}');
   write(2, 'plus', 'earshot/+/transcript', '{}');
@@ -180,19 +222,35 @@ test('item 6: a journal entry with a wildcard topic is set aside; the rest is de
   link.on('connected', () => connects++);
   t.is(outbox.pending, 2);
   link.start();
-  await exactlyOnce(t, c, good.map((g) => g.id));
+  await exactlyOnce(
+    t,
+    c,
+    good.map((g) => g.id),
+  );
   await new Promise((r) => setTimeout(r, 1000));
   t.is(connects, 1, 'never kicked off the broker');
-  t.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.corrupt')).sort(), ['000000000001-wild.json.corrupt', '000000000002-plus.json.corrupt']);
+  t.deepEqual(
+    fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.corrupt'))
+      .sort(),
+    ['000000000001-wild.json.corrupt', '000000000002-plus.json.corrupt'],
+  );
 });
 
 test('a transcript the broker refuses (MQTT 5 reason code from an ACL) is logged, counted and set aside, not retried forever', async (t) => {
   const dir = tmpDir('acl');
   // anonymous clients may publish status and the like, but not transcripts
-  const mq = new Mosquitto(path.join(dir, 'broker'), await freePort(), { acl: 'topic readwrite earshot/test/status\ntopic readwrite earshot/test/status/#\ntopic read earshot/test/cmd/#\ntopic read #\n' });
+  const mq = new Mosquitto(path.join(dir, 'broker'), await freePort(), {
+    acl: 'topic readwrite earshot/test/status\ntopic readwrite earshot/test/status/#\ntopic read earshot/test/cmd/#\ntopic read #\n',
+  });
   await mq.start();
   t.teardown(() => mq.kill());
-  const { link, outbox } = makeLink({ mqtt: { url: mq.url, protocol_version: 5 }, outbox: { retry_ms: 100 } }, path.join(dir, 'state'), mq.url);
+  const { link, outbox } = makeLink(
+    { mqtt: { url: mq.url, protocol_version: 5 }, outbox: { retry_ms: 100 } },
+    path.join(dir, 'state'),
+    mq.url,
+  );
   t.teardown(() => link.stop());
   let connects = 0;
   link.on('connected', () => connects++);

@@ -26,7 +26,9 @@ const aliceEnroll = flacPart('198-126831-0000.flac', 0, 12.5, 'alice-enroll.wav'
 const aliceTest = flacPart('198-126831-0000.flac', 12.5, 4.6, 'alice-test.wav');
 const bobEnroll = flacPart('229-130880-0000.flac', 0, 12.5, 'bob-enroll.wav');
 const cfg = writeConfig(path.join(dir, 'shipped.yaml'), { models: { transducer: fx.transducer, ...shipped } });
-const otherCfg = writeConfig(path.join(dir, 'other.yaml'), { models: { transducer: fx.transducer, pvad: fx.pvad, speaker_encoder: fx.otherSpeakerEncoder } });
+const otherCfg = writeConfig(path.join(dir, 'other.yaml'), {
+  models: { transducer: fx.transducer, pvad: fx.pvad, speaker_encoder: fx.otherSpeakerEncoder },
+});
 
 async function earshot(args: string[]) {
   const p = DaemonProcess.start(args);
@@ -89,7 +91,10 @@ test('enrollment speech of two voices gets a low consistency and the advice to r
   const b = readWav16kMono(bobEnroll).samples.subarray(0, 16000 * 6);
   const r = await earshot(['enroll', '--config', cfg, '--out', out, writeWav(path.join(dir, 'two.wav'), concat(a, b))]);
   t.is(r.code, 0, r.stderr);
-  t.regex(r.stderr, /note: the speech does not sound like one voice throughout \(consistency 0\.\d\d, expected 0\.\d+ or more\): record again/);
+  t.regex(
+    r.stderr,
+    /note: the speech does not sound like one voice throughout \(consistency 0\.\d\d, expected 0\.\d+ or more\): record again/,
+  );
   const p = JSON.parse(fs.readFileSync(out, 'utf8'));
   // the same length of alice alone agrees with itself far better
   const aloneFile = path.join(dir, 'alice-alone.json');
@@ -139,7 +144,10 @@ test("another model's profile, and a corrupted one, are refused clearly", async 
   t.is(made.code, 0, made.stderr);
   const r = await earshot(['vad', '--config', cfg, '--profile', foreign, aliceTest]);
   t.is(r.code, 1);
-  t.regex(r.stderr, /foreign\.json was made with speaker encoder "fixture-other-spkenc" .* but the configured one is "earshot-spkenc-v1" .*: enroll again with this model/);
+  t.regex(
+    r.stderr,
+    /foreign\.json was made with speaker encoder "fixture-other-spkenc" .* but the configured one is "earshot-spkenc-v1" .*: enroll again with this model/,
+  );
   const broken = path.join(dir, 'broken.json');
   fs.writeFileSync(broken, fs.readFileSync(foreign, 'utf8').slice(0, 80));
   const r2 = await earshot(['vad', '--config', cfg, '--profile', broken, aliceTest]);
@@ -155,7 +163,10 @@ test("another model's profile, and a corrupted one, are refused clearly", async 
 test('earshot vad --frames prints per-frame posteriors; without it, segments', async (t) => {
   const r = await earshot(['vad', '--config', cfg, '--frames', aliceTest]);
   t.is(r.code, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.is(lines.length, 1);
   t.deepEqual(Object.keys(lines[0]), ['file', 'frame_ms', 'scores']);
   t.is(lines[0].frame_ms, 10);
@@ -201,7 +212,10 @@ test('several enrolled profiles: the transcript says which speaker matched and h
   // earshot transcribe says the same per line
   const offline = await earshot(['transcribe', '--config', cfg, '--profile', alice, '--profile', bob, input]);
   t.is(offline.code, 0, offline.stderr);
-  const lines = offline.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = offline.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.true(lines.length >= 1);
   for (const l of lines) {
     t.deepEqual(Object.keys(l), ['file', 'segment', 'start', 'end', 'text', 'tokens', 'speaker', 'speaker_scores', 'closed_by']);

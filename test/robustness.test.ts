@@ -22,7 +22,12 @@ const modelCfg = { transducer: models.transducer, pvad: models.pvad, speaker_enc
 const words = speech('turn on the kitchen lights');
 
 /** A daemon on stdin audio, connected to a fresh mosquitto, with a subscriber on all its topics. */
-async function rig(t: import('ava').ExecutionContext, site: string, extra: Record<string, unknown> = {}, before?: (url: string) => Promise<void>) {
+async function rig(
+  t: import('ava').ExecutionContext,
+  site: string,
+  extra: Record<string, unknown> = {},
+  before?: (url: string) => Promise<void>,
+) {
   const dir = tmpDir(`rb-${site}`);
   const port = await freePort();
   const mq = new Mosquitto(path.join(dir, 'broker'), port);
@@ -45,7 +50,11 @@ async function rig(t: import('ava').ExecutionContext, site: string, extra: Recor
   const feeder = new Feeder(d);
   t.teardown(() => feeder.stop());
   // status/detail is sent after the daemon's SUBSCRIBE, so commands from here on reach it
-  await sub.until(() => sub.on(`earshot/${site}/status`).at(-1)?.text === 'online' && sub.on(`earshot/${site}/status/detail`).length > 0, 20000, 'online');
+  await sub.until(
+    () => sub.on(`earshot/${site}/status`).at(-1)?.text === 'online' && sub.on(`earshot/${site}/status/detail`).length > 0,
+    20000,
+    'online',
+  );
   return { dir, mq, d, sub, feeder, cfg };
 }
 
@@ -53,7 +62,12 @@ async function rig(t: import('ava').ExecutionContext, site: string, extra: Recor
 const pub = (sub: Subscriber, topic: string, payload: string | Buffer, retain = false) =>
   new Promise<void>((resolve, reject) => sub.client.publish(topic, payload, { qos: 1, retain }, (err) => (err ? reject(err) : resolve())));
 
-async function transcribes(t: import('ava').ExecutionContext, r: Awaited<ReturnType<typeof rig>>, site: string, what: string): Promise<void> {
+async function transcribes(
+  t: import('ava').ExecutionContext,
+  r: Awaited<ReturnType<typeof rig>>,
+  site: string,
+  what: string,
+): Promise<void> {
   const before = r.sub.on(`earshot/${site}/transcript`).length;
   await r.feeder.say(concat(words, silence(0.8)));
   await r.sub.until(() => r.sub.on(`earshot/${site}/transcript`).length > before, 15000, `a transcript ${what}`);
@@ -64,12 +78,20 @@ test('item 1: null and other non-objects on cmd/enroll and hermes/asr/*, retaine
   const r = await rig(t, 'n1', { hermes: { enabled: true, site_id: 'n1' } }, async (url) => {
     // retained before the daemon starts: it receives them while it connects
     const early = await Subscriber.connect(url, ['earshot/n1/status']);
-    for (const topic of ['earshot/n1/cmd/enroll', 'hermes/asr/toggleOn', 'hermes/asr/startListening']) await pub(early, topic, 'null', true);
+    for (const topic of ['earshot/n1/cmd/enroll', 'hermes/asr/toggleOn', 'hermes/asr/startListening'])
+      await pub(early, topic, 'null', true);
     await early.close();
   });
   await transcribes(t, r, 'n1', 'after retained nulls');
   for (const payload of ['null', '[]', '42', '"x"', 'true', '{"siteId": null}', '{"siteId": ["n1"]}', '\u0000\u00ff']) {
-    for (const topic of ['earshot/n1/cmd/enroll', 'hermes/asr/toggleOn', 'hermes/asr/toggleOff', 'hermes/asr/startListening', 'hermes/asr/stopListening']) await pub(r.sub, topic, payload);
+    for (const topic of [
+      'earshot/n1/cmd/enroll',
+      'hermes/asr/toggleOn',
+      'hermes/asr/toggleOff',
+      'hermes/asr/startListening',
+      'hermes/asr/stopListening',
+    ])
+      await pub(r.sub, topic, payload);
   }
   // the refusals say why on enroll/result
   await r.sub.until(() => r.sub.json('earshot/n1/enroll/result').filter((m) => m.ok === false).length >= 9, 10000, 'enroll refusals');
@@ -116,9 +138,14 @@ function prng(seed: number): () => number {
 }
 
 test('item 2 property: random interleavings of mute/unmute/listen/stop/reload with audio never throw', async (t) => {
-  const [transducer, pvad, speakerEncoder] = await Promise.all([loadTransducer(models.transducer), loadPvad(models.pvad), loadSpeakerEncoder(models.speaker_encoder)]);
+  const [transducer, pvad, speakerEncoder] = await Promise.all([
+    loadTransducer(models.transducer),
+    loadPvad(models.pvad),
+    loadSpeakerEncoder(models.speaker_encoder),
+  ]);
   const cfg = validateConfig({ vad: { mode: 'any' }, segmenter: { trailing_ms: 200, listen_timeout_ms: 300 } });
-  const make = () => new Pipeline({ transducer, pvad, speakerEncoder }, { segmenter: segmenterOptionsFromConfig(cfg.vad, cfg.segmenter), profiles: [] });
+  const make = () =>
+    new Pipeline({ transducer, pvad, speakerEncoder }, { segmenter: segmenterOptionsFromConfig(cfg.vad, cfg.segmenter), profiles: [] });
   const audio = concat(silence(0.3), words, silence(0.5));
   let finals = 0;
   for (let seed = 1; seed <= 40; seed++) {
@@ -203,7 +230,10 @@ test('item 4 in the daemon: SIGINT with the broker down and a 10k-entry journal 
   fs.mkdirSync(outbox, { recursive: true });
   for (let i = 0; i < 10_000; i++) {
     const id = `old-${i}`;
-    fs.writeFileSync(path.join(outbox, `${String(i).padStart(12, '0')}-${id}.json`), JSON.stringify({ id, topic: 'earshot/si/transcript', payload: '{}', created: Date.now(), seq: i }));
+    fs.writeFileSync(
+      path.join(outbox, `${String(i).padStart(12, '0')}-${id}.json`),
+      JSON.stringify({ id, topic: 'earshot/si/transcript', payload: '{}', created: Date.now(), seq: i }),
+    );
   }
   const cfg = writeConfig(path.join(dir, 'earshot.yaml'), {
     site: 'si',
@@ -232,7 +262,14 @@ test('item 4 in the daemon: SIGINT with the broker down and a 10k-entry journal 
 
 test('item 7 in the daemon: a hot phrase the model cannot spell refuses the start and a reload; the running daemon keeps transcribing', async (t) => {
   const dir = tmpDir('hot');
-  const bad = writeConfig(path.join(dir, 'bad.yaml'), { site: 'h', state_dir: path.join(dir, 'state'), models: modelCfg, audio: { source: 'stdin' }, mqtt: { embedded: { port: await freePort() } }, recognizer: { hot_phrases: [{ phrase: '厨房的灯' }] } });
+  const bad = writeConfig(path.join(dir, 'bad.yaml'), {
+    site: 'h',
+    state_dir: path.join(dir, 'state'),
+    models: modelCfg,
+    audio: { source: 'stdin' },
+    mqtt: { embedded: { port: await freePort() } },
+    recognizer: { hot_phrases: [{ phrase: '厨房的灯' }] },
+  });
   const refused = DaemonProcess.start(['run', '--config', bad]);
   t.teardown(() => refused.kill('SIGKILL'));
   t.is((await refused.exit(30000)).code, 2, refused.stderr);
@@ -264,8 +301,14 @@ test('item 9: live enrollment is off by default, and bounded by vad.max_profiles
   const [pvad, encoder] = await Promise.all([loadPvad(models.pvad), loadSpeakerEncoder(models.speaker_encoder)]);
   const dim = pvadEmbedDim(pvad)!;
   const profiles = path.join(r.dir, 'state', 'profiles');
-  saveProfile(path.join(profiles, 'carol.json'), makeProfile('carol', new Float32Array(dim).fill(1 / Math.sqrt(dim)), encoder, 12, ['live']));
-  saveProfile(path.join(profiles, 'dave.json'), makeProfile('dave', new Float32Array(dim).fill(-1 / Math.sqrt(dim)), encoder, 12, ['live']));
+  saveProfile(
+    path.join(profiles, 'carol.json'),
+    makeProfile('carol', new Float32Array(dim).fill(1 / Math.sqrt(dim)), encoder, 12, ['live']),
+  );
+  saveProfile(
+    path.join(profiles, 'dave.json'),
+    makeProfile('dave', new Float32Array(dim).fill(-1 / Math.sqrt(dim)), encoder, 12, ['live']),
+  );
   pvad.dispose();
   encoder.encoder.dispose();
   fs.appendFileSync(r.cfg, 'vad:\n  live_enrollment: true\n  max_profiles: 1\n');
@@ -315,8 +358,15 @@ test('item 8: huge and non-finite float samples, then speech: the speech is stil
   const cfg = writeConfig(path.join(dir, 'c.yaml'), { models: modelCfg, vad: { mode: 'any' } });
   const p = DaemonProcess.start(['transcribe', '--config', cfg, wav]);
   t.is((await p.exit(60000)).code, 0, p.stderr);
-  const lines = p.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  t.true(lines.some((l) => typeof l.text === 'string' && l.text.length > 0), `transcripts: ${p.stdout}`);
+  const lines = p.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+  t.true(
+    lines.some((l) => typeof l.text === 'string' && l.text.length > 0),
+    `transcripts: ${p.stdout}`,
+  );
   // raw f32le (stdin) goes through the same cleaning
   const { PcmDecoder } = await import('../daemon/audio/pcm.js');
   const out = new PcmDecoder('f32le', 2).decode(Buffer.from(new Float32Array([3e38, 3e38, NaN, 0.5, -Infinity, -0.25]).buffer));
@@ -362,7 +412,10 @@ test('item 8: a pVAD whose scores go non-finite is restarted and reported for th
   p.dispose();
   t.is(p.pvadFaults, 1);
   t.true(p.pvadFaultAt > 0);
-  t.true(finals.some((f) => f.length > 0), 'speech after the fault is transcribed');
+  t.true(
+    finals.some((f) => f.length > 0),
+    'speech after the fault is transcribed',
+  );
   transducer.dispose();
   pvad.dispose();
 });
@@ -381,8 +434,13 @@ test('embedded broker: mqtt.username and a password are required of every client
   t.teardown(() => d.kill('SIGKILL'));
   await d.waitForLog(/MQTT connected/, 30000);
   t.notRegex(d.stderr, /without authentication/);
-  await t.throwsAsync(Subscriber.connect(`mqtt://127.0.0.1:${port}`, ['earshot/au/#'], { reconnectPeriod: 0 }), { message: /Not authorized|Bad username or password/i });
-  await t.throwsAsync(Subscriber.connect(`mqtt://127.0.0.1:${port}`, ['earshot/au/#'], { reconnectPeriod: 0, username: 'earshot', password: 'wrong' }), { message: /Not authorized|Bad username or password/i });
+  await t.throwsAsync(Subscriber.connect(`mqtt://127.0.0.1:${port}`, ['earshot/au/#'], { reconnectPeriod: 0 }), {
+    message: /Not authorized|Bad username or password/i,
+  });
+  await t.throwsAsync(
+    Subscriber.connect(`mqtt://127.0.0.1:${port}`, ['earshot/au/#'], { reconnectPeriod: 0, username: 'earshot', password: 'wrong' }),
+    { message: /Not authorized|Bad username or password/i },
+  );
   const sub = await Subscriber.connect(`mqtt://127.0.0.1:${port}`, ['earshot/au/#'], { username: 'earshot', password: 's3cret' });
   t.teardown(() => sub.close());
   const feeder = new Feeder(d);
@@ -394,7 +452,13 @@ test('embedded broker: mqtt.username and a password are required of every client
   t.is((await d.exit()).code, 0, d.stderr);
 
   // the same on all interfaces without credentials: it runs, and says what that exposes
-  const open = writeConfig(path.join(dir, 'open.yaml'), { site: 'au', state_dir: path.join(dir, 'state'), models: modelCfg, audio: { source: 'stdin' }, mqtt: { embedded: { host: '0.0.0.0', port } } });
+  const open = writeConfig(path.join(dir, 'open.yaml'), {
+    site: 'au',
+    state_dir: path.join(dir, 'state'),
+    models: modelCfg,
+    audio: { source: 'stdin' },
+    mqtt: { embedded: { host: '0.0.0.0', port } },
+  });
   const o = DaemonProcess.start(['run', '--config', open], {}, 'pipe');
   t.teardown(() => o.kill('SIGKILL'));
   await o.waitForLog(/listens beyond this machine without authentication/, 30000);
@@ -447,7 +511,8 @@ test('cmd/mute takes only the switch payloads; cmd/enroll says why it refuses', 
   await pub(r.sub, 'earshot/st/cmd/mute', '0');
   await r.sub.until(() => muted() === 'OFF', 5000, 'unmuted by "0"');
   const results = () => r.sub.json('earshot/st/enroll/result');
-  for (const p of ['alice', '{"name": "alice", "seconds": "ten"}', '{"name": "alice", "seconds": 500}', '{"name": "a b"}', '{}']) await pub(r.sub, 'earshot/st/cmd/enroll', p);
+  for (const p of ['alice', '{"name": "alice", "seconds": "ten"}', '{"name": "alice", "seconds": 500}', '{"name": "a b"}', '{}'])
+    await pub(r.sub, 'earshot/st/cmd/enroll', p);
   await r.sub.until(() => results().length === 5, 5000, 'five refusals');
   t.deepEqual(
     results().map((m) => [m.ok, m.error.replace(/;.*/, '')]),

@@ -18,14 +18,22 @@ test.serial('the addon sends READY/STATUS/WATCHDOG/STOPPING datagrams; the watch
   await sock.until(() => sock.messages().includes('STATUS=unhealthy: no audio frames for 3000 ms'), 5000, 'unhealthy status');
   const pingsAtStall = sock.count((m) => m === 'WATCHDOG=1');
   await new Promise((r) => setTimeout(r, 400));
-  t.is(sock.count((m) => m === 'WATCHDOG=1'), pingsAtStall, 'no ping while unhealthy');
+  t.is(
+    sock.count((m) => m === 'WATCHDOG=1'),
+    pingsAtStall,
+    'no ping while unhealthy',
+  );
   healthy = true;
   await sock.until(() => sock.count((m) => m === 'WATCHDOG=1') >= pingsAtStall + 2, 5000, 'pings resume');
   n.stopping();
   await sock.until(() => sock.messages().includes('STOPPING=1'), 2000, 'stopping');
   const after = sock.count((m) => m === 'WATCHDOG=1');
   await new Promise((r) => setTimeout(r, 200));
-  t.is(sock.count((m) => m === 'WATCHDOG=1'), after, 'no ping after STOPPING=1');
+  t.is(
+    sock.count((m) => m === 'WATCHDOG=1'),
+    after,
+    'no ping after STOPPING=1',
+  );
   t.is(sock.messages()[0], 'READY=1\nSTATUS=listening');
   sock.close();
 });

@@ -2,7 +2,13 @@
 // (cosines) are given by the test, as the pipeline gives the speaker encoder's.
 import test from 'ava';
 import { configSchema } from '../daemon/config.js';
-import { Segmenter, segmenterOptionsFromConfig, type SegmentEvent, type SegmenterOptions, type SpeakerCheckOptions } from '../daemon/segmenter.js';
+import {
+  Segmenter,
+  segmenterOptionsFromConfig,
+  type SegmentEvent,
+  type SegmenterOptions,
+  type SpeakerCheckOptions,
+} from '../daemon/segmenter.js';
 
 const P: Record<string, [number, number, number]> = { '.': [0.9, 0.05, 0.05], T: [0.05, 0.9, 0.05], O: [0.05, 0.05, 0.9] };
 
@@ -21,7 +27,16 @@ const opts = (check: Partial<SpeakerCheckOptions> | null = {}, over: Partial<Seg
   holdOtherFrames: 20,
   holdMinTargetFrames: 6,
   switchFrames: 4,
-  check: check && { threshold: 0.5, windowFrames: 30, minFrames: 10, onSwitch: false, wholeRun: false, recheckFloor: 1, recheckFrames: 0, ...check },
+  check: check && {
+    threshold: 0.5,
+    windowFrames: 30,
+    minFrames: 10,
+    onSwitch: false,
+    wholeRun: false,
+    recheckFloor: 1,
+    recheckFrames: 0,
+    ...check,
+  },
   ...over,
 });
 
@@ -58,7 +73,9 @@ function run(frames: string, o: SegmenterOptions, answers: (number | null)[] = [
 
 // [first speech frame, speech end, end (the frame after the close decision), reason]
 const closes = (tr: Trace) =>
-  tr.events.flatMap(([, e]) => (e.type === 'close' ? [[e.speechStartFrame, e.speechEndFrame, e.endFrame, e.reason] as [number, number, number, string]] : []));
+  tr.events.flatMap(([, e]) =>
+    e.type === 'close' ? [[e.speechStartFrame, e.speechEndFrame, e.endFrame, e.reason] as [number, number, number, string]] : [],
+  );
 
 test('a hold running out asks for a check of the disputed speech instead of closing', (t) => {
   // 8 target frames, then "other" for 40 frames: the hold runs out 20 frames after frame 8
@@ -134,7 +151,10 @@ test('onSwitch: a run judged another voice is checked once it has minFrames of s
   t.deepEqual(off.checks, []);
   t.deepEqual(closes(off), [[0, 0, 9, 'speaker_change']], 'no switch check: all of its speech is dropped at once');
   const fail = run(frames, opts({ onSwitch: true }), [0.1]);
-  t.deepEqual(fail.checks.map((c) => [c.fromFrame, c.toFrame, c.at]), [[0, 10, 9]]);
+  t.deepEqual(
+    fail.checks.map((c) => [c.fromFrame, c.toFrame, c.at]),
+    [[0, 10, 9]],
+  );
   t.deepEqual(closes(fail), [[0, 0, 10, 'speaker_change']], 'failed: dropped as before, one frame later');
   const pass = run(frames, opts({ onSwitch: true }), [0.9, 0.9]);
   t.deepEqual(closes(pass), [[0, 35, 40, 'silence']], 'passed: the run is the target, held to its end');
@@ -146,17 +166,48 @@ test('a later run the switch would drop is kept when the check says it is the ta
   const o = { trailingFrames: 8 };
   t.deepEqual(closes(run(frames, opts(null, o))), [[0, 10, 18, 'speaker_change']], 'switch: cut at the pause');
   t.deepEqual(closes(run(frames, opts({ onSwitch: true }, o), [0.7])), [[0, 29, 37, 'silence']]);
-  t.deepEqual(closes(run(frames, opts({ onSwitch: true }, o), [0.2])), [[0, 10, 23, 'speaker_change']], 'failed: the run was another voice');
+  t.deepEqual(
+    closes(run(frames, opts({ onSwitch: true }, o), [0.2])),
+    [[0, 10, 23, 'speaker_change']],
+    'failed: the run was another voice',
+  );
 });
 
 test('speaker check keys convert to options; on in the configuration by default', (t) => {
-  const base = { pre_roll_ms: 300, trailing_ms: 300, max_segment_ms: 15000, min_speech_ms: 100, listen_timeout_ms: 5000, pause_ms: 40, hold_other_ms: 1200, hold_min_target_ms: 200, switch_ms: 100 };
+  const base = {
+    pre_roll_ms: 300,
+    trailing_ms: 300,
+    max_segment_ms: 15000,
+    min_speech_ms: 100,
+    listen_timeout_ms: 5000,
+    pause_ms: 40,
+    hold_other_ms: 1200,
+    hold_min_target_ms: 200,
+    switch_ms: 100,
+  };
   const vad = { mode: 'target' as const, threshold: 0.5, close_threshold: 0.3 };
   t.is(segmenterOptionsFromConfig(vad, base).check, null, 'no speaker_check key: off');
   const cfg = configSchema.parse({});
-  t.deepEqual(segmenterOptionsFromConfig(cfg.vad, cfg.segmenter).check, { threshold: 0.25, windowFrames: 160, minFrames: 30, onSwitch: true, wholeRun: false, recheckFloor: 0.1, recheckFrames: 30 });
+  t.deepEqual(segmenterOptionsFromConfig(cfg.vad, cfg.segmenter).check, {
+    threshold: 0.25,
+    windowFrames: 160,
+    minFrames: 30,
+    onSwitch: true,
+    wholeRun: false,
+    recheckFloor: 0.1,
+    recheckFrames: 30,
+  });
   t.deepEqual(
-    segmenterOptionsFromConfig(vad, { ...base, speaker_check: true, speaker_check_threshold: 0.3, speaker_check_ms: 1000, speaker_check_min_ms: 400, speaker_check_switch: true, speaker_check_recheck_above: 0.2, speaker_check_recheck_ms: 0 }).check,
+    segmenterOptionsFromConfig(vad, {
+      ...base,
+      speaker_check: true,
+      speaker_check_threshold: 0.3,
+      speaker_check_ms: 1000,
+      speaker_check_min_ms: 400,
+      speaker_check_switch: true,
+      speaker_check_recheck_above: 0.2,
+      speaker_check_recheck_ms: 0,
+    }).check,
     { threshold: 0.3, windowFrames: 100, minFrames: 40, onSwitch: true, wholeRun: false, recheckFloor: 0.2, recheckFrames: 0 },
   );
 });
@@ -167,10 +218,13 @@ test('a near miss gets a second look on longer audio; a clear miss does not', (t
   // 0.4: below the threshold but a near miss: asked again 10 frames after the answer, on the
   // disputed speech so far (its latest 30 frames); that look passes and the run holds on
   const near = run(frames, opts(look), [0.4, 0.8]);
-  t.deepEqual(near.checks.slice(0, 2).map((c) => [c.fromFrame, c.toFrame, c.at]), [
-    [8, 29, 28],
-    [9, 39, 38],
-  ]);
+  t.deepEqual(
+    near.checks.slice(0, 2).map((c) => [c.fromFrame, c.toFrame, c.at]),
+    [
+      [8, 29, 28],
+      [9, 39, 38],
+    ],
+  );
   t.true(closes(near)[0][1] >= 39, 'the speech checked the second time stays in the segment');
   // the second look fails too: dropped as the first answer would have (the close comes later)
   const twice = run(frames, opts(look), [0.4, 0.2]);
@@ -186,9 +240,12 @@ test('the second look is asked at once when the disputed run stops first', (t) =
   // the other speech stops 2 frames after the near miss: the look cannot wait for 10 more frames
   const frames = 'TTTTTTTT' + 'O'.repeat(22) + '..........';
   const tr = run(frames, opts({ recheckFloor: 0.3, recheckFrames: 10 }), [0.4, 0.1]);
-  t.deepEqual(tr.checks.map((c) => [c.fromFrame, c.toFrame, c.at]), [
-    [8, 29, 28],
-    [8, 33, 32],
-  ]);
+  t.deepEqual(
+    tr.checks.map((c) => [c.fromFrame, c.toFrame, c.at]),
+    [
+      [8, 29, 28],
+      [8, 33, 32],
+    ],
+  );
   t.deepEqual(closes(tr), [[0, 8, 33, 'speaker_change']]);
 });

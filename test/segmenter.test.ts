@@ -3,7 +3,13 @@ import { Segmenter, segmenterOptionsFromConfig, type SegmentEvent, type Segmente
 
 // Posteriors [ns, tss, ntss] per 10 ms frame, written as a string: '.' silence, 'T' target
 // speech, 'O' another speaker's speech, 'n' a noisy pause, each character one frame.
-const P: Record<string, [number, number, number]> = { '.': [0.9, 0.05, 0.05], T: [0.05, 0.9, 0.05], O: [0.05, 0.05, 0.9], t: [0.45, 0.5, 0.05], n: [0.4, 0.3, 0.3] };
+const P: Record<string, [number, number, number]> = {
+  '.': [0.9, 0.05, 0.05],
+  T: [0.05, 0.9, 0.05],
+  O: [0.05, 0.05, 0.9],
+  t: [0.45, 0.5, 0.05],
+  n: [0.4, 0.3, 0.3],
+};
 
 const opts = (over: Partial<SegmenterOptions> = {}): SegmenterOptions => ({
   mode: 'target',
@@ -34,7 +40,10 @@ function run(frames: string, o: SegmenterOptions, finish = true): SegmentEvent[]
   return ev;
 }
 
-const closes = (ev: SegmentEvent[]) => ev.filter((e) => e.type === 'close').map((e) => e.type === 'close' && [e.startFrame, e.speechStartFrame, e.speechEndFrame, e.endFrame, e.reason]);
+const closes = (ev: SegmentEvent[]) =>
+  ev
+    .filter((e) => e.type === 'close')
+    .map((e) => e.type === 'close' && [e.startFrame, e.speechStartFrame, e.speechEndFrame, e.endFrame, e.reason]);
 
 test('opens after min_speech with pre-roll, closes after the trailing stretch', (t) => {
   // frames:        0123456789...
@@ -129,11 +138,34 @@ test('frames skipped while muted keep numbering; a segment cannot be skipped ove
 test('options from the configuration are converted to frames', (t) => {
   const o = segmenterOptionsFromConfig(
     { mode: 'any', threshold: 0.4, close_threshold: 0.3 },
-    { pre_roll_ms: 300, trailing_ms: 400, max_segment_ms: 15000, min_speech_ms: 100, listen_timeout_ms: 5000, pause_ms: 50, hold_other_ms: 1500, hold_min_target_ms: 200, switch_ms: 0 },
+    {
+      pre_roll_ms: 300,
+      trailing_ms: 400,
+      max_segment_ms: 15000,
+      min_speech_ms: 100,
+      listen_timeout_ms: 5000,
+      pause_ms: 50,
+      hold_other_ms: 1500,
+      hold_min_target_ms: 200,
+      switch_ms: 0,
+    },
   );
   t.deepEqual(o, {
-    mode: 'any', threshold: 0.4, closeThreshold: 0.3, preRollFrames: 30, trailingFrames: 40, maxFrames: 1500, minSpeechFrames: 10, listenTimeoutFrames: 500,
-    pauseFrames: 5, holdOtherFrames: 150, holdMinTargetFrames: 20, switchFrames: 0, check: null, sentenceGuardFrames: 0, incompleteTrailingFrames: 0,
+    mode: 'any',
+    threshold: 0.4,
+    closeThreshold: 0.3,
+    preRollFrames: 30,
+    trailingFrames: 40,
+    maxFrames: 1500,
+    minSpeechFrames: 10,
+    listenTimeoutFrames: 500,
+    pauseFrames: 5,
+    holdOtherFrames: 150,
+    holdMinTargetFrames: 20,
+    switchFrames: 0,
+    check: null,
+    sentenceGuardFrames: 0,
+    incompleteTrailingFrames: 0,
   });
 });
 
@@ -165,7 +197,11 @@ test('speaker turns: a segment opened on too little target speech is not held th
   // 4 target frames (the minimum to open) then another voice: fewer than hold_min_target (6)
   const frames = 'TTTT' + 'O'.repeat(20) + '.....';
   t.deepEqual(closes(run(frames, turns({ switchFrames: 0 }))), [[0, 0, 4, 9, 'silence']], 'closes like the plain rule');
-  t.deepEqual(closes(run(frames, turns({ switchFrames: 0, holdMinTargetFrames: 4 }))), [[0, 0, 24, 29, 'silence']], 'with enough target speech it would be held');
+  t.deepEqual(
+    closes(run(frames, turns({ switchFrames: 0, holdMinTargetFrames: 4 }))),
+    [[0, 0, 24, 29, 'silence']],
+    'with enough target speech it would be held',
+  );
   // with switch on, the run is judged another speaker's after 4 frames of other speech: no target speech remains
   t.deepEqual(closes(run(frames, turns())), [[0, 0, 0, 8, 'speaker_change']]);
 });
@@ -175,7 +211,11 @@ test('speaker turns: another speaker after a pause closes the segment from the e
   const frames = 'T'.repeat(10) + '...' + 'TTT' + 'O'.repeat(12) + '.'.repeat(12);
   const o = { trailingFrames: 10 };
   t.deepEqual(closes(run(frames, opts(o))), [[0, 0, 16, 26, 'silence']], 'plain rule: held by the 3 frames, then 10 more');
-  t.deepEqual(closes(run(frames, turns(o))), [[0, 0, 10, 20, 'speaker_change']], 'switch after 4 "other" frames: 10 frames after the target stopped');
+  t.deepEqual(
+    closes(run(frames, turns(o))),
+    [[0, 0, 10, 20, 'speaker_change']],
+    'switch after 4 "other" frames: 10 frames after the target stopped',
+  );
   // a pause filled with reverberation or noise (p(non-speech) 0.4) still separates the runs
   const noisy = frames.replace('...', 'nnn');
   t.deepEqual(closes(run(noisy, turns(o))), [[0, 0, 10, 20, 'speaker_change']]);

@@ -29,7 +29,13 @@ test('the network drop-in opens the private networks and netlink, and nothing el
   // still far from an open service
   t.true(Number(/Overall exposure level for .*: (\d+\.\d+)/.exec(out)![1]) <= 1.5);
   const text = fs.readFileSync(path.join(repoRoot, 'systemd', 'earshot-network.conf'), 'utf8');
-  t.deepEqual(text.split('\n').filter((l) => /^[A-Z]/.test(l)).map((l) => l.split('=')[0]), ['IPAddressAllow', 'RestrictAddressFamilies']);
+  t.deepEqual(
+    text
+      .split('\n')
+      .filter((l) => /^[A-Z]/.test(l))
+      .map((l) => l.split('=')[0]),
+    ['IPAddressAllow', 'RestrictAddressFamilies'],
+  );
 });
 
 test('an earshot@ instance is hardened the same way', (t) => {
@@ -42,7 +48,16 @@ test('an earshot@ instance is hardened the same way', (t) => {
 test('the units are Type=notify with a watchdog, in group audio, with state and configuration directories', (t) => {
   for (const name of ['earshot.service', 'earshot@.service']) {
     const text = unit(name);
-    for (const line of ['Type=notify', 'NotifyAccess=main', 'DynamicUser=yes', 'SupplementaryGroups=audio', 'DeviceAllow=char-alsa rw', 'ProtectSystem=strict', 'ConfigurationDirectory=earshot', 'ExecReload=/bin/kill -HUP $MAINPID']) {
+    for (const line of [
+      'Type=notify',
+      'NotifyAccess=main',
+      'DynamicUser=yes',
+      'SupplementaryGroups=audio',
+      'DeviceAllow=char-alsa rw',
+      'ProtectSystem=strict',
+      'ConfigurationDirectory=earshot',
+      'ExecReload=/bin/kill -HUP $MAINPID',
+    ]) {
       t.true(text.split('\n').includes(line), `${name}: ${line}`);
     }
     t.regex(text, /^WatchdogSec=\d+s$/m);
@@ -53,7 +68,7 @@ test('the units are Type=notify with a watchdog, in group audio, with state and 
   t.regex(unit('earshot@.service'), /^StateDirectory=earshot\/%i$/m);
 });
 
-test('the units cap V8\'s young generation and glibc\'s arenas (bench/e2e.ts measures memory with them), and Node takes the option from NODE_OPTIONS', (t) => {
+test("the units cap V8's young generation and glibc's arenas (bench/e2e.ts measures memory with them), and Node takes the option from NODE_OPTIONS", (t) => {
   for (const name of ['earshot.service', 'earshot@.service']) {
     const text = unit(name);
     t.true(text.split('\n').includes('Environment=NODE_OPTIONS=--max-semi-space-size=1'), name);
@@ -61,8 +76,12 @@ test('the units cap V8\'s young generation and glibc\'s arenas (bench/e2e.ts mea
   }
   // Node refuses V8 options it does not allow in NODE_OPTIONS (and the unit would then fail to start):
   // this one is allowed, and the young generation stays within 3 semi-spaces of 1 MiB under load.
-  const script = 'const a = []; for (let i = 0; i < 2e6; i++) { a.push({ i }); if (a.length > 1e4) a.length = 0; } const s = require("v8").getHeapSpaceStatistics().find((x) => x.space_name === "new_space"); console.log(s.space_size);';
-  const capped = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '--max-semi-space-size=1' } });
+  const script =
+    'const a = []; for (let i = 0; i < 2e6; i++) { a.push({ i }); if (a.length > 1e4) a.length = 0; } const s = require("v8").getHeapSpaceStatistics().find((x) => x.space_name === "new_space"); console.log(s.space_size);';
+  const capped = spawnSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '--max-semi-space-size=1' },
+  });
   t.is(capped.status, 0, capped.stderr);
   t.true(Number(capped.stdout) <= 3 * 2 ** 20, `new space ${capped.stdout.trim()} bytes`);
 });

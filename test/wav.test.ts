@@ -119,7 +119,10 @@ test('malformed and unsupported files give errors that say what is wrong', (t) =
     fs.writeFileSync(f, data);
     return f;
   };
-  t.throws(() => readWav16kMono(write('trunc.wav', good.subarray(0, 1000))), { instanceOf: WavError, message: /trunc\.wav: truncated: the data chunk declares 32000 bytes but only 956 follow/ });
+  t.throws(() => readWav16kMono(write('trunc.wav', good.subarray(0, 1000))), {
+    instanceOf: WavError,
+    message: /trunc\.wav: truncated: the data chunk declares 32000 bytes but only 956 follow/,
+  });
   t.throws(() => readWav16kMono(write('tiny.wav', good.subarray(0, 8))), { message: /too short to be a WAV file/ });
   t.throws(() => readWav16kMono(write('text.wav', Buffer.from('hello, this is not audio at all'))), { message: /not a WAV file/ });
   const alaw = sox('alaw.wav', ['-r', '8000', '-c', '1', '-e', 'a-law']);

@@ -80,7 +80,9 @@ export function check(root: string): string[] {
       if (!target) continue; // a missing file is the compiler's error, not this check's
       const other = layerOf(layers, target);
       if (other && other.rank > own.rank) {
-        problems.push(`${file} (layer ${own.rank} ${own.name}) imports ${target} (layer ${other.rank} ${other.name}): only the same or lower layers`);
+        problems.push(
+          `${file} (layer ${own.rank} ${own.name}) imports ${target} (layer ${other.rank} ${other.name}): only the same or lower layers`,
+        );
       }
     }
   }

@@ -30,12 +30,15 @@ def timed(step, dev, repeats=10):
     for _ in range(repeats):
         step()
     torch.cuda.synchronize(dev)
-    return {"step_ms": (time.time() - t0) / repeats * 1000,
-            "peak_mib": (torch.cuda.max_memory_allocated(dev) - base) / 2 ** 20}
+    return {
+        "step_ms": (time.time() - t0) / repeats * 1000,
+        "peak_mib": (torch.cuda.max_memory_allocated(dev) - base) / 2**20,
+    }
 
 
 def measure(model, feats, feat_lens, targets, target_lens, kind, r_down, r_up):
     """The whole step: encoder, joiner and loss, forward and backward."""
+
     def step():
         model.zero_grad(set_to_none=True)
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
@@ -79,12 +82,16 @@ def main():
             enc, enc_lens = model.encode(feats, feat_lens, chunk=8)
         for kind in ("rnnt", "bat"):
             torch.cuda.empty_cache()
-            row[kind + "_loss_only"] = measure_loss_only(model, enc.float(), enc_lens, targets, target_lens, kind,
-                                                         args.r_down, args.r_up)
+            row[kind + "_loss_only"] = measure_loss_only(
+                model, enc.float(), enc_lens, targets, target_lens, kind, args.r_down, args.r_up
+            )
         print(json.dumps(row), flush=True)
         rows.append(row)
-    json.dump({"device": torch.cuda.get_device_name(dev), "band": args.r_down + args.r_up, "rows": rows},
-              open(args.out, "w"), indent=1)
+    json.dump(
+        {"device": torch.cuda.get_device_name(dev), "band": args.r_down + args.r_up, "rows": rows},
+        open(args.out, "w"),
+        indent=1,
+    )
 
 
 if __name__ == "__main__":

@@ -33,15 +33,19 @@ def main():
     items = synthesize(args.root, jobs, args.processes)
     Corpus.from_items(items).save(os.path.join(args.out, f"synth_train{args.tag}.npz"))
     hours = sum(len(a) for a, _, _ in items) / 16000 / 3600
-    print(f"[prepare] {len(items)}/{len(jobs)} training utterances, {hours:.1f} h, {time.time() - t0:.0f} s", flush=True)
+    print(
+        f"[prepare] {len(items)}/{len(jobs)} training utterances, {hours:.1f} h, {time.time() - t0:.0f} s", flush=True
+    )
     dev_gen = TextGenerator(seed=99)
     dev_jobs = []
     for i, voice in enumerate(HELD_OUT):
         dev_jobs += make_jobs([dev_gen.sentence() for _ in range(args.dev_per_voice)], [voice], seed=100 + i)
     dev = synthesize(args.root, dev_jobs, args.processes)
     Corpus.from_items(dev).save(os.path.join(args.out, "dev_heldout.npz"))
-    print(f"[prepare] {len(dev)} held-out development utterances ({', '.join(HELD_OUT)}), "
-          f"{time.time() - t0:.0f} s", flush=True)
+    print(
+        f"[prepare] {len(dev)} held-out development utterances ({', '.join(HELD_OUT)}), " f"{time.time() - t0:.0f} s",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ def main():
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

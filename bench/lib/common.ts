@@ -103,7 +103,12 @@ function editDistance(a: string[], b: string[]): number {
   return prev[b.length];
 }
 
-export const words = (s: string) => s.toLowerCase().replace(/[^a-z' ]+/g, ' ').split(/\s+/).filter(Boolean);
+export const words = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z' ]+/g, ' ')
+    .split(/\s+/)
+    .filter(Boolean);
 
 /** Corpus WER: word edits over reference words, summed over the utterances. */
 export function wer(pairs: { ref: string; hyp: string }[]): { wer: number; errors: number; words: number; utterances: number } {
@@ -126,7 +131,13 @@ export function werBySet(rows: { set: string; ref: string; hyp: string }[]): Rec
 
 /** Runs a command to completion (inheriting stderr); throws with its output on failure. */
 export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd ?? repoRoot, env: opts.env ?? process.env, encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd ?? repoRoot,
+    env: opts.env ?? process.env,
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (r.error) throw new Error(`cannot run ${cmd}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}: ${r.stdout.slice(-2000)}`);
   return r.stdout;
@@ -188,7 +199,15 @@ export function machine(): Record<string, string | number> {
   } catch {
     /* keep uname */
   }
-  return { cpu, cores: os.cpus().length, memory_gib: +(os.totalmem() / 2 ** 30).toFixed(1), os: osName, kernel: os.release(), node: process.version, arch: process.arch };
+  return {
+    cpu,
+    cores: os.cpus().length,
+    memory_gib: +(os.totalmem() / 2 ** 30).toFixed(1),
+    os: osName,
+    kernel: os.release(),
+    node: process.version,
+    arch: process.arch,
+  };
 }
 
 export function percentile(values: number[], p: number): number {

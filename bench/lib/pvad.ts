@@ -38,7 +38,22 @@ async function main() {
   const posteriors = path.join(mine, 'posteriors.npz');
   // Float checkpoints (FiLM vs concatenation) are measured too when the training runs left them here.
   const floats = ['pvad_film.pt', 'pvad_concat.pt'].map((f) => path.join(repoRoot, 'runs', 'pvad', f)).filter((f) => fs.existsSync(f));
-  const args = ['-m', 'bench.pvad_eval', '--dev', dev, '--spkenc', spkencFile, '--pvad', pvadFile, '--baselines', baselines, '--out', out, '--save-posteriors', posteriors];
+  const args = [
+    '-m',
+    'bench.pvad_eval',
+    '--dev',
+    dev,
+    '--spkenc',
+    spkencFile,
+    '--pvad',
+    pvadFile,
+    '--baselines',
+    baselines,
+    '--out',
+    out,
+    '--save-posteriors',
+    posteriors,
+  ];
   if (floats.length) args.push('--float', ...floats);
   run(python, args);
   const metrics = JSON.parse(fs.readFileSync(out, 'utf8'));
@@ -46,11 +61,29 @@ async function main() {
   const sweepFile = path.join(mine, 'segments.json');
   run(python, ['-m', 'bench.pvad_segments', '--dev', dev, '--posteriors', posteriors, '--out', sweepFile]);
   const segments = JSON.parse(fs.readFileSync(sweepFile, 'utf8'));
-  const result = { bench: 'pvad', pvad: path.relative(repoRoot, pvadFile), spkenc: path.relative(repoRoot, spkencFile), seconds: (Date.now() - t0) / 1000, float_checkpoints: floats.map((f) => path.relative(repoRoot, f)), metrics, segments };
+  const result = {
+    bench: 'pvad',
+    pvad: path.relative(repoRoot, pvadFile),
+    spkenc: path.relative(repoRoot, spkencFile),
+    seconds: (Date.now() - t0) / 1000,
+    float_checkpoints: floats.map((f) => path.relative(repoRoot, f)),
+    metrics,
+    segments,
+  };
   writeResult('pvad', result);
   const f = metrics.file ?? {};
   const e = metrics.earshot_engine ?? {};
-  console.log(JSON.stringify({ bench: 'pvad', map: f.map_micro, engine_map: e.map_micro, speech_ap: f.speech_ap_zero_embedding, engine_speech_ap: e.speech_ap, silero_ap: metrics.silero?.speech_ap, webrtc_ap: metrics.webrtc?.speech_ap }));
+  console.log(
+    JSON.stringify({
+      bench: 'pvad',
+      map: f.map_micro,
+      engine_map: e.map_micro,
+      speech_ap: f.speech_ap_zero_embedding,
+      engine_speech_ap: e.speech_ap,
+      silero_ap: metrics.silero?.speech_ap,
+      webrtc_ap: metrics.webrtc?.speech_ap,
+    }),
+  );
 }
 
 main().catch((err) => {

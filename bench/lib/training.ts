@@ -16,8 +16,9 @@ const isEarlierRun = (name: string) => /^run\d+$/.test(name);
 
 function walk(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? (isEarlierRun(e.name) ? [] : walk(path.join(dir, e.name))) : [path.join(dir, e.name)]);
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? (isEarlierRun(e.name) ? [] : walk(path.join(dir, e.name))) : [path.join(dir, e.name)]));
 }
 
 type Json = Record<string, any>;
@@ -27,8 +28,18 @@ const isLossTable = (j: Json) => Array.isArray(j.rows) && j.rows.some((r: Json) 
 
 /** evaluate.py's output: {model: {set: {wer, last_minus_end_p50_s, ...}}, paired_latency?: {set: {...}}} */
 function isEval(j: Json): boolean {
-  const models = Object.entries(j).filter(([k]) => k !== 'paired_latency').map(([, v]) => v);
-  return models.length > 0 && models.every((m) => m && typeof m === 'object' && Object.values(m).some((s: any) => s && typeof s === 'object' && 'wer' in s && 'last_minus_end_p50_s' in s));
+  const models = Object.entries(j)
+    .filter(([k]) => k !== 'paired_latency')
+    .map(([, v]) => v);
+  return (
+    models.length > 0 &&
+    models.every(
+      (m) =>
+        m &&
+        typeof m === 'object' &&
+        Object.values(m).some((s: any) => s && typeof s === 'object' && 'wer' in s && 'last_minus_end_p50_s' in s),
+    )
+  );
 }
 
 function main() {
@@ -49,7 +60,22 @@ function main() {
       const models: Json = {};
       for (const [m, sets] of Object.entries(j)) {
         if (m === 'paired_latency') continue;
-        models[m] = Object.fromEntries(Object.entries(sets as Json).filter(([, s]) => s && typeof s === 'object' && 'wer' in s).map(([k, s]: [string, any]) => [k, { wer: s.wer, words: s.words, utterances: s.utterances, mean_last_emission_s: s.mean_last_emission_s, last_minus_end_p50_s: s.last_minus_end_p50_s, last_minus_end_p90_s: s.last_minus_end_p90_s, mean_last_minus_end_s: s.mean_last_minus_end_s }]));
+        models[m] = Object.fromEntries(
+          Object.entries(sets as Json)
+            .filter(([, s]) => s && typeof s === 'object' && 'wer' in s)
+            .map(([k, s]: [string, any]) => [
+              k,
+              {
+                wer: s.wer,
+                words: s.words,
+                utterances: s.utterances,
+                mean_last_emission_s: s.mean_last_emission_s,
+                last_minus_end_p50_s: s.last_minus_end_p50_s,
+                last_minus_end_p90_s: s.last_minus_end_p90_s,
+                mean_last_minus_end_s: s.mean_last_minus_end_s,
+              },
+            ]),
+        );
       }
       // Latency over the utterances every model got right (evaluate.py with several models).
       evals.push({ file: path.relative(repoRoot, f), models, paired: j.paired_latency ?? null });
@@ -66,7 +92,15 @@ function main() {
     markdown: files.filter((x) => x.endsWith('.md')).map((x) => path.relative(repoRoot, x)),
   };
   writeResult('training', result);
-  console.log(JSON.stringify({ bench: 'training', found: result.found, loss_tables: lossTables.length, evals: evals.length, pngs: result.pngs.length }));
+  console.log(
+    JSON.stringify({
+      bench: 'training',
+      found: result.found,
+      loss_tables: lossTables.length,
+      evals: evals.length,
+      pngs: result.pngs.length,
+    }),
+  );
 }
 
 main();

@@ -20,8 +20,13 @@ def main():
     quantize_dynamic(src, dst, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
     with open(src + ".json") as f:
         info = json.load(f)
-    info["quantized"] = {"from": src, "weight_type": "QInt8", "method": "quantize_dynamic", "op_types": ["MatMul"],
-                         "onnxruntime": onnxruntime.__version__}
+    info["quantized"] = {
+        "from": src,
+        "weight_type": "QInt8",
+        "method": "quantize_dynamic",
+        "op_types": ["MatMul"],
+        "onnxruntime": onnxruntime.__version__,
+    }
     with open(dst + ".json", "w") as f:
         json.dump(info, f, indent=1)
     print(json.dumps({"out": dst, **info["quantized"]}))

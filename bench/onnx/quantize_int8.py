@@ -34,8 +34,11 @@ def quantize(src: str, dst: str) -> dict:
         scale = np.float32(max(float(np.abs(w).max()), 1e-12) / 127.0)
         wq = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
         tag = f"{w_name}_{done}"
-        added += [numpy_helper.from_array(wq, f"{tag}_q"), numpy_helper.from_array(np.array(scale, np.float32), f"{tag}_scale"),
-                  numpy_helper.from_array(np.array(0, np.int8), f"{tag}_zp")]
+        added += [
+            numpy_helper.from_array(wq, f"{tag}_q"),
+            numpy_helper.from_array(np.array(scale, np.float32), f"{tag}_scale"),
+            numpy_helper.from_array(np.array(0, np.int8), f"{tag}_zp"),
+        ]
         if x not in quantized_inputs:
             quantized_inputs[x] = (f"{x}_u8", f"{x}_scale", f"{x}_zp")
             nodes.append(helper.make_node("DynamicQuantizeLinear", [x], list(quantized_inputs[x]), name=f"{x}_dql"))
@@ -64,9 +67,14 @@ def main():
     stats = quantize(src, dst)
     with open(src + ".json") as f:
         info = json.load(f)
-    info["quantized"] = {"from": src, "weight_type": "QInt8 symmetric per tensor", "activations": "uint8, dynamic",
-                         "method": "bench/onnx/quantize_int8.py (onnxruntime quantize_dynamic's IntegerOps graph)",
-                         "onnx": onnx.__version__, **stats}
+    info["quantized"] = {
+        "from": src,
+        "weight_type": "QInt8 symmetric per tensor",
+        "activations": "uint8, dynamic",
+        "method": "bench/onnx/quantize_int8.py (onnxruntime quantize_dynamic's IntegerOps graph)",
+        "onnx": onnx.__version__,
+        **stats,
+    }
     with open(dst + ".json", "w") as f:
         json.dump(info, f, indent=1)
     print(json.dumps({"out": dst, **info["quantized"]}))

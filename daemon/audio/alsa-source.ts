@@ -60,7 +60,13 @@ export class AlsaSource extends AudioSource {
     this.decoder.reset();
     let rec: Recording;
     try {
-      rec = recorder.record({ recorder: 'arecord', device: this.device, sampleRate: SAMPLE_RATE, channels: 1, audioType: 'raw' }) as unknown as Recording;
+      rec = recorder.record({
+        recorder: 'arecord',
+        device: this.device,
+        sampleRate: SAMPLE_RATE,
+        channels: 1,
+        audioType: 'raw',
+      }) as unknown as Recording;
     } catch (err) {
       this.lost(`cannot start arecord: ${(err as Error).message}`);
       return;

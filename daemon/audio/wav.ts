@@ -180,7 +180,8 @@ function decodeInterleaved(data: Buffer, f: WavFormat): Float32Array[] {
     for (let c = 0; c < f.channels; c++, p += bytes) {
       let v: number;
       if (f.formatTag === 'float') v = finiteSample(bytes === 4 ? data.readFloatLE(p) : data.readDoubleLE(p));
-      else if (bytes === 1) v = (data[p] - 128) / 128; // 8-bit WAV is unsigned
+      else if (bytes === 1)
+        v = (data[p] - 128) / 128; // 8-bit WAV is unsigned
       else if (bytes === 2) v = data.readInt16LE(p) / 32768;
       else if (bytes === 3) v = data.readIntLE(p, 3) / 8388608;
       else v = data.readInt32LE(p) / 2147483648;

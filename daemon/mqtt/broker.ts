@@ -19,7 +19,12 @@ export interface EmbeddedBroker {
 }
 
 type AedesInstance = { handle: (s: net.Socket) => unknown; close(cb?: () => void): void };
-type Authenticate = (client: unknown, username: string | undefined, password: Buffer | undefined, done: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void) => void;
+type Authenticate = (
+  client: unknown,
+  username: string | undefined,
+  password: Buffer | undefined,
+  done: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void,
+) => void;
 
 export interface BrokerAuth {
   username: string;
@@ -31,17 +36,35 @@ const same = (a: Buffer, b: Buffer) => a.length === b.length && crypto.timingSaf
 export async function startEmbeddedBroker(host: string, port: number, auth?: BrokerAuth): Promise<EmbeddedBroker> {
   const authenticate: Authenticate | undefined = auth
     ? (_client, username, password, done) => {
-        if (username !== undefined && same(Buffer.from(username), Buffer.from(auth.username)) && password !== undefined && same(password, Buffer.from(auth.password))) return done(null, true);
+        if (
+          username !== undefined &&
+          same(Buffer.from(username), Buffer.from(auth.username)) &&
+          password !== undefined &&
+          same(password, Buffer.from(auth.password))
+        )
+          return done(null, true);
         log.warn({ user: username ?? null }, 'embedded broker: a client gave a wrong username or password');
         done(Object.assign(new Error('bad user name or password'), { returnCode: 4 }), null);
       }
     : undefined;
-  const broker = (aedesModule as unknown as { createBroker(o: { authenticate?: Authenticate }): AedesInstance }).createBroker(authenticate ? { authenticate } : {});
-  if (!auth && !isLoopback(host)) log.warn({ host }, 'the embedded MQTT broker listens beyond this machine without authentication: anyone on the network can send commands and read transcripts (set mqtt.username and mqtt.password_env)');
+  const broker = (aedesModule as unknown as { createBroker(o: { authenticate?: Authenticate }): AedesInstance }).createBroker(
+    authenticate ? { authenticate } : {},
+  );
+  if (!auth && !isLoopback(host))
+    log.warn(
+      { host },
+      'the embedded MQTT broker listens beyond this machine without authentication: anyone on the network can send commands and read transcripts (set mqtt.username and mqtt.password_env)',
+    );
   const server = net.createServer((socket) => broker.handle(socket));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new Error(err.code === 'EADDRINUSE' ? `cannot start the embedded MQTT broker: ${host}:${port} is already in use (set mqtt.embedded.port, or mqtt.url to use that broker)` : `cannot start the embedded MQTT broker on ${host}:${port}: ${err.message}`)),
+      reject(
+        new Error(
+          err.code === 'EADDRINUSE'
+            ? `cannot start the embedded MQTT broker: ${host}:${port} is already in use (set mqtt.embedded.port, or mqtt.url to use that broker)`
+            : `cannot start the embedded MQTT broker on ${host}:${port}: ${err.message}`,
+        ),
+      ),
     );
     server.listen(port, host, () => resolve());
   });

@@ -131,13 +131,19 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     try {
       if (payload.length > MAX_INBOUND_BYTES) {
         this.rejected++;
-        log.warn({ topic: excerpt(Buffer.from(topic)), bytes: payload.length, limit: MAX_INBOUND_BYTES }, 'inbound message too large: dropped');
+        log.warn(
+          { topic: excerpt(Buffer.from(topic)), bytes: payload.length, limit: MAX_INBOUND_BYTES },
+          'inbound message too large: dropped',
+        );
         return;
       }
       this.dispatch(topic, payload);
     } catch (err) {
       this.rejected++;
-      log.error({ topic: excerpt(Buffer.from(topic)), retained, payload: excerpt(payload), err: (err as Error).message }, 'handling an inbound message failed: dropped');
+      log.error(
+        { topic: excerpt(Buffer.from(topic)), retained, payload: excerpt(payload), err: (err as Error).message },
+        'handling an inbound message failed: dropped',
+      );
     }
   }
 
@@ -229,7 +235,10 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       if (err && typeof reason === 'number') {
         // the broker answered with a failure reason code (e.g. 0x87 not authorized): retrying
         // the same message would fail the same way forever
-        log.error({ id: entry.id, topic: entry.topic, reason_code: reason, err: err.message }, 'the broker refused a transcript: set aside in the outbox directory, not retried');
+        log.error(
+          { id: entry.id, topic: entry.topic, reason_code: reason, err: err.message },
+          'the broker refused a transcript: set aside in the outbox directory, not retried',
+        );
         void this.opts.outbox.reject(entry.id);
       } else if (err) {
         // mqtt.js gave up on it (client ended): it stays journalled for the next process

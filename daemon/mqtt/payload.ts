@@ -9,14 +9,19 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 /** A JSON object payload; an empty payload is an empty object. */
 export function jsonObject(payload: Buffer): Parsed<Record<string, unknown>> {
   if (payload.length === 0) return { ok: true, value: {} };
-  if (payload.length > MAX_INBOUND_BYTES) return { ok: false, error: `payload of ${payload.length} bytes is over the ${MAX_INBOUND_BYTES}-byte limit` };
+  if (payload.length > MAX_INBOUND_BYTES)
+    return { ok: false, error: `payload of ${payload.length} bytes is over the ${MAX_INBOUND_BYTES}-byte limit` };
   let value: unknown;
   try {
     value = JSON.parse(payload.toString('utf8'));
   } catch {
     return { ok: false, error: 'payload is not JSON' };
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { ok: false, error: `payload must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}` };
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    return {
+      ok: false,
+      error: `payload must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+    };
   return { ok: true, value: value as Record<string, unknown> };
 }
 
@@ -30,6 +35,9 @@ export function switchPayload(payload: Buffer): Parsed<boolean> {
 
 /** A short printable excerpt of a payload for logs (never the whole of a huge one). */
 export function excerpt(payload: Buffer, max = 120): string {
-  const text = payload.subarray(0, max * 4).toString('utf8').replace(/[^\x20-\x7e]/g, '?');
+  const text = payload
+    .subarray(0, max * 4)
+    .toString('utf8')
+    .replace(/[^\x20-\x7e]/g, '?');
   return text.length > max ? `${text.slice(0, max)}...` : text;
 }

@@ -35,9 +35,7 @@ struct AddonData {
 
 AddonData& data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
-[[noreturn]] void throw_type(Napi::Env env, const std::string& msg) {
-  throw Napi::TypeError::New(env, msg);
-}
+[[noreturn]] void throw_type(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
 
 // Int16Array or Float32Array -> floats in [-1, 1).
 std::vector<float> audio_arg(const Napi::Value& v, const char* what) {
@@ -72,8 +70,10 @@ Napi::Object model_info(Napi::Env env, const GgufFile* f, const std::string& nam
   if (f) {
     for (const auto& kv : f->tensors()) {
       bytes += double(kv.second.bytes);
-      const char* t = kv.second.type == DType::F32 ? "F32" : kv.second.type == DType::F16 ? "F16"
-                      : kv.second.type == DType::Q4_0 ? "Q4_0" : "Q8_0";
+      const char* t = kv.second.type == DType::F32    ? "F32"
+                      : kv.second.type == DType::F16  ? "F16"
+                      : kv.second.type == DType::Q4_0 ? "Q4_0"
+                                                      : "Q8_0";
       counts[t]++;
     }
     if (f->has("earshot.provenance")) meta.Set("earshot.provenance", f->str("earshot.provenance"));
@@ -175,7 +175,8 @@ class LoadWorker : public Napi::AsyncWorker {
 };
 
 std::string path_arg(const Napi::CallbackInfo& info, const char* fn) {
-  if (info.Length() < 1 || !info[0].IsString()) throw_type(info.Env(), std::string(fn) + ": expected a model file path");
+  if (info.Length() < 1 || !info[0].IsString())
+    throw_type(info.Env(), std::string(fn) + ": expected a model file path");
   return info[0].As<Napi::String>().Utf8Value();
 }
 
@@ -185,7 +186,8 @@ const char kSpeakerWhat[] = "speaker encoder model";
 
 template <typename Model>
 std::shared_ptr<const Model> unwrap_model(const Napi::CallbackInfo& info, const char* what) {
-  if (info.Length() < 1 || !info[0].IsExternal()) throw_type(info.Env(), std::string(what) + " objects come from the load functions");
+  if (info.Length() < 1 || !info[0].IsExternal())
+    throw_type(info.Env(), std::string(what) + " objects come from the load functions");
   return *info[0].As<Napi::External<std::shared_ptr<const Model>>>().Data();
 }
 
@@ -232,8 +234,12 @@ class RecognizerStreamWrap : public Napi::ObjectWrap<RecognizerStreamWrap> {
   }
   Napi::Value AcceptWaveform(const Napi::CallbackInfo& info) {
     check_live("acceptWaveform");
-    if (finalized_) throw Napi::Error::New(info.Env(), "RecognizerStream.acceptWaveform: the stream is finalized; call reset() before feeding new audio");
-    if (info.Length() < 1) throw_type(info.Env(), "acceptWaveform: expected an Int16Array or a Float32Array of 16 kHz mono samples");
+    if (finalized_)
+      throw Napi::Error::New(
+          info.Env(),
+          "RecognizerStream.acceptWaveform: the stream is finalized; call reset() before feeding new audio");
+    if (info.Length() < 1)
+      throw_type(info.Env(), "acceptWaveform: expected an Int16Array or a Float32Array of 16 kHz mono samples");
     std::vector<float> a = audio_arg(info[0], "acceptWaveform");
     {
       std::lock_guard<std::mutex> lock(core_->mu);
@@ -305,7 +311,8 @@ class RecognizerStreamWrap : public Napi::ObjectWrap<RecognizerStreamWrap> {
       std::lock_guard<std::mutex> lock(core_->mu);
       core_->queue.clear();
     }
-    for (auto& kv : pending_) kv.second.Reject(Napi::Error::New(info.Env(), "RecognizerStream disposed before finalize() finished").Value());
+    for (auto& kv : pending_)
+      kv.second.Reject(Napi::Error::New(info.Env(), "RecognizerStream disposed before finalize() finished").Value());
     pending_.clear();
     core_.reset();  // a running worker keeps its own reference until it ends
     return info.Env().Undefined();
@@ -379,7 +386,8 @@ class DecodeWorker : public Napi::AsyncWorker {
   RecognizerStreamWrap* wrap_;
 };
 
-RecognizerStreamWrap::RecognizerStreamWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RecognizerStreamWrap>(info) {
+RecognizerStreamWrap::RecognizerStreamWrap(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<RecognizerStreamWrap>(info) {
   // Everything that can fail was done by TransducerWrap::CreateStream: a throwing ObjectWrap
   // constructor is not safe.
   core_ = std::make_shared<StreamCore>();
@@ -406,7 +414,8 @@ std::unique_ptr<TransducerStream> make_stream(Napi::Env env, std::shared_ptr<con
       opt.lm_weight = lw.As<Napi::Number>().FloatValue();
     }
     if (!tb.IsUndefined()) {
-      if (!tb.IsNumber() || !std::isfinite(tb.As<Napi::Number>().DoubleValue()) || std::fabs(tb.As<Napi::Number>().DoubleValue()) > 20)
+      if (!tb.IsNumber() || !std::isfinite(tb.As<Napi::Number>().DoubleValue()) ||
+          std::fabs(tb.As<Napi::Number>().DoubleValue()) > 20)
         throw Napi::RangeError::New(env, "createStream: sentenceTokenBonus must be a number from -20 to 20");
       opt.grammar_token_bonus = tb.As<Napi::Number>().FloatValue();
     }
@@ -443,10 +452,12 @@ std::unique_ptr<TransducerStream> make_stream(Napi::Env env, std::shared_ptr<con
       Napi::Array arr = h.As<Napi::Array>();
       for (uint32_t i = 0; i < arr.Length(); ++i) {
         Napi::Value e = arr.Get(i);
-        if (!e.IsObject()) throw_type(env, "createStream: hotPhrases[" + std::to_string(i) + "] must be { phrase, boost }");
+        if (!e.IsObject())
+          throw_type(env, "createStream: hotPhrases[" + std::to_string(i) + "] must be { phrase, boost }");
         Napi::Value p = e.As<Napi::Object>().Get("phrase"), w = e.As<Napi::Object>().Get("boost");
         if (!p.IsString() || !w.IsNumber() || !std::isfinite(w.As<Napi::Number>().DoubleValue()))
-          throw_type(env, "createStream: hotPhrases[" + std::to_string(i) + "] needs a string phrase and a finite number boost");
+          throw_type(env, "createStream: hotPhrases[" + std::to_string(i) +
+                              "] needs a string phrase and a finite number boost");
         opt.hot_phrases.emplace_back(p.As<Napi::String>().Utf8Value(), w.As<Napi::Number>().FloatValue());
       }
     }
@@ -502,25 +513,31 @@ void RecognizerStreamWrap::on_done(Napi::Env env, const std::string* error) {
 class TransducerWrap : public Napi::ObjectWrap<TransducerWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "TransducerModel",
-                       {InstanceMethod("createStream", &TransducerWrap::CreateStream),
-                        InstanceMethod("compileSentences", &TransducerWrap::CompileSentences),
-                        InstanceMethod("compileLm", &TransducerWrap::CompileLm),
-                        InstanceMethod("dispose", &TransducerWrap::Dispose),
-                        InstanceMethod("debugEncode", &TransducerWrap::DebugEncode),
-                        InstanceMethod("debugJoint", &TransducerWrap::DebugJoint),
-                        InstanceMethod("debugFbank", &TransducerWrap::DebugFbank)});
+    return DefineClass(
+        env, "TransducerModel",
+        {InstanceMethod("createStream", &TransducerWrap::CreateStream),
+         InstanceMethod("compileSentences", &TransducerWrap::CompileSentences),
+         InstanceMethod("compileLm", &TransducerWrap::CompileLm), InstanceMethod("dispose", &TransducerWrap::Dispose),
+         InstanceMethod("debugEncode", &TransducerWrap::DebugEncode),
+         InstanceMethod("debugJoint", &TransducerWrap::DebugJoint),
+         InstanceMethod("debugFbank", &TransducerWrap::DebugFbank)});
   }
   TransducerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TransducerWrap>(info) {
     model_ = unwrap_model<TransducerModel>(info, "TransducerModel");
     const TransducerConfig& c = model_->config();
-    info.This().As<Napi::Object>().Set(
-        "info", model_info(info.Env(), model_->file(), c.name, "earshot-transducer",
-                           {{"vocab_size", c.vocab}, {"d_model", c.d_model}, {"n_layers", c.n_layers},
-                            {"n_heads", c.n_heads}, {"ff_dim", c.ff_dim}, {"conv_kernel", c.conv_kernel},
-                            {"stack", c.stack}, {"pred_dim", c.pred_dim}, {"joiner_dim", c.joiner_dim},
-                            {"chunk_frames", c.chunk_frames}, {"left_context_frames", c.left_context},
-                            {"has_cif", c.has_cif ? 1 : 0}}));
+    info.This().As<Napi::Object>().Set("info", model_info(info.Env(), model_->file(), c.name, "earshot-transducer",
+                                                          {{"vocab_size", c.vocab},
+                                                           {"d_model", c.d_model},
+                                                           {"n_layers", c.n_layers},
+                                                           {"n_heads", c.n_heads},
+                                                           {"ff_dim", c.ff_dim},
+                                                           {"conv_kernel", c.conv_kernel},
+                                                           {"stack", c.stack},
+                                                           {"pred_dim", c.pred_dim},
+                                                           {"joiner_dim", c.joiner_dim},
+                                                           {"chunk_frames", c.chunk_frames},
+                                                           {"left_context_frames", c.left_context},
+                                                           {"has_cif", c.has_cif ? 1 : 0}}));
   }
 
  private:
@@ -568,7 +585,8 @@ class TransducerWrap : public Napi::ObjectWrap<TransducerWrap> {
     } catch (const Error& e) {
       throw Napi::Error::New(env, std::string("compileSentences: ") + e.what());
     }
-    return Napi::External<GrammarRef>::New(env, new GrammarRef(std::move(g)), [](Napi::Env, GrammarRef* p) { delete p; });
+    return Napi::External<GrammarRef>::New(env, new GrammarRef(std::move(g)),
+                                           [](Napi::Env, GrammarRef* p) { delete p; });
   }
   // An n-gram model of text lines (spelled with the model's tokens) for createStream's `lm`; lines
   // the tokens cannot spell are refused with their number.
@@ -585,12 +603,15 @@ class TransducerWrap : public Napi::ObjectWrap<TransducerWrap> {
       std::string line = v.As<Napi::String>().Utf8Value();
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
       std::vector<int> ids = tokenize_phrase(line, m.config().tokens);
-      if (ids.empty()) throw Napi::Error::New(env, "compileLm: line " + std::to_string(i + 1) + " cannot be spelled with the model's tokens: \"" + line.substr(0, 80) + "\"");
+      if (ids.empty())
+        throw Napi::Error::New(env, "compileLm: line " + std::to_string(i + 1) +
+                                        " cannot be spelled with the model's tokens: \"" + line.substr(0, 80) + "\"");
       sentences.push_back(std::move(ids));
     }
     LmRef lm;
     try {
-      lm = std::make_shared<const NgramLm>(sentences, info[1].As<Napi::Number>().Int32Value(), m.config().vocab, m.config().blank);
+      lm = std::make_shared<const NgramLm>(sentences, info[1].As<Napi::Number>().Int32Value(), m.config().vocab,
+                                           m.config().blank);
     } catch (const Error& e) {
       throw Napi::Error::New(env, std::string("compileLm: ") + e.what());
     }
@@ -643,7 +664,8 @@ class TransducerWrap : public Napi::ObjectWrap<TransducerWrap> {
     if (enc.ElementLength() != size_t(c.d_model) || hist.ElementLength() != size_t(c.pred_context))
       throw Napi::RangeError::New(info.Env(), "debugJoint: wrong enc or history length");
     for (size_t i = 0; i < hist.ElementLength(); ++i)
-      if (hist[i] < 0 || hist[i] >= c.vocab) throw Napi::RangeError::New(info.Env(), "debugJoint: token id out of range");
+      if (hist[i] < 0 || hist[i] >= c.vocab)
+        throw Napi::RangeError::New(info.Env(), "debugJoint: token id out of range");
     std::vector<float> je(c.joiner_dim), jp(c.joiner_dim);
     m.join_encoder(enc.Data(), 1, je.data());
     m.predict(hist.Data(), jp.data());
@@ -659,10 +681,10 @@ class TransducerWrap : public Napi::ObjectWrap<TransducerWrap> {
 class PvadStreamWrap : public Napi::ObjectWrap<PvadStreamWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "PvadStream",
-                       {InstanceMethod("accept", &PvadStreamWrap::Accept),
-                        InstanceMethod("acceptAsync", &PvadStreamWrap::AcceptAsync),
-                        InstanceMethod("reset", &PvadStreamWrap::Reset)});
+    return DefineClass(
+        env, "PvadStream",
+        {InstanceMethod("accept", &PvadStreamWrap::Accept), InstanceMethod("acceptAsync", &PvadStreamWrap::AcceptAsync),
+         InstanceMethod("reset", &PvadStreamWrap::Reset)});
   }
   // Built and checked by PvadWrap::CreateStream (a throwing ObjectWrap constructor is not safe).
   PvadStreamWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PvadStreamWrap>(info) {
@@ -680,7 +702,10 @@ class PvadStreamWrap : public Napi::ObjectWrap<PvadStreamWrap> {
   class Worker : public Napi::AsyncWorker {
    public:
     Worker(Napi::Env env, PvadStreamWrap* owner, PvadStream* stream, std::vector<float> audio)
-        : Napi::AsyncWorker(env), owner_(owner), ref_(Napi::Persistent(owner->Value())), stream_(stream),
+        : Napi::AsyncWorker(env),
+          owner_(owner),
+          ref_(Napi::Persistent(owner->Value())),
+          stream_(stream),
           audio_(std::move(audio)) {}
     void Execute() override { stream_->accept(audio_.data(), audio_.size(), out_); }
     void OnOK() override {
@@ -718,7 +743,8 @@ class PvadStreamWrap : public Napi::ObjectWrap<PvadStreamWrap> {
 
   Napi::Value Accept(const Napi::CallbackInfo& info) {
     if (info.Length() < 1) throw_type(info.Env(), "PvadStream.accept: expected audio");
-    if (pending()) throw Napi::Error::New(info.Env(), "PvadStream.accept: acceptAsync() calls are still running on this stream");
+    if (pending())
+      throw Napi::Error::New(info.Env(), "PvadStream.accept: acceptAsync() calls are still running on this stream");
     std::vector<float> a = audio_arg(info[0], "PvadStream.accept");
     out_.clear();
     stream_->accept(a.data(), a.size(), out_);
@@ -734,8 +760,10 @@ class PvadStreamWrap : public Napi::ObjectWrap<PvadStreamWrap> {
     return d.Promise();
   }
   Napi::Value Reset(const Napi::CallbackInfo& info) {
-    if (pending()) jobs_.push_back(Job{true, {}, Napi::Promise::Deferred::New(info.Env())});
-    else stream_->reset();
+    if (pending())
+      jobs_.push_back(Job{true, {}, Napi::Promise::Deferred::New(info.Env())});
+    else
+      stream_->reset();
     return info.Env().Undefined();
   }
   std::unique_ptr<PvadStream> stream_;
@@ -747,8 +775,9 @@ class PvadStreamWrap : public Napi::ObjectWrap<PvadStreamWrap> {
 class PvadWrap : public Napi::ObjectWrap<PvadWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "PvadModel",
-                       {InstanceMethod("createStream", &PvadWrap::CreateStream), InstanceMethod("dispose", &PvadWrap::Dispose)});
+    return DefineClass(
+        env, "PvadModel",
+        {InstanceMethod("createStream", &PvadWrap::CreateStream), InstanceMethod("dispose", &PvadWrap::Dispose)});
   }
   PvadWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PvadWrap>(info) {
     model_ = unwrap_model<PvadModel>(info, "PvadModel");
@@ -769,8 +798,9 @@ class PvadWrap : public Napi::ObjectWrap<PvadWrap> {
         throw_type(info.Env(), "PvadModel.createStream: embedding must be a Float32Array or null");
       Napi::Float32Array a = v.As<Napi::Float32Array>();
       if (a.ElementLength() != size_t(model_->config().embed_dim))
-        throw Napi::RangeError::New(info.Env(), "PvadModel.createStream: embedding has " + std::to_string(a.ElementLength()) +
-                                                    " values, the model expects " + std::to_string(model_->config().embed_dim));
+        throw Napi::RangeError::New(info.Env(), "PvadModel.createStream: embedding has " +
+                                                    std::to_string(a.ElementLength()) + " values, the model expects " +
+                                                    std::to_string(model_->config().embed_dim));
       e = a.Data();
     }
     auto stream = std::make_unique<PvadStream>(model_, e);
@@ -788,7 +818,10 @@ class PvadWrap : public Napi::ObjectWrap<PvadWrap> {
 class EmbedWorker : public Napi::AsyncWorker {
  public:
   EmbedWorker(Napi::Env env, std::shared_ptr<const SpeakerEncoder> m, std::vector<float> audio)
-      : Napi::AsyncWorker(env), model_(std::move(m)), audio_(std::move(audio)), deferred_(Napi::Promise::Deferred::New(env)) {}
+      : Napi::AsyncWorker(env),
+        model_(std::move(m)),
+        audio_(std::move(audio)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override {
     try {
@@ -813,16 +846,19 @@ class EmbedWorker : public Napi::AsyncWorker {
 class SpeakerWrap : public Napi::ObjectWrap<SpeakerWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "SpeakerEncoder",
-                       {InstanceMethod("embed", &SpeakerWrap::Embed), InstanceMethod("dispose", &SpeakerWrap::Dispose)});
+    return DefineClass(
+        env, "SpeakerEncoder",
+        {InstanceMethod("embed", &SpeakerWrap::Embed), InstanceMethod("dispose", &SpeakerWrap::Dispose)});
   }
   SpeakerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SpeakerWrap>(info) {
     model_ = unwrap_model<SpeakerEncoder>(info, "SpeakerEncoder");
     const SpeakerConfig& c = model_->config();
-    info.This().As<Napi::Object>().Set(
-        "info", model_info(info.Env(), model_->file(), c.name, "earshot-spkenc",
-                           {{"hidden", c.hidden}, {"n_layers", c.n_layers}, {"embed_dim", c.embed_dim},
-                            {"window_frames", c.window_frames}, {"window_hop", c.window_hop}}));
+    info.This().As<Napi::Object>().Set("info", model_info(info.Env(), model_->file(), c.name, "earshot-spkenc",
+                                                          {{"hidden", c.hidden},
+                                                           {"n_layers", c.n_layers},
+                                                           {"embed_dim", c.embed_dim},
+                                                           {"window_frames", c.window_frames},
+                                                           {"window_hop", c.window_hop}}));
   }
 
  private:
@@ -853,7 +889,8 @@ Napi::Value load(const Napi::CallbackInfo& info, Napi::FunctionReference AddonDa
 
 Napi::Value SdNotify(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) throw_type(env, "sdNotify: expected a state string such as \"READY=1\"");
+  if (info.Length() < 1 || !info[0].IsString())
+    throw_type(env, "sdNotify: expected a state string such as \"READY=1\"");
   std::string state = info[0].As<Napi::String>().Utf8Value();
   const char* sock = std::getenv("NOTIFY_SOCKET");
   if (!sock || !*sock) return Napi::Boolean::New(env, false);
@@ -861,7 +898,8 @@ Napi::Value SdNotify(const Napi::CallbackInfo& info) {
   addr.sun_family = AF_UNIX;
   size_t len = std::strlen(sock);
   if (len >= sizeof(addr.sun_path)) throw Napi::Error::New(env, "sdNotify: NOTIFY_SOCKET is too long");
-  if (sock[0] != '/' && sock[0] != '@') throw Napi::Error::New(env, std::string("sdNotify: NOTIFY_SOCKET must be a path or @abstract name, got ") + sock);
+  if (sock[0] != '/' && sock[0] != '@')
+    throw Napi::Error::New(env, std::string("sdNotify: NOTIFY_SOCKET must be a path or @abstract name, got ") + sock);
   std::memcpy(addr.sun_path, sock, len);
   if (sock[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
   socklen_t alen = socklen_t(offsetof(sockaddr_un, sun_path) + len + (sock[0] == '@' ? 0 : 1));
@@ -902,7 +940,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 return Napi::Number::New(e, threads());
               }));
   exports.Set("useKernel", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-                if (info.Length() < 1 || !info[0].IsString()) throw_type(info.Env(), "useKernel: expected a kernel family name");
+                if (info.Length() < 1 || !info[0].IsString())
+                  throw_type(info.Env(), "useKernel: expected a kernel family name");
                 return Napi::Boolean::New(info.Env(), force_kernel(info[0].As<Napi::String>().Utf8Value().c_str()));
               }));
   exports.Set("availableKernels", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {

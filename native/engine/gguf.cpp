@@ -18,23 +18,47 @@ namespace earshot {
 namespace {
 
 enum : uint32_t {
-  kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7,
-  kString = 8, kArray = 9, kU64 = 10, kI64 = 11, kF64 = 12, kNumValueTypes = 13
+  kU8 = 0,
+  kI8 = 1,
+  kU16 = 2,
+  kI16 = 3,
+  kU32 = 4,
+  kI32 = 5,
+  kF32 = 6,
+  kBool = 7,
+  kString = 8,
+  kArray = 9,
+  kU64 = 10,
+  kI64 = 11,
+  kF64 = 12,
+  kNumValueTypes = 13
 };
 
 const char* value_type_name(uint32_t t) {
-  static const char* names[] = {"u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool",
-                                "string", "array", "u64", "i64", "f64"};
+  static const char* names[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
+                                "bool", "string", "array", "u64", "i64", "f64"};
   return t < kNumValueTypes ? names[t] : "unknown";
 }
 
 size_t fixed_size(uint32_t t) {  // 0 for string and array
   switch (t) {
-    case kU8: case kI8: case kBool: return 1;
-    case kU16: case kI16: return 2;
-    case kU32: case kI32: case kF32: return 4;
-    case kU64: case kI64: case kF64: return 8;
-    default: return 0;
+    case kU8:
+    case kI8:
+    case kBool:
+      return 1;
+    case kU16:
+    case kI16:
+      return 2;
+    case kU32:
+    case kI32:
+    case kF32:
+      return 4;
+    case kU64:
+    case kI64:
+    case kF64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -42,7 +66,7 @@ constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as little-endian u32
 constexpr uint64_t kMaxStringLen = 1u << 24;
 constexpr uint64_t kMaxNameLen = 256;
 constexpr int kMaxArrayDepth = 3;
-constexpr uint64_t kMaxDim = uint64_t(1) << 31;          // Tensor rows/cols are int64; keep products small
+constexpr uint64_t kMaxDim = uint64_t(1) << 31;  // Tensor rows/cols are int64; keep products small
 constexpr uint64_t kMaxElements = uint64_t(1) << 40;
 
 struct Parsed {
@@ -137,20 +161,28 @@ class Reader {
 
 uint64_t type_bytes(DType t, uint64_t elements) {
   switch (t) {
-    case DType::F32: return elements * 4;
-    case DType::F16: return elements * 2;
-    case DType::Q4_0: return elements / 32 * 18;
-    case DType::Q8_0: return elements / 32 * 34;
+    case DType::F32:
+      return elements * 4;
+    case DType::F16:
+      return elements * 2;
+    case DType::Q4_0:
+      return elements / 32 * 18;
+    case DType::Q8_0:
+      return elements / 32 * 34;
   }
   return 0;
 }
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::Q4_0: return "Q4_0";
-    case DType::Q8_0: return "Q8_0";
+    case DType::F32:
+      return "F32";
+    case DType::F16:
+      return "F16";
+    case DType::Q4_0:
+      return "Q4_0";
+    case DType::Q8_0:
+      return "Q8_0";
   }
   return "?";
 }
@@ -160,15 +192,57 @@ bool known_dtype(uint32_t t) { return t == 0 || t == 1 || t == 2 || t == 8; }
 bool meta_u64(const std::pair<uint32_t, std::vector<uint8_t>>& v, uint64_t* out) {
   const uint8_t* b = v.second.data();
   switch (v.first) {
-    case kU8: *out = b[0]; return true;
-    case kU16: { uint16_t x; memcpy(&x, b, 2); *out = x; return true; }
-    case kU32: { uint32_t x; memcpy(&x, b, 4); *out = x; return true; }
-    case kU64: { uint64_t x; memcpy(&x, b, 8); *out = x; return true; }
-    case kI8: { int8_t x; memcpy(&x, b, 1); if (x < 0) return false; *out = uint64_t(x); return true; }
-    case kI16: { int16_t x; memcpy(&x, b, 2); if (x < 0) return false; *out = uint64_t(x); return true; }
-    case kI32: { int32_t x; memcpy(&x, b, 4); if (x < 0) return false; *out = uint64_t(x); return true; }
-    case kI64: { int64_t x; memcpy(&x, b, 8); if (x < 0) return false; *out = uint64_t(x); return true; }
-    default: return false;
+    case kU8:
+      *out = b[0];
+      return true;
+    case kU16: {
+      uint16_t x;
+      memcpy(&x, b, 2);
+      *out = x;
+      return true;
+    }
+    case kU32: {
+      uint32_t x;
+      memcpy(&x, b, 4);
+      *out = x;
+      return true;
+    }
+    case kU64: {
+      uint64_t x;
+      memcpy(&x, b, 8);
+      *out = x;
+      return true;
+    }
+    case kI8: {
+      int8_t x;
+      memcpy(&x, b, 1);
+      if (x < 0) return false;
+      *out = uint64_t(x);
+      return true;
+    }
+    case kI16: {
+      int16_t x;
+      memcpy(&x, b, 2);
+      if (x < 0) return false;
+      *out = uint64_t(x);
+      return true;
+    }
+    case kI32: {
+      int32_t x;
+      memcpy(&x, b, 4);
+      if (x < 0) return false;
+      *out = uint64_t(x);
+      return true;
+    }
+    case kI64: {
+      int64_t x;
+      memcpy(&x, b, 8);
+      if (x < 0) return false;
+      *out = uint64_t(x);
+      return true;
+    }
+    default:
+      return false;
   }
 }
 
@@ -182,8 +256,7 @@ Parsed parse(const uint8_t* data, size_t size, const std::string& where) {
   uint64_t n_tensors = r.u64("tensor count");
   uint64_t n_kv = r.u64("metadata count");
   // Smallest metadata entry: key length (8) + type (4) + 1 byte; smallest tensor info: 8 + 4 + 8 + 4 + 8.
-  if (n_kv > r.left() / 13)
-    r.fail("metadata count " + std::to_string(n_kv) + " is more than the file can hold");
+  if (n_kv > r.left() / 13) r.fail("metadata count " + std::to_string(n_kv) + " is more than the file can hold");
   if (n_tensors > r.left() / 32)
     r.fail("tensor count " + std::to_string(n_tensors) + " is more than the file can hold");
 
@@ -244,8 +317,9 @@ Parsed parse(const uint8_t* data, size_t size, const std::string& where) {
 
   uint64_t data_start = (uint64_t(r.pos()) + alignment - 1) / alignment * alignment;
   if (data_start > size) {
-    if (n_tensors) r.fail("truncated: the tensor data section would start at byte " + std::to_string(data_start) +
-                          " but the file has " + std::to_string(size) + " bytes");
+    if (n_tensors)
+      r.fail("truncated: the tensor data section would start at byte " + std::to_string(data_start) +
+             " but the file has " + std::to_string(size) + " bytes");
     data_start = size;
   }
   out.data_start = size_t(data_start);
@@ -268,7 +342,8 @@ Parsed parse(const uint8_t* data, size_t size, const std::string& where) {
 
   auto crc = out.meta.find("earshot.data_crc32");
   if (crc == out.meta.end()) r.fail("no earshot.data_crc32 checksum: not an Earshot model file");
-  if (crc->second.first != kU32) r.fail("earshot.data_crc32 is a " + std::string(value_type_name(crc->second.first)) + ", expected u32");
+  if (crc->second.first != kU32)
+    r.fail("earshot.data_crc32 is a " + std::string(value_type_name(crc->second.first)) + ", expected u32");
   uint32_t want;
   memcpy(&want, crc->second.second.data(), 4);
   uint32_t got = crc32(data + data_start, size_t(data_size));
@@ -362,9 +437,7 @@ uint32_t GgufFile::u32(const std::string& key) const {
   return uint32_t(v);
 }
 
-uint32_t GgufFile::u32(const std::string& key, uint32_t fallback) const {
-  return has(key) ? u32(key) : fallback;
-}
+uint32_t GgufFile::u32(const std::string& key, uint32_t fallback) const { return has(key) ? u32(key) : fallback; }
 
 float GgufFile::f32(const std::string& key) const {
   uint32_t t;
@@ -424,9 +497,8 @@ const Tensor& GgufFile::tensor(const std::string& name, int64_t rows, int64_t co
   if (it == tensors_.end()) throw Error(path_ + ": tensor '" + name + "' is missing");
   const Tensor& t = it->second;
   if (t.rows != rows || t.cols != cols)
-    throw Error(path_ + ": tensor '" + name + "' has shape [" + std::to_string(t.rows) + ", " +
-                std::to_string(t.cols) + "], expected [" + std::to_string(rows) + ", " + std::to_string(cols) +
-                "] ([rows, cols] = [out, in])");
+    throw Error(path_ + ": tensor '" + name + "' has shape [" + std::to_string(t.rows) + ", " + std::to_string(t.cols) +
+                "], expected [" + std::to_string(rows) + ", " + std::to_string(cols) + "] ([rows, cols] = [out, in])");
   return t;
 }
 

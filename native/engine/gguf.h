@@ -38,7 +38,7 @@ class GgufFile {
 
   const std::string& path() const { return path_; }
   bool has(const std::string& key) const;
-  uint32_t u32(const std::string& key) const;                    // throws if missing or mistyped
+  uint32_t u32(const std::string& key) const;  // throws if missing or mistyped
   uint32_t u32(const std::string& key, uint32_t fallback) const;
   float f32(const std::string& key) const;
   bool boolean(const std::string& key, bool fallback) const;

@@ -77,7 +77,7 @@ EARSHOT_INLINE void exp8(v8f& x) {
   x = x > V8(-87.33654f) ? x : V8(-87.33654f);
   const v8f fx = x * V8(1.44269504088896341f) + V8(0.5f);
   v8f n = __builtin_convertvector(__builtin_convertvector(fx, v8i), v8f);  // truncation
-  n = n > fx ? n - V8(1.f) : n;                                             // floor
+  n = n > fx ? n - V8(1.f) : n;                                            // floor
   const v8f r = x - n * V8(0.693359375f) + n * V8(2.12194440e-4f);
   v8f p = V8(1.9875691500e-4f);
   p = p * r + V8(1.3981999507e-3f);

@@ -7,7 +7,8 @@ namespace earshot {
 PvadModel::PvadModel(std::shared_ptr<GgufFile> file) : file_(std::move(file)) {
   const GgufFile& f = *file_;
   if (f.str("general.architecture") != "earshot-pvad")
-    throw Error(f.path() + ": not a personal VAD model (general.architecture is " + f.str("general.architecture") + ")");
+    throw Error(f.path() + ": not a personal VAD model (general.architecture is " + f.str("general.architecture") +
+                ")");
   if (f.u32("earshot.format_version") != 1)
     throw Error(f.path() + ": unsupported earshot.format_version " + std::to_string(f.u32("earshot.format_version")));
   cfg_.name = f.has("general.name") ? f.str("general.name") : "pvad";

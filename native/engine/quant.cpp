@@ -32,8 +32,10 @@ float fp16_to_fp32(uint16_t h) {
     float f = float(m) * 5.9604644775390625e-8f;  // subnormal: m * 2^-24, exact
     return sign ? -f : f;
   }
-  if (e == 31) bits = sign | 0x7f800000u | (m << 13);
-  else bits = sign | ((e + 112) << 23) | (m << 13);
+  if (e == 31)
+    bits = sign | 0x7f800000u | (m << 13);
+  else
+    bits = sign | ((e + 112) << 23) | (m << 13);
   float f;
   memcpy(&f, &bits, 4);
   return f;
@@ -54,7 +56,7 @@ uint16_t fp32_to_fp16(float f) {
     h += rest > 0x1000 || (rest == 0x1000 && (h & 1));
     return sign | uint16_t(h);
   }
-  if (e < 102) return sign;  // below half the smallest subnormal
+  if (e < 102) return sign;                       // below half the smallest subnormal
   uint32_t full = m | 0x800000, shift = 126 - e;  // 14..24
   uint32_t h = full >> shift, rest = full & ((1u << shift) - 1), half = 1u << (shift - 1);
   h += rest > half || (rest == half && (h & 1));
@@ -246,8 +248,10 @@ bool cpu_has_dotprod() {
 std::vector<const KernelSet*> available_kernels() {
   std::vector<const KernelSet*> out;
 #if defined(__x86_64__) || defined(__i386__)
-  if (cpu_runs_avx2_vnni()) out.push_back(&kAvx2VnniKernels);
-  else if (cpu_has_avx2()) out.push_back(&kAvx2Kernels);
+  if (cpu_runs_avx2_vnni())
+    out.push_back(&kAvx2VnniKernels);
+  else if (cpu_has_avx2())
+    out.push_back(&kAvx2Kernels);
 #endif
 #if defined(__aarch64__)
   if (cpu_has_dotprod()) out.push_back(&kNeonDotprodKernels);
@@ -458,12 +462,20 @@ void matmul(const Tensor& W, const float* X, int64_t n, float* Y, const float* b
   auto slice = [&](int64_t r0, int64_t r1) {
     switch (W.type) {
       case DType::Q4_0:
-        if (use_packed) k.q4x8(packed->blocks, nb, xqp, n, Y, rows, r0, r1);
-        else k.q4(static_cast<const BlockQ4_0*>(W.data), nb, xqp, n, Y, rows, r0, r1);
+        if (use_packed)
+          k.q4x8(packed->blocks, nb, xqp, n, Y, rows, r0, r1);
+        else
+          k.q4(static_cast<const BlockQ4_0*>(W.data), nb, xqp, n, Y, rows, r0, r1);
         break;
-      case DType::Q8_0: k.q8(static_cast<const BlockQ8_0*>(W.data), nb, xqp, n, Y, rows, r0, r1); break;
-      case DType::F32: k.f32(static_cast<const float*>(W.data), cols, X, n, Y, rows, r0, r1); break;
-      case DType::F16: k.f16(static_cast<const uint16_t*>(W.data), cols, X, n, Y, rows, r0, r1); break;
+      case DType::Q8_0:
+        k.q8(static_cast<const BlockQ8_0*>(W.data), nb, xqp, n, Y, rows, r0, r1);
+        break;
+      case DType::F32:
+        k.f32(static_cast<const float*>(W.data), cols, X, n, Y, rows, r0, r1);
+        break;
+      case DType::F16:
+        k.f16(static_cast<const uint16_t*>(W.data), cols, X, n, Y, rows, r0, r1);
+        break;
     }
   };
 

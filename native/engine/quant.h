@@ -13,8 +13,14 @@ namespace earshot {
 
 constexpr int kBlock = 32;
 
-struct BlockQ4_0 { uint16_t d; uint8_t qs[16]; };  // fp16 scale, nibbles as ggml
-struct BlockQ8_0 { uint16_t d; int8_t qs[32]; };
+struct BlockQ4_0 {
+  uint16_t d;
+  uint8_t qs[16];
+};  // fp16 scale, nibbles as ggml
+struct BlockQ8_0 {
+  uint16_t d;
+  int8_t qs[32];
+};
 static_assert(sizeof(BlockQ4_0) == 18, "Q4_0 block is 18 bytes");
 static_assert(sizeof(BlockQ8_0) == 34, "Q8_0 block is 34 bytes");
 

@@ -42,8 +42,8 @@ inline __m256i round_away(__m256 x) {
   const __m256 sign = _mm256_set1_ps(-0.f);
   const __m256 a = _mm256_andnot_ps(sign, x);
   __m256 t = _mm256_round_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  t = _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(_mm256_sub_ps(a, t), _mm256_set1_ps(0.5f), _CMP_GE_OQ),
-                                     _mm256_set1_ps(1.f)));
+  t = _mm256_add_ps(
+      t, _mm256_and_ps(_mm256_cmp_ps(_mm256_sub_ps(a, t), _mm256_set1_ps(0.5f), _CMP_GE_OQ), _mm256_set1_ps(1.f)));
   return _mm256_cvttps_epi32(_mm256_or_ps(t, _mm256_and_ps(x, sign)));
 }
 
@@ -126,13 +126,12 @@ void q4_rows4_x1(const BlockQ4_0* w, int64_t nb, const BlockQ8x* x, float* y) {
   __m128 acc = _mm_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const int8_t* xq = x[b].qs;
-    __m128i sums = total4(q4_block_products(unpack_nibbles(w0[b].qs), xq),
-                          q4_block_products(unpack_nibbles(w1[b].qs), xq),
-                          q4_block_products(unpack_nibbles(w2[b].qs), xq),
-                          q4_block_products(unpack_nibbles(w3[b].qs), xq));
+    __m128i sums =
+        total4(q4_block_products(unpack_nibbles(w0[b].qs), xq), q4_block_products(unpack_nibbles(w1[b].qs), xq),
+               q4_block_products(unpack_nibbles(w2[b].qs), xq), q4_block_products(unpack_nibbles(w3[b].qs), xq));
     sums = _mm_add_epi32(sums, _mm_set1_epi32(x[b].offset8));
-    const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16(short(w0[b].d), short(w1[b].d), short(w2[b].d), short(w3[b].d),
-                                                  0, 0, 0, 0));
+    const __m128 dw =
+        _mm_cvtph_ps(_mm_setr_epi16(short(w0[b].d), short(w1[b].d), short(w2[b].d), short(w3[b].d), 0, 0, 0, 0));
     acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sums), _mm_mul_ps(dw, _mm_set1_ps(x[b].d)), acc);
   }
   _mm_storeu_ps(y, acc);
@@ -179,8 +178,10 @@ struct Q4x8Tile : tile::PackedTile {
           const __m256i xl = bcast4(xm[m][b].qs + 4 * k), xh = bcast4(xm[m][b].qs + 16 + 4 * k);
 #if defined(EARSHOT_VNNI)
           s[m] = _mm256_dpbusd_epi32(s[m], lo, xl);
-          if (two) s2[m] = _mm256_dpbusd_epi32(s2[m], hi, xh);
-          else s[m] = _mm256_dpbusd_epi32(s[m], hi, xh);
+          if (two)
+            s2[m] = _mm256_dpbusd_epi32(s2[m], hi, xh);
+          else
+            s[m] = _mm256_dpbusd_epi32(s[m], hi, xh);
 #else
           s[m] = _mm256_add_epi16(s[m], _mm256_add_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_maddubs_epi16(hi, xh)));
 #endif
@@ -245,12 +246,15 @@ struct Q4x16Tile : tile::PackedTile {
           std::memcpy(&xl, xm[m][b].qs + 4 * k, 4);
           std::memcpy(&xh, xm[m][b].qs + 16 + 4 * k, 4);
           s[m] = _mm512_dpbusd_epi32(s[m], lo, _mm512_set1_epi32(xl));
-          if (two) s2[m] = _mm512_dpbusd_epi32(s2[m], hi, _mm512_set1_epi32(xh));
-          else s[m] = _mm512_dpbusd_epi32(s[m], hi, _mm512_set1_epi32(xh));
+          if (two)
+            s2[m] = _mm512_dpbusd_epi32(s2[m], hi, _mm512_set1_epi32(xh));
+          else
+            s[m] = _mm512_dpbusd_epi32(s[m], hi, _mm512_set1_epi32(xh));
         }
       }
-      const __m512 dw = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(wa[b].d))),
-                                                            _mm256_castps_pd(_mm256_loadu_ps(wz[b].d)), 1));
+      const __m512 dw =
+          _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(wa[b].d))),
+                                              _mm256_castps_pd(_mm256_loadu_ps(wz[b].d)), 1));
       for (int m = 0; m < M; ++m) {
         const __m512i isum = two ? _mm512_add_epi32(s[m], s2[m]) : s[m];
         acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(xm[m][b].d)), acc[m]);
@@ -306,7 +310,6 @@ struct Q8Row {
   }
 };
 
-
 void q8_avx2(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, int64_t n, float* y, int64_t ldy, int64_t r0,
              int64_t r1) {
   tile::for_rows<4, Q8Row>(w, nb, x, n, y, ldy, r0, r1);
@@ -315,9 +318,7 @@ void q8_avx2(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, int64_t n, float
 // ---- float weights --------------------------------------------------------------------------------
 
 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
-inline __m256 load8(const uint16_t* p) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
+inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 inline float load1(const float* p) { return *p; }
 inline float load1(const uint16_t* p) { return _cvtsh_ss(*p); }
 
@@ -350,8 +351,7 @@ struct FloatRow {
   }
 };
 
-void f32_avx2(const float* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0,
-              int64_t r1) {
+void f32_avx2(const float* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1) {
   tile::for_rows<2, FloatRow<float>>(w, cols, x, n, y, ldy, r0, r1);
 }
 

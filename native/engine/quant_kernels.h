@@ -34,12 +34,12 @@ using QuantizeQ8x = void (*)(const float* x, int64_t cols, int64_t n, BlockQ8x* 
 using ProductQ4 = void (*)(const BlockQ4_0* w, int64_t nb, const BlockQ8x* x, int64_t n, float* y, int64_t ldy,
                            int64_t r0, int64_t r1);
 // The same over packed weights (groups of BlockQ4x8, nb blocks each); must give the bits of `q4`.
-using ProductQ4x8 = void (*)(const BlockQ4x8* w, int64_t nb, const BlockQ8x* x, int64_t n, float* y,
-                             int64_t ldy, int64_t r0, int64_t r1);
+using ProductQ4x8 = void (*)(const BlockQ4x8* w, int64_t nb, const BlockQ8x* x, int64_t n, float* y, int64_t ldy,
+                             int64_t r0, int64_t r1);
 using ProductQ8 = void (*)(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, int64_t n, float* y, int64_t ldy,
                            int64_t r0, int64_t r1);
-using ProductF32 = void (*)(const float* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy,
-                            int64_t r0, int64_t r1);
+using ProductF32 = void (*)(const float* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0,
+                            int64_t r1);
 using ProductF16 = void (*)(const uint16_t* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy,
                             int64_t r0, int64_t r1);
 
@@ -55,12 +55,12 @@ struct KernelSet {
 
 extern const KernelSet kScalarKernels;
 // Each defined only when building for its architecture (quant.cpp checks the CPU before use).
-extern const KernelSet kAvx2Kernels;          // quant_avx2.cpp, x86
+extern const KernelSet kAvx2Kernels;  // quant_avx2.cpp, x86
 // The "avx2" family again, for CPUs with AVX-512 VNNI: quant_avx512vnni.cpp (quant_avx2.cpp built
 // with vpdpbusd), the same bits, taken in its place unless EARSHOT_VNNI=0.
 extern const KernelSet kAvx2VnniKernels;
-extern const KernelSet kNeonKernels;          // quant_neon.cpp, aarch64 and armv7 with NEON
-extern const KernelSet kNeonDotprodKernels;   // quant_neon_dotprod.cpp, aarch64
+extern const KernelSet kNeonKernels;         // quant_neon.cpp, aarch64 and armv7 with NEON
+extern const KernelSet kNeonDotprodKernels;  // quant_neon_dotprod.cpp, aarch64
 
 // The family of that name among those this CPU runs, else null (tests).
 const KernelSet* find_kernels(const char* name);

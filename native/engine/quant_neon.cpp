@@ -179,8 +179,7 @@ void q8_neon(const BlockQ8_0* w, int64_t nb, const BlockQ8x* x, int64_t n, float
   tile::for_rows<4, Q8Row>(w, nb, x, n, y, ldy, r0, r1);
 }
 
-void f32_neon(const float* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0,
-              int64_t r1) {
+void f32_neon(const float* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1) {
   tile::for_rows<2, FloatRow<float>>(w, cols, x, n, y, ldy, r0, r1);
 }
 

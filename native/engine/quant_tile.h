@@ -1,8 +1,8 @@
 // Internal to the kernel files: the loop that walks a product's output in tiles, the same for every
 // ISA and product. A kernel supplies `template <int M> void run(int64_t g, int64_t j) const`, which
 // computes weight-row group g (8 packed rows, or one row) against activation rows j .. j+M-1
-// (M <= MT); a group's weights are read once per MT activation rows while they are still in L1. Everything here has internal linkage, so
-// each kernel file gets its own copy compiled with its own ISA flags.
+// (M <= MT); a group's weights are read once per MT activation rows while they are still in L1. Everything here has
+// internal linkage, so each kernel file gets its own copy compiled with its own ISA flags.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -61,8 +61,7 @@ struct PackedTile {
 };
 
 template <int MT, typename Row, typename WT, typename XT>
-inline void for_rows(const WT* w, int64_t len, const XT* x, int64_t n, float* y, int64_t ldy, int64_t r0,
-                     int64_t r1) {
+inline void for_rows(const WT* w, int64_t len, const XT* x, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1) {
   for_tiles<MT>(RowTile<Row, WT, XT>{w, len, x, y, ldy}, r0, r1, n);
 }
 

@@ -160,8 +160,10 @@ void Search::decode(const float* enc, int T, int64_t first_frame) {
   model_.join_encoder(enc, T, join_enc_.data());
   for (int t = 0; t < T; ++t) {
     const float* je = &join_enc_[size_t(t) * c.joiner_dim];
-    if (beam_ == 1 && greedy_when_one_) greedy_frame(je, first_frame + t);
-    else beam_frame(je, first_frame + t);
+    if (beam_ == 1 && greedy_when_one_)
+      greedy_frame(je, first_frame + t);
+    else
+      beam_frame(je, first_frame + t);
   }
 }
 
@@ -225,7 +227,7 @@ void Search::beam_frame(const float* join_enc, int64_t frame) {
   struct Cand {
     double score, rank;  // rank: score plus the token bonus, what the beam keeps the best of
     double lm;           // the language model's part of score
-    int from;  // index into active, or -1 - index into done
+    int from;            // index into active, or -1 - index into done
     int token, ctx, g;
     float logp;
   };
@@ -233,8 +235,9 @@ void Search::beam_frame(const float* join_enc, int64_t frame) {
   std::vector<Cand> cands;
   for (int step = 0; step < kMaxSymbols && !active.empty(); ++step) {
     cands.clear();
-    for (size_t i = 0; i < done.size(); ++i) cands.push_back(Cand{done[i].score, done[i].score + token_bonus_ * done[i].tokens.size(), done[i].lm, -1 - int(i),
-                                   -1, 0, done[i].g, 0.f});
+    for (size_t i = 0; i < done.size(); ++i)
+      cands.push_back(Cand{done[i].score, done[i].score + token_bonus_ * done[i].tokens.size(), done[i].lm, -1 - int(i),
+                           -1, 0, done[i].g, 0.f});
     for (size_t h = 0; h < active.size(); ++h) {
       const Hyp& hyp = active[h];
       model_.joint(join_enc, pred_for(hyp.tokens), logp_.data());

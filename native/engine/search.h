@@ -91,8 +91,8 @@ class Search {
     std::vector<Token> tokens;
     double score = 0;
     int ctx = 0;
-    int g = 0;      // GrammarDfa state
-    double lm = 0;  // the language model's part of score (equal on merged paths: same tokens)
+    int g = 0;                              // GrammarDfa state
+    double lm = 0;                          // the language model's part of score (equal on merged paths: same tokens)
     uint64_t key = 1469598103934665603ull;  // hash of the token ids, to merge equal prefixes
   };
   const float* pred_for(const std::vector<Token>& tokens);

@@ -37,8 +37,8 @@ SpeakerEncoder::SpeakerEncoder(const SpeakerConfig& cfg, const TensorLookup& get
 
 void SpeakerEncoder::load(const TensorLookup& get) {
   const std::string where = file_ ? file_->path() : std::string("speaker encoder");
-  if (cfg_.hidden <= 0 || cfg_.n_layers <= 0 || cfg_.n_layers > 16 || cfg_.embed_dim <= 0 ||
-      cfg_.window_frames <= 0 || cfg_.window_hop <= 0)
+  if (cfg_.hidden <= 0 || cfg_.n_layers <= 0 || cfg_.n_layers > 16 || cfg_.embed_dim <= 0 || cfg_.window_frames <= 0 ||
+      cfg_.window_hop <= 0)
     throw Error(where + ": bad hidden / n_layers / embed_dim / window settings");
   mean_ = f32_data(get, "feat.mean", 1, 80);
   istd_ = f32_data(get, "feat.istd", 1, 80);
@@ -77,7 +77,8 @@ std::vector<float> SpeakerEncoder::embed_fbank(const float* fbank, int64_t T) co
     for (int i = 0; i < 80; ++i) x[t * 80 + i] = (x[t * 80 + i] - mean_[i]) * istd_[i];
   const int64_t W = cfg_.window_frames, hop = cfg_.window_hop;
   std::vector<int64_t> starts;
-  if (T <= W) starts.push_back(0);
+  if (T <= W)
+    starts.push_back(0);
   else
     for (int64_t s = 0; s + W <= T; s += hop) starts.push_back(s);
   const int64_t len = std::min(W, T);

@@ -27,8 +27,10 @@ std::shared_ptr<const ContextGraph> build_context(const TransducerModel& m, cons
   std::vector<ContextGraph::Phrase> phrases;
   for (const auto& hp : opt.hot_phrases) {
     std::vector<int> ids = tokenize_phrase(hp.first, m.config().tokens);
-    if (ids.empty()) rejected.push_back(hp.first);
-    else phrases.push_back({ids, hp.second});
+    if (ids.empty())
+      rejected.push_back(hp.first);
+    else
+      phrases.push_back({ids, hp.second});
   }
   return std::make_shared<ContextGraph>(phrases);
 }
@@ -48,8 +50,9 @@ TransducerStream::TransducerStream(std::shared_ptr<const TransducerModel> model,
       enc_(model_->new_encoder_state()),
       context_(build_context(*model_, opt, rejected_)),
       search_(*model_, opt.beam, context_),
-      grammar_search_(opt.grammar ? std::make_unique<Search>(*model_, std::max(1, opt.grammar_beam), nullptr, false, opt.grammar)
-                                  : nullptr) {
+      grammar_search_(
+          opt.grammar ? std::make_unique<Search>(*model_, std::max(1, opt.grammar_beam), nullptr, false, opt.grammar)
+                      : nullptr) {
   if (grammar_search_) grammar_search_->set_token_bonus(opt.grammar_token_bonus);
   if (opt.lm) search_.set_lm(opt.lm, opt.lm_weight);
 }

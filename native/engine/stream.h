@@ -56,7 +56,7 @@ struct Transcript {
 class TransducerStream {
  public:
   TransducerStream(std::shared_ptr<const TransducerModel> model, const StreamOptions& opt);
-  void accept(const float* samples, size_t n);        // [-1, 1)
+  void accept(const float* samples, size_t n);  // [-1, 1)
   void accept_int16(const int16_t* samples, size_t n);
   // Encodes and searches every complete chunk; returns the encoder frames decoded.
   int decode_ready();

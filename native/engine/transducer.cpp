@@ -57,21 +57,19 @@ TransducerModel::TransducerModel(std::shared_ptr<GgufFile> file)
   for (const Linear* l : {&pred_ctx_, &join_enc_, &join_pred_, &join_out_}) release(*l);
 }
 
-TransducerModel::TransducerModel(const TransducerConfig& cfg, const TensorLookup& get) : cfg_(cfg) {
-  load(get);
-}
+TransducerModel::TransducerModel(const TransducerConfig& cfg, const TensorLookup& get) : cfg_(cfg) { load(get); }
 
 void TransducerModel::load(const TensorLookup& get) {
   const TransducerConfig& c = cfg_;
   const std::string where = file_ ? file_->path() : std::string("model");
   require(c.vocab > 1 && c.blank >= 0 && c.blank < c.vocab, where, "bad vocab_size / blank_id");
-  require(int(c.tokens.size()) == c.vocab, where,
-          "earshot.tokens has " + std::to_string(c.tokens.size()) + " entries, vocab_size is " +
-              std::to_string(c.vocab));
+  require(
+      int(c.tokens.size()) == c.vocab, where,
+      "earshot.tokens has " + std::to_string(c.tokens.size()) + " entries, vocab_size is " + std::to_string(c.vocab));
   require(c.d_model > 0 && c.n_heads > 0 && c.d_model % c.n_heads == 0, where,
           "d_model must be a positive multiple of n_heads");
-  require(c.n_layers > 0 && c.n_layers <= 64 && c.ff_dim > 0 && c.conv_kernel > 0 && c.conv_kernel <= 64,
-          where, "bad n_layers / ff_dim / conv_kernel");
+  require(c.n_layers > 0 && c.n_layers <= 64 && c.ff_dim > 0 && c.conv_kernel > 0 && c.conv_kernel <= 64, where,
+          "bad n_layers / ff_dim / conv_kernel");
   require(c.stack > 0 && c.stack <= 16 && c.pred_dim > 0 && c.pred_context > 0 && c.pred_context <= 8 &&
               c.joiner_dim > 0 && c.chunk_frames > 0 && c.chunk_frames <= 1000,
           where, "bad stack / pred_dim / pred_context / joiner_dim / chunk_frames");

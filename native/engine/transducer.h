@@ -70,8 +70,8 @@ class TransducerModel {
   void load(const TensorLookup& get);
   // One pass through all blocks for T new frames; query i sees keys [lo[i], hi[i]) of the
   // key array formed by the cache followed by the new frames.
-  void run_blocks(EncoderState& st, float* x, int T, const std::vector<int>& lo,
-                  const std::vector<int>& hi, int keep) const;
+  void run_blocks(EncoderState& st, float* x, int T, const std::vector<int>& lo, const std::vector<int>& hi,
+                  int keep) const;
 
   std::shared_ptr<GgufFile> file_;
   TransducerConfig cfg_;

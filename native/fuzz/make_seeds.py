@@ -33,9 +33,19 @@ w.add_tensor("h.weight", torch.randn(3, 5), "F16")
 save("small-model", w)
 
 w = gguf.GgufWriter()
-for i, (vtype, value) in enumerate([(gguf.UINT8, 7), (gguf.INT8, -7), (gguf.UINT16, 700), (gguf.INT16, -700),
-                                    (gguf.INT32, -70000), (gguf.UINT64, 1 << 40), (gguf.INT64, -(1 << 40)),
-                                    (gguf.FLOAT64, 0.25), (gguf.BOOL, False)]):
+for i, (vtype, value) in enumerate(
+    [
+        (gguf.UINT8, 7),
+        (gguf.INT8, -7),
+        (gguf.UINT16, 700),
+        (gguf.INT16, -700),
+        (gguf.INT32, -70000),
+        (gguf.UINT64, 1 << 40),
+        (gguf.INT64, -(1 << 40)),
+        (gguf.FLOAT64, 0.25),
+        (gguf.BOOL, False),
+    ]
+):
     w.add_typed(f"k.{i}", vtype, value)
 w.add_typed("k.u8s", gguf.ARRAY, [1, 2, 3], gguf.UINT8)
 w.add_typed("k.bools", gguf.ARRAY, [True, False], gguf.BOOL)

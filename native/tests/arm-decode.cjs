@@ -17,8 +17,7 @@ async function main() {
   stream.dispose();
   model.dispose();
   const tokens = result.tokens.map((t) => [t.text, Math.round(t.start / 0.04)]);
-  console.log(JSON.stringify({ node: process.version, arch: process.arch, kernel: addon.kernelName(),
-                               text: result.text, tokens }));
+  console.log(JSON.stringify({ node: process.version, arch: process.arch, kernel: addon.kernelName(), text: result.text, tokens }));
 }
 
 main().catch((e) => {

@@ -11,8 +11,8 @@ from training.earshot.gguf import GgufWriter  # noqa: E402
 
 torch.manual_seed(3)
 w = torch.randn(7, 96)
-w[0, :32] = 0.0                      # an all-zero block
-w[1, 5], w[1, 9] = -2.5, 2.5         # equal magnitudes: the first sets the sign
+w[0, :32] = 0.0  # an all-zero block
+w[1, 5], w[1, 9] = -2.5, 2.5  # equal magnitudes: the first sets the sign
 w[2, :32] = torch.arange(32.0) - 16  # ties at x * id + 8.5
 writer = GgufWriter()
 writer.add("general.architecture", "earshot-test")

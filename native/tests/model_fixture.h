@@ -98,8 +98,8 @@ struct RandomTransducer {
     for (int64_t i = 0; i < t.rows * t.cols; ++i) p[i] *= k;
   }
 
-  void add(const std::string& n, int64_t rows, int64_t cols, const std::string& type, std::mt19937& rng,
-           float mean, float scale) {
+  void add(const std::string& n, int64_t rows, int64_t cols, const std::string& type, std::mt19937& rng, float mean,
+           float scale) {
     std::normal_distribution<float> dist(mean, scale);
     std::vector<float> v(size_t(rows * cols));
     for (float& x : v) x = dist(rng);

@@ -14,7 +14,6 @@
 
 using earshot::Fbank;
 
-
 struct Golden {
   std::vector<int16_t> samples;
   std::vector<float> feats;
@@ -87,8 +86,8 @@ int main() {
     for (const auto& sizes : std::vector<std::vector<size_t>>{{1}, {160}, {399, 1, 401}, random_sizes}) {
       for (bool as_float : {false, true}) {
         std::vector<float> part = run(g, sizes, as_float);
-        CHECKF(part == whole, "%s: chunked feeding (first size %zu, float %d) differs from one-shot",
-              name, sizes[0], int(as_float));
+        CHECKF(part == whole, "%s: chunked feeding (first size %zu, float %d) differs from one-shot", name, sizes[0],
+               int(as_float));
       }
     }
   }

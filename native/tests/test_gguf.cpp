@@ -257,7 +257,8 @@ void test_damage() {
   expect_bad("misaligned", b, "tensor 'enc.in.weight' offset 16 is not a multiple of the alignment 32");
   b = good;
   poke(b, ne0_at, uint64_t(48));
-  expect_bad("block_multiple", b, "tensor 'enc.in.weight' is Q4_0 but its row length 48 is not a multiple of the block size 32");
+  expect_bad("block_multiple", b,
+             "tensor 'enc.in.weight' is Q4_0 but its row length 48 is not a multiple of the block size 32");
   b = good;
   poke(b, ne0_at, uint64_t(0));
   expect_bad("zero_dim", b, "tensor 'enc.in.weight' has dimension 0 = 0, out of range");

@@ -43,8 +43,8 @@ void test_fp16() {
   CHECK(fp32_to_fp16(65520.f) == 0x7c00);  // the tie between 65504 and 65536 goes to even: inf
   CHECK(fp32_to_fp16(-INFINITY) == 0xfc00);
   CHECK(fp32_to_fp16(-0.f) == 0x8000);
-  CHECK(fp32_to_fp16(std::ldexp(1.f, -24)) == 0x0001);        // smallest subnormal
-  CHECK(fp32_to_fp16(std::ldexp(1.f, -25)) == 0x0000);        // tie to even: 0
+  CHECK(fp32_to_fp16(std::ldexp(1.f, -24)) == 0x0001);  // smallest subnormal
+  CHECK(fp32_to_fp16(std::ldexp(1.f, -25)) == 0x0000);  // tie to even: 0
   CHECK(fp32_to_fp16(std::ldexp(1.5f, -25)) == 0x0001);
   CHECK(fp32_to_fp16(std::ldexp(3.f, -25)) == 0x0002);        // 1.5 ulp: tie to even 2
   CHECK(fp32_to_fp16(1.f + std::ldexp(1.f, -11)) == 0x3c00);  // tie between 1 and 1+2^-10: even
@@ -120,8 +120,8 @@ void test_quantizers() {
   x[16] = -3.2f;  // 11.7 -> 11
   quantize_row_q4_0(x, &q4, 32);
   CHECK(q4.d == 0xbc00);
-  CHECK(q4.qs[0] == (0 | 11 << 4) && q4.qs[1] == 0x88 && q4.qs[2] == 0x89 && q4.qs[3] == 0x88 &&
-        q4.qs[4] == 0x87 && q4.qs[5] == 0x8f && q4.qs[6] == 0x80);
+  CHECK(q4.qs[0] == (0 | 11 << 4) && q4.qs[1] == 0x88 && q4.qs[2] == 0x89 && q4.qs[3] == 0x88 && q4.qs[4] == 0x87 &&
+        q4.qs[5] == 0x8f && q4.qs[6] == 0x80);
 
   // Q8_0: round half away from zero.
   std::memset(x, 0, sizeof x);
@@ -254,7 +254,7 @@ void compare_kernel(const std::string& kernel, DType type, int64_t rows, int64_t
   CHECK_MSG(bad == 0, kernel + " " + type_name(type) + " " + std::to_string(rows) + "x" + std::to_string(cols) +
                           " n=" + std::to_string(n) + ": " + std::to_string(bad) + " outputs differ");
   auto packed = pack_weight(w.t);  // null where no family here has a packed product
-  if (packed) {                   // packed weights give the same bits
+  if (packed) {                    // packed weights give the same bits
     std::vector<float> p(size_t(n * rows), NAN);
     matmul(w.t, X.data(), n, p.data(), bias.data(), packed.get());
     CHECK_MSG(std::memcmp(p.data(), got.data(), p.size() * 4) == 0,
@@ -278,15 +278,14 @@ void test_quantizer(const std::string& kernel) {
   for (auto& v : X) v = uniform(-3.f, 3.f);
   for (int64_t i = 0; i < cols; ++i) X[size_t(i)] = float(int(rng() % 253) - 126) + 0.5f;  // ties: d = 1
   for (int64_t i = 0; i < cols; i += 32) X[size_t(i)] = 127.f;
-  for (int64_t i = 0; i < 32; ++i) X[size_t(cols + i)] = 0.f;                              // all zero
-  for (int64_t i = 0; i < 32; ++i) X[size_t(2 * cols + i)] = uniform(-1e-6f, 1e-6f);      // fp16 subnormal d
+  for (int64_t i = 0; i < 32; ++i) X[size_t(cols + i)] = 0.f;                         // all zero
+  for (int64_t i = 0; i < 32; ++i) X[size_t(2 * cols + i)] = uniform(-1e-6f, 1e-6f);  // fp16 subnormal d
   std::vector<BlockQ8x> ref(size_t(n * cols / 32)), got(ref.size());
   std::memset(got.data(), 0x55, got.size() * sizeof(BlockQ8x));
   quantize_q8x_ref(X.data(), cols, n, ref.data());
   k->quantize(X.data(), cols, n, got.data());
   int bad = 0;
-  for (size_t b = 0; b < ref.size(); ++b)
-    bad += std::memcmp(&ref[b], &got[b], sizeof(BlockQ8x)) != 0;
+  for (size_t b = 0; b < ref.size(); ++b) bad += std::memcmp(&ref[b], &got[b], sizeof(BlockQ8x)) != 0;
   CHECK_MSG(bad == 0, kernel + " quantizer: " + std::to_string(bad) + " blocks differ from the reference");
 }
 
@@ -367,8 +366,8 @@ void exact_integer_case(const std::string& kernel, DType type) {
 }
 
 void test_kernels(const std::vector<std::string>& kernels) {
-  const int64_t quant_shapes[][2] = {{1, 32},    {3, 64},    {17, 96},  {67, 192}, {131, 320},
-                                     {5, 768},   {33, 1056}, {7, 2048}, {3, 4096}, {200, 128}};
+  const int64_t quant_shapes[][2] = {{1, 32},  {3, 64},    {17, 96},  {67, 192}, {131, 320},
+                                     {5, 768}, {33, 1056}, {7, 2048}, {3, 4096}, {200, 128}};
   const int64_t float_shapes[][2] = {{1, 1}, {3, 7}, {19, 80}, {5, 83}, {64, 192}, {9, 333}, {2, 1029}};
   for (const auto& k : kernels) {
     for (int64_t n = 1; n <= 7; ++n) {
@@ -399,8 +398,8 @@ void test_batch_invariance(const std::string& kernel) {
         matvec(w.t, &X[size_t(j * 320)], y.data(), nullptr);
         differ += std::memcmp(y.data(), &Y[size_t(j * 45)], 45 * 4) != 0;
       }
-      CHECK_MSG(differ == 0, kernel + " " + type_name(t) + " n=" + std::to_string(n) + ": " +
-                                 std::to_string(differ) + " rows differ from their matvec");
+      CHECK_MSG(differ == 0, kernel + " " + type_name(t) + " n=" + std::to_string(n) + ": " + std::to_string(differ) +
+                                 " rows differ from their matvec");
     }
   }
 }

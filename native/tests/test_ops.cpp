@@ -85,7 +85,8 @@ void test_dot_norm_attention() {
   }
 
   for (int dim : {5, 8, 192, 203}) {
-    std::vector<float> w(static_cast<size_t>(dim)), bias(static_cast<size_t>(dim)), x(static_cast<size_t>(3 * dim)), y(x.size());
+    std::vector<float> w(static_cast<size_t>(dim)), bias(static_cast<size_t>(dim)), x(static_cast<size_t>(3 * dim)),
+        y(x.size());
     for (auto& v : w) v = uniform(0.5f, 1.5f);
     for (auto& v : bias) v = uniform(-0.5f, 0.5f);
     for (auto& v : x) v = uniform(-4.f, 4.f) + 10.f;  // an offset, as residual streams have
@@ -113,7 +114,8 @@ void test_dot_norm_attention() {
   // one head: softmax(q.k * scale) v over m keys in rows of a wider matrix
   for (int dh : {4, 48, 50, 64}) {
     const int m = 37, ld = dh + 16;
-    std::vector<float> q(static_cast<size_t>(dh)), k(static_cast<size_t>(m * ld)), v(k.size()), out(q.size()), scores(static_cast<size_t>(m));
+    std::vector<float> q(static_cast<size_t>(dh)), k(static_cast<size_t>(m * ld)), v(k.size()), out(q.size()),
+        scores(static_cast<size_t>(m));
     for (auto& t : q) t = uniform(-2.f, 2.f);
     for (auto& t : k) t = uniform(-2.f, 2.f);
     for (auto& t : v) t = uniform(-1.f, 1.f);

@@ -15,7 +15,6 @@
 
 using namespace earshot;
 
-
 // Two seconds of a gliding tone with bursts of noise: something an encoder reacts to.
 static std::vector<float> test_audio(size_t n = 32000) {
   std::mt19937 rng(3);
@@ -87,12 +86,13 @@ static void test_chunked_encoder(const std::string& weights) {
       }
       s.finalize();
       Transcript got = s.result();
-      CHECKF(got.tokens.size() == want.size(), "%s C=%d L=%d: stream gave %zu tokens, reference %zu",
-            weights.c_str(), C, L, got.tokens.size(), want.size());
+      CHECKF(got.tokens.size() == want.size(), "%s C=%d L=%d: stream gave %zu tokens, reference %zu", weights.c_str(),
+             C, L, got.tokens.size(), want.size());
       CHECKF(!want.empty(), "random model emitted nothing (the test would prove little)");
       for (size_t i = 0; i < std::min(got.tokens.size(), want.size()); ++i) {
-        CHECKF(got.tokens[i].text == (m.config().tokens[want[i].id] == "\xe2\x96\x81" ? " " : m.config().tokens[want[i].id]),
-              "token %zu differs", i);
+        CHECKF(got.tokens[i].text ==
+                   (m.config().tokens[want[i].id] == "\xe2\x96\x81" ? " " : m.config().tokens[want[i].id]),
+               "token %zu differs", i);
         CHECKF(std::fabs(got.tokens[i].start - want[i].frame * 0.04) < 1e-9, "token %zu time differs", i);
         CHECKF(got.tokens[i].conf > 0 && got.tokens[i].conf <= 1, "token %zu confidence %g", i, got.tokens[i].conf);
       }
@@ -101,7 +101,8 @@ static void test_chunked_encoder(const std::string& weights) {
       Search one(m, 1, nullptr, false);
       one.decode(whole.data(), T, 0);
       std::vector<Token> beam1 = one.best();
-      CHECKF(ids(beam1) == ids(want), "%s C=%d L=%d: beam search with one path differs from greedy", weights.c_str(), C, L);
+      CHECKF(ids(beam1) == ids(want), "%s C=%d L=%d: beam search with one path differs from greedy", weights.c_str(), C,
+             L);
       for (size_t i = 0; i < std::min(beam1.size(), want.size()); ++i)
         CHECKF(beam1[i].frame == want[i].frame, "beam-1 token %zu frame differs", i);
       // reset() starts over: the same audio gives the same result.
@@ -129,7 +130,7 @@ static void test_context_graph() {
     total += d;
   }
   CHECKF(total == 3.f && g.pending(s) == 0.f, "completed phrase keeps its boost: total %g pending %g", total,
-        g.pending(s));
+         g.pending(s));
   // 1 2 then 3 ... fails over to the suffix phrase "2 3 4 5" when 4 follows "1 2 3"? "1 2 3" ends
   // first, so a following 4 starts from the root: no boost.
   s = g.step(s, 4, &d);
@@ -140,7 +141,7 @@ static void test_context_graph() {
   s = g.step(s, 2, &d);
   s = g.step(s, 2, &d);
   CHECKF(std::fabs(d - (0.5f - 2.f)) < 1e-6 && g.pending(s) == 0.5f, "failure link: delta %g pending %g", d,
-        g.pending(s));
+         g.pending(s));
 }
 
 static void test_tokenize() {

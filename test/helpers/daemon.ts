@@ -14,11 +14,19 @@ let fixtures: string | undefined;
 export function fixtureModels(): { transducer: string; pvad: string; speaker_encoder: string; otherSpeakerEncoder: string } {
   if (!fixtures) {
     fixtures = tmpDir('models');
-    const r = spawnSync('/usr/bin/python3', [path.join(repoRoot, 'test', 'fixtures', 'make_models.py'), fixtures], { cwd: repoRoot, encoding: 'utf8' });
+    const r = spawnSync('/usr/bin/python3', [path.join(repoRoot, 'test', 'fixtures', 'make_models.py'), fixtures], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    });
     if (r.status !== 0) throw new Error(`making fixture models failed: ${r.stderr}`);
   }
   const f = (n: string) => path.join(fixtures!, n);
-  return { transducer: f('transducer.gguf'), pvad: f('pvad.gguf'), speaker_encoder: f('spkenc.gguf'), otherSpeakerEncoder: f('spkenc-other.gguf') };
+  return {
+    transducer: f('transducer.gguf'),
+    pvad: f('pvad.gguf'),
+    speaker_encoder: f('spkenc.gguf'),
+    otherSpeakerEncoder: f('spkenc-other.gguf'),
+  };
 }
 
 /** espeak-ng speech at 16 kHz mono. */
@@ -67,7 +75,12 @@ export class DaemonProcess {
   }
 
   static start(args: string[], env: NodeJS.ProcessEnv = {}, stdin: 'pipe' | 'ignore' = 'ignore'): DaemonProcess {
-    return new DaemonProcess(spawn(process.execPath, [EARSHOT, ...args], { env: { ...process.env, EARSHOT_LOG_LEVEL: 'info', ...env }, stdio: [stdin, 'pipe', 'pipe'] }));
+    return new DaemonProcess(
+      spawn(process.execPath, [EARSHOT, ...args], {
+        env: { ...process.env, EARSHOT_LOG_LEVEL: 'info', ...env },
+        stdio: [stdin, 'pipe', 'pipe'],
+      }),
+    );
   }
 
   /** Writes audio to stdin as raw S16_LE in real time (20 ms chunks); resolves when done. */
@@ -80,7 +93,10 @@ export class DaemonProcess {
       const b = Buffer.alloc(part.length * 2);
       for (let j = 0; j < part.length; j++) b.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(part[j] * 32767))), j * 2);
       if (!this.proc.stdin!.write(b)) {
-        const drained = await Promise.race([new Promise((r) => this.proc.stdin!.once('drain', () => r(true))), this.exited.then(() => false)]);
+        const drained = await Promise.race([
+          new Promise((r) => this.proc.stdin!.once('drain', () => r(true))),
+          this.exited.then(() => false),
+        ]);
         if (!drained) throw new Error('the daemon has exited');
       }
       if (realtime) {
@@ -95,7 +111,8 @@ export class DaemonProcess {
     const deadline = Date.now() + timeoutMs;
     while (!pattern.test(this.stderr)) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern} in the daemon's log:\n${this.stderr.slice(-3000)}`);
-      if (this.proc.exitCode !== null) throw new Error(`daemon exited (${this.proc.exitCode}) before ${pattern}:\n${this.stderr.slice(-3000)}`);
+      if (this.proc.exitCode !== null)
+        throw new Error(`daemon exited (${this.proc.exitCode}) before ${pattern}:\n${this.stderr.slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -104,7 +121,12 @@ export class DaemonProcess {
   exit(timeoutMs = 20000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     return Promise.race([
       this.exited,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the daemon did not exit within ${timeoutMs} ms:\n${this.stderr.slice(-3000)}`)), timeoutMs).unref()),
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`the daemon did not exit within ${timeoutMs} ms:\n${this.stderr.slice(-3000)}`)),
+          timeoutMs,
+        ).unref(),
+      ),
     ]);
   }
 

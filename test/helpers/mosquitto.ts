@@ -41,13 +41,60 @@ export interface TlsFiles {
 export function makeTestCa(dir: string): TlsFiles {
   const f = (n: string) => path.join(dir, n);
   const ossl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=Earshot Test CA', '-keyout', f('ca.key'), '-out', f('ca.pem'));
+  ossl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Earshot Test CA',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+  );
   for (const who of ['server', 'client']) {
-    ossl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${who === 'server' ? 'localhost' : 'earshot-client'}`, '-keyout', f(`${who}.key`), '-out', f(`${who}.csr`));
+    ossl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      `/CN=${who === 'server' ? 'localhost' : 'earshot-client'}`,
+      '-keyout',
+      f(`${who}.key`),
+      '-out',
+      f(`${who}.csr`),
+    );
     fs.writeFileSync(f(`${who}.ext`), who === 'server' ? 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' : 'extendedKeyUsage=clientAuth\n');
-    ossl('x509', '-req', '-in', f(`${who}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f(`${who}.ext`), '-out', f(`${who}.pem`));
+    ossl(
+      'x509',
+      '-req',
+      '-in',
+      f(`${who}.csr`),
+      '-CA',
+      f('ca.pem'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      f(`${who}.ext`),
+      '-out',
+      f(`${who}.pem`),
+    );
   }
-  return { ca: f('ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key') };
+  return {
+    ca: f('ca.pem'),
+    serverCert: f('server.pem'),
+    serverKey: f('server.key'),
+    clientCert: f('client.pem'),
+    clientKey: f('client.key'),
+  };
 }
 
 export class Mosquitto {
@@ -62,7 +109,14 @@ export class Mosquitto {
   ) {
     fs.mkdirSync(dir, { recursive: true });
     // Started as root, mosquitto would switch to its own user, which cannot read our 0700 temp dirs.
-    const lines = [`user ${os.userInfo().username}`, `listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
+    const lines = [
+      `user ${os.userInfo().username}`,
+      `listener ${port} 127.0.0.1`,
+      'persistence false',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+    ];
     if (opts.users) {
       const pw = path.join(dir, 'passwd');
       fs.writeFileSync(pw, '');
@@ -74,7 +128,8 @@ export class Mosquitto {
       fs.writeFileSync(acl, opts.acl);
       lines.push(`acl_file ${acl}`);
     }
-    if (opts.tls) lines.push(`cafile ${opts.tls.ca}`, `certfile ${opts.tls.serverCert}`, `keyfile ${opts.tls.serverKey}`, 'require_certificate true');
+    if (opts.tls)
+      lines.push(`cafile ${opts.tls.ca}`, `certfile ${opts.tls.serverCert}`, `keyfile ${opts.tls.serverKey}`, 'require_certificate true');
     this.conf = path.join(dir, 'mosquitto.conf');
     fs.writeFileSync(this.conf, lines.join('\n') + '\n');
   }

@@ -18,7 +18,13 @@ export class Subscriber {
     const s = new Subscriber();
     s.client = mqtt.connect(url, { reconnectPeriod: 50, clientId: `test-sub-${Math.random().toString(16).slice(2)}`, ...opts });
     s.client.on('message', (topic, payload, packet) => {
-      s.messages.push({ topic, text: payload.toString(), retain: packet.retain, at: Date.now(), properties: packet.properties as Record<string, unknown> | undefined });
+      s.messages.push({
+        topic,
+        text: payload.toString(),
+        retain: packet.retain,
+        at: Date.now(),
+        properties: packet.properties as Record<string, unknown> | undefined,
+      });
       for (const w of s.waiters) w();
     });
     await new Promise<void>((resolve, reject) => {

@@ -37,27 +37,26 @@ def band_starts(alphas, enc_lens, target_lens, r_down: int, r_up: int, u_max: in
     hi = (target_lens + 1 - width).clamp(min=0).unsqueeze(1)
     s = torch.minimum((n - r_down).clamp(min=0), hi)
     s[:, 0] = 0
-    s = torch.cummax(s, 1).values                                      # monotone
+    s = torch.cummax(s, 1).values  # monotone
     slope = (width - 1) * frames
-    s = torch.minimum(s, torch.cummin(s - slope, 1).values + slope)    # connected
+    s = torch.minimum(s, torch.cummin(s - slope, 1).values + slope)  # connected
     last = (enc_lens - 1).clamp(min=0).unsqueeze(1)
-    s = torch.maximum(s, hi - (width - 1) * (last - frames))           # can still reach U_b
+    s = torch.maximum(s, hi - (width - 1) * (last - frames))  # can still reach U_b
     s = torch.minimum(s, hi).clamp(min=0)
     return s, width
 
 
-def banded_rnnt_loss(enc_proj, pred_proj, joiner_out, targets, enc_lens, target_lens, starts, width,
-                     blank: int = 0):
+def banded_rnnt_loss(enc_proj, pred_proj, joiner_out, targets, enc_lens, target_lens, starts, width, blank: int = 0):
     """Transducer loss over the band rows starts[b, t] + [0, width). Sum over the batch.
 
     enc_proj [B, T, J] and pred_proj [B, U+1, J] are the joiner's two projections (before tanh);
     joiner_out maps tanh(enc + pred) [.., J] to logits [.., V].
     """
     b, t, j = enc_proj.shape
-    rows = starts.unsqueeze(-1) + torch.arange(width, device=enc_proj.device)         # [B, T, W]
+    rows = starts.unsqueeze(-1) + torch.arange(width, device=enc_proj.device)  # [B, T, W]
     pred_band = torch.gather(pred_proj, 1, rows.reshape(b, t * width, 1).expand(-1, -1, j))
     hidden = torch.tanh(enc_proj.unsqueeze(2) + pred_band.reshape(b, t, width, j))
-    logp = F.log_softmax(joiner_out(hidden).float(), dim=-1)                           # [B, T, W, V]
+    logp = F.log_softmax(joiner_out(hidden).float(), dim=-1)  # [B, T, W, V]
     # Row u emits targets[u]; rows >= U_b get the blank as a harmless, finite stand-in.
     padded = torch.cat([targets, targets.new_full((b, 1), blank)], dim=1)
     in_target = torch.arange(padded.shape[1], device=targets.device).unsqueeze(0) < target_lens.unsqueeze(1)
@@ -89,25 +88,28 @@ def _band_forward(blank_lp, emit, starts, enc_lens, target_lens, width):
     last_t = (enc_lens - 1).clamp(min=0)
     col = (target_lens - starts.gather(1, last_t.unsqueeze(1)).squeeze(1)).clamp(0, w - 1)
     idx = torch.arange(b, device=device)
-    alpha0 = excl[:, 0]                                                # starts at row 0, s_0 = 0
+    alpha0 = excl[:, 0]  # starts at row 0, s_0 = 0
     if t > 1:
-        rise = (starts[:, 1:] - starts[:, :-1]).unsqueeze(-1)          # [B, T-1, 1]
+        rise = (starts[:, 1:] - starts[:, :-1]).unsqueeze(-1)  # [B, T-1, 1]
         k = torch.arange(w, device=device)
-        src = k - rise                                                 # frame t's row fed by blank from row k
+        src = k - rise  # frame t's row fed by blank from row k
         i = k.view(1, 1, w, 1)
-        valid = (src.unsqueeze(2) >= 0) & (src.unsqueeze(2) <= i)      # [B, T-1, W(i), W(k)]
-        climb_from = torch.gather(excl[:, 1:], 2, src.clamp(min=0))    # excl_t at the entry row
+        valid = (src.unsqueeze(2) >= 0) & (src.unsqueeze(2) <= i)  # [B, T-1, W(i), W(k)]
+        climb_from = torch.gather(excl[:, 1:], 2, src.clamp(min=0))  # excl_t at the entry row
         mats = excl[:, 1:].unsqueeze(-1) - climb_from.unsqueeze(-2) + blank_lp[:, :-1].unsqueeze(-2)
         frames = torch.arange(1, t, device=device).view(1, t - 1, 1, 1)
-        live = frames <= last_t.view(b, 1, 1, 1)                       # past an utterance's end: identity
+        live = frames <= last_t.view(b, 1, 1, 1)  # past an utterance's end: identity
         eye = torch.eye(w, device=device, dtype=torch.bool)
-        mats = torch.where(live, torch.where(valid, mats, mats.new_full((), NEG)),
-                           torch.where(eye, mats.new_zeros(()), mats.new_full((), NEG)))
+        mats = torch.where(
+            live,
+            torch.where(valid, mats, mats.new_full((), NEG)),
+            torch.where(eye, mats.new_zeros(()), mats.new_full((), NEG)),
+        )
         while mats.shape[1] > 1:
             if mats.shape[1] % 2:
                 ident = torch.where(eye, mats.new_zeros(()), mats.new_full((), NEG))
                 mats = torch.cat([mats, ident.expand(b, 1, w, w)], 1)
-            mats = _log_matmul(mats[:, 1::2], mats[:, 0::2])           # later ⊗ earlier
+            mats = _log_matmul(mats[:, 1::2], mats[:, 0::2])  # later ⊗ earlier
         alpha_last = torch.logsumexp(mats[:, 0] + alpha0.unsqueeze(1), dim=-1)
     else:
         alpha_last = alpha0
@@ -127,8 +129,9 @@ def bat_loss(model, enc, enc_lens, targets, target_lens, r_down: int = 4, r_up: 
     starts, width = band_starts(alphas, enc_lens, target_lens, r_down, r_up, targets.shape[1])
     enc_proj = model.joiner.enc(enc)
     pred_proj = model.joiner.pred(model.predict(targets))
-    loss = banded_rnnt_loss(enc_proj, pred_proj, model.joiner.out, targets, enc_lens, target_lens,
-                            starts, width, model.blank)
+    loss = banded_rnnt_loss(
+        enc_proj, pred_proj, model.joiner.out, targets, enc_lens, target_lens, starts, width, model.blank
+    )
     return loss, cif_quantity_loss(alphas, enc_lens, target_lens)
 
 
@@ -139,5 +142,6 @@ def full_rnnt_loss(model, enc, enc_lens, targets, target_lens):
     enc_proj = model.joiner.enc(enc).unsqueeze(2)
     pred_proj = model.joiner.pred(model.predict(targets)).unsqueeze(1)
     logits = model.joiner(enc_proj, pred_proj)
-    return torchaudio.functional.rnnt_loss(logits.float(), targets.int(), enc_lens.int(), target_lens.int(),
-                                           blank=model.blank, reduction="sum")
+    return torchaudio.functional.rnnt_loss(
+        logits.float(), targets.int(), enc_lens.int(), target_lens.int(), blank=model.blank, reduction="sum"
+    )

@@ -17,8 +17,12 @@ def compact_state(state):
 
 
 def expand_state(state):
-    return {k: (v["q"].float() * v["scale"]).reshape(v["shape"]) if isinstance(v, dict) else
-            (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+    return {
+        k: (v["q"].float() * v["scale"]).reshape(v["shape"])
+        if isinstance(v, dict)
+        else (v.float() if v.is_floating_point() else v)
+        for k, v in state.items()
+    }
 
 
 if __name__ == "__main__":

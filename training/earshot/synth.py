@@ -16,13 +16,71 @@ import torch
 import torchaudio
 
 ESPEAK_ACCENTS = ["en-us", "en", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd", "en-029"]
-ESPEAK_VARIANTS = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f4", "f5", "Alex", "Alicia",
-                   "Andrea", "Andy", "Annie", "Denis", "Gene", "Henrique", "Hugo", "Jacky", "Lee", "Marco",
-                   "Mario", "Michael", "Mike", "Storm", "adam", "anika", "announcer", "antonio", "aunty",
-                   "belinda", "benjamin", "boris", "caleb", "david", "ed", "edward", "grandma", "grandpa",
-                   "iven", "john", "linda", "max", "michel", "norbert", "paul", "pedro", "quincy", "rob",
-                   "robert", "sandro", "shelby", "steph", "travis", "victor", "zac", "klatt", "klatt2",
-                   "klatt3", "croak"]
+ESPEAK_VARIANTS = [
+    "m1",
+    "m2",
+    "m3",
+    "m4",
+    "m5",
+    "m6",
+    "m7",
+    "m8",
+    "f1",
+    "f2",
+    "f4",
+    "f5",
+    "Alex",
+    "Alicia",
+    "Andrea",
+    "Andy",
+    "Annie",
+    "Denis",
+    "Gene",
+    "Henrique",
+    "Hugo",
+    "Jacky",
+    "Lee",
+    "Marco",
+    "Mario",
+    "Michael",
+    "Mike",
+    "Storm",
+    "adam",
+    "anika",
+    "announcer",
+    "antonio",
+    "aunty",
+    "belinda",
+    "benjamin",
+    "boris",
+    "caleb",
+    "david",
+    "ed",
+    "edward",
+    "grandma",
+    "grandpa",
+    "iven",
+    "john",
+    "linda",
+    "max",
+    "michel",
+    "norbert",
+    "paul",
+    "pedro",
+    "quincy",
+    "rob",
+    "robert",
+    "sandro",
+    "shelby",
+    "steph",
+    "travis",
+    "victor",
+    "zac",
+    "klatt",
+    "klatt2",
+    "klatt3",
+    "croak",
+]
 FLITE_VOICES = ["kal", "kal16", "awb", "slt"]
 # Never in training: a flite voice and an espeak variant (with every accent).
 HELD_OUT = ["flite:rms", "espeak:en-us+f3"]
@@ -43,12 +101,31 @@ class Synthesizer:
         """float32 waveform at 16 kHz. rate and pitch are relative (1.0 = the voice's default)."""
         with tempfile.NamedTemporaryFile(suffix=".wav", dir="/dev/shm") as f:
             if voice.startswith("espeak:"):
-                cmd = self.espeak + ["-v", voice[7:], "-s", str(int(170 * rate)), "-p", str(int(50 * pitch)),
-                                     "-w", f.name, text]
+                cmd = self.espeak + [
+                    "-v",
+                    voice[7:],
+                    "-s",
+                    str(int(170 * rate)),
+                    "-p",
+                    str(int(50 * pitch)),
+                    "-w",
+                    f.name,
+                    text,
+                ]
             else:
-                cmd = [self.flite, "-voice", voice[6:], "--setf", f"duration_stretch={1.0 / rate:.3f}",
-                       "--setf", f"int_f0_target_mean={(110 if voice in ('flite:slt',) else 95) * pitch:.1f}",
-                       "-t", text, "-o", f.name]
+                cmd = [
+                    self.flite,
+                    "-voice",
+                    voice[6:],
+                    "--setf",
+                    f"duration_stretch={1.0 / rate:.3f}",
+                    "--setf",
+                    f"int_f0_target_mean={(110 if voice in ('flite:slt',) else 95) * pitch:.1f}",
+                    "-t",
+                    text,
+                    "-o",
+                    f.name,
+                ]
             subprocess.run(cmd, env=self.env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             with wave.open(f.name) as w:
                 sr = w.getframerate()
@@ -69,7 +146,7 @@ def trim(x: np.ndarray, margin_s: float = 0.02) -> np.ndarray:
     if len(on) == 0:
         return x
     m = int(margin_s * TARGET_SR)
-    return x[max(0, on[0] * hop - m): min(len(x), (on[-1] + 1) * hop + m)]
+    return x[max(0, on[0] * hop - m) : min(len(x), (on[-1] + 1) * hop + m)]
 
 
 def training_voices():

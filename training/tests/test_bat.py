@@ -45,8 +45,9 @@ class BatLossTest(unittest.TestCase):
         ours = bat.banded_rnnt_loss(enc, pred, out, targets, enc_lens, target_lens, starts, width)
         g_ours = torch.autograd.grad(ours, [enc, pred])
         logits = out(torch.tanh(enc.unsqueeze(2) + pred.unsqueeze(1)))
-        ref = torchaudio.functional.rnnt_loss(logits, targets.int(), enc_lens.int(), target_lens.int(),
-                                              blank=0, reduction="sum")
+        ref = torchaudio.functional.rnnt_loss(
+            logits, targets.int(), enc_lens.int(), target_lens.int(), blank=0, reduction="sum"
+        )
         g_ref = torch.autograd.grad(ref, [enc, pred])
         self.assertTrue(torch.isfinite(ours))
         self.assertAlmostEqual(ours.item(), ref.item(), delta=1e-4 * max(1.0, abs(ref.item())))
@@ -76,8 +77,9 @@ class BatLossTest(unittest.TestCase):
         # with cells outside the band at log 0: bands that rise, stall and end early.
         enc, pred, out, targets = random_lattice(3, 14, 9, seed=5)
         enc_lens, target_lens = torch.tensor([14, 11, 6]), torch.tensor([9, 7, 2])
-        starts, w = bat.band_starts(torch.rand(3, 14, generator=torch.Generator().manual_seed(5)) * 2,
-                                    enc_lens, target_lens, 2, 2, 9)
+        starts, w = bat.band_starts(
+            torch.rand(3, 14, generator=torch.Generator().manual_seed(5)) * 2, enc_lens, target_lens, 2, 2, 9
+        )
         self.assertGreater(int(starts.max()), 0)
         ours = bat.banded_rnnt_loss(enc, pred, out, targets, enc_lens, target_lens, starts, w)
         logp = torch.log_softmax(out(torch.tanh(enc.unsqueeze(2) + pred.unsqueeze(1))), -1)

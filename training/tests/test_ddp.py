@@ -30,20 +30,58 @@ class DistributedTrainingTest(unittest.TestCase):
             noise = lambda n: (r.standard_normal(n) * 3000).astype(np.int16)  # noqa: E731
             words = ["yes", "no", "stop", "cancel"]
             Corpus.from_items([(noise(8000 + 800 * i), words[i % 4], "v") for i in range(16)]).save(
-                os.path.join(tmp, "synth_train.npz"))
+                os.path.join(tmp, "synth_train.npz")
+            )
             np.savez(os.path.join(tmp, "real.npz"), **{"fsdd/a": noise(4000), "fsdd/b": noise(4000)})
             with open(os.path.join(tmp, "real.tsv"), "w") as f:
                 f.write("fsdd/a\t8000\tzero\ttrain\nfsdd/b\t8000\tone\tdev\n")
             port = free_port()
             procs = []
             for rank in range(2):
-                env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2",
-                           MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
-                procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "training.train", "--run", "ddp", "--data", tmp, "--real", tmp,
-                     "--runs-dir", os.path.join(tmp, "runs"), "--out", os.path.join(tmp, "out"), "--config", TINY,
-                     "--minutes", "3", "--batch", "2", "--workers", "0", "--max-steps", "3", "--specaug"],
-                    cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+                env = dict(
+                    os.environ,
+                    RANK=str(rank),
+                    LOCAL_RANK=str(rank),
+                    WORLD_SIZE="2",
+                    MASTER_ADDR="127.0.0.1",
+                    MASTER_PORT=str(port),
+                    OMP_NUM_THREADS="1",
+                )
+                procs.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "training.train",
+                            "--run",
+                            "ddp",
+                            "--data",
+                            tmp,
+                            "--real",
+                            tmp,
+                            "--runs-dir",
+                            os.path.join(tmp, "runs"),
+                            "--out",
+                            os.path.join(tmp, "out"),
+                            "--config",
+                            TINY,
+                            "--minutes",
+                            "3",
+                            "--batch",
+                            "2",
+                            "--workers",
+                            "0",
+                            "--max-steps",
+                            "3",
+                            "--specaug",
+                        ],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        text=True,
+                    )
+                )
             outs = [p.communicate(timeout=300)[0] for p in procs]
             for p, out in zip(procs, outs):
                 self.assertEqual(p.returncode, 0, out[-3000:])

@@ -58,7 +58,7 @@ def read_gguf(blob: bytes):
     for name, ne, t, off in infos:
         assert off % align == 0, name
         n = math.prod(ne)
-        tensors[name] = (ne, t, data[off: off + sizes[t](n)])
+        tensors[name] = (ne, t, data[off : off + sizes[t](n)])
     return meta, types, tensors, data
 
 
@@ -66,7 +66,7 @@ def ggml_dequant_q4_0(raw: bytes, n: int):
     """Scalar dequantization as ggml's dequantize_row_q4_0."""
     out = []
     for b in range(n // 32):
-        blk = raw[b * 18: (b + 1) * 18]
+        blk = raw[b * 18 : (b + 1) * 18]
         d = float(np.frombuffer(blk[:2], dtype="<f2")[0])
         vals = [0.0] * 32
         for j in range(16):
@@ -103,10 +103,10 @@ class QuantTest(unittest.TestCase):
     def blocks(self):
         g = torch.Generator().manual_seed(0)
         x = torch.randn(6, 64, generator=g) * 0.1
-        x[0, :32] = 0.0                                   # all-zero block
-        x[1, 3], x[1, 9] = 0.5, -0.5                      # tie of |max| with opposite signs
-        x[2, :32] = torch.linspace(-1, 1, 32)             # exact half steps
-        x[3, 32:] = 1e-6 * torch.randn(32, generator=g)   # tiny scale
+        x[0, :32] = 0.0  # all-zero block
+        x[1, 3], x[1, 9] = 0.5, -0.5  # tie of |max| with opposite signs
+        x[2, :32] = torch.linspace(-1, 1, 32)  # exact half steps
+        x[3, 32:] = 1e-6 * torch.randn(32, generator=g)  # tiny scale
         return x
 
     def test_q4_0_matches_ggml_reference(self):
@@ -114,7 +114,7 @@ class QuantTest(unittest.TestCase):
         q, d = quant.quantize_q4_0(x)
         for r in range(x.shape[0]):
             for b in range(2):
-                ref_q, ref_d = ggml_quant_q4_0_scalar(x[r, b * 32:(b + 1) * 32].numpy())
+                ref_q, ref_d = ggml_quant_q4_0_scalar(x[r, b * 32 : (b + 1) * 32].numpy())
                 self.assertEqual(q[r, b].tolist(), ref_q, f"row {r} block {b}")
                 self.assertEqual(d[r, b].numpy().tobytes(), ref_d.tobytes())
 
@@ -124,7 +124,7 @@ class QuantTest(unittest.TestCase):
         q, d = quant.quantize_q8_0(x)
         for r in range(x.shape[0]):
             for b in range(2):
-                ref_q, ref_d = ggml_quant_q8_0_scalar(x[r, b * 32:(b + 1) * 32].numpy())
+                ref_q, ref_d = ggml_quant_q8_0_scalar(x[r, b * 32 : (b + 1) * 32].numpy())
                 self.assertEqual(q[r, b].tolist(), ref_q, f"row {r} block {b}")
                 self.assertEqual(d[r, b].numpy().tobytes(), ref_d.tobytes())
 
@@ -139,7 +139,7 @@ class QuantTest(unittest.TestCase):
         raw8 = tensors["w8"][2]
         deq8 = []
         for b in range(x.numel() // 32):
-            blk = raw8[b * 34:(b + 1) * 34]
+            blk = raw8[b * 34 : (b + 1) * 34]
             dd = np.float32(np.frombuffer(blk[:2], dtype="<f2")[0])
             deq8.append(np.frombuffer(blk[2:], dtype=np.int8).astype(np.float32) * dd)
         self.assertEqual(quant.fake_q8_0(x).numpy().tobytes(), np.concatenate(deq8).reshape(x.shape).tobytes())

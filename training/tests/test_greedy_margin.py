@@ -47,15 +47,24 @@ class GreedyMarginTest(unittest.TestCase):
             path_deficit(lg[:, :2], [(1, 3)])
 
 
-
 class TextsWithinTest(unittest.TestCase):
     """texts_within on a small random model whose decisions include near-ties."""
 
     @classmethod
     def setUpClass(cls):
         torch.manual_seed(0)
-        cfg = TransducerConfig(d_model=32, n_layers=1, n_heads=2, ff_dim=64, conv_kernel=3, pred_dim=16,
-                               joiner_dim=32, chunk_frames=4, left_context_frames=8, has_cif=False)
+        cfg = TransducerConfig(
+            d_model=32,
+            n_layers=1,
+            n_heads=2,
+            ff_dim=64,
+            conv_kernel=3,
+            pred_dim=16,
+            joiner_dim=32,
+            chunk_frames=4,
+            left_context_frames=8,
+            has_cif=False,
+        )
         cls.model = Transducer(cfg).eval()
         with torch.no_grad():  # logits spread out, tokens as well as blanks, a few near-ties
             cls.model.joiner.out.weight.mul_(12.0)

@@ -14,8 +14,17 @@ from training.earshot import tokens as tok
 from training.earshot.features import fbank, fbank_batch
 from training.earshot.model import QLinear, Transducer, TransducerConfig, chunk_mask
 
-TINY = dict(d_model=64, n_layers=2, n_heads=2, ff_dim=128, conv_kernel=5, pred_dim=64, joiner_dim=64,
-            chunk_frames=4, left_context_frames=8)
+TINY = dict(
+    d_model=64,
+    n_layers=2,
+    n_heads=2,
+    ff_dim=128,
+    conv_kernel=5,
+    pred_dim=64,
+    joiner_dim=64,
+    chunk_frames=4,
+    left_context_frames=8,
+)
 
 
 class ModelTest(unittest.TestCase):

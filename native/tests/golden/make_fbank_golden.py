@@ -20,17 +20,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def fbank(samples: np.ndarray) -> np.ndarray:
     wave = torch.from_numpy(samples.astype(np.float64) / 32768.0).unsqueeze(0)
-    return torchaudio.compliance.kaldi.fbank(
-        wave * 32768, num_mel_bins=80, frame_length=25, frame_shift=10, dither=0.0,
-        sample_frequency=16000).numpy().astype(np.float32)
+    return (
+        torchaudio.compliance.kaldi.fbank(
+            wave * 32768, num_mel_bins=80, frame_length=25, frame_shift=10, dither=0.0, sample_frequency=16000
+        )
+        .numpy()
+        .astype(np.float32)
+    )
 
 
 def speech() -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
-        raw = os.path.join(tmp, 'a.wav')
-        out = os.path.join(tmp, 'b.wav')
-        subprocess.run(['espeak-ng', '-w', raw, 'turn on the kitchen light'], check=True)
-        subprocess.run(['sox', '-D', raw, '-r', '16000', '-c', '1', '-b', '16', out], check=True)
+        raw = os.path.join(tmp, "a.wav")
+        out = os.path.join(tmp, "b.wav")
+        subprocess.run(["espeak-ng", "-w", raw, "turn on the kitchen light"], check=True)
+        subprocess.run(["sox", "-D", raw, "-r", "16000", "-c", "1", "-b", "16", out], check=True)
         wave, sr = torchaudio.load(out)
         assert sr == 16000
     return np.round(wave[0].numpy() * 32768).clip(-32768, 32767).astype(np.int16)
@@ -41,18 +45,18 @@ def main() -> None:
     t = np.arange(16000) / 16000.0
     tone = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.001 * rng.standard_normal(t.size)
     signals = {
-        'speech': speech(),
-        'noise': (rng.standard_normal(12345) * 3000).clip(-32768, 32767).astype(np.int16),
-        'tone': np.round(tone * 32768).astype(np.int16),
+        "speech": speech(),
+        "noise": (rng.standard_normal(12345) * 3000).clip(-32768, 32767).astype(np.int16),
+        "tone": np.round(tone * 32768).astype(np.int16),
     }
     for name, samples in signals.items():
         feats = fbank(samples)
-        with open(os.path.join(HERE, name + '.fbank'), 'wb') as f:
-            f.write(struct.pack('<III', samples.size, feats.shape[0], feats.shape[1]))
-            f.write(samples.astype('<i2').tobytes())
-            f.write(feats.astype('<f4').tobytes())
+        with open(os.path.join(HERE, name + ".fbank"), "wb") as f:
+            f.write(struct.pack("<III", samples.size, feats.shape[0], feats.shape[1]))
+            f.write(samples.astype("<i2").tobytes())
+            f.write(feats.astype("<f4").tobytes())
         print(name, samples.size, feats.shape)
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main()
