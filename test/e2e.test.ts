@@ -115,7 +115,7 @@ test('earshot transcribe (and --model): one JSON line per segment, exactly the d
       .split('\n')
       .map((l) => JSON.parse(l));
     for (const l of lines) {
-      t.deepEqual(Object.keys(l), ['file', 'segment', 'start', 'end', 'text', 'tokens']);
+      t.deepEqual(Object.keys(l), ['file', 'segment', 'start', 'end', 'text', 'tokens', 'closed_by']);
       for (const k of l.tokens) t.deepEqual(Object.keys(k), ['text', 'start', 'conf']);
       t.true(l.tokens.every((k: any) => k.start >= l.start - 0.5 && k.start <= l.end + 1));
     }
@@ -130,5 +130,8 @@ test('earshot transcribe (and --model): one JSON line per segment, exactly the d
     t.is(partial.length, truth.length, 'the cut command is still transcribed');
     t.true(partial.at(-1).end <= cutAt + 0.01);
     t.true(partial.at(-1).text.length > 0);
+    // the sample's commands end in quiet; the cut one ends with the file
+    t.true(whole.every((l) => l.closed_by === 'silence'), JSON.stringify(whole.map((l) => l.closed_by)));
+    t.is(partial.at(-1).closed_by, 'end_of_input');
   }
 });
