@@ -1,7 +1,6 @@
 """The real-speech store: spoken form, pack (plain and Opus) and unpack, and a training step that
 reads it (with real noises and rooms) starting from a shipped .gguf."""
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -75,7 +74,6 @@ class RealPackTest(unittest.TestCase):
             self.assertEqual(corpus_of(os.path.join(tmp, "s"), "train"), ["vctk", "vctk", "fsdd"])
             self.assertEqual(len(dev.wave(0)), 16000 * 3 // 4)  # 8 kHz resampled to 16 kHz
 
-    @unittest.skipUnless(shutil.which("opusenc") and shutil.which("opusdec"), "needs opus-tools")
     def test_opus_round_trip_then_a_training_step(self):
         with tempfile.TemporaryDirectory() as tmp:
             data = os.path.join(tmp, "data")
