@@ -18,7 +18,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readWav16kMono } from '../daemon/audio/wav.js';
+import { encodeWav16, readWav16kMono } from '../daemon/audio/wav.js';
 import { nodeChild, readResult, repoRoot, sampleWav, workDir, writeResult } from './lib/common.js';
 
 function opt(name: string, fallback: string): string {
@@ -66,22 +66,7 @@ function say(text: string, voice: string): Float32Array {
 }
 
 function writeWav16(file: string, x: Float32Array): void {
-  const pcm = Buffer.alloc(x.length * 2);
-  for (let i = 0; i < x.length; i++) pcm.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(x[i] * 32767))), i * 2);
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + pcm.length, 4);
-  h.write('WAVEfmt ', 8);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(16000, 24);
-  h.writeUInt32LE(32000, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(pcm.length, 40);
-  fs.writeFileSync(file, Buffer.concat([h, pcm]));
+  fs.writeFileSync(file, encodeWav16(x));
 }
 
 /** The espeak-ng set as one WAV and its truth (command start/end and inserted pauses, seconds). */
