@@ -12,10 +12,12 @@ case "$1" in
   prepare)  # espeak-ng + flite speech, about 1 minute on 16 cores; kept in /tmp while the machine stays.
             # .carry/synth.tar.xz: the Debian packages of ../shared/gpu-synthesis.md unpacked into one folder
             # (espeak-ng's non-English dictionaries may go; every libflite*.so must stay: flite links them all)
+            # SEEDS="espeak flite flite2" picks the texts (a later run: new seeds, new sentences); FLITE=utterances each
     mkdir -p /tmp/r && tar -C /tmp/r -xJf .carry/synth.tar.xz
-    test -f $DATA/synth_train.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 26000 --engine espeak --processes 6 &
-    test -f $DATA/synth_train_flite.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 8000 --engine flite --tag _flite --seed 21 --processes 5 &
-    test -f $DATA/synth_train_flite2.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 8000 --engine flite --tag _flite2 --seed 31 --processes 5 &
+    read -r S_ESPEAK S_FLITE S_FLITE2 <<< "${SEEDS:-11 21 31}"
+    test -f $DATA/synth_train.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train 26000 --engine espeak --seed $S_ESPEAK --processes 6 &
+    test -f $DATA/synth_train_flite.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train ${FLITE:-8000} --engine flite --tag _flite --seed $S_FLITE --processes 5 &
+    test -f $DATA/synth_train_flite2.npz || python3 -m training.prepare_data --root /tmp/r --out $DATA --train ${FLITE:-8000} --engine flite --tag _flite2 --seed $S_FLITE2 --processes 5 &
     wait
     touch $DATA/synth.done
     ;;
@@ -57,6 +59,9 @@ case "$1" in
     for f in $LOGS/*.log; do echo "== $f"; tr '\r' '\n' < $f | grep -v '^$' | tail -n 4; done
     cp $LOGS/*.log $OUT/ 2>/dev/null; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv
     for f in $CKPT/*.pt; do test -f "$f" && cp "$f" $OUT/; done
+    if test -d $CKPT/pvad; then  # the pVAD run's log, checkpoints and exported models (real2)
+      mkdir -p $OUT/pvad && cp $CKPT/pvad/log $CKPT/pvad/*.pt $CKPT/pvad/*.gguf $OUT/pvad/ 2>/dev/null; tail -n 5 $CKPT/pvad/log
+    fi
     ;;
   synth)    # detached: the synthetic command sentences (prepare), so the call returns while it runs
     mkdir -p $LOGS && setsid nohup bash training/gpu.sh prepare > $LOGS/prepare.log 2>&1 < /dev/null &
@@ -70,6 +75,22 @@ case "$1" in
       --run real_ft --qat --specaug --init models/earshot-en-f32.gguf --real /tmp/earshot_real --real-share 0.5 \
       --minutes $2 --workers 11 --lr 5e-4 --warmup 300 --anneal-from 1800 --anneal-to 3300 --lr-floor 3e-5 \
       --max-steps 4000 --save-min 1.5 --out $CKPT" > $LOGS/real_ft.log 2>&1 < /dev/null &
+    sleep 2
+    ;;
+  real2)    # issue 15, second real-voices run, detached: from the shipped weights, two runs side by side that
+            # differ only in how real utterances are drawn (uniform; weight words ** 0.5, connected speech
+            # 19 -> 46 % of real examples), and the pVAD retraining (issue 16) beside them:
+            # bash training/gpu.sh real2 MINUTES   (after synth; carried .carry/real, .carry/pvad_aug)
+    mkdir -p $LOGS $CKPT
+    test -f /tmp/earshot_real/real.npz || python3 -m training.real_pack unpack --carry .carry/real --out /tmp/earshot_real
+    minutes=$2
+    for run in real2_uniform:0 real2_words:0.5; do
+      setsid nohup bash -c "while ! test -f $DATA/synth.done; do sleep 5; done; python3 -m training.train \
+        --run ${run%:*} --qat --specaug --init models/earshot-en-f32.gguf --real /tmp/earshot_real --real-share 0.5 \
+        --real-words-power ${run#*:} --minutes $minutes --workers 6 --lr 4e-4 --warmup 300 \
+        --anneal-minutes $((minutes / 3)) --lr-floor 3e-5 --save-min 1.5 --out $CKPT" > $LOGS/${run%:*}.log 2>&1 < /dev/null &
+    done
+    setsid nohup env OUT=$CKPT/pvad JOBS=6 bash training/pvad_gpu.sh > $LOGS/pvad.log 2>&1 < /dev/null &
     sleep 2
     ;;
   table1)

@@ -37,6 +37,12 @@ def parse_args(argv=None):
     ap.add_argument("--data", default="/tmp/earshot_data")
     ap.add_argument("--real", default="/tmp/earshot_real", help="store of training.real_pack (unpacked)")
     ap.add_argument("--real-share", type=float, default=0.5, help="share of examples that are real speech")
+    ap.add_argument(
+        "--real-words-power",
+        type=float,
+        default=0.0,
+        help="draw real utterances with weight (words in it) ** power (0: uniform)",
+    )
     ap.add_argument("--runs-dir", default="/tmp/earshot_runs")
     ap.add_argument("--out", default=os.environ.get("OUT", "/tmp/earshot_out"))
     ap.add_argument(
@@ -54,6 +60,13 @@ def parse_args(argv=None):
     ap.add_argument("--lr-floor", type=float, default=0.0, help="anneal linearly to this by --anneal-to")
     ap.add_argument("--anneal-from", type=int, default=0)
     ap.add_argument("--anneal-to", type=int, default=0)
+    ap.add_argument(
+        "--anneal-minutes",
+        type=float,
+        default=0.0,
+        help="anneal linearly to --lr-floor over the last MINUTES of --minutes (by the clock: the step rate of a "
+        "machine shared with other jobs is not known in advance)",
+    )
     ap.add_argument("--qat", action="store_true")
     ap.add_argument("--chunks", default="1,2,4,4,8,8,8,16,16,32")
     ap.add_argument("--left", type=int, default=64)
@@ -78,12 +91,15 @@ def load_init(path):
     return {"model": model.state_dict(), "config": model.cfg.to_dict()}
 
 
-def lr_at(step, args):
+def lr_at(step, args, elapsed_s=0.0):
     lr = args.lr * min((step + 1) / args.warmup, math.sqrt(args.warmup / (step + 1)))
+    frac = 0.0
     if args.anneal_to > args.anneal_from and step >= args.anneal_from:
         frac = min(1.0, (step - args.anneal_from) / (args.anneal_to - args.anneal_from))
-        lr = lr * (1 - frac) + args.lr_floor * frac
-    return lr
+    if args.anneal_minutes > 0:
+        left_s = args.minutes * 60 - elapsed_s
+        frac = max(frac, min(1.0, 1 - left_s / (args.anneal_minutes * 60)))
+    return lr * (1 - frac) + args.lr_floor * frac
 
 
 def save(path, model, opt, step, history, args, fp16=False):
@@ -187,7 +203,7 @@ def main(argv=None):
 
     own_data = 104729 * rank  # each process its own augmentation and batches
     stream = BatchStream(
-        Augmenter(corpus, real, args.real_share, noises=noises, rirs=rirs),
+        Augmenter(corpus, real, args.real_share, noises=noises, rirs=rirs, real_words_power=args.real_words_power),
         args.batch,
         seed=args.seed * 7919 + step + own_data,
     )
@@ -233,8 +249,9 @@ def main(argv=None):
         feats, feat_lens, targets, target_lens = features(next(it))
         if args.specaug:
             feats = spec_augment(feats, feat_lens, model.feat_mean, aug_gen)
+        lr = lr_at(step, args, time.time() - start)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, args)
+            g["lr"] = lr
         trans, cif = step_fn(feats, feat_lens, targets, target_lens, rng.choice(chunks))
         bsz = feats.shape[0]
         loss = (trans + args.cif_weight * cif) / bsz
@@ -253,10 +270,10 @@ def main(argv=None):
             bar = "#" * int(frac * 30) + "." * (30 - int(frac * 30))
             sps = 50 / (time.time() - t_log)
             t_log = time.time()
-            history.append([step, run_loss / n_run, run_cif / n_run, lr_at(step, args), el])
+            history.append([step, run_loss / n_run, run_cif / n_run, lr, el])
             print(
                 f"[{bar}] {args.run} step {step} loss {run_loss / n_run:.3f} cif {run_cif / n_run:.3f} "
-                f"lr {lr_at(step, args):.2e} {sps:.1f} steps/s T={feats.shape[1]} U={targets.shape[1]} "
+                f"lr {lr:.2e} {sps:.1f} steps/s T={feats.shape[1]} U={targets.shape[1]} "
                 f"{el / 60:.1f}/{args.minutes:.1f} min",
                 flush=True,
             )

@@ -127,16 +127,28 @@ class Augmenter:
     real speech where there is some."""
 
     def __init__(
-        self, corpus: Corpus, real: Corpus = None, real_share: float = 0.08, strength: float = 1.0, noises=(), rirs=()
+        self,
+        corpus: Corpus,
+        real: Corpus = None,
+        real_share: float = 0.08,
+        strength: float = 1.0,
+        noises=(),
+        rirs=(),
+        real_words_power: float = 0.0,
     ):
         self.corpus, self.real, self.real_share, self.strength = corpus, real, real_share, strength
+        # real utterances drawn with weight (words in it) ** power: one-second words are most of the
+        # recordings, while connected speech is what commands are made of
+        weights = [max(1, len(t.split())) ** real_words_power for t in (real.texts if real is not None else [])]
+        self.real_cumulative = np.cumsum(weights) if weights else None
         self.noises, self.rirs = list(noises), list(rirs)
         self.babble_source = real if real is not None and len(real) else corpus
 
     def clean(self, r: random.Random):
         """(waveform, text) before augmentation; sometimes two commands with a pause."""
         if self.real is not None and len(self.real) and r.random() < self.real_share:
-            i = r.randrange(len(self.real))
+            i = int(np.searchsorted(self.real_cumulative, r.random() * self.real_cumulative[-1], side="right"))
+            i = min(i, len(self.real) - 1)
             return self.real.wave(i), self.real.texts[i]
         i = r.randrange(len(self.corpus))
         x, text = self.corpus.wave(i), self.corpus.texts[i]

@@ -132,6 +132,29 @@ class AugmentTest(unittest.TestCase):
         self.assertEqual(y.shape, x.shape)
         self.assertLess(abs(20 * np.log10(data.rms(y) / data.rms(x))), 8.5)  # at most the bumps' +-8 dB
 
+    def test_real_words_power_draws_connected_speech_more_often(self):
+        word = (np.ones(1600) * 100).astype(np.int16)
+        real = Corpus.from_items(
+            [(word, "yes", "a")] * 9 + [(word, "one two three four five six seven eight nine", "b")]
+        )
+        synth = Corpus.from_items([(word, "turn on", "s")])
+        for power, expected in ((0.0, 0.1), (1.0, 0.5)):
+            aug = Augmenter(synth, real, real_share=1.0, real_words_power=power)
+            r = random.Random(5)
+            share = sum(aug.clean(r)[1].startswith("one") for _ in range(4000)) / 4000
+            self.assertAlmostEqual(share, expected, delta=0.03)
+
+
+class LearningRateTest(unittest.TestCase):
+    def test_clock_anneal_reaches_the_floor_at_the_end_of_the_budget(self):
+        from training.train import lr_at, parse_args
+
+        args = parse_args(["--run", "x", "--minutes", "10", "--lr", "4e-4", "--warmup", "100"])
+        args.anneal_minutes, args.lr_floor = 3.0, 3e-5
+        self.assertAlmostEqual(lr_at(1000, args, 0.0), 4e-4 * (100 / 1001) ** 0.5)
+        self.assertAlmostEqual(lr_at(1000, args, 7 * 60), 4e-4 * (100 / 1001) ** 0.5)  # anneal starts here
+        self.assertAlmostEqual(lr_at(1000, args, 10 * 60), 3e-5)
+
 
 if __name__ == "__main__":
     unittest.main()
