@@ -30,6 +30,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { SAMPLE_RATE } from '../daemon/frames.js';
 import mqtt from 'mqtt';
 import { readWav16kMono } from '../daemon/audio/wav.js';
 import {
@@ -257,7 +258,9 @@ async function runDaemon(
       `  transducer: ${path.join(modelsDir, 'earshot-en-int4.gguf')}`,
       `  pvad: ${path.join(modelsDir, 'pvad.gguf')}`,
       `  speaker_encoder: ${path.join(modelsDir, 'spkenc.gguf')}`,
-      ...(typeof input === 'string' ? [] : ['audio:', '  source: stdin', '  stdin: {sample_rate: 16000, channels: 1, format: s16le}']),
+      ...(typeof input === 'string'
+        ? []
+        : ['audio:', '  source: stdin', `  stdin: {sample_rate: ${SAMPLE_RATE}, channels: 1, format: s16le}`]),
       ...(sentencesFile ? ['recognizer:', `  sentences: [${JSON.stringify(sentencesFile)}]`] : []),
       ...(guardMs || incompleteMs ? ['segmenter:'] : []),
       ...(guardMs ? [`  sentence_guard_ms: ${Number(guardMs)}`] : []),
@@ -309,7 +312,7 @@ async function runDaemon(
     let pos = 0;
     let full = false;
     const tick = setInterval(() => {
-      const due = Math.min(f.pcm.length, Math.floor(((Date.now() - t0) / 1000) * 16000 * f.speed));
+      const due = Math.min(f.pcm.length, Math.floor(((Date.now() - t0) / 1000) * SAMPLE_RATE * f.speed));
       while (!full && pos < due) {
         const end = Math.min(f.pcm.length, pos + 1600);
         full = !proc.stdin!.write(Buffer.from(f.pcm.buffer, f.pcm.byteOffset + pos * 2, (end - pos) * 2));
@@ -485,7 +488,7 @@ async function memoryRun(url: string, audio: Float32Array, sampleS: number, perS
   const pcm = new Int16Array(audio.length * repeats);
   for (let k = 0; k < audio.length; k++) pcm[k] = Math.max(-32768, Math.min(32767, Math.round(audio[k] * 32768)));
   for (let i = 1; i < repeats; i++) pcm.copyWithin(i * audio.length, 0, audio.length);
-  const longS = pcm.length / 16000;
+  const longS = pcm.length / SAMPLE_RATE;
   const m = await runDaemon(url, 'bench-rss', { pcm, speed: FEED_SPEED }, false, 250, MEMORY_LOG_MS);
   // While audio flows: from "running" to "end of input" (shutdown frees memory, not of interest).
   const wallS = (m.inputEndAt - m.runningAt) / 1000;
@@ -602,7 +605,7 @@ async function main() {
   });
   if (tsc.status !== 0) process.stderr.write(`bench/e2e: tsc reported errors (dist/ written anyway):\n${tsc.stdout.slice(-1000)}\n`);
   const audio = readWav16kMono(sampleWav).samples;
-  const sampleS = audio.length / 16000;
+  const sampleS = audio.length / SAMPLE_RATE;
   const broker = await startMosquitto();
   try {
     if (memoryOnly) {

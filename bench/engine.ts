@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { SAMPLE_RATE } from '../daemon/frames.js';
 import { readWav16kMono } from '../daemon/audio/wav.js';
 import { native, type TransducerModel } from '../daemon/native.js';
 
@@ -107,8 +108,8 @@ async function measure(file: string, clips: Clip[], beam: number, model?: Transd
     for (let i = 0; i < clip.samples.length; i += 1600) timed(() => s.acceptWaveform(clip.samples.subarray(i, i + 1600)));
     const r = await timed(() => s.finalize());
     timed(() => s.dispose());
-    audio += clip.samples.length / 16000;
-    processed += clip.samples.length / 16000 + TAIL_PADDING_S;
+    audio += clip.samples.length / SAMPLE_RATE;
+    processed += clip.samples.length / SAMPLE_RATE + TAIL_PADDING_S;
     if (clip.transcript) {
       total++;
       if (r.text === clip.transcript) correct++;
@@ -154,7 +155,7 @@ async function measurePvad(clips: Clip[]) {
       s.accept(clip.samples.subarray(i, i + 1600));
       calls.push(performance.now() - a);
     }
-    audio += clip.samples.length / 16000;
+    audio += clip.samples.length / SAMPLE_RATE;
   }
   const cpu = process.cpuUsage(cpu0);
   m.dispose();
@@ -169,7 +170,7 @@ async function measurePvad(clips: Clip[]) {
 async function measureSpkenc(clips: Clip[]) {
   const m = await native().loadSpeakerEncoder(spkencFile);
   // enrollment-sized input: the clips joined into one 10 s utterance
-  const joined = new Float32Array(160000);
+  const joined = new Float32Array(10 * SAMPLE_RATE);
   let at = 0;
   for (const c of clips) {
     if (at >= joined.length) break;
@@ -252,7 +253,7 @@ async function measureEncoderVsOnnx(clips: Clip[], repeats = 3) {
     onnx = 0;
   for (const clip of clips) {
     const x = pad(clip.samples);
-    audio += x.length / 16000;
+    audio += x.length / SAMPLE_RATE;
     const feats = m.debugFbank(x);
     fbank += await best(() => m.debugFbank(x));
     encode += await best(() => m.debugEncode(x));

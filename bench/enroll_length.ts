@@ -20,7 +20,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SAMPLE_RATE } from '../daemon/audio/wav.js';
+import { SAMPLE_RATE } from '../daemon/frames.js';
 import { loadConfig } from '../daemon/config.js';
 import { embedSpeech, speechOf } from '../daemon/enroll.js';
 import { loadPvad, loadSpeakerEncoder } from '../daemon/models.js';
@@ -49,7 +49,7 @@ function arg(name: string, def: string): string {
 
 /** 16 kHz mono float samples of any file sox reads (WAV, FLAC, Ogg Vorbis). */
 function decode(file: string): Float32Array {
-  const raw = execFileSync('sox', [file, '-t', 'raw', '-e', 'floating-point', '-b', '32', '-r', '16000', '-c', '1', '-'], {
+  const raw = execFileSync('sox', [file, '-t', 'raw', '-e', 'floating-point', '-b', '32', '-r', String(SAMPLE_RATE), '-c', '1', '-'], {
     maxBuffer: 1 << 28,
   });
   return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4).slice();

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readWav16kMono } from '../daemon/audio/wav.js';
+import { SAMPLE_RATE } from '../daemon/frames.js';
 import { buildLm } from '../daemon/lm.js';
 import { loadTransducer } from '../daemon/models.js';
 import { compileSentences, parseSentenceFiles } from '../daemon/sentences.js';
@@ -54,7 +55,7 @@ function devRows(folder: string): { file: string; text: string }[] {
 }
 function decodeFile(file: string): Float32Array {
   const out = path.join(tmp, 'a.wav');
-  execFileSync('sox', [file, '-r', '16000', '-c', '1', '-b', '16', out]);
+  execFileSync('sox', [file, '-r', String(SAMPLE_RATE), '-c', '1', '-b', '16', out]);
   return readWav16kMono(out).samples;
 }
 

@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { SAMPLE_RATE } from '../daemon/frames.js';
 import { devClips, ensureSynthDevset, loadAudio, quick, run, werBySet, workDir, writeResult } from './lib/common.js';
 
 const MODEL = '/usr/share/pocketsphinx/model/en-us';
@@ -31,7 +32,7 @@ async function main() {
   const ctl: string[] = [];
   clips.forEach((clip, i) => {
     const x = loadAudio(clip);
-    audioS += x.length / 16000;
+    audioS += x.length / SAMPLE_RATE;
     const pcm = new Int16Array(x.length);
     for (let k = 0; k < x.length; k++) pcm[k] = Math.max(-32768, Math.min(32767, Math.round(x[k] * 32768)));
     const id = `u${String(i).padStart(4, '0')}`;
@@ -42,7 +43,7 @@ async function main() {
   const halves = [0, 1].map((h) => ctl.filter((_, i) => i % 2 === h));
   halves.forEach((ids, h) => fs.writeFileSync(path.join(dir, `files${h}.ctl`), ids.join('\n') + '\n'));
   // The same run over 0.5 s of silence alone: the cost of loading the models.
-  fs.writeFileSync(path.join(rawDir, 'silence.raw'), Buffer.alloc(16000));
+  fs.writeFileSync(path.join(rawDir, 'silence.raw'), Buffer.alloc(2 * SAMPLE_RATE * 0.5));
   fs.writeFileSync(path.join(dir, 'load.ctl'), 'silence\n');
   const load = await batch(dir, rawDir, 'load.ctl', 'load');
   const runs = await Promise.all([0, 1].map((h) => batch(dir, rawDir, `files${h}.ctl`, `files${h}`)));
@@ -114,7 +115,7 @@ function batch(
     '-dict',
     `${MODEL}/cmudict-en-us.dict`,
     '-samprate',
-    '16000',
+    String(SAMPLE_RATE),
     '-hyp',
     path.join(dir, `${name}.hyp`),
     '-logfn',

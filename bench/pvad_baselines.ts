@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { readWav16kMono, SAMPLE_RATE } from '../daemon/audio/wav.js';
+import { readWav16kMono } from '../daemon/audio/wav.js';
+import { FRAME_SAMPLES, frameToSample, Posteriors, SAMPLE_RATE, samplesToSeconds } from '../daemon/frames.js';
 import { loadPvad, loadSpeakerEncoder } from '../daemon/models.js';
 import type { PvadModel, SpeakerEncoder } from '../daemon/native.js';
 import { repoRoot } from './lib/common.js';
@@ -44,7 +45,9 @@ function readMixture(file: string): { samples: Float32Array; pcm16: Buffer } {
   return { samples, pcm16 };
 }
 
-const nFrames = (n: number) => (n < 400 ? 0 : 1 + Math.floor((n - 400) / 160));
+/** the engine's 25 ms analysis window */
+const WINDOW = 400;
+const nFrames = (n: number) => (n < WINDOW ? 0 : 1 + Math.floor((n - WINDOW) / FRAME_SAMPLES));
 const cpuSeconds = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
@@ -94,7 +97,7 @@ async function main() {
   let webrtcCpu = 0;
   for (const m of meta.mixtures) {
     const { samples, pcm16 } = readMixture(path.join(devDir, m.wav));
-    seconds += samples.length / SAMPLE_RATE;
+    seconds += samplesToSeconds(samples.length);
     const frames = nFrames(samples.length);
     // Silero: 512-sample chunks; frame k takes the chunk holding its centre sample 160k+200.
     silero.resetStates();
@@ -103,7 +106,8 @@ async function main() {
     for (let s = 0; s + 512 <= samples.length; s += 512) probs.push(await silero.processChunk(samples.slice(s, s + 512), SAMPLE_RATE));
     sileroCpu += cpuSeconds() - t0;
     const sScores: number[] = [];
-    for (let k = 0; k < frames; k++) sScores.push(probs[Math.min(probs.length - 1, Math.floor((160 * k + 200) / 512))] ?? 0);
+    for (let k = 0; k < frames; k++)
+      sScores.push(probs[Math.min(probs.length - 1, Math.floor((frameToSample(k) + WINDOW / 2) / 512))] ?? 0);
     scores.silero[m.wav] = sScores;
     // WebRTC: 10 ms decisions at the four aggressiveness modes; the score is the share that says
     // speech (a single mode gives only 0/1, which has no precision-recall curve to speak of).
@@ -112,17 +116,18 @@ async function main() {
     for (let mode = 0; mode < 4; mode++) {
       const vad = new WebrtcVad(SAMPLE_RATE, mode);
       const dec: number[] = [];
-      for (let s = 0; s + 160 <= samples.length; s += 160) dec.push(vad.process(pcm16.subarray(2 * s, 2 * s + 320)) ? 1 : 0);
+      for (let s = 0; s + FRAME_SAMPLES <= samples.length; s += FRAME_SAMPLES)
+        dec.push(vad.process(pcm16.subarray(2 * s, 2 * (s + FRAME_SAMPLES))) ? 1 : 0);
       for (let k = 0; k < frames; k++) votes[k] += (dec[Math.min(dec.length - 1, k + 1)] ?? 0) / 4;
     }
     webrtcCpu += (cpuSeconds() - t0) / 4; // cost of one detector
     scores.webrtc[m.wav] = Array.from(votes);
     if (engine) {
       t0 = cpuSeconds();
-      const post = runEngine(engine.pvad, samples, null);
+      const post = new Posteriors(runEngine(engine.pvad, samples, null));
       engineCpu += cpuSeconds() - t0;
       const sp: number[] = [];
-      for (let k = 0; k < post.length / 3; k++) sp.push(1 - post[3 * k]);
+      for (let k = 0; k < post.frames; k++) sp.push(1 - post.nonSpeech(k));
       scores.engine[m.wav] = sp;
       embeddings[m.target] ??= await engine.spk.embed(readMixture(path.join(devDir, meta.enroll[m.target])).samples);
       enrolled[m.wav] = Array.from(runEngine(engine.pvad, samples, embeddings[m.target]));

@@ -9,6 +9,7 @@
 //   idle                                         node alone: the RSS every process starts with.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { SAMPLE_RATE } from '../daemon/frames.js';
 import { native } from '../daemon/native.js';
 import { cpuSeconds, loadAudio, peakRssMiB, rssMiB, type Clip } from './lib/common.js';
 
@@ -82,7 +83,7 @@ async function earshot(modelFile: string, clipsFile: string, dumpPrefix?: string
   let decodeWall = 0;
   for (const clip of clips) {
     const samples = loadAudio(clip);
-    audioS += samples.length / 16000;
+    audioS += samples.length / SAMPLE_RATE;
     const feats = bestOf(() => model.debugFbank(samples));
     fbankCpu += feats.cpu;
     const enc = bestOf(() => model.debugEncode(samples)); // includes its own fbank, subtracted below
@@ -111,7 +112,7 @@ async function earshot(modelFile: string, clipsFile: string, dumpPrefix?: string
       set: clip.set,
       ref: clip.text,
       hyp: r.text,
-      seconds: samples.length / 16000,
+      seconds: samples.length / SAMPLE_RATE,
       tokens: r.tokens.map((t) => [t.text, t.start]),
     });
   }
@@ -230,7 +231,7 @@ async function onnx(onnxFile: string, fbankPrefix: string, dumpPrefix: string) {
     const r = await runOne(e);
     cpu += r.cpu;
     wall += r.wall;
-    audioS += e.samples / 16000;
+    audioS += e.samples / SAMPLE_RATE;
     clips.push({ ...e, encFrames: r.frames, encOffset: en.write(r.enc) });
   }
   en.close();

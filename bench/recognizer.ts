@@ -7,6 +7,7 @@
 //   node --import=tsx bench/recognizer.ts [--int4 F] [--f32 F] [--onnx-dir DIR] [--limit N]
 import fs from 'node:fs';
 import path from 'node:path';
+import { SAMPLE_RATE } from '../daemon/frames.js';
 import { native } from '../daemon/native.js';
 import {
   devClips,
@@ -222,7 +223,7 @@ async function main() {
     rows[name].encoder_vs_f32 = maxAbsDiff(engineEnc, enc, d);
     rows[name].utterances = enc.index.clips.map((c, i) => {
       const g = greedy(joint, enc.data.subarray(c.encOffset), c.encFrames, d, info.tokens, info.pred_context ?? 2);
-      return { id: clips[i].id, set: clips[i].set, ref: clips[i].text, hyp: g.text, seconds: c.samples / 16000, tokens: g.tokens };
+      return { id: clips[i].id, set: clips[i].set, ref: clips[i].text, hyp: g.text, seconds: c.samples / SAMPLE_RATE, tokens: g.tokens };
     });
   }
   // Resampler check: the int4 model on FSDD resampled by torchaudio (the training data's resampler)

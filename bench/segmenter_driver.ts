@@ -12,6 +12,7 @@ import type { SpeakerEncoder } from '../daemon/native.js';
 import { scoreSpeakers } from '../daemon/pipeline.js';
 import type { Profile } from '../daemon/profiles.js';
 import { Segmenter, segmenterOptionsFromConfig, type SegmentEvent } from '../daemon/segmenter.js';
+import { frameToSample, framesToSeconds, msToFrames, Posteriors } from '../daemon/frames.js';
 
 interface Rule {
   vad?: object;
@@ -37,7 +38,6 @@ interface Job {
 type Segment = [start: number, close: number, hasTarget: 0 | 1];
 type CheckLog = [mixture: number, fromFrame: number, toFrame: number, score: number | null];
 
-const FRAME = 160;
 const stats = { engine_ms: [] as number[], engine_cpu_ms: [] as number[], audio_s: 0 };
 
 /** Speaker checks through the daemon's own scoring (scoreSpeakers); the profile is the embedding
@@ -61,7 +61,7 @@ function checker(job: Job, enc: SpeakerEncoder | undefined) {
     const key = `${m}:${from}:${to}`;
     if (!scores.has(key)) {
       if (audio?.mixture !== m) audio = { mixture: m, samples: readWav16kMono(need(job.wavs, 'wavs')[m]).samples };
-      const speech = audio.samples.slice(from * FRAME, to * FRAME);
+      const speech = audio.samples.slice(frameToSample(from), frameToSample(to));
       const prof = await profileOf(need(job.targets, 'targets')[m]);
       const t0 = performance.now();
       const c0 = process.cpuUsage();
@@ -69,7 +69,7 @@ function checker(job: Job, enc: SpeakerEncoder | undefined) {
       const c = process.cpuUsage(c0);
       stats.engine_ms.push(performance.now() - t0);
       stats.engine_cpu_ms.push((c.user + c.system) / 1000);
-      stats.audio_s += (to - from) / 100;
+      stats.audio_s += framesToSeconds(to - from);
       scores.set(key, best ? best.score : null);
     }
     return scores.get(key)!;
@@ -84,7 +84,7 @@ async function main() {
   }
   const job = JSON.parse(fs.readFileSync(jobFile, 'utf8')) as Job;
   // a copy: small reads share a pooled buffer
-  const all = new Float32Array(new Uint8Array(fs.readFileSync(postsFile)).buffer);
+  const posts = new Posteriors(new Float32Array(new Uint8Array(fs.readFileSync(postsFile)).buffer));
   const enc = job.spkenc ? (await loadSpeakerEncoder(job.spkenc)).encoder : undefined;
   const check = checker(job, enc);
   const out: Segment[][][] = [];
@@ -97,10 +97,10 @@ async function main() {
     const opts = segmenterOptionsFromConfig(cfg.vad, cfg.segmenter);
     if (opts.check && rule.check_whole_run) opts.check.wholeRun = true;
     if (opts.check && rule.check_switch_opening_only) opts.check.switchOpeningOnly = true;
-    const delay = Math.round((rule.check_delay_ms ?? job.check_delay_ms) / 10);
+    const delay = msToFrames(rule.check_delay_ms ?? job.check_delay_ms);
     const perRule: Segment[][] = [];
     const log: CheckLog[] = [];
-    let at = 0;
+    let at = 0; // frame in the posteriors of all mixtures
     for (let m = 0; m < job.lengths.length; m++) {
       const n = job.lengths[m];
       const s = new Segmenter(opts);
@@ -116,12 +116,12 @@ async function main() {
           }
         }
       };
-      for (let i = 0; i < n; i++, at += 3) {
+      for (let i = 0; i < n; i++, at++) {
         while (due.length && due[0][0] <= i) {
           const [, id, sc] = due.shift()!;
           await take(s.checked(id, sc), i);
         }
-        await take(s.push(all[at], all[at + 1], all[at + 2]), i + 1);
+        await take(s.push(posts.nonSpeech(at), posts.target(at), posts.other(at)), i + 1);
       }
       await take(s.finish('end_of_input'), n);
       perRule.push(segs);

@@ -18,6 +18,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { SAMPLE_RATE } from '../daemon/frames.js';
 import { encodeWav16, readWav16kMono } from '../daemon/audio/wav.js';
 import { nodeChild, readResult, repoRoot, sampleWav, workDir, writeResult } from './lib/common.js';
 
@@ -56,7 +57,7 @@ function say(text: string, voice: string): Float32Array {
   const raw = path.join(dir, 'tts.wav');
   const out = path.join(dir, 'tts16.wav');
   execFileSync('espeak-ng', ['-v', voice, '-w', raw, text]);
-  execFileSync('sox', [raw, '-r', '16000', '-c', '1', '-b', '16', out]);
+  execFileSync('sox', [raw, '-r', String(SAMPLE_RATE), '-c', '1', '-b', '16', out]);
   const s = readWav16kMono(out).samples;
   let a = 0;
   let b = s.length;
@@ -71,7 +72,7 @@ function writeWav16(file: string, x: Float32Array): void {
 
 /** The espeak-ng set as one WAV and its truth (command start/end and inserted pauses, seconds). */
 function synthSet(): { wav: string; truth: string; commands: number; paused: number } {
-  const parts: Float32Array[] = [new Float32Array(16000 * GAP_S)];
+  const parts: Float32Array[] = [new Float32Array(SAMPLE_RATE * GAP_S)];
   let at = GAP_S;
   const commands: { text: string; start_s: number; end_s: number; pauses: [number, number][]; voice: string }[] = [];
   let k = 0;
@@ -82,16 +83,16 @@ function synthSet(): { wav: string; truth: string; commands: number; paused: num
       cmd.forEach((piece, i) => {
         if (i > 0) {
           const p = PAUSES_S[k++ % PAUSES_S.length];
-          parts.push(new Float32Array(Math.round(16000 * p)));
+          parts.push(new Float32Array(Math.round(SAMPLE_RATE * p)));
           pauses.push([+at.toFixed(3), +(at + p).toFixed(3)]);
           at += p;
         }
         const s = say(piece, voice);
         parts.push(s);
-        at += s.length / 16000;
+        at += s.length / SAMPLE_RATE;
       });
       commands.push({ text: cmd.join(' '), start_s: +start.toFixed(3), end_s: +at.toFixed(3), pauses, voice });
-      parts.push(new Float32Array(16000 * GAP_S));
+      parts.push(new Float32Array(SAMPLE_RATE * GAP_S));
       at += GAP_S;
     }
   }
@@ -104,7 +105,7 @@ function synthSet(): { wav: string; truth: string; commands: number; paused: num
   const wav = path.join(dir, 'commands.wav');
   const truth = path.join(dir, 'commands.json');
   writeWav16(wav, all);
-  fs.writeFileSync(truth, JSON.stringify({ sample_rate: 16000, voices, commands }, null, 1));
+  fs.writeFileSync(truth, JSON.stringify({ sample_rate: SAMPLE_RATE, voices, commands }, null, 1));
   return { wav, truth, commands: commands.length, paused: commands.filter((c) => c.pauses.length).length };
 }
 
@@ -148,7 +149,7 @@ async function e2e(input: string, rule: string, name: string, args: string[], mi
 async function main() {
   fs.mkdirSync(dir, { recursive: true });
   const set = synthSet();
-  const sampleS = readWav16kMono(sampleWav).samples.length / 16000;
+  const sampleS = readWav16kMono(sampleWav).samples.length / SAMPLE_RATE;
   const sampleTruth = sampleWav.replace(/\.wav$/, '.json');
   const withSentences = ['--sentences', SENTENCES];
   const rows: Row[] = [];

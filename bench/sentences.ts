@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readWav16kMono } from '../daemon/audio/wav.js';
+import { SAMPLE_RATE } from '../daemon/frames.js';
 import {
   DEFAULT_BEAM,
   DEFAULT_MIN_COVERAGE,
@@ -53,7 +54,7 @@ process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 let nTmp = 0;
 function toWav16(src: string): Float32Array {
   const out = path.join(tmp, `a${nTmp++}.wav`);
-  execFileSync('sox', [src, '-r', '16000', '-c', '1', '-b', '16', out]);
+  execFileSync('sox', [src, '-r', String(SAMPLE_RATE), '-c', '1', '-b', '16', out]);
   const s = readWav16kMono(out).samples;
   fs.rmSync(out);
   return s;

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { SAMPLE_RATE } from '../daemon/frames.js';
 import { readWav16kMono } from '../daemon/audio/wav.js';
 import { repoRoot } from './lib/common.js';
 import { s16, WyomingClient } from './lib/wyoming-client.js';
@@ -18,7 +19,7 @@ const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
-const fmt = { rate: 16000, width: 2, channels: 1 };
+const fmt = { rate: SAMPLE_RATE, width: 2, channels: 1 };
 const sample = readWav16kMono(path.join(repoRoot, 'samples', 'sample.wav')).samples;
 const truth = JSON.parse(fs.readFileSync(path.join(repoRoot, 'samples', 'sample.json'), 'utf8')).commands as {
   text: string;
@@ -27,8 +28,8 @@ const truth = JSON.parse(fs.readFileSync(path.join(repoRoot, 'samples', 'sample.
 }[];
 /** a command as a 3 s utterance: 0.3 s before the speech, the rest after it (what a satellite's VAD sends) */
 const commands = truth.map((c) => {
-  const from = Math.round((c.start_s - 0.3) * 16000);
-  return s16(sample.subarray(from, from + 3 * 16000));
+  const from = Math.round((c.start_s - 0.3) * SAMPLE_RATE);
+  return s16(sample.subarray(from, from + 3 * SAMPLE_RATE));
 });
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -87,7 +88,7 @@ try {
   );
 
   const total = arg('connections', 2000);
-  const short = commands[0].subarray(0, 2 * 16000 * 1); // 1 s at full speed: the connection's cost, not the decoding's
+  const short = commands[0].subarray(0, 2 * SAMPLE_RATE); // 1 s at full speed: the connection's cost, not the decoding's
   const rss: { connections: number; rss_mib: number }[] = [{ connections: 0, rss_mib: round(rssMiB(server.pid)) }];
   for (let i = 1; i <= total; i++) {
     await once(server.port, short, false);

@@ -9,7 +9,7 @@ import { AudioClock } from './audio/clock.js';
 import { FileSource } from './audio/file-source.js';
 import type { AudioSource, MicState } from './audio/source.js';
 import { StdinSource } from './audio/stdin-source.js';
-import { SAMPLE_RATE } from './audio/wav.js';
+import { frameToSample, SAMPLE_RATE, samplesToMs, samplesToSeconds } from './frames.js';
 import { loadConfig, type Config, type ConfigOverrides } from './config.js';
 import { enroll, MIN_SPEECH_SECONDS } from './enroll.js';
 import { childLogger, setLogLevel } from './log.js';
@@ -42,7 +42,6 @@ import { WyomingServer } from './wyoming/server.js';
 import { recognizerOptions } from './wyoming/serve.js';
 
 const log = childLogger('daemon');
-const FRAME = SAMPLE_RATE / 100;
 
 export interface DaemonOptions {
   configFile?: string;
@@ -199,7 +198,7 @@ export class Daemon {
     this.gcObserver.observe({ entryTypes: ['gc'] });
     const sample = () => {
       const m = process.memoryUsage();
-      const audioS = this.clock ? Math.round((this.clock.samples / SAMPLE_RATE) * 100) / 100 : 0;
+      const audioS = this.clock ? Math.round(samplesToSeconds(this.clock.samples) * 100) / 100 : 0;
       log.info(
         {
           rss: mib(m.rss),
@@ -327,17 +326,17 @@ export class Daemon {
       this.link.publishRetained(this.link.topics.vad, {
         speaking: true,
         segment: seg.index,
-        time: new Date(this.clock.wallMs(seg.speechStartFrame * FRAME)).toISOString(),
+        time: new Date(this.clock.wallMs(frameToSample(seg.speechStartFrame))).toISOString(),
       });
       if (cfg.hermes.enabled)
         this.link.publishVolatile(
           vadTopic(hermesSite, true),
-          vadPayload(hermesSite, Math.round(this.clock.wallMs(seg.speechStartFrame * FRAME) - this.startedAt)),
+          vadPayload(hermesSite, Math.round(this.clock.wallMs(frameToSample(seg.speechStartFrame)) - this.startedAt)),
           0,
         );
     });
     pipeline.on('close', (seg) => {
-      const at = (frame: number) => new Date(this.clock.wallMs(frame * FRAME)).toISOString();
+      const at = (frame: number) => new Date(this.clock.wallMs(frameToSample(frame))).toISOString();
       this.link.publishRetained(this.link.topics.vad, {
         speaking: false,
         segment: seg.index,
@@ -347,7 +346,7 @@ export class Daemon {
       if (cfg.hermes.enabled)
         this.link.publishVolatile(
           vadTopic(hermesSite, false),
-          vadPayload(hermesSite, Math.round(this.clock.wallMs(seg.speechEndFrame * FRAME) - this.startedAt)),
+          vadPayload(hermesSite, Math.round(this.clock.wallMs(frameToSample(seg.speechEndFrame)) - this.startedAt)),
           0,
         );
     });
@@ -364,7 +363,7 @@ export class Daemon {
       log.debug({ segment: seg.index }, 'segment without words: nothing to publish');
       return;
     }
-    const t = buildTranscript(seg, cfg.site, (frame) => this.clock.wallMs(frame * FRAME));
+    const t = buildTranscript(seg, cfg.site, (frame) => this.clock.wallMs(frameToSample(frame)));
     this.segments++;
     log.info({ id: t.id, text: t.text, speaker: t.speaker?.name ?? null, latency: t.latency }, 'transcript');
     const p = this.link
@@ -521,7 +520,7 @@ export class Daemon {
     void (async () => {
       try {
         const res = await enroll([audio], this.models.pvad, this.models.speakerEncoder!, {
-          minSpeechSeconds: Math.min(MIN_SPEECH_SECONDS, (e.need / SAMPLE_RATE) * 0.6),
+          minSpeechSeconds: Math.min(MIN_SPEECH_SECONDS, samplesToSeconds(e.need) * 0.6),
           threshold: this.cfg.vad.threshold,
         });
         const file = path.join(this.profileDir(this.cfg), `${e.name}.json`);
@@ -627,7 +626,7 @@ export class Daemon {
     const now = performance.now();
     const gap = now - this.lastAudioAt;
     if (this.source.live && gap > this.cfg.watchdog.max_frame_gap_ms) return `no audio frames for ${Math.round(gap)} ms`;
-    const backlogMs = (this.pipeline.backlogSamples / SAMPLE_RATE) * 1000;
+    const backlogMs = samplesToMs(this.pipeline.backlogSamples);
     if (backlogMs > this.cfg.watchdog.max_lag_ms) return `pipeline ${Math.round(backlogMs)} ms behind the audio`;
     // non-finite scores (restarted each time): a pipeline that keeps producing them is not working
     if (now - this.pipeline.pvadFaultAt < this.cfg.watchdog.max_lag_ms) return 'the personal VAD gave non-finite scores';

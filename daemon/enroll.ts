@@ -2,12 +2,10 @@
 // embedding), require enough of it, embed it with the speaker encoder and rate the result.
 import type { LoadedSpeakerEncoder } from './models.js';
 import type { PvadModel } from './native.js';
-import { SAMPLE_RATE } from './audio/wav.js';
+import { frameToSample, Posteriors, SAMPLE_RATE, samplesToSeconds } from './frames.js';
 import { cosine, l2normalize, type EnrollmentQuality } from './profiles.js';
 
 export type { EnrollmentQuality };
-
-const FRAME = SAMPLE_RATE / 100;
 
 /** Speech needed by default; below about 5 s the speaker encoder's errors grow quickly (models/PVAD_CARD.md). */
 export const MIN_SPEECH_SECONDS = 5;
@@ -43,18 +41,19 @@ export async function speechOf(pvad: PvadModel, samples: Float32Array, threshold
     parts.push(stream.accept(samples.subarray(i, Math.min(samples.length, i + SAMPLE_RATE))));
     await new Promise((r) => setImmediate(r));
   }
-  const posts = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  parts.reduce((o, p) => (posts.set(p, o), o + p.length), 0);
-  const frames = posts.length / 3;
+  const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((o, p) => (all.set(p, o), o + p.length), 0);
+  const posts = new Posteriors(all);
+  const frames = posts.frames;
   const speech = new Uint8Array(frames);
-  for (let k = 0; k < frames; k++) if (posts[3 * k + 1] + posts[3 * k + 2] >= threshold) speech[k] = 1;
+  for (let k = 0; k < frames; k++) if (posts.target(k) + posts.other(k) >= threshold) speech[k] = 1;
   // keep 3 frames either side of each speech frame: word edges carry speaker information too
   const keep = new Uint8Array(frames);
   for (let k = 0; k < frames; k++) if (speech[k]) for (let d = -3; d <= 3; d++) if (k + d >= 0 && k + d < frames) keep[k + d] = 1;
-  const out = new Float32Array(keep.reduce((a, b) => a + b, 0) * FRAME);
+  const out = new Float32Array(frameToSample(keep.reduce((a, b) => a + b, 0)));
   let o = 0;
-  for (let k = 0; k < frames; k++) if (keep[k]) out.set(samples.subarray(k * FRAME, (k + 1) * FRAME), o++ * FRAME);
-  return out.subarray(0, o * FRAME);
+  for (let k = 0; k < frames; k++) if (keep[k]) out.set(samples.subarray(frameToSample(k), frameToSample(k + 1)), frameToSample(o++));
+  return out.subarray(0, frameToSample(o));
 }
 
 export async function enroll(
@@ -63,11 +62,11 @@ export async function enroll(
   encoder: LoadedSpeakerEncoder,
   opts: EnrollOptions,
 ): Promise<{ embedding: Float32Array; speechSeconds: number; audioSeconds: number; quality: EnrollmentQuality }> {
-  const audioSeconds = recordings.reduce((s, r) => s + r.length, 0) / SAMPLE_RATE;
+  const audioSeconds = samplesToSeconds(recordings.reduce((s, r) => s + r.length, 0));
   const parts: Float32Array[] = [];
   for (const r of recordings) parts.push(await speechOf(pvad, r, opts.threshold));
   const speechSamples = parts.reduce((s, p) => s + p.length, 0);
-  const speechSeconds = speechSamples / SAMPLE_RATE;
+  const speechSeconds = samplesToSeconds(speechSamples);
   const fmt = (x: number) => x.toFixed(1);
   if (audioSeconds < opts.minSpeechSeconds) {
     throw new EnrollmentError(
@@ -104,7 +103,7 @@ export async function embedSpeech(
   speech: Float32Array,
   encoder: LoadedSpeakerEncoder,
 ): Promise<{ embedding: Float32Array; quality: EnrollmentQuality }> {
-  if (speech.length < SAMPLE_RATE) throw new EnrollmentError(`too little speech to embed: ${(speech.length / SAMPLE_RATE).toFixed(1)} s`);
+  if (speech.length < SAMPLE_RATE) throw new EnrollmentError(`too little speech to embed: ${samplesToSeconds(speech.length).toFixed(1)} s`);
   const embedding = await encoder.encoder.embed(speech);
   const n = Math.max(2, Math.floor(speech.length / (QUALITY_PIECE_SECONDS * SAMPLE_RATE)));
   const size = Math.floor(speech.length / n);
@@ -115,7 +114,7 @@ export async function embedSpeech(
   let agree = 0;
   for (const p of pieces) agree += cosine(p, l2normalize(sum.map((x, k) => x - p[k])));
   const consistency = agree / n;
-  const speechSeconds = speech.length / SAMPLE_RATE;
+  const speechSeconds = samplesToSeconds(speech.length);
   const advice: string[] = [];
   if (speechSeconds < GOOD_SPEECH_SECONDS) {
     advice.push(

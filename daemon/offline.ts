@@ -1,6 +1,7 @@
 // Offline runs over WAV files (`earshot transcribe`, `earshot vad`) through the same pVAD,
 // segmenter and recognizer as the daemon.
-import { readWav16kMono, SAMPLE_RATE } from './audio/wav.js';
+import { readWav16kMono } from './audio/wav.js';
+import { FRAME_MS, frameToSample, framesToSeconds, mostTarget, msToSamples, Posteriors } from './frames.js';
 import type { Config } from './config.js';
 import { loadPvad, loadSpeakerEncoder, loadTransducer, pvadEmbedDim, type LoadedSpeakerEncoder } from './models.js';
 import type { PvadModel } from './native.js';
@@ -9,12 +10,11 @@ import { loadProfile, type Profile } from './profiles.js';
 import { loadSentencesFor } from './intents.js';
 import { loadLmFor } from './lm.js';
 import type { IntentMatch } from './sentences.js';
-import { FRAME_MS, Segmenter, segmenterOptionsFromConfig } from './segmenter.js';
+import { Segmenter, segmenterOptionsFromConfig } from './segmenter.js';
 import fs from 'node:fs';
 
-const CHUNK = SAMPLE_RATE / 10; // feed 100 ms at a time, like a capture device would
-
-const sec = (frames: number) => Math.round(frames * FRAME_MS) / 1000;
+/** samples per push into the pipeline, the size of a capture device's chunks */
+const CHUNK = msToSamples(100);
 
 export async function loadProfilesFor(
   files: string[],
@@ -33,12 +33,11 @@ export async function loadProfilesFor(
 /** Posteriors [ns, tss, ntss] per frame; with several profiles, the frame's best-scoring one. */
 export function framePosteriors(pvad: PvadModel, samples: Float32Array, profiles: Profile[]): number[][] {
   const embeddings = profiles.length ? profiles.map((p) => p.embedding) : [null];
-  const posts = embeddings.map((e) => pvad.createStream(e).accept(samples));
+  const posts = embeddings.map((e) => new Posteriors(pvad.createStream(e).accept(samples)));
   const out: number[][] = [];
-  for (let j = 0; j < posts[0].length / 3; j++) {
-    let best = 0;
-    for (let p = 1; p < posts.length; p++) if (posts[p][3 * j + 1] > posts[best][3 * j + 1]) best = p;
-    out.push([posts[best][3 * j], posts[best][3 * j + 1], posts[best][3 * j + 2]]);
+  for (let j = 0; j < posts[0].frames; j++) {
+    const best = mostTarget(posts, j);
+    out.push([best.nonSpeech(j), best.target(j), best.other(j)]);
   }
   return out;
 }
@@ -74,15 +73,10 @@ export async function runVad(
     const take = async (evs: ReturnType<Segmenter['push']>): Promise<void> => {
       for (const ev of evs) {
         if (ev.type === 'close' && hasTargetSpeech({ ...ev, forced: false }))
-          segments.push({ segment: segments.length, start: sec(ev.speechStartFrame), end: sec(ev.speechEndFrame) });
+          segments.push({ segment: segments.length, start: framesToSeconds(ev.speechStartFrame), end: framesToSeconds(ev.speechEndFrame) });
         if (ev.type === 'check') {
           const best = (
-            await scoreSpeakers(
-              encoder?.encoder,
-              profiles,
-              samples.slice((ev.fromFrame * SAMPLE_RATE) / 100, (ev.toFrame * SAMPLE_RATE) / 100),
-              1,
-            )
+            await scoreSpeakers(encoder?.encoder, profiles, samples.slice(frameToSample(ev.fromFrame), frameToSample(ev.toFrame)), 1)
           )[0];
           await take(seg.checked(ev.id, best?.score ?? null));
         }
@@ -145,8 +139,8 @@ export async function runTranscribe(
       emit({
         file,
         segment: n++,
-        start: sec(seg.speechStartFrame),
-        end: sec(seg.speechEndFrame),
+        start: framesToSeconds(seg.speechStartFrame),
+        end: framesToSeconds(seg.speechEndFrame),
         text: seg.text,
         tokens: seg.tokens,
         ...who,

@@ -9,11 +9,10 @@ import type { PvadModel, PvadStream, RecognizerOptions, RecognizerStream, Speake
 import { cosine, type Profile } from './profiles.js';
 import { resolveIntent, sentenceAccepted, streamOptions, type SentenceRecognizer } from './intents.js';
 import type { IntentMatch } from './sentences.js';
-import { FRAME_MS, Segmenter, type CloseReason, type SegmentEvent, type SegmenterOptions, type SentenceState } from './segmenter.js';
-import { SAMPLE_RATE } from './audio/wav.js';
+import { Segmenter, type CloseReason, type SegmentEvent, type SegmenterOptions, type SentenceState } from './segmenter.js';
+import { frameAtOrAfter, frameToSample, mostTarget, Posteriors, rebaseSeconds, SAMPLE_RATE } from './frames.js';
 
 const log = childLogger('pipeline');
-const FRAME = (SAMPLE_RATE * FRAME_MS) / 1000; // 160 samples
 /** silence after the audio in the sentence-end look-ahead: enough for the model's last tokens (the
  * engine emits them within ~300 ms; finalize() pads 500 to be sure) */
 const SENTENCE_PEEK_PAD_MS = 300;
@@ -201,7 +200,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
 
   /** samples still waiting for analysis (the pVAD's look-ahead plus anything unprocessed) */
   get backlogSamples(): number {
-    return this.total - this.nextFrame * FRAME;
+    return this.total - frameToSample(this.nextFrame);
   }
 
   get segmentOpen(): boolean {
@@ -212,33 +211,29 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.audio.append(samples);
     this.total += samples.length;
     if (this.mutedFlag) {
-      this.audio.trimBefore(this.total - this.opts.segmenter.preRollFrames * FRAME);
+      this.audio.trimBefore(this.total - frameToSample(this.opts.segmenter.preRollFrames));
       return;
     }
     if (this.total <= this.pvadFed) return;
     const feed = this.audio.view(this.pvadFed, this.total); // accept() copies it synchronously
     this.pvadFed = this.total;
-    const posts = this.pvadStreams.map((s) => s.accept(feed));
-    const frames = posts[0].length / 3;
+    const posts = this.pvadStreams.map((s) => new Posteriors(s.accept(feed)));
     let sentenceQuery: number | undefined;
-    for (let j = 0; j < frames; j++) {
+    for (let j = 0; j < posts[0].frames; j++) {
       const frame = this.nextFrame++;
-      // With several profiles, a frame is target speech if any enrolled speaker's stream says so.
-      let best = 0;
-      for (let p = 1; p < posts.length; p++) if (posts[p][3 * j + 1] > posts[best][3 * j + 1]) best = p;
-      const ns = posts[best][3 * j];
-      const tss = posts[best][3 * j + 1];
-      const ntss = posts[best][3 * j + 2];
-      for (const q of posts) if (!Number.isFinite(q[3 * j] + q[3 * j + 1] + q[3 * j + 2])) return this.restartPvad();
+      const best = mostTarget(posts, j);
+      for (const q of posts) if (!q.isFinite(j)) return this.restartPvad();
       if (this.segmenter.frames < frame) this.segmenter.advanceTo(frame);
-      this.handle(this.segmenter.push(ns, tss, ntss));
+      this.handle(this.segmenter.push(best.nonSpeech(j), best.target(j), best.other(j)));
       if (this.open && this.opts.sentences) sentenceQuery ??= this.segmenter.takeSentenceQuery() ?? undefined;
       this.framesProcessed++;
     }
-    if (this.open) this.feedRecognizer(this.nextFrame * FRAME);
+    if (this.open) this.feedRecognizer(frameToSample(this.nextFrame));
     // asked after the audio is queued, so the look-ahead decode has all of it
     if (this.open && sentenceQuery !== undefined) this.askSentence(this.open, sentenceQuery);
-    const keepFrom = this.open ? this.open.startFrame * FRAME : (this.nextFrame - this.opts.segmenter.preRollFrames - 2) * FRAME;
+    const keepFrom = this.open
+      ? frameToSample(this.open.startFrame)
+      : frameToSample(this.nextFrame - this.opts.segmenter.preRollFrames - 2);
     this.audio.trimBefore(keepFrom);
   }
 
@@ -253,7 +248,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   /** The segmenter asks whether speech the pVAD gives to another voice is the enrolled speaker's:
    * its answer comes when the speaker encoder has embedded it (a few ms on a native thread). */
   private speakerCheck(id: number, fromFrame: number, toFrame: number): void {
-    const speech = this.audio.slice(fromFrame * FRAME, toFrame * FRAME);
+    const speech = this.audio.slice(frameToSample(fromFrame), frameToSample(toFrame));
     const started = performance.now();
     this.checksRun++;
     this.checking = this.checking.then(async () => {
@@ -282,8 +277,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   /** A pipeline started mid-stream (reload): frame numbers continue from this sample position. */
   alignTo(samples: number): void {
     this.total = samples;
-    this.nextFrame = Math.ceil(samples / FRAME);
-    this.pvadFed = this.nextFrame * FRAME;
+    this.nextFrame = frameAtOrAfter(samples);
+    this.pvadFed = frameToSample(this.nextFrame);
     this.segmenter.advanceTo(this.nextFrame);
     this.audio.reset(samples);
   }
@@ -300,17 +295,17 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     log.error({ faults: this.pvadFaults, frame: this.nextFrame }, 'the personal VAD gave non-finite scores: restarting its streams');
     this.finish('stop');
     for (const s of this.pvadStreams) s.reset();
-    this.nextFrame = Math.ceil(this.total / FRAME);
-    this.pvadFed = this.nextFrame * FRAME;
+    this.nextFrame = frameAtOrAfter(this.total);
+    this.pvadFed = frameToSample(this.nextFrame);
     this.segmenter.advanceTo(this.nextFrame);
-    this.audio.trimBefore(this.total - this.opts.segmenter.preRollFrames * FRAME);
+    this.audio.trimBefore(this.total - frameToSample(this.opts.segmenter.preRollFrames));
   }
 
   /** Opens a segment now, without waiting for the VAD. */
   listen(): void {
     if (this.mutedFlag) return;
     for (const ev of this.segmenter.listen()) if (ev.type === 'open') this.openSegment(ev.startFrame, ev.speechStartFrame, ev.forced);
-    if (this.open) this.feedRecognizer(this.nextFrame * FRAME);
+    if (this.open) this.feedRecognizer(frameToSample(this.nextFrame));
   }
 
   /** Closes the open segment (stop listening, end of input, shutdown) and transcribes it. */
@@ -336,8 +331,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.mutedFlag = false;
     // Restart the pVAD on a frame boundary so its frame numbers stay aligned with the audio.
     for (const s of this.pvadStreams) s.reset();
-    this.nextFrame = Math.ceil(this.total / FRAME);
-    this.pvadFed = this.nextFrame * FRAME;
+    this.nextFrame = frameAtOrAfter(this.total);
+    this.pvadFed = frameToSample(this.nextFrame);
     // The segmenter skips the muted audio now: a listen() before the next audio opens its segment here.
     this.segmenter.advanceTo(this.nextFrame);
   }
@@ -366,7 +361,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       sentences ? { ...this.opts.recognizer, ...streamOptions(sentences) } : this.opts.recognizer,
     );
     const index = this.segmentCount++;
-    this.open = { index, startFrame, speechStartFrame, forced, stream, fedUntil: startFrame * FRAME, lastPartial: '' };
+    this.open = { index, startFrame, speechStartFrame, forced, stream, fedUntil: frameToSample(startFrame), lastPartial: '' };
     log.debug({ segment: index, startFrame, forced }, 'segment open');
     this.emit('open', { index, startFrame, speechStartFrame, forced });
   }
@@ -382,7 +377,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private closeSegment(endFrame: number, speechEndFrame: number, speechStartFrame: number, reason: CloseReason): void {
     const seg = this.open;
     if (!seg) return;
-    this.feedRecognizer(Math.min(endFrame * FRAME, this.total));
+    this.feedRecognizer(Math.min(frameToSample(endFrame), this.total));
     this.open = undefined;
     const closedAt = performance.now();
     const info = { index: seg.index, startFrame: seg.startFrame, speechStartFrame, forced: seg.forced, endFrame, speechEndFrame, reason };
@@ -395,7 +390,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       return;
     }
     const decoding = seg.stream.finalize();
-    const speechAudio = this.audio.slice(speechStartFrame * FRAME, speechEndFrame * FRAME);
+    const speechAudio = this.audio.slice(frameToSample(speechStartFrame), frameToSample(speechEndFrame));
     const matching = this.matchSpeaker(speechAudio);
     this.pendingFinals++;
     this.pendingSince.push(closedAt);
@@ -403,7 +398,6 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.finals = this.finals.then(async () => {
       try {
         const [result, match] = await Promise.all([decoding, matching]);
-        const offset = (seg.startFrame * FRAME) / SAMPLE_RATE;
         const said = this.opts.sentences ? resolveIntent(this.opts.sentences, result) : null;
         const tokens = said?.intent && result.sentence ? result.sentence.tokens : result.tokens;
         this.emit('final', {
@@ -412,7 +406,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
           ...(said ? { intent: said.intent } : {}),
           tokens: tokens.map((t) => ({
             text: t.text,
-            start: Math.round((t.start + offset) * 1000) / 1000,
+            start: rebaseSeconds(t.start, seg.startFrame, 0),
             conf: Math.round(t.conf * 1000) / 1000,
           })),
           speaker: match.best,

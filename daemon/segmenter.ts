@@ -60,7 +60,7 @@
 // (the trailing stretch counted from speech the speaker-turn rules gave to another voice),
 // sentence_complete, max_length, listen_timeout, stop, end_of_input.
 
-export const FRAME_MS = 10;
+import { msToFrames } from './frames.js';
 
 export interface SegmenterOptions {
   mode: 'target' | 'any';
@@ -134,31 +134,31 @@ export function segmenterOptionsFromConfig(
   vad: { mode: 'target' | 'any'; threshold: number; close_threshold: number },
   seg: SegmenterConfig,
 ): SegmenterOptions {
-  const frames = (ms: number) => Math.max(1, Math.round(ms / FRAME_MS));
+  const atLeastOneFrame = (ms: number) => Math.max(1, msToFrames(ms));
   return {
     mode: vad.mode,
     threshold: vad.threshold,
     closeThreshold: Math.min(vad.close_threshold, vad.threshold),
-    preRollFrames: Math.round(seg.pre_roll_ms / FRAME_MS),
-    trailingFrames: frames(seg.trailing_ms),
-    maxFrames: frames(seg.max_segment_ms),
-    minSpeechFrames: frames(seg.min_speech_ms),
-    listenTimeoutFrames: frames(seg.listen_timeout_ms),
-    pauseFrames: frames(seg.pause_ms),
-    holdOtherFrames: Math.round(seg.hold_other_ms / FRAME_MS),
-    holdMinTargetFrames: Math.round(seg.hold_min_target_ms / FRAME_MS),
-    switchFrames: Math.round(seg.switch_ms / FRAME_MS),
-    sentenceGuardFrames: Math.round((seg.sentence_guard_ms ?? 0) / FRAME_MS),
-    incompleteTrailingFrames: Math.round((seg.sentence_incomplete_ms ?? 0) / FRAME_MS),
+    preRollFrames: msToFrames(seg.pre_roll_ms),
+    trailingFrames: atLeastOneFrame(seg.trailing_ms),
+    maxFrames: atLeastOneFrame(seg.max_segment_ms),
+    minSpeechFrames: atLeastOneFrame(seg.min_speech_ms),
+    listenTimeoutFrames: atLeastOneFrame(seg.listen_timeout_ms),
+    pauseFrames: atLeastOneFrame(seg.pause_ms),
+    holdOtherFrames: msToFrames(seg.hold_other_ms),
+    holdMinTargetFrames: msToFrames(seg.hold_min_target_ms),
+    switchFrames: msToFrames(seg.switch_ms),
+    sentenceGuardFrames: msToFrames(seg.sentence_guard_ms ?? 0),
+    incompleteTrailingFrames: msToFrames(seg.sentence_incomplete_ms ?? 0),
     check: seg.speaker_check
       ? {
           threshold: seg.speaker_check_threshold ?? 0.25,
-          windowFrames: frames(seg.speaker_check_ms ?? 1600),
-          minFrames: frames(seg.speaker_check_min_ms ?? 300),
+          windowFrames: atLeastOneFrame(seg.speaker_check_ms ?? 1600),
+          minFrames: atLeastOneFrame(seg.speaker_check_min_ms ?? 300),
           onSwitch: seg.speaker_check_switch ?? true,
           wholeRun: false,
           recheckFloor: seg.speaker_check_recheck_above ?? 0.1,
-          recheckFrames: Math.round((seg.speaker_check_recheck_ms ?? 300) / FRAME_MS),
+          recheckFrames: msToFrames(seg.speaker_check_recheck_ms ?? 300),
         }
       : null,
   };

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { TokenInfo } from './native.js';
 import type { FinalSegment, SpeakerMatch } from './pipeline.js';
 import type { IntentMatch } from './sentences.js';
-import { FRAME_MS } from './segmenter.js';
+import { framesToMs, framesToSeconds, rebaseSeconds } from './frames.js';
 
 export interface Word {
   word: string;
@@ -73,9 +73,8 @@ export function wordsFromTokens(tokens: TokenInfo[], endS: number): Word[] {
 export function buildTranscript(seg: FinalSegment, site: string, wallMs: (frame: number) => number, nowMs = Date.now()): Transcript {
   const speechStartMs = wallMs(seg.speechStartFrame);
   const speechEndMs = wallMs(seg.speechEndFrame);
-  const origin = (seg.speechStartFrame * FRAME_MS) / 1000; // stream seconds of `start`
-  const tokens = seg.tokens.map((t) => ({ ...t, start: round3(Math.max(0, t.start - origin)) }));
-  const durationS = round3(((seg.speechEndFrame - seg.speechStartFrame) * FRAME_MS) / 1000);
+  const tokens = seg.tokens.map((t) => ({ ...t, start: rebaseSeconds(t.start, 0, seg.speechStartFrame) }));
+  const durationS = round3(framesToSeconds(seg.speechEndFrame - seg.speechStartFrame));
   return {
     id: randomUUID(),
     event_type: 'transcript',
@@ -93,7 +92,7 @@ export function buildTranscript(seg: FinalSegment, site: string, wallMs: (frame:
     speaker_scores: seg.scores,
     ...(seg.intent !== undefined ? { intent: seg.intent } : {}),
     latency: {
-      speech_end_to_close_ms: (seg.endFrame - seg.speechEndFrame) * FRAME_MS,
+      speech_end_to_close_ms: framesToMs(seg.endFrame - seg.speechEndFrame),
       close_to_final_ms: Math.round(seg.finalAt - seg.closedAt),
       speech_end_to_final_ms: Math.round(nowMs - speechEndMs),
     },

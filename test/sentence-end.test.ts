@@ -10,7 +10,8 @@ import { prepareSentences, streamOptions, type SentenceRecognizer } from '../dae
 import { loadPvad, loadTransducer } from '../daemon/models.js';
 import type { PvadModel, TransducerModel } from '../daemon/native.js';
 import { Pipeline, type FinalSegment } from '../daemon/pipeline.js';
-import { FRAME_MS, segmenterOptionsFromConfig } from '../daemon/segmenter.js';
+import { FRAME_MS } from '../daemon/frames.js';
+import { segmenterOptionsFromConfig } from '../daemon/segmenter.js';
 import { concat, EARSHOT, silence, speech } from './helpers/daemon.js';
 import { repoRoot } from './helpers/tmp.js';
 

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SAMPLE_RATE } from '../../daemon/frames.js';
 import { readWav16kMono } from '../../daemon/audio/wav.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -87,8 +88,8 @@ export const segmentPadding = (() => {
 
 export function loadAudio(clip: Clip): Float32Array {
   const x = readWav16kMono(clip.file).samples;
-  const lead = Math.round(segmentPadding.lead_s * 16000);
-  const out = new Float32Array(lead + x.length + Math.round(segmentPadding.trail_s * 16000));
+  const lead = Math.round(segmentPadding.lead_s * SAMPLE_RATE);
+  const out = new Float32Array(lead + x.length + Math.round(segmentPadding.trail_s * SAMPLE_RATE));
   out.set(x, lead);
   return out;
 }

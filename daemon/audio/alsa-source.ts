@@ -7,7 +7,7 @@ import recorder from 'node-record-lpcm16';
 import { childLogger } from '../log.js';
 import { PcmDecoder } from './pcm.js';
 import { AudioSource } from './source.js';
-import { SAMPLE_RATE } from './wav.js';
+import { SAMPLE_RATE } from '../frames.js';
 
 const log = childLogger('alsa');
 

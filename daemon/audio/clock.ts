@@ -1,7 +1,7 @@
 // Maps sample positions of the stream to wall-clock time. A live source is anchored to the time
 // its samples arrive, re-anchored after a gap (microphone restart); a file read faster than real
 // time is given a virtual timeline starting when reading began.
-import { SAMPLE_RATE } from './wav.js';
+import { samplesToMs } from '../frames.js';
 
 const RESYNC_MS = 500;
 
@@ -14,15 +14,15 @@ export class AudioClock {
   /** Call with each chunk as it arrives. */
   arrived(samples: number, nowMs = Date.now()): void {
     this.total += samples;
-    const expectedEnd = this.epochMs === undefined ? undefined : this.epochMs + (this.total / SAMPLE_RATE) * 1000;
+    const expectedEnd = this.epochMs === undefined ? undefined : this.epochMs + samplesToMs(this.total);
     if (expectedEnd === undefined || (this.live && Math.abs(nowMs - expectedEnd) > RESYNC_MS)) {
-      this.epochMs = nowMs - (this.total / SAMPLE_RATE) * 1000;
+      this.epochMs = nowMs - samplesToMs(this.total);
     }
   }
 
   /** Wall-clock ms of a sample position. */
   wallMs(sample: number): number {
-    return (this.epochMs ?? Date.now()) + (sample / SAMPLE_RATE) * 1000;
+    return (this.epochMs ?? Date.now()) + samplesToMs(sample);
   }
 
   get samples(): number {

@@ -1,10 +1,11 @@
 // A WAV file as a source: paced in real time (--realtime, for demos and latency figures) or as
 // fast as the pipeline takes it, yielding to the event loop between chunks. The file is streamed
 // (a second at a time), so a file of any length takes the same memory.
-import { SAMPLE_RATE, WavStream } from './wav.js';
+import { msToSamples, SAMPLE_RATE } from '../frames.js';
+import { WavStream } from './wav.js';
 import { AudioSource } from './source.js';
 
-const CHUNK = SAMPLE_RATE / 50; // 20 ms
+const CHUNK = msToSamples(20);
 
 export class FileSource extends AudioSource {
   readonly kind = 'file' as const;

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { PcmDecoder, type PcmFormat } from './pcm.js';
 import { Resampler } from './resample.js';
 import { AudioSource } from './source.js';
-import { SAMPLE_RATE } from './wav.js';
+import { SAMPLE_RATE } from '../frames.js';
 
 export class StdinSource extends AudioSource {
   readonly kind = 'stdin' as const;

@@ -4,8 +4,7 @@
 import fs from 'node:fs';
 import { finiteSample } from './pcm.js';
 import { resample, Resampler } from './resample.js';
-
-export const SAMPLE_RATE = 16000;
+import { SAMPLE_RATE } from '../frames.js';
 
 export class WavError extends Error {
   constructor(file: string, problem: string) {

@@ -2,7 +2,7 @@
 // through the daemon's own PCM decoder and resampler.
 import { PcmDecoder, type PcmFormat } from '../audio/pcm.js';
 import { Resampler } from '../audio/resample.js';
-import { SAMPLE_RATE } from '../audio/wav.js';
+import { SAMPLE_RATE } from '../frames.js';
 import { ProtocolError } from './protocol.js';
 
 export interface AudioFormat {

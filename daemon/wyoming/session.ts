@@ -8,7 +8,7 @@ import type { Engine } from '../extension.js';
 import type { Logger } from '../log.js';
 import type { DecodeResult, RecognizerStream } from '../native.js';
 import { scoreSpeakers, type SpeakerMatch } from '../pipeline.js';
-import { SAMPLE_RATE } from '../audio/wav.js';
+import { SAMPLE_RATE, samplesToSeconds } from '../frames.js';
 import { AudioConverter, audioFormat, sameFormat } from './audio.js';
 import { encodeEvent, EventParser, ProtocolError, type FrameLimits, type WyomingEvent } from './protocol.js';
 
@@ -209,7 +209,7 @@ export class Session {
     const t = transcriptEvent(said.text, scores, profiles.length > 0, said.intent, this.language);
     this.transcripts++;
     this.log.info(
-      { text: t.text, speaker: t.context?.speaker?.name ?? null, audio_s: Math.round((u.samples / SAMPLE_RATE) * 100) / 100 },
+      { text: t.text, speaker: t.context?.speaker?.name ?? null, audio_s: Math.round(samplesToSeconds(u.samples) * 100) / 100 },
       'wyoming transcript',
     );
     if (this.opts.streaming) {
