@@ -434,11 +434,11 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     return { best: scores[0] ?? null, scores };
   }
 
-  /** The segmenter asks, in a pause, whether the speech so far is a sentence nothing can continue
-   * and that will count as a match (its score at least the sentences' minimum), or the beginning of
-   * one that fits the audio as well. The stream's
-   * look-ahead decode answers (silence padding brings out the last word's tokens, which a
-   * streaming model emits some frames late); the answer is handed back when it comes. */
+  /** The segmenter asks, in a trailing stretch, whether the speech so far is a sentence nothing can
+   * continue and that will count as a match (its score at least the sentences' minimum), or the
+   * beginning of one that fits the audio as well. The stream's look-ahead decode answers (silence
+   * padding brings out the last word's tokens, which a streaming model emits some frames late); the
+   * answer is handed back when it comes. */
   private askSentence(seg: OpenSegment, id: number): void {
     this.sentenceAsks++;
     const sr = this.opts.sentences!;

@@ -25,7 +25,7 @@
 //   starts after a pause inside the segment (or the opening run before it has `holdMinTarget`
 //   target frames) and then scores other speech above 0.5 for `switchFrames` consecutive frames is
 //   another speaker's: the trailing stretch counts from the end of the run before it.
-// holdOther = 0 and switchFrames = 0 turn both off (plain trailing silence on the target score).
+// holdOther = 0 and switchFrames = 0 turn both off (a plain trailing stretch on the target score).
 //
 // Speaker check (`check`; segmenter.speaker_check, on by default, acts only with a profile): frame
 // posteriors alone cannot tell the model losing the target mid-utterance from a real speaker
@@ -46,15 +46,15 @@
 // also what holds other speakers longer.
 //
 // Sentence end (`sentenceGuardFrames`; segmenter.sentence_guard_ms, acts only with sentence files):
-// a little before a pause reaches the guard, the segmenter asks its owner (takeSentenceQuery())
-// whether the restricted search's best hypothesis is a sentence that nothing can continue; the
-// answer comes back asynchronously (sentenceState()). If so, the segment closes once the pause
-// reaches the guard instead of the full trailing stretch ("turn on the kitchen lights" cannot go
-// on); "set a timer for" is no sentence, so a pause after it waits for the trailing stretch as
-// before, or with `incompleteTrailingFrames` (segmenter.sentence_incomplete_ms) that much longer
-// when the answer is that what was said so far begins a sentence and fits the audio (the speaker
-// stopped mid-command: natural pauses there are longer). An answer about an earlier pause is
-// ignored. Silence stays the fallback.
+// a little before the trailing stretch reaches the guard, the segmenter asks its owner
+// (takeSentenceQuery()) whether the restricted search's best hypothesis is a sentence that nothing
+// can continue; the answer comes back asynchronously (sentenceState()). If so, the segment closes
+// once the trailing stretch reaches the guard instead of its full length ("turn on the kitchen
+// lights" cannot go on); "set a timer for" is no sentence, so a stretch after it runs its full
+// length as before, or with `incompleteTrailingFrames` (segmenter.sentence_incomplete_ms) that much
+// longer when the answer is that what was said so far begins a sentence and fits the audio (the
+// speaker stopped mid-command: natural pauses there are longer). An answer about an earlier stretch
+// is ignored. Silence stays the fallback.
 //
 // Each close says which rule made it (`reason`, the transcript's closed_by): silence, speaker_change
 // (the trailing stretch counted from speech the speaker-turn rules gave to another voice),
@@ -69,6 +69,7 @@ export interface SegmenterOptions {
   /** inside a segment, a frame holds it open when its score is above this (hysteresis) */
   closeThreshold: number;
   preRollFrames: number;
+  /** the trailing stretch (frames in which no speech holds the segment) that closes it */
   trailingFrames: number;
   maxFrames: number;
   minSpeechFrames: number;
@@ -84,9 +85,9 @@ export interface SegmenterOptions {
   switchFrames: number;
   /** speaker check before dropping speech as another speaker's (null: off) */
   check?: SpeakerCheckOptions | null;
-  /** non-speech frames after which a complete sentence (sentenceState) closes the segment (0: off) */
+  /** trailing stretch after which a complete sentence (sentenceState) closes the segment (0: off) */
   sentenceGuardFrames?: number;
-  /** trailing stretch in a pause after the beginning of a sentence (sentenceState 'incomplete'; 0: trailingFrames) */
+  /** trailing stretch that closes the segment after the beginning of a sentence (sentenceState 'incomplete'; 0: trailingFrames) */
   incompleteTrailingFrames?: number;
 }
 
@@ -164,8 +165,8 @@ export function segmenterOptionsFromConfig(
   };
 }
 
-/** The recognizer's answer about a pause: what was said is a sentence nothing can continue, the
- * beginning of one (and it fits the audio), or neither. */
+/** The recognizer's answer about a trailing stretch: what was said is a sentence nothing can
+ * continue, the beginning of one (and it fits the audio), or neither. */
 export type SentenceState = 'complete' | 'incomplete' | 'none';
 
 export type CloseReason = 'silence' | 'speaker_change' | 'sentence_complete' | 'max_length' | 'listen_timeout' | 'stop' | 'end_of_input';
@@ -231,25 +232,26 @@ interface Run {
 const VOICE_THRESHOLD = 0.7;
 /** p(other speech) above this is a confident "other" frame. */
 const OTHER_THRESHOLD = 0.5;
-/** A pause is asked about this many frames before it reaches the sentence guard: the recognizer's
- * look-ahead decode (RecognizerStream.peek) takes a few ms, up to ~30 on a busy x86 core. */
+/** A trailing stretch is asked about this many frames before it reaches the sentence guard: the
+ * recognizer's look-ahead decode (RecognizerStream.peek) takes a few ms, up to ~30 on a busy x86 core. */
 const SENTENCE_ASK_LEAD = 5;
 
 export class Segmenter {
   private frame = 0; // index of the next frame
   private run = 0; // consecutive speech frames while idle
   private open: { start: number; speechStart: number; lastSpeechEnd: number; forced: boolean; heardSpeech: boolean } | null = null;
-  private silence = 0;
+  /** frames since the last speech that holds the segment: the trailing stretch so far */
+  private trailing = 0;
   private continueAt = -1;
   private readonly turns: boolean;
   private turn: Run | null = null;
   private pause = 0; // consecutive non-speech frames (any voice) inside a segment
   private checkSeq = 0;
-  /** the speaker-turn rules dropped speech since the target last spoke: a silence close is a speaker change */
+  /** the speaker-turn rules dropped speech since the target last spoke: the stretch closes as speaker_change */
   private dropped = false;
-  /** pauses (non-speech stretches inside a segment) so far: names the one a sentence query is about */
-  private pauseSeq = 0;
-  /** the pause the last query was about (-1: none asked in this pause) and its answer */
+  /** trailing stretches so far: names the one a sentence query is about */
+  private trailingSeq = 0;
+  /** the stretch the last query was about (-1: none asked in this stretch) and its answer */
   private asked = -1;
   private sentenceDone = false;
   private sentenceOpen = false;
@@ -283,7 +285,7 @@ export class Segmenter {
       if (isSpeech && this.continueAt === i) {
         // speech ran over max_length: the next segment starts exactly where the last one ended
         this.open = { start: i, speechStart: i, lastSpeechEnd: i + 1, forced: false, heardSpeech: true };
-        this.silence = 0;
+        this.trailing = 0;
         this.run = 0;
         this.startTurns(i, 1);
         events.push({ type: 'open', startFrame: i, speechStartFrame: i, forced: false });
@@ -293,7 +295,7 @@ export class Segmenter {
         const speechStart = i + 1 - this.run;
         const start = Math.max(0, speechStart - this.opts.preRollFrames);
         this.open = { start, speechStart, lastSpeechEnd: i + 1, forced: false, heardSpeech: true };
-        this.silence = 0;
+        this.trailing = 0;
         this.startTurns(speechStart, this.run);
         this.run = 0;
         events.push({ type: 'open', startFrame: start, speechStartFrame: speechStart, forced: false });
@@ -334,27 +336,27 @@ export class Segmenter {
       if (!seg.heardSpeech) seg.speechStart = i;
       seg.lastSpeechEnd = i + 1;
       seg.heardSpeech = true;
-      this.silence = 0;
+      this.trailing = 0;
       this.dropped = false;
-      this.sentenceDone = false; // the next pause is asked about afresh
+      this.sentenceDone = false; // the next trailing stretch is asked about afresh
       this.sentenceOpen = false;
       if (run) {
         run.lastTargetEnd = i + 1;
         if (score >= this.opts.threshold) run.targetFrames++;
       }
     } else {
-      if (this.silence++ === 0) this.pauseSeq++;
+      if (this.trailing++ === 0) this.trailingSeq++;
     }
     if (run) this.judgeRun(run, seg, i, isSpeech, voice, ntss, events);
     if (seg.forced && !seg.heardSpeech && i + 1 - seg.speechStart >= this.opts.listenTimeoutFrames) {
       events.push(...this.close(i + 1, 'listen_timeout'));
-    } else if (seg.heardSpeech && this.silence >= this.trailingNow()) {
+    } else if (seg.heardSpeech && this.trailing >= this.trailingLimit()) {
       events.push(...this.close(i + 1, this.dropped ? 'speaker_change' : 'silence'));
     } else if (
       this.sentenceDone &&
       seg.heardSpeech &&
       this.opts.sentenceGuardFrames &&
-      this.silence >= this.opts.sentenceGuardFrames &&
+      this.trailing >= this.opts.sentenceGuardFrames &&
       !run?.verify
     ) {
       events.push(...this.close(i + 1, 'sentence_complete'));
@@ -403,7 +405,7 @@ export class Segmenter {
       // a speaker check is due or pending: speech holds the segment until it is answered
       if (voice && !isSpeech) {
         seg.lastSpeechEnd = i + 1;
-        this.silence = 0;
+        this.trailing = 0;
       }
       // a second look is due after more audio, or now if the run has stopped
       const due = i + 1 >= run.verify.dueAt || (!voice && this.pause >= o.pauseFrames);
@@ -417,7 +419,7 @@ export class Segmenter {
       run.decided = true;
       if (voice && !isSpeech) {
         seg.lastSpeechEnd = i + 1;
-        this.silence = 0;
+        this.trailing = 0;
       }
       if (i + 1 - run.start >= check!.minFrames) this.requestCheck(run, i + 1, events);
     };
@@ -428,14 +430,14 @@ export class Segmenter {
     const drop = (end: number) => {
       // the run (or its tail) was another speaker: the segment's speech ended at `end`
       seg.lastSpeechEnd = Math.min(seg.lastSpeechEnd, end);
-      this.silence = i + 1 - Math.max(seg.lastSpeechEnd, seg.speechStart);
+      this.trailing = i + 1 - Math.max(seg.lastSpeechEnd, seg.speechStart);
       this.dropped = true;
     };
     if (run.holding) {
       if (voice && !isSpeech) {
         if (i + 1 - run.lastTargetEnd <= o.holdOtherFrames) {
           seg.lastSpeechEnd = i + 1;
-          this.silence = 0;
+          this.trailing = 0;
         } else if (check && !run.failed) {
           verify(run.lastTargetEnd, run.lastTargetEnd);
         } else {
@@ -499,46 +501,46 @@ export class Segmenter {
     const end = run.lastTargetEnd > v.to ? run.lastTargetEnd : v.dropEnd;
     if (end === run.lastTargetEnd && run.lastTargetEnd > v.to) run.holding = true;
     seg.lastSpeechEnd = Math.min(seg.lastSpeechEnd, end);
-    this.silence = this.frame - Math.max(seg.lastSpeechEnd, seg.speechStart);
+    this.trailing = this.frame - Math.max(seg.lastSpeechEnd, seg.speechStart);
     this.dropped = true;
-    if (seg.heardSpeech && this.silence >= this.opts.trailingFrames) return this.close(this.frame, 'speaker_change');
+    if (seg.heardSpeech && this.trailing >= this.opts.trailingFrames) return this.close(this.frame, 'speaker_change');
     return [];
   }
 
   /**
-   * The pause to ask the recognizer about, once per pause, SENTENCE_ASK_LEAD frames before it
-   * reaches the guard (the answer takes a few ms); null when nothing is to be asked now.
+   * The trailing stretch to ask the recognizer about, once per stretch, SENTENCE_ASK_LEAD frames
+   * before it reaches the guard (the answer takes a few ms); null when nothing is to be asked now.
    * The owner answers with sentenceState(id, state).
    */
   takeSentenceQuery(): number | null {
     const guard = this.opts.sentenceGuardFrames ?? 0;
-    if (guard <= 0 || !this.open?.heardSpeech || this.asked === this.pauseSeq) return null;
-    if (this.silence < Math.max(1, guard - SENTENCE_ASK_LEAD)) return null;
-    this.asked = this.pauseSeq;
-    return this.pauseSeq;
+    if (guard <= 0 || !this.open?.heardSpeech || this.asked === this.trailingSeq) return null;
+    if (this.trailing < Math.max(1, guard - SENTENCE_ASK_LEAD)) return null;
+    this.asked = this.trailingSeq;
+    return this.trailingSeq;
   }
 
   /**
-   * The answer to takeSentenceQuery(): on the audio up to that pause, the recognizer's best
-   * hypothesis is a sentence that nothing can continue ('complete': closes the segment now if the
-   * pause has reached the guard meanwhile, else push() does when it does), the beginning of one
-   * ('incomplete': the pause may last incompleteTrailingFrames), or neither. Ignored when the pause
-   * is over or the segment closed.
+   * The answer to takeSentenceQuery(): on the audio up to that trailing stretch, the recognizer's
+   * best hypothesis is a sentence that nothing can continue ('complete': closes the segment now if
+   * the stretch has reached the guard meanwhile, else push() does when it does), the beginning of
+   * one ('incomplete': the stretch may last incompleteTrailingFrames), or neither. Ignored when the
+   * stretch is over or the segment closed.
    */
   sentenceState(id: number, state: SentenceState): SegmentEvent[] {
     const seg = this.open;
-    if (!seg || id !== this.pauseSeq || this.silence === 0) return [];
+    if (!seg || id !== this.trailingSeq || this.trailing === 0) return [];
     const complete = state === 'complete';
     this.sentenceDone = complete;
     this.sentenceOpen = state === 'incomplete';
-    if (complete && this.silence >= (this.opts.sentenceGuardFrames ?? 0) && !this.turn?.verify && this.silence < this.opts.trailingFrames)
+    if (complete && this.trailing >= (this.opts.sentenceGuardFrames ?? 0) && !this.turn?.verify && this.trailing < this.opts.trailingFrames)
       return this.close(this.frame, 'sentence_complete');
     return [];
   }
 
-  /** The trailing stretch that closes the segment now: longer in a pause after the beginning of a
-   * sentence, unless the speaker-turn rules dropped speech (a speaker change is no pause). */
-  private trailingNow(): number {
+  /** The trailing stretch that closes the segment now: longer after the beginning of a sentence,
+   * unless the speaker-turn rules dropped speech (a speaker change is no pause to wait through). */
+  private trailingLimit(): number {
     const longer = this.sentenceOpen && !this.dropped ? (this.opts.incompleteTrailingFrames ?? 0) : 0;
     return Math.max(this.opts.trailingFrames, longer);
   }
@@ -557,7 +559,7 @@ export class Segmenter {
     if (this.open) return [];
     const start = Math.max(0, this.frame - this.opts.preRollFrames);
     this.open = { start, speechStart: this.frame, lastSpeechEnd: this.frame, forced: true, heardSpeech: false };
-    this.silence = 0;
+    this.trailing = 0;
     this.run = 0;
     this.turn = null; // the first run with speech is the opening one
     this.pause = 0;
@@ -574,7 +576,7 @@ export class Segmenter {
   private close(endFrame: number, reason: CloseReason): SegmentEvent[] {
     const seg = this.open!;
     this.open = null;
-    this.silence = 0;
+    this.trailing = 0;
     this.turn = null;
     this.dropped = false;
     this.sentenceDone = false;
