@@ -15,8 +15,8 @@ export const GOOD_SPEECH_SECONDS = 10;
 export const QUALITY_PIECE_SECONDS = 2;
 /**
  * Below this agreement between the pieces the recording probably holds noise, a far microphone or
- * another voice. Set from training speakers only (bench/enroll_length.ts --split train: the 2nd
- * percentile of single-speaker enrollments of 5 s: 0.447; two voices: median 0.53); dev speakers never tune it.
+ * another voice. Set from training speakers only (bench/enroll_length.ts --split train; the figures
+ * are in models/PVAD_CARD.md); dev speakers never tune it.
  */
 export const MIN_CONSISTENCY = 0.45;
 

@@ -15,9 +15,8 @@ export const DEFAULT_MIN_SCORE = 0.5;
 /** A sentence shorter than this share of the unrestricted text (characters) is no match: the score
  * only compares the paths over the words the sentence has, so a short command found inside a long
  * utterance ("cancel the timer" in 15 s of prose) scores well while a third or more of what was
- * heard is left unexplained. Two thirds: held-out-voice commands and Speech Commands words read
- * correctly stay at 0.75 or above, out-of-grammar dev speech is mostly far below
- * (README, Sentences and intents). */
+ * heard is left unexplained. Two thirds: below what commands read correctly reach, above most
+ * out-of-grammar speech (README, Sentences and intents, has the figures). */
 export const DEFAULT_MIN_COVERAGE = 0.67;
 
 /** Restricted search defaults, chosen with bench/sentences.ts --beam / --bonus (README, Sentences and intents). */

@@ -13,8 +13,8 @@ import { Segmenter, type CloseReason, type SegmentEvent, type SegmenterOptions, 
 import { frameAtOrAfter, frameToSample, mostTarget, Posteriors, rebaseSeconds, SAMPLE_RATE } from './frames.js';
 
 const log = childLogger('pipeline');
-/** silence after the audio in the sentence-end look-ahead: enough for the model's last tokens (the
- * engine emits them within ~300 ms; finalize() pads 500 to be sure) */
+/** silence after the audio in the sentence-end look-ahead: enough for the model's last tokens,
+ * which a streaming model emits some frames after their audio (finalize() pads more, to be sure) */
 const SENTENCE_PEEK_PAD_MS = 300;
 /** speaker embeddings of shorter speech are too noisy to report */
 const MIN_EMBED_SAMPLES = SAMPLE_RATE / 2;

@@ -227,13 +227,13 @@ interface Run {
   rechecked: boolean;
 }
 
-/** Any voice's speech score at or below this is non-speech for the speaker-turn runs (0.5 and 0.8
- * measured too: 0.7 holds other speakers who answer within 100 ms less, for the same cuts). */
+/** Any voice's speech score at or below this is non-speech for the speaker-turn runs: a pause need
+ * not be clean silence (models/PVAD_CARD.md, "Speaker turns", compares the choices). */
 const VOICE_THRESHOLD = 0.7;
 /** p(other speech) above this is a confident "other" frame. */
 const OTHER_THRESHOLD = 0.5;
 /** A trailing stretch is asked about this many frames before it reaches the sentence guard: the
- * recognizer's look-ahead decode (RecognizerStream.peek) takes a few ms, up to ~30 on a busy x86 core. */
+ * recognizer's look-ahead decode (RecognizerStream.peek) takes a few ms, longer on a busy core. */
 const SENTENCE_ASK_LEAD = 5;
 
 export class Segmenter {
