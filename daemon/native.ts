@@ -47,27 +47,27 @@ export interface ModelInfo {
 
 export interface HotPhrase {
   phrase: string;
-  /** log-probability bonus per matched token, e.g. 1.5 */
+  /** log-probability bonus per matched token, 0 to 10 (recognizer.hot_phrases[].boost), e.g. 1.5 */
   boost: number;
 }
 
 export interface RecognizerOptions {
-  /** encoder frames (40 ms each) per decoding chunk; default from the model file */
+  /** encoder frames (40 ms each) per decoding chunk, 1 to 64; default from the model file */
   chunkFrames?: number;
-  /** 1 = greedy, >1 = modified beam search with that many active paths */
+  /** 1 = greedy, 2 to 16 = modified beam search with that many active paths */
   beam?: number;
   hotPhrases?: HotPhrase[];
   /** decode also restricted to these sentences (DecodeResult.sentence) */
   sentences?: SentenceHandle;
-  /** hypotheses of the restricted search (default 8) */
+  /** hypotheses of the restricted search, 1 to 16 (default 8) */
   sentenceBeam?: number;
-  /** log-probability per token added when the restricted search ranks hypotheses (default 0) */
+  /** log-probability per token added when the restricted search ranks hypotheses, -20 to 20 (default 0) */
   sentenceTokenBonus?: number;
-  /** shallow fusion of an n-gram model (compileLm) in the unrestricted search, with this weight */
+  /** shallow fusion of an n-gram model (compileLm) in the unrestricted search, with this weight (0 to 2) */
   lm?: LmHandle;
   lmWeight?: number;
   /** silence appended by finalize() so the model emits its last tokens (they come some frames after
-   * their audio); default 500, 0 = none (exact comparisons with the PyTorch model) */
+   * their audio); 0 to 5000, default 500, 0 = none (exact comparisons with the PyTorch model) */
   tailPaddingMs?: number;
 }
 
@@ -76,7 +76,7 @@ export interface RecognizerStream {
   acceptWaveform(samples: Int16Array | Float32Array): void;
   /** Best hypothesis so far (cheap, synchronous). */
   partial(): DecodeResult;
-  /** What finalize() would give now, with `padMs` (default 300) of silence after the audio queued
+  /** What finalize() would give now, with `padMs` (0 to 5000, default 300) of silence after the audio queued
    * so far, decoded on a copy of the stream's state (native thread): the model's last tokens come
    * out without waiting for real audio, and the stream goes on unchanged. */
   peek(padMs?: number): Promise<DecodeResult>;
@@ -89,7 +89,8 @@ export interface RecognizerStream {
 
 export interface TransducerModel {
   info: ModelInfo;
-  /** Throws on bad options, e.g. a hot phrase the model's tokens cannot spell. */
+  /** Throws on bad options, e.g. a hot phrase the model's tokens cannot spell; a number out of its
+   * range is a RangeError naming the option and the range (the configuration's, where it has the option). */
   createStream(options?: RecognizerOptions): RecognizerStream;
   /** Maps a sentence automaton (daemon/sentences.ts) onto the model's tokens; throws when the
    * model cannot spell one of its characters. */
@@ -98,7 +99,8 @@ export interface TransducerModel {
   compileLm(lines: string[], order: number): LmHandle;
   /** Streams already created keep working; the model's memory goes with the last of them. */
   dispose(): void;
-  /** Test hook (synchronous, blocks): encoder output [frames * d_model] of the audio, chunk by chunk. */
+  /** Test hook (synchronous, blocks): encoder output [frames * d_model] of the audio, chunk by chunk
+   * (chunkFrames >= 1, default the model's). */
   debugEncode(samples: Int16Array | Float32Array, chunkFrames?: number): Float32Array;
   /** Test hook: the engine's raw log-mel frames [frames * 80] of the audio (before CMVN). */
   debugFbank(samples: Int16Array | Float32Array): Float32Array;
@@ -108,13 +110,9 @@ export interface TransducerModel {
 
 export interface PvadStream {
   /** Feed 16 kHz mono audio; returns posteriors [ns, tss, ntss] for each completed 10 ms frame, flattened.
-   * Runs on the calling (JS) thread: about 0.1 ms per 10 ms frame on x86 (bench:engine measures it),
-   * several times more on ARM boards; prefer acceptAsync for live audio there. Throws while
-   * acceptAsync calls are pending on the stream. */
+   * Runs on the calling (JS) thread: a frame is small, bounded work (bench:engine measures it). */
   accept(samples: Int16Array | Float32Array): Float32Array;
-  /** The same on a native thread; calls are processed in order, one at a time. */
-  acceptAsync(samples: Int16Array | Float32Array): Promise<Float32Array>;
-  /** Forget the state; after pending acceptAsync calls if there are any. */
+  /** Forget the state. */
   reset(): void;
 }
 

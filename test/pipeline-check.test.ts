@@ -39,7 +39,7 @@ function scriptedPvad(script: string): PvadModel {
       for (let k = 0; k < n; k++) out.set(P[script[frame++] ?? '.'], 3 * k);
       return out;
     };
-    return { accept, acceptAsync: async (s) => accept(s), reset: () => (frame = pending = 0) };
+    return { accept, reset: () => (frame = pending = 0) };
   };
   return { info: { name: 'scripted', architecture: 'earshot-pvad' } as ModelInfo, createStream: stream, dispose: () => {} };
 }

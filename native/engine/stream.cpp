@@ -70,7 +70,7 @@ TransducerStream::TransducerStream(const TransducerStream& o)
       cif_sum_(o.cif_sum_),
       boundaries_(o.boundaries_) {}
 
-Transcript TransducerStream::peek(int pad_ms) const {
+DecodeResult TransducerStream::peek(int pad_ms) const {
   TransducerStream copy(*this);
   copy.tail_samples_ = std::max(0, pad_ms) * 16;
   copy.finalize();
@@ -121,8 +121,8 @@ int TransducerStream::decode(int frames) {
   return frames;
 }
 
-Transcript TransducerStream::result() const {
-  Transcript r;
+DecodeResult TransducerStream::result() const {
+  DecodeResult r;
   const auto& vocab = model_->config().tokens;
   auto spell = [&](const std::vector<Token>& best, std::vector<TokenOut>& out) {
     std::vector<std::string> pieces;

@@ -33,7 +33,7 @@ struct TokenOut {
   float conf = 0;
 };
 
-struct Transcript {
+struct DecodeResult {
   std::string text;
   std::vector<TokenOut> tokens;
   std::vector<double> boundaries;  // CIF token boundaries in seconds (models with a CIF head)
@@ -62,11 +62,11 @@ class TransducerStream {
   int decode_ready();
   // Decodes what is left (a shorter last chunk); later audio needs reset() first.
   void finalize();
-  Transcript result() const;
+  DecodeResult result() const;
   // The result finalize() would give now with pad_ms of silence after the audio so far, decoded on
   // a copy: this stream goes on unchanged. A streaming model emits a word's last tokens some frames
   // after its audio; the padding brings them out without waiting for real audio.
-  Transcript peek(int pad_ms) const;
+  DecodeResult peek(int pad_ms) const;
   void reset();
   int64_t encoder_frames() const { return enc_.frames; }
   // Phrases that could not be tokenized with the model's vocabulary.

@@ -130,6 +130,22 @@ void TransducerModel::cmvn(float* x, int64_t frames) const {
     for (int i = 0; i < 80; ++i) x[i] = (x[i] - mean_[i]) * istd_[i];
 }
 
+std::vector<float> TransducerModel::encode_audio(const float* samples, size_t n, int chunk_frames) const {
+  if (chunk_frames < 1) throw Error("encode_audio: chunk_frames must be at least 1");
+  Fbank fb;
+  fb.accept(samples, n);
+  std::vector<float> f;
+  const size_t frames = fb.take(f);
+  cmvn(f.data(), int64_t(frames));
+  const int S = cfg_.stack, D = cfg_.d_model;
+  const int T = int(frames / size_t(S));
+  std::vector<float> out(size_t(T) * D);
+  EncoderState st = new_encoder_state();
+  for (int t = 0; t < T; t += chunk_frames)
+    encode_chunk(st, &f[size_t(t) * S * 80], std::min(chunk_frames, T - t), out.data() + size_t(t) * D);
+  return out;
+}
+
 void TransducerModel::run_blocks(EncoderState& st, float* x, int T, const std::vector<int>& lo,
                                  const std::vector<int>& hi, int keep) const {
   const int D = cfg_.d_model, F = cfg_.ff_dim, K = cfg_.conv_kernel, H = cfg_.n_heads, dh = D / H;

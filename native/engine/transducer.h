@@ -48,6 +48,11 @@ class TransducerModel {
   // that chunked decoding must reproduce.
   void encode_masked(const float* stacked, int T, int C, int L, float* out) const;
 
+  // Encoder output [T, D] of whole audio (16 kHz, [-1, 1)): fbank, CMVN, stacks of `stack` frames
+  // (T = fbank frames / stack, a partial stack dropped), then encode_chunk chunk_frames at a time from
+  // a fresh state, as a stream decodes them. For tests and benchmarks (the addon's debugEncode).
+  std::vector<float> encode_audio(const float* samples, size_t n, int chunk_frames) const;
+
   // Applies CMVN to fbank frames in place.
   void cmvn(float* fbank, int64_t frames) const;
 

@@ -66,6 +66,9 @@ static void test_chunked_encoder(const std::string& weights) {
       double worst = 0;
       for (size_t i = 0; i < whole.size(); ++i) worst = std::max(worst, double(std::fabs(whole[i] - chunked[i])));
       CHECKF(worst <= 1e-4, "%s C=%d L=%d: chunked encoder differs by %.3g", weights.c_str(), C, L, worst);
+      // encode_audio (the addon's debugEncode) is that loop, from the audio: the same bits.
+      CHECKF(m.encode_audio(audio.data(), audio.size(), C) == chunked,
+             "%s C=%d L=%d: encode_audio differs from chunk-by-chunk encoding", weights.c_str(), C, L);
       std::printf("encoder %s C=%d L=%d T=%d: max |chunked - masked| = %.3g\n", weights.c_str(), C, L, T, worst);
 
       // A stream fed in odd pieces decodes the same tokens, at the same frames, as greedy search
@@ -85,7 +88,7 @@ static void test_chunked_encoder(const std::string& weights) {
         at += n;
       }
       s.finalize();
-      Transcript got = s.result();
+      DecodeResult got = s.result();
       CHECKF(got.tokens.size() == want.size(), "%s C=%d L=%d: stream gave %zu tokens, reference %zu", weights.c_str(),
              C, L, got.tokens.size(), want.size());
       CHECKF(!want.empty(), "random model emitted nothing (the test would prove little)");
@@ -185,7 +188,7 @@ static void test_peek() {
   RandomTransducer rt("f32", 1000);
   std::vector<float> audio = test_audio();
   const size_t half = audio.size() / 2;
-  auto same = [](const Transcript& a, const Transcript& b) {
+  auto same = [](const DecodeResult& a, const DecodeResult& b) {
     if (a.text != b.text || a.tokens.size() != b.tokens.size()) return false;
     for (size_t i = 0; i < a.tokens.size(); ++i)
       if (a.tokens[i].start != b.tokens[i].start || a.tokens[i].conf != b.tokens[i].conf) return false;
@@ -197,7 +200,7 @@ static void test_peek() {
   peeked.decode_ready();
   cut.accept(audio.data(), half);
   cut.finalize();
-  Transcript look = peeked.peek(500);
+  DecodeResult look = peeked.peek(500);
   CHECKF(!look.text.empty(), "the random model emitted nothing (the test would prove little)");
   CHECKF(same(look, cut.result()), "peek(500) differs from finalize() on the same audio");
   peeked.accept(audio.data() + half, audio.size() - half);
