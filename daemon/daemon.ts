@@ -1,18 +1,20 @@
-// `earshot run`: wires source -> pipeline -> MQTT, and owns the life cycle (start, SIGHUP reload,
-// SIGTERM shutdown with a bounded wait for outbox acknowledgements, live enrollment).
+// `earshot run`, the composition root: loads the models, wires source -> pipeline -> MQTT, composes
+// the features beside them (extensions: daemon/extension.ts), and owns the life cycle (start,
+// SIGHUP reload, SIGTERM shutdown with a bounded wait for outbox acknowledgements).
 import fs from 'node:fs';
 import path from 'node:path';
-import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
-import v8 from 'node:v8';
 import { AlsaSource } from './audio/alsa-source.js';
 import { AudioClock } from './audio/clock.js';
 import { FileSource } from './audio/file-source.js';
 import type { AudioSource, MicState } from './audio/source.js';
 import { StdinSource } from './audio/stdin-source.js';
-import { frameToSample, SAMPLE_RATE, samplesToMs, samplesToSeconds } from './frames.js';
+import { frameToSample, samplesToMs } from './frames.js';
 import { loadConfig, type Config, type ConfigOverrides } from './config.js';
-import { enroll, MIN_SPEECH_SECONDS } from './enroll.js';
+import { EventBus } from './event-bus.js';
+import type { DaemonEvents, DaemonStatus, Engine, Extension, ExtensionContext, Feature } from './extension.js';
+import { liveEnrollment, liveProfileDir } from './live-enrollment.js';
 import { childLogger, setLogLevel } from './log.js';
+import { memoryLog } from './memory-log.js';
 import {
   checkHotPhrases,
   loadPvad,
@@ -25,23 +27,27 @@ import {
 import type { PvadModel, TransducerModel } from './native.js';
 import { Outbox } from './outbox.js';
 import { Pipeline, type FinalSegment } from './pipeline.js';
-import { loadProfile, makeProfile, saveProfile, type Profile } from './profiles.js';
+import { loadProfile, type Profile } from './profiles.js';
 import { segmenterOptionsFromConfig } from './segmenter.js';
 import { SystemdNotifier } from './sdnotify.js';
+import { statusDetail, statusLine } from './status.js';
 import { buildTranscript } from './transcript.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/broker.js';
-import { intentMessages, textCaptured, textCapturedTopic, vadPayload, vadTopic, type HermesCommand } from './mqtt/hermes.js';
+import { hermes } from './mqtt/hermes.js';
+import { homeAssistant } from './mqtt/homeassistant.js';
 import { loadLmFor } from './lm.js';
 import { loadSentencesFor, resolveIntent, streamOptions, type SentenceRecognizer } from './intents.js';
-import { excerpt, jsonObject, switchPayload } from './mqtt/payload.js';
-import { MqttLink } from './mqtt/link.js';
+import { excerpt, switchPayload } from './mqtt/payload.js';
+import { linkConfigOf, MqttLink } from './mqtt/link.js';
 import { version } from './version.js';
-import type { Engine, Extension } from './extension.js';
-import { HomeAssistantExtension } from './mqtt/homeassistant.js';
-import { WyomingServer } from './wyoming/server.js';
+import { wyoming } from './wyoming/server.js';
 import { recognizerOptions } from './wyoming/serve.js';
 
 const log = childLogger('daemon');
+
+/** The features beside the pipeline, in start order (they stop in reverse: status/detail last, with
+ * the final counts). A new feature is one file exporting a Feature, and one entry here. */
+const FEATURES: Feature[] = [statusDetail, memoryLog, liveEnrollment, hermes, homeAssistant, wyoming];
 
 export interface DaemonOptions {
   configFile?: string;
@@ -58,6 +64,9 @@ interface Models {
   paths: Config['models'];
 }
 
+/** A command's handler, run on arrival: it queues its work (runCommand), or returns why it refuses. */
+type CommandHandler = (payload: Buffer) => string | void;
+
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 export class Daemon {
@@ -73,20 +82,19 @@ export class Daemon {
   link!: MqttLink;
   private source!: AudioSource;
   private pipeline!: Pipeline;
-  private clock!: AudioClock;
+  private clock: AudioClock | undefined;
   private readonly notifier: SystemdNotifier;
   private lastAudioAt = performance.now();
   private segments = 0;
   private readonly publishing = new Set<Promise<void>>();
   private stopping = false;
-  private startedAt = Date.now();
-  private detailTimer: NodeJS.Timeout | undefined;
-  private memoryTimer: NodeJS.Timeout | undefined;
-  private gcObserver: PerformanceObserver | undefined;
-  private enrollment: { name: string; need: number; chunks: Float32Array[]; have: number } | undefined;
-  private hermesSession: string | null = null;
-  /** Home Assistant discovery and the Wyoming server, when configured: started after the link and pipeline */
-  private extensions: Extension[] = [];
+  private readonly startedAt = Date.now();
+  readonly events = new EventBus<DaemonEvents>();
+  /** the extensions running, each with the feature that made it, in FEATURES order */
+  private running: { feature: Feature; extension: Extension }[] = [];
+  /** cmd/<name> handlers: the daemon's own, then those extensions register */
+  private readonly commandHandlers = new Map<string, CommandHandler>();
+  private readonly context: ExtensionContext;
   private done: Promise<void>;
   private resolveDone!: () => void;
 
@@ -94,6 +102,27 @@ export class Daemon {
     this.cfg = loadConfig(opts.configFile, opts.overrides);
     this.notifier = opts.notifier ?? new SystemdNotifier();
     this.done = new Promise((r) => (this.resolveDone = r));
+    this.context = this.makeContext();
+    const queued = (name: string, fn: () => void | Promise<void>) => () => this.runCommand(name, fn);
+    this.commandHandlers.set('mute', (payload) => {
+      // HA's switch sends ON/OFF to this one topic
+      const on = switchPayload(payload);
+      if (!on.ok) return on.error;
+      this.runCommand('mute', () => this.setMuted(on.value));
+    });
+    this.commandHandlers.set(
+      'unmute',
+      queued('unmute', () => this.setMuted(false)),
+    );
+    this.commandHandlers.set(
+      'listen',
+      queued('listen', () => this.pipeline.listen()),
+    );
+    this.commandHandlers.set(
+      'stop',
+      queued('stop', () => this.pipeline.finish('stop')),
+    );
+    this.commandHandlers.set('reload', () => this.requestReload());
   }
 
   /** Resolves when the daemon has shut down. */
@@ -119,22 +148,21 @@ export class Daemon {
     this.outbox = new Outbox(path.join(this.cfg.state_dir, 'outbox'), this.cfg.outbox.max_entries);
     this.outbox.open();
     if (this.stopping) return; // SIGTERM while the models loaded: shutdown() has finished already
-    await this.startLink(this.cfg);
+    await this.makeLink(this.cfg);
     this.pipeline = this.makePipeline(this.cfg);
     this.source = source;
     this.startSource();
     try {
-      await this.startExtensions(this.cfg);
+      await this.startExtensions(this.cfg, FEATURES);
     } catch (err) {
       // e.g. the Wyoming port is taken: stop what runs so the process exits with the reason
       await this.shutdown('an extension did not start');
       throw err;
     }
+    // after the extensions: a retained command or Hermes message finds its listener
+    this.link.start();
     this.publishMuted();
-    this.detailTimer = setInterval(() => this.publishDetail(), 30_000);
-    this.detailTimer.unref();
-    this.startMemoryLog();
-    this.notifier.ready(this.statusLine());
+    this.notifier.ready(statusLine(this.status()));
     this.notifier.startWatchdog(() => this.healthProblem());
     log.info(
       {
@@ -148,8 +176,8 @@ export class Daemon {
     );
   }
 
-  private async startExtensions(cfg: Config): Promise<void> {
-    // read at each use: a reload or a live enrollment replaces models and profiles
+  /** The daemon as its extensions see it: read at each use (a reload or live enrollment changes it). */
+  private makeContext(): ExtensionContext {
     const engine: Engine = {
       transducer: () => this.models.transducer,
       recognizerOptions: () =>
@@ -158,66 +186,60 @@ export class Daemon {
       profiles: () => this.profiles,
       resolve: (result) => (this.sentences ? resolveIntent(this.sentences, result) : { text: result.text, intent: undefined }),
     };
-    const ha = cfg.homeassistant;
-    if (ha.enabled)
-      this.extensions.push(
-        new HomeAssistantExtension(this.link, {
-          discoveryPrefix: ha.discovery_prefix,
-          deviceName: ha.device_name ?? `Earshot ${cfg.site}`,
-          version,
-        }),
-      );
-    if (cfg.wyoming.enabled) this.extensions.push(new WyomingServer({ cfg: cfg.wyoming, engine, version, site: cfg.site }));
-    for (const e of this.extensions) await e.start();
+    return {
+      events: this.events,
+      version,
+      startedAt: this.startedAt,
+      engine,
+      notifier: this.notifier,
+      cfg: () => this.cfg,
+      link: () => this.link,
+      models: () => ({ pvad: this.models.pvad, speakerEncoder: this.models.speakerEncoder }),
+      status: () => this.status(),
+      runCommand: (what, fn) => this.runCommand(what, fn),
+      handleCommand: (name, fn) => this.commandHandlers.set(name, (payload) => this.runCommand(name, () => fn(payload))),
+      listen: () => this.pipeline.listen(),
+      finishSegment: () => this.pipeline.finish('stop'),
+      setMuted: (muted) => this.setMuted(muted),
+      profilesChanged: () => {
+        this.rebuildPipeline(this.cfg);
+        this.events.emit('stateChanged');
+      },
+    };
   }
 
-  private async stopExtensions(): Promise<void> {
-    for (const e of this.extensions.splice(0).reverse()) {
-      await e.stop().catch((err) => log.error({ extension: e.name, err: (err as Error).message }, 'stopping an extension failed'));
+  private status(): DaemonStatus {
+    return {
+      stopping: this.stopping,
+      muted: this.pipeline?.muted ?? false,
+      mic: this.source?.state(),
+      source: { kind: this.source?.kind, device: this.source?.device },
+      model: this.models.transducer.info.name,
+      profiles: this.profiles.map((p) => p.name),
+      transcripts: this.segments,
+      outbox: this.outbox,
+      audioSamples: this.clock?.samples ?? 0,
+    };
+  }
+
+  /** Makes the extensions of these features that the configuration turns on, and starts them. */
+  private async startExtensions(cfg: Config, features: Feature[]): Promise<void> {
+    for (const feature of features) {
+      const extension = feature.create(this.context, cfg);
+      if (!extension) continue;
+      this.running.push({ feature, extension });
+      this.running.sort((a, b) => FEATURES.indexOf(a.feature) - FEATURES.indexOf(b.feature));
+      await extension.start();
     }
   }
 
-  /** Debugging aid (bench/e2e.ts uses it): EARSHOT_MEMORY_LOG_MS=N logs the process's memory every
-   * N ms at info level ("memory": rss, V8 heap, external and ArrayBuffer bytes in MiB, the audio
-   * received so far in seconds, and the V8 heap in use just after the last full garbage collection,
-   * the live JS heap, which a leak in JS would make grow). */
-  private startMemoryLog(): void {
-    const every = Number(process.env.EARSHOT_MEMORY_LOG_MS ?? 0);
-    if (!(every > 0)) return;
-    const mib = (n: number) => Math.round((n / 2 ** 20) * 100) / 100;
-    let majorGcs = 0;
-    let liveHeap = NaN;
-    this.gcObserver = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) {
-        if (((e as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind !== perfConstants.NODE_PERFORMANCE_GC_MAJOR)
-          continue;
-        majorGcs++;
-        liveHeap = v8.getHeapStatistics().used_heap_size;
-      }
-    });
-    this.gcObserver.observe({ entryTypes: ['gc'] });
-    const sample = () => {
-      const m = process.memoryUsage();
-      const audioS = this.clock ? Math.round(samplesToSeconds(this.clock.samples) * 100) / 100 : 0;
-      log.info(
-        {
-          rss: mib(m.rss),
-          heap_total: mib(m.heapTotal),
-          heap_used: mib(m.heapUsed),
-          external: mib(m.external),
-          array_buffers: mib(m.arrayBuffers),
-          heap_after_major_gc: majorGcs ? mib(liveHeap) : null,
-          major_gcs: majorGcs,
-          audio_s: audioS,
-          transcripts: this.segments,
-          outbox: this.outbox.pending,
-        },
-        'memory',
-      );
-    };
-    sample();
-    this.memoryTimer = setInterval(sample, every);
-    this.memoryTimer.unref();
+  /** Stops the running extensions of these features (all by default), in reverse order. */
+  private async stopExtensions(features: Feature[] = FEATURES): Promise<void> {
+    const stopping = this.running.filter((r) => features.includes(r.feature)).reverse();
+    this.running = this.running.filter((r) => !features.includes(r.feature));
+    for (const { extension: e } of stopping) {
+      await e.stop().catch((err) => log.error({ extension: e.name, err: (err as Error).message }, 'stopping an extension failed'));
+    }
   }
 
   private async loadModels(cfg: Config): Promise<Models> {
@@ -238,15 +260,11 @@ export class Daemon {
     return { transducer, pvad, speakerEncoder, paths: cfg.models };
   }
 
-  private profileDir(cfg: Config): string {
-    return path.join(cfg.state_dir, 'profiles');
-  }
-
   private loadProfiles(cfg: Config, models: Models): Profile[] {
     const dim = pvadEmbedDim(models.pvad);
     const profiles = cfg.vad.profiles.map((p) => loadProfile(p.file, models.speakerEncoder, dim, p.name));
     // Profiles enrolled live over MQTT live in the state directory.
-    const dir = this.profileDir(cfg);
+    const dir = liveProfileDir(cfg);
     if (fs.existsSync(dir)) {
       for (const f of fs
         .readdirSync(dir)
@@ -279,17 +297,18 @@ export class Daemon {
 
   private startSource(): void {
     const source = this.source;
-    this.clock = new AudioClock(source.live);
+    const clock = new AudioClock(source.live);
+    this.clock = clock;
     source.on('audio', (samples) => {
       if (source !== this.source) return;
       this.lastAudioAt = performance.now();
-      this.clock.arrived(samples.length);
+      clock.arrived(samples.length);
       this.pipeline.push(samples);
-      if (this.enrollment) this.collectEnrollment(samples);
+      this.events.emit('audio', samples);
     });
     source.on('state', (state: MicState) => {
       this.link.publishRetained(this.link.topics.mic, state);
-      this.publishDetail();
+      this.events.emit('stateChanged');
     });
     source.on('end', () => void this.onInputEnd(source));
     source.start();
@@ -302,6 +321,11 @@ export class Daemon {
     await Promise.all(this.publishing);
     log.info({ segments: this.segments }, 'end of input');
     if (this.opts.exitAtEnd) await this.shutdown('end of input');
+  }
+
+  /** Wall-clock ms (since the epoch) of a frame of the audio received so far. */
+  private wallMs(frame: number): number {
+    return this.clock!.wallMs(frameToSample(frame));
   }
 
   private makePipeline(cfg: Config): Pipeline {
@@ -321,34 +345,19 @@ export class Daemon {
         partialIntervalMs: cfg.recognizer.partial_interval_ms,
       },
     );
-    const hermesSite = cfg.hermes.site_id ?? cfg.site;
+    const iso = (frame: number) => new Date(this.wallMs(frame)).toISOString();
     pipeline.on('open', (seg) => {
-      this.link.publishRetained(this.link.topics.vad, {
-        speaking: true,
-        segment: seg.index,
-        time: new Date(this.clock.wallMs(frameToSample(seg.speechStartFrame))).toISOString(),
-      });
-      if (cfg.hermes.enabled)
-        this.link.publishVolatile(
-          vadTopic(hermesSite, true),
-          vadPayload(hermesSite, Math.round(this.clock.wallMs(frameToSample(seg.speechStartFrame)) - this.startedAt)),
-          0,
-        );
+      this.link.publishRetained(this.link.topics.vad, { speaking: true, segment: seg.index, time: iso(seg.speechStartFrame) });
+      this.events.emit('speechStarted', seg.index, this.wallMs(seg.speechStartFrame));
     });
     pipeline.on('close', (seg) => {
-      const at = (frame: number) => new Date(this.clock.wallMs(frameToSample(frame))).toISOString();
       this.link.publishRetained(this.link.topics.vad, {
         speaking: false,
         segment: seg.index,
-        time: at(seg.endFrame),
-        speech_end: at(seg.speechEndFrame),
+        time: iso(seg.endFrame),
+        speech_end: iso(seg.speechEndFrame),
       });
-      if (cfg.hermes.enabled)
-        this.link.publishVolatile(
-          vadTopic(hermesSite, false),
-          vadPayload(hermesSite, Math.round(this.clock.wallMs(frameToSample(seg.speechEndFrame)) - this.startedAt)),
-          0,
-        );
+      this.events.emit('speechEnded', seg.index, this.wallMs(seg.speechEndFrame));
     });
     pipeline.on('partial', (p) =>
       this.link.publishVolatile(this.link.topics.partial, { site: cfg.site, segment: p.index, text: p.text }, 0),
@@ -363,7 +372,7 @@ export class Daemon {
       log.debug({ segment: seg.index }, 'segment without words: nothing to publish');
       return;
     }
-    const t = buildTranscript(seg, cfg.site, (frame) => this.clock.wallMs(frameToSample(frame)));
+    const t = buildTranscript(seg, cfg.site, (frame) => this.wallMs(frame));
     this.segments++;
     log.info({ id: t.id, text: t.text, speaker: t.speaker?.name ?? null, latency: t.latency }, 'transcript');
     const p = this.link
@@ -371,19 +380,15 @@ export class Daemon {
       .catch((err) => log.error({ id: t.id, err: (err as Error).message }, 'cannot journal a transcript'))
       .finally(() => {
         this.publishing.delete(p);
-        // a journal that started or stopped failing shows on status/detail
-        if (this.outbox.journal.state !== this.journalShown) this.publishDetailSoon();
+        this.events.emit('transcriptStored', t.id);
       });
     this.publishing.add(p);
-    if (cfg.hermes.enabled)
-      this.link.publishVolatile(textCapturedTopic(), textCaptured(t, cfg.hermes.site_id ?? cfg.site, this.hermesSession), 1);
-    if (cfg.hermes.enabled)
-      for (const [topic, msg] of intentMessages(t, cfg.hermes.site_id ?? cfg.site, this.hermesSession))
-        this.link.publishVolatile(topic, msg, 1);
-    this.notifier.status(this.statusLine());
+    this.events.emit('transcript', t);
   }
 
-  private async startLink(cfg: Config): Promise<void> {
+  /** Makes the MQTT link (and the embedded broker if it is the one to use); started by the caller
+   * once the extensions listen. */
+  private async makeLink(cfg: Config): Promise<void> {
     if (cfg.mqtt.url === null && !this.broker) {
       const password = cfg.mqtt.password_env ? process.env[cfg.mqtt.password_env] : cfg.mqtt.password;
       const auth = cfg.mqtt.username !== null && password ? { username: cfg.mqtt.username, password } : undefined;
@@ -397,10 +402,8 @@ export class Daemon {
       modelName: this.models.transducer.info.name,
     });
     this.link.on('command', (name, payload) => this.onCommand(name, payload));
-    this.link.on('hermes', (cmd) => this.onHermes(cmd));
-    this.link.on('connected', () => this.publishDetail());
-    this.link.on('acked', () => this.publishDetailSoon());
-    this.link.start();
+    this.link.on('connected', () => this.events.emit('mqttConnected'));
+    this.link.on('acked', (id) => this.events.emit('transcriptAcked', id));
   }
 
   /** Commands run one at a time, in arrival order, each against the pipeline the previous one left
@@ -431,45 +434,9 @@ export class Daemon {
 
   private onCommand(name: string, payload: Buffer): void {
     log.info({ command: name.slice(0, 64), payload: excerpt(payload, 200) }, 'command');
-    const reject = (error: string) => log.warn({ command: name.slice(0, 64), payload: excerpt(payload), err: error }, 'command refused');
-    switch (name) {
-      case 'mute': {
-        // HA's switch sends ON/OFF to this one topic
-        const on = switchPayload(payload);
-        if (!on.ok) return reject(on.error);
-        this.runCommand(name, () => this.setMuted(on.value));
-        break;
-      }
-      case 'unmute':
-        this.runCommand(name, () => this.setMuted(false));
-        break;
-      case 'listen':
-        this.runCommand(name, () => this.pipeline.listen());
-        break;
-      case 'stop':
-        this.runCommand(name, () => this.pipeline.finish('stop'));
-        break;
-      case 'reload':
-        this.requestReload();
-        break;
-      case 'enroll':
-        this.runCommand(name, () => this.startEnrollment(payload));
-        break;
-      default:
-        reject('unknown command (known: mute, unmute, listen, stop, reload, enroll)');
-    }
-  }
-
-  private onHermes(cmd: HermesCommand): void {
-    this.runCommand(`hermes ${cmd.kind}`, () => {
-      if (cmd.kind === 'startListening') {
-        this.hermesSession = cmd.sessionId;
-        this.pipeline.listen();
-      } else if (cmd.kind === 'stopListening') {
-        this.pipeline.finish('stop');
-        this.hermesSession = null;
-      } else this.setMuted(cmd.kind === 'toggleOff');
-    });
+    const handler = this.commandHandlers.get(name);
+    const refused = handler ? handler(payload) : `unknown command (known: ${[...this.commandHandlers.keys()].join(', ')})`;
+    if (refused) log.warn({ command: name.slice(0, 64), payload: excerpt(payload), err: refused }, 'command refused');
   }
 
   setMuted(muted: boolean): void {
@@ -480,68 +447,7 @@ export class Daemon {
 
   private publishMuted(): void {
     this.link.publishRetained(this.link.topics.muted, this.pipeline.muted ? 'ON' : 'OFF');
-    this.publishDetail();
-  }
-
-  private startEnrollment(payload: Buffer): void {
-    const refuse = (error: string, name?: string) => {
-      log.warn({ err: error }, 'enrollment refused');
-      this.link.publishVolatile(this.link.topics.enrollResult, { ok: false, ...(name ? { name } : {}), error }, 1);
-    };
-    const req = jsonObject(payload);
-    if (!req.ok) return refuse(`${req.error}; enroll needs {"name": "<letters, digits, _ or ->", "seconds": 15}`);
-    const { name, seconds = 15 } = req.value;
-    if (typeof name !== 'string' || !/^[\w-]{1,64}$/.test(name)) return refuse('enroll needs "name": 1 to 64 letters, digits, _ or -');
-    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 5 || seconds > 120)
-      return refuse('"seconds" must be a number from 5 to 120', name);
-    if (!this.cfg.vad.live_enrollment)
-      return refuse('live enrollment is off (set vad.live_enrollment: true, and protect cmd/# with a broker ACL)', name);
-    const replaces = this.profiles.some((p) => p.file === path.join(this.profileDir(this.cfg), `${name}.json`));
-    if (!replaces && this.profiles.length >= this.cfg.vad.max_profiles)
-      return refuse(`already ${this.profiles.length} profiles (vad.max_profiles: ${this.cfg.vad.max_profiles})`, name);
-    if (!this.models.speakerEncoder) return refuse('no speaker encoder model is installed', name);
-    log.info({ name, seconds }, 'live enrollment: recording');
-    this.enrollment = { name, need: seconds * SAMPLE_RATE, chunks: [], have: 0 };
-    this.link.publishVolatile(this.link.topics.enrollResult, { ok: null, name, state: 'recording', seconds }, 1);
-  }
-
-  private collectEnrollment(samples: Float32Array): void {
-    const e = this.enrollment!;
-    e.chunks.push(samples.slice());
-    e.have += samples.length;
-    if (e.have < e.need) return;
-    this.enrollment = undefined;
-    const audio = new Float32Array(e.have);
-    let o = 0;
-    for (const c of e.chunks) {
-      audio.set(c, o);
-      o += c.length;
-    }
-    void (async () => {
-      try {
-        const res = await enroll([audio], this.models.pvad, this.models.speakerEncoder!, {
-          minSpeechSeconds: Math.min(MIN_SPEECH_SECONDS, samplesToSeconds(e.need) * 0.6),
-          threshold: this.cfg.vad.threshold,
-        });
-        const file = path.join(this.profileDir(this.cfg), `${e.name}.json`);
-        saveProfile(file, makeProfile(e.name, res.embedding, this.models.speakerEncoder!, res.speechSeconds, ['live'], res.quality));
-        log.info(
-          { name: e.name, file, speech_s: res.speechSeconds, consistency: res.quality.consistency, advice: res.quality.advice },
-          'enrolled',
-        );
-        const { consistency, advice } = res.quality;
-        this.link.publishVolatile(
-          this.link.topics.enrollResult,
-          { ok: true, name: e.name, speech_seconds: res.speechSeconds, file, consistency, advice },
-          1,
-        );
-        this.rebuildPipeline(this.cfg);
-        this.publishDetail();
-      } catch (err) {
-        log.warn({ name: e.name, err: (err as Error).message }, 'enrollment failed');
-        this.link.publishVolatile(this.link.topics.enrollResult, { ok: false, name: e.name, error: (err as Error).message }, 1);
-      }
-    })();
+    this.events.emit('stateChanged');
   }
 
   private rebuildPipeline(cfg: Config): void {
@@ -553,7 +459,7 @@ export class Daemon {
     this.profiles = this.loadProfiles(cfg, this.models);
     this.pipeline = this.makePipeline(cfg);
     // Keep frame numbers (and so wall-clock times) continuous with the audio already received.
-    this.pipeline.alignTo(this.clock.samples);
+    this.pipeline.alignTo(this.clock!.samples);
     if (muted) this.pipeline.mute();
   }
 
@@ -601,19 +507,20 @@ export class Daemon {
         this.source = this.makeSource(next);
         this.startSource();
       }
-      const linkKeys = (c: Config) => [c.site, c.mqtt, c.homeassistant, c.hermes];
-      const restartExtensions = !same([...linkKeys(next), next.wyoming], [...linkKeys(this.cfg), this.cfg.wyoming]);
-      if (restartExtensions) await this.stopExtensions();
-      if (!same(linkKeys(next), linkKeys(this.cfg))) {
+      const restarting = FEATURES.filter((f) => f.configOf && !same(f.configOf(next), f.configOf(this.cfg)));
+      await this.stopExtensions(restarting);
+      const newLink = !same(linkConfigOf(next), linkConfigOf(this.cfg));
+      if (newLink) {
         await this.link.stop();
         if (!same(next.mqtt.embedded, this.cfg.mqtt.embedded) || next.mqtt.url !== null) {
           await this.broker?.close();
           this.broker = undefined;
         }
-        await this.startLink(next);
+        await this.makeLink(next);
       }
       this.cfg = next;
-      if (restartExtensions) await this.startExtensions(next);
+      await this.startExtensions(next, restarting);
+      if (newLink) this.link.start();
       this.publishMuted();
       log.info('configuration reloaded');
     } catch (err) {
@@ -635,48 +542,6 @@ export class Daemon {
     return null;
   }
 
-  private statusLine(): string {
-    const mic = this.source?.state();
-    const journal = this.outbox?.journal.state === 'failing' ? `, journal failing (${this.outbox.journal.error})` : '';
-    return `${this.pipeline?.muted ? 'muted' : 'listening'} on ${this.source?.kind}:${this.source?.device} (${mic?.state ?? 'starting'}); ${this.segments} transcripts; outbox ${this.outbox?.pending ?? 0} pending, ${this.outbox?.dropped ?? 0} dropped${journal}`;
-  }
-
-  private detailSoon: NodeJS.Timeout | undefined;
-
-  private publishDetailSoon(): void {
-    if (this.detailSoon) return;
-    this.detailSoon = setTimeout(() => {
-      this.detailSoon = undefined;
-      this.publishDetail();
-    }, 200);
-  }
-
-  private journalShown: 'ok' | 'failing' = 'ok';
-
-  private publishDetail(): void {
-    if (!this.link || !this.pipeline) return;
-    this.journalShown = this.outbox.journal.state;
-    this.link.publishRetained(this.link.topics.statusDetail, {
-      state: this.stopping ? 'stopping' : 'running',
-      site: this.cfg.site,
-      version,
-      model: this.models.transducer.info.name,
-      muted: this.pipeline.muted,
-      mic: this.source?.state() ?? null,
-      profiles: this.profiles.map((p) => p.name),
-      transcripts: this.segments,
-      outbox: {
-        pending: this.outbox.pending,
-        dropped: this.outbox.dropped,
-        expired: this.outbox.expired,
-        rejected: this.outbox.rejected,
-        journal: this.outbox.journal,
-      },
-      inbound_rejected: this.link.rejected,
-      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
-    });
-  }
-
   /** SIGTERM: stop capture, close the open segment, wait (bounded) for acknowledgements. */
   async shutdown(reason: string): Promise<void> {
     if (this.stopping) return this.done;
@@ -689,12 +554,7 @@ export class Daemon {
     }
     log.info({ reason }, 'shutting down');
     this.notifier.stopping();
-    clearInterval(this.detailTimer);
-    clearInterval(this.memoryTimer);
-    this.gcObserver?.disconnect();
-    clearTimeout(this.detailSoon);
     await this.source?.stop();
-    await this.stopExtensions();
     // One deadline for everything after capture stops, whatever state the broker or disk are in.
     const deadline = Date.now() + this.cfg.outbox.drain_timeout_ms;
     const until = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
@@ -704,16 +564,15 @@ export class Daemon {
       this.pipeline.dispose();
     }
     await until(Promise.all(this.publishing));
-    if (this.link) {
-      const acked = await this.link.drain(Math.max(0, deadline - Date.now()));
-      if (!acked)
-        log.warn(
-          { pending: this.outbox.pending },
-          'exiting with unacknowledged transcripts; they are journalled and will be sent at the next start',
-        );
-      this.publishDetail(); // the final counts (journal failures included), before offline
-      await this.link.stop();
-    }
+    const acked = await this.link.drain(Math.max(0, deadline - Date.now()));
+    if (!acked)
+      log.warn(
+        { pending: this.outbox.pending },
+        'exiting with unacknowledged transcripts; they are journalled and will be sent at the next start',
+      );
+    // after the last transcript, before offline: Hermes sends its textCaptured, status/detail the final counts
+    await this.stopExtensions();
+    await this.link.stop();
     await this.broker?.close();
     if (this.models) {
       this.models.transducer.dispose();

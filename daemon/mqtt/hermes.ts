@@ -1,7 +1,14 @@
 // Hermes protocol compatibility (Rhasspy / Snips): textCaptured for each transcript, voice
-// activity up/down, and the ASR session and toggle commands addressed to our siteId.
+// activity up/down, and the ASR session and toggle commands addressed to our siteId. An extension
+// (hermes.enabled): restarted with the MQTT link, since its subscriptions live there.
+import type { Config } from '../config.js';
+import type { Extension, ExtensionContext, Feature } from '../extension.js';
+import { childLogger } from '../log.js';
 import type { Transcript } from '../transcript.js';
-import { jsonObject } from './payload.js';
+import { linkConfigOf } from './link.js';
+import { excerpt, jsonObject } from './payload.js';
+
+const log = childLogger('hermes');
 
 export const HERMES_IN = ['hermes/asr/startListening', 'hermes/asr/stopListening', 'hermes/asr/toggleOn', 'hermes/asr/toggleOff'] as const;
 
@@ -89,3 +96,69 @@ export function parseHermes(topic: string, payload: Buffer, siteId: string): Her
   if (target !== siteId) return null;
   return { kind, sessionId: typeof body.sessionId === 'string' ? body.sessionId : null };
 }
+
+export class HermesExtension implements Extension {
+  readonly name = 'hermes';
+  private readonly siteId: string;
+  /** the session of the last startListening, carried by the transcripts until stopListening */
+  private sessionId: string | null = null;
+  private readonly onMessage = (topic: string, payload: Buffer) => this.message(topic, payload);
+
+  constructor(
+    private readonly ctx: ExtensionContext,
+    cfg: Pick<Config, 'site' | 'hermes'>,
+  ) {
+    this.siteId = cfg.hermes.site_id ?? cfg.site;
+  }
+
+  async start(): Promise<void> {
+    const { ctx } = this;
+    const link = ctx.link();
+    link.on('message', this.onMessage);
+    for (const topic of HERMES_IN) link.subscribe(topic);
+    const signalMs = (at: number) => Math.round(at - ctx.startedAt);
+    ctx.events.on(this, 'speechStarted', (_segment, at) =>
+      ctx.link().publishVolatile(vadTopic(this.siteId, true), vadPayload(this.siteId, signalMs(at)), 0),
+    );
+    ctx.events.on(this, 'speechEnded', (_segment, at) =>
+      ctx.link().publishVolatile(vadTopic(this.siteId, false), vadPayload(this.siteId, signalMs(at)), 0),
+    );
+    ctx.events.on(this, 'transcript', (t) => {
+      ctx.link().publishVolatile(textCapturedTopic(), textCaptured(t, this.siteId, this.sessionId), 1);
+      for (const [topic, msg] of intentMessages(t, this.siteId, this.sessionId)) ctx.link().publishVolatile(topic, msg, 1);
+    });
+  }
+
+  async stop(): Promise<void> {
+    const link = this.ctx.link();
+    link.off('message', this.onMessage);
+    for (const topic of HERMES_IN) link.unsubscribe(topic);
+    this.ctx.events.off(this);
+  }
+
+  private message(topic: string, payload: Buffer): void {
+    const cmd = parseHermes(topic, payload, this.siteId);
+    if (cmd && 'error' in cmd) {
+      this.ctx.link().rejectInbound();
+      log.warn({ topic, payload: excerpt(payload), err: cmd.error }, 'malformed Hermes message: dropped');
+    } else if (cmd) this.command(cmd);
+  }
+
+  private command(cmd: HermesCommand): void {
+    this.ctx.runCommand(`hermes ${cmd.kind}`, () => {
+      if (cmd.kind === 'startListening') {
+        this.sessionId = cmd.sessionId;
+        this.ctx.listen();
+      } else if (cmd.kind === 'stopListening') {
+        this.ctx.finishSegment();
+        this.sessionId = null;
+      } else this.ctx.setMuted(cmd.kind === 'toggleOff');
+    });
+  }
+}
+
+export const hermes: Feature = {
+  name: 'hermes',
+  configOf: (cfg) => [linkConfigOf(cfg), cfg.hermes],
+  create: (ctx, cfg) => (cfg.hermes.enabled ? new HermesExtension(ctx, cfg) : undefined),
+};

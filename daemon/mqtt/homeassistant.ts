@@ -5,8 +5,9 @@
 // (re)connect and when Home Assistant says `online` (throttled: a flood of those is a handful of
 // announcements), and migrates the per-entity topics earlier versions published, following Home
 // Assistant's `migrate_discovery` procedure (the unique_ids stay, so entities keep their history).
-import type { Extension } from '../extension.js';
+import type { Extension, Feature } from '../extension.js';
 import { childLogger } from '../log.js';
+import { linkConfigOf } from './link.js';
 import type { Topics } from './topics.js';
 
 const log = childLogger('homeassistant');
@@ -252,3 +253,16 @@ export class HomeAssistantExtension implements Extension {
     });
   }
 }
+
+export const homeAssistant: Feature = {
+  name: 'homeassistant',
+  configOf: (cfg) => [linkConfigOf(cfg), cfg.homeassistant],
+  create: (ctx, cfg) =>
+    cfg.homeassistant.enabled
+      ? new HomeAssistantExtension(ctx.link(), {
+          discoveryPrefix: cfg.homeassistant.discovery_prefix,
+          deviceName: cfg.homeassistant.device_name ?? `Earshot ${cfg.site}`,
+          version: ctx.version,
+        })
+      : undefined,
+};

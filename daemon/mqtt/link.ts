@@ -8,7 +8,6 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Config } from '../config.js';
 import { childLogger } from '../log.js';
 import type { Outbox, OutboxEntry } from '../outbox.js';
-import { HERMES_IN, parseHermes, type HermesCommand } from './hermes.js';
 import { excerpt, MAX_INBOUND_BYTES } from './payload.js';
 import { Topics } from './topics.js';
 
@@ -18,7 +17,6 @@ const IN_FLIGHT = 32;
 
 export interface LinkEvents {
   command: [name: string, payload: Buffer];
-  hermes: [cmd: HermesCommand];
   connected: [];
   disconnected: [];
   acked: [id: string];
@@ -27,12 +25,16 @@ export interface LinkEvents {
 }
 
 export interface LinkOptions {
-  cfg: Config;
+  cfg: Pick<Config, 'site' | 'mqtt' | 'outbox'>;
   url: string;
   outbox: Outbox;
   version: string;
   modelName: string;
 }
+
+/** The configuration a link is made from: a reload that changes it replaces the link (and restarts
+ * the extensions subscribed there). */
+export const linkConfigOf = (cfg: Pick<Config, 'site' | 'mqtt'>): unknown => [cfg.site, cfg.mqtt];
 
 /** The URL with any user:password@ removed, for logs. */
 export function safeUrl(url: string): string {
@@ -44,14 +46,12 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   private client: MqttClient | undefined;
   private readonly retained = new Map<string, string>();
   private readonly handed = new Set<string>();
-  private readonly cfg: Config;
-  private readonly hermesSite: string;
+  private readonly cfg: LinkOptions['cfg'];
 
   constructor(private readonly opts: LinkOptions) {
     super();
     this.cfg = opts.cfg;
     this.topics = new Topics(this.cfg.mqtt.prefix, this.cfg.site);
-    this.hermesSite = this.cfg.hermes.site_id ?? this.cfg.site;
   }
 
   get connected(): boolean {
@@ -119,9 +119,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     log.info({ url: safeUrl(this.opts.url) }, 'MQTT connected');
     client.publish(this.topics.status, 'online', { qos: 1, retain: true });
     for (const [topic, payload] of this.retained) client.publish(topic, payload, { qos: 1, retain: true });
-    const subs = [this.topics.cmdWildcard, ...this.extraSubs];
-    if (this.cfg.hermes.enabled) subs.push(...HERMES_IN);
-    client.subscribe(subs, { qos: 1 });
+    client.subscribe([this.topics.cmdWildcard, ...this.extraSubs], { qos: 1 });
     this.emit('connected');
     this.flush();
   }
@@ -151,15 +149,13 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   rejected = 0;
 
   private dispatch(topic: string, payload: Buffer): void {
-    if (topic.startsWith(this.topics.cmdPrefix)) {
-      this.emit('command', topic.slice(this.topics.cmdPrefix.length), payload);
-    } else if (topic.startsWith('hermes/')) {
-      const cmd = parseHermes(topic, payload, this.hermesSite);
-      if (cmd && 'error' in cmd) {
-        this.rejected++;
-        log.warn({ topic, payload: excerpt(payload), err: cmd.error }, 'malformed Hermes message: dropped');
-      } else if (cmd) this.emit('hermes', cmd);
-    } else this.emit('message', topic, payload);
+    if (topic.startsWith(this.topics.cmdPrefix)) this.emit('command', topic.slice(this.topics.cmdPrefix.length), payload);
+    else this.emit('message', topic, payload);
+  }
+
+  /** Extensions: an inbound message they dropped as malformed counts here too. */
+  rejectInbound(): void {
+    this.rejected++;
   }
 
   private readonly extraSubs = new Set<string>();
@@ -186,7 +182,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     if (this.connected) this.client!.publish(topic, text, { qos: 1, retain: true });
   }
 
-  /** Fire-and-forget (partials, Hermes voice activity): dropped while disconnected. */
+  /** Fire-and-forget (partials, extensions' notices): dropped while disconnected. */
   publishVolatile(topic: string, payload: unknown, qos: 0 | 1 = 0): void {
     if (!this.connected) return;
     this.client!.publish(topic, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos });

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { ConfigError, type Config } from '../config.js';
-import type { Engine, Extension } from '../extension.js';
+import type { Engine, Extension, Feature } from '../extension.js';
 import { childLogger } from '../log.js';
 import { Session } from './session.js';
 import { ZeroconfAdvert } from './zeroconf.js';
@@ -180,3 +180,10 @@ export class WyomingServer implements Extension {
     log.info('wyoming server stopped');
   }
 }
+
+export const wyoming: Feature = {
+  name: 'wyoming',
+  configOf: (cfg) => [cfg.site, cfg.wyoming],
+  create: (ctx, cfg) =>
+    cfg.wyoming.enabled ? new WyomingServer({ cfg: cfg.wyoming, engine: ctx.engine, version: ctx.version, site: cfg.site }) : undefined,
+};
