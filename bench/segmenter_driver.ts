@@ -11,7 +11,8 @@ import { loadSpeakerEncoder } from '../daemon/models.js';
 import type { SpeakerEncoder } from '../daemon/native.js';
 import { scoreSpeakers } from '../daemon/pipeline.js';
 import type { Profile } from '../daemon/profiles.js';
-import { Segmenter, segmenterOptionsFromConfig, type SegmentEvent } from '../daemon/segmenter.js';
+import { Segmenter, type SegmentEvent } from '../daemon/segmenter.js';
+import { segmenterOptions } from '../daemon/segmenter-options.js';
 import { frameToSample, framesToSeconds, msToFrames, Posteriors } from '../daemon/frames.js';
 
 interface Rule {
@@ -94,16 +95,16 @@ async function main() {
     // No sentence files here: the sentence rules are off, so a swept trailing_ms meets no bound of theirs.
     const segmenter = { sentence_guard_ms: 0, sentence_incomplete_ms: 0, ...(rule.segmenter ?? {}) };
     const cfg = configSchema.parse({ vad: rule.vad ?? {}, segmenter });
-    const opts = segmenterOptionsFromConfig(cfg.vad, cfg.segmenter);
-    if (opts.check && rule.check_whole_run) opts.check.wholeRun = true;
-    if (opts.check && rule.check_switch_opening_only) opts.check.switchOpeningOnly = true;
+    // the posteriors are scored against each mixture's target; checks are answered with job.spkenc
+    const opts = segmenterOptions(cfg, { profiles: 1, speakerEncoder: true });
+    const variants = { wholeRun: rule.check_whole_run, switchOpeningOnly: rule.check_switch_opening_only };
     const delay = msToFrames(rule.check_delay_ms ?? job.check_delay_ms);
     const perRule: Segment[][] = [];
     const log: CheckLog[] = [];
     let at = 0; // frame in the posteriors of all mixtures
     for (let m = 0; m < job.lengths.length; m++) {
       const n = job.lengths[m];
-      const s = new Segmenter(opts);
+      const s = new Segmenter(opts, variants);
       const segs: Segment[] = [];
       const due: [frame: number, id: number, score: number | null][] = [];
       const take = async (evs: SegmentEvent[], i: number) => {

@@ -290,6 +290,8 @@ export const configSchema = z
   .strict();
 
 export type Config = z.infer<typeof configSchema> & { state_dir: string };
+/** the segmenter.* keys, fully defaulted (tests and the bench build variations of them) */
+export type SegmenterConfig = Config['segmenter'];
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
 

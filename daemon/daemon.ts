@@ -28,7 +28,7 @@ import type { PvadModel, TransducerModel } from './native.js';
 import { Outbox } from './outbox.js';
 import { Pipeline, type FinalSegment } from './pipeline.js';
 import { loadProfile, type Profile } from './profiles.js';
-import { segmenterOptionsFromConfig } from './segmenter.js';
+import { segmenterOptions } from './segmenter-options.js';
 import { SystemdNotifier } from './sdnotify.js';
 import { statusDetail, statusLine } from './status.js';
 import { buildTranscript } from './transcript.js';
@@ -332,7 +332,7 @@ export class Daemon {
     const pipeline = new Pipeline(
       { transducer: this.models.transducer, pvad: this.models.pvad, speakerEncoder: this.models.speakerEncoder },
       {
-        segmenter: segmenterOptionsFromConfig(this.profiles.length ? cfg.vad : { ...cfg.vad, mode: 'any' }, cfg.segmenter),
+        segmenter: segmenterOptions(cfg, { profiles: this.profiles.length, speakerEncoder: this.models.speakerEncoder !== undefined }),
         recognizer: {
           beam: cfg.recognizer.beam,
           chunkFrames: cfg.recognizer.chunk_frames ?? undefined,

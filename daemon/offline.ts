@@ -10,7 +10,8 @@ import { loadProfile, type Profile } from './profiles.js';
 import { loadSentencesFor } from './intents.js';
 import { loadLmFor } from './lm.js';
 import type { IntentMatch } from './sentences.js';
-import { Segmenter, segmenterOptionsFromConfig } from './segmenter.js';
+import { Segmenter } from './segmenter.js';
+import { segmenterOptions } from './segmenter-options.js';
 import fs from 'node:fs';
 
 /** samples per push into the pipeline, the size of a capture device's chunks */
@@ -58,7 +59,8 @@ export async function runVad(
 ): Promise<void> {
   const pvad = await loadPvad(cfg.models.pvad);
   const { profiles, encoder } = await loadProfilesFor(profileFiles, cfg, pvad);
-  const vadCfg = profiles.length ? cfg.vad : { ...cfg.vad, mode: 'any' as const };
+  // the same speaker check as the pipeline's, answered before the next frame
+  const segOpts = segmenterOptions(cfg, { profiles: profiles.length, speakerEncoder: encoder !== undefined });
   for (const file of files) {
     const { samples } = readWav16kMono(file);
     const scores = framePosteriors(pvad, samples, profiles);
@@ -66,9 +68,7 @@ export async function runVad(
       emit({ file, frame_ms: FRAME_MS, scores: scores.map((s) => s.map((x) => Math.round(x * 10000) / 10000)) });
       continue;
     }
-    const segOpts = segmenterOptionsFromConfig(vadCfg, cfg.segmenter);
-    // the same speaker check as the pipeline's, answered before the next frame
-    const seg = new Segmenter(encoder && profiles.length ? segOpts : { ...segOpts, check: null });
+    const seg = new Segmenter(segOpts);
     const segments: { segment: number; start: number; end: number }[] = [];
     const take = async (evs: ReturnType<Segmenter['push']>): Promise<void> => {
       for (const ev of evs) {
@@ -119,7 +119,7 @@ export async function runTranscribe(
     const pipeline = new Pipeline(
       { transducer, pvad, speakerEncoder: encoder },
       {
-        segmenter: segmenterOptionsFromConfig(profiles.length ? cfg.vad : { ...cfg.vad, mode: 'any' }, cfg.segmenter),
+        segmenter: segmenterOptions(cfg, { profiles: profiles.length, speakerEncoder: encoder !== undefined }),
         recognizer: {
           beam: cfg.recognizer.beam,
           chunkFrames: cfg.recognizer.chunk_frames ?? undefined,

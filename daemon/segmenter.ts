@@ -60,8 +60,6 @@
 // (the trailing stretch counted from speech the speaker-turn rules gave to another voice),
 // sentence_complete, max_length, listen_timeout, stop, end_of_input.
 
-import { msToFrames } from './frames.js';
-
 export interface SegmenterOptions {
   mode: 'target' | 'any';
   /** a frame opens (counts towards min_speech) when its score is at least this */
@@ -100,69 +98,19 @@ export interface SpeakerCheckOptions {
   minFrames: number;
   /** check a switch (a run turning out to be another voice) too, not only a hold running out */
   onSwitch: boolean;
-  /** with onSwitch: only in the run that opened the segment (a later run, after a pause, is dropped at once) */
-  switchOpeningOnly?: boolean;
-  /** check the run's speech before the disputed part too (up to windowFrames), not only the disputed part */
-  wholeRun: boolean;
   /** a failed check scoring at least this is asked again once, recheckFrames later (>= threshold: never) */
   recheckFloor: number;
   /** how much more audio the second look waits for */
   recheckFrames: number;
 }
 
-export interface SegmenterConfig {
-  pre_roll_ms: number;
-  trailing_ms: number;
-  max_segment_ms: number;
-  min_speech_ms: number;
-  listen_timeout_ms: number;
-  pause_ms: number;
-  hold_other_ms: number;
-  hold_min_target_ms: number;
-  switch_ms: number;
-  speaker_check?: boolean;
-  speaker_check_threshold?: number;
-  speaker_check_ms?: number;
-  speaker_check_min_ms?: number;
-  speaker_check_switch?: boolean;
-  speaker_check_recheck_above?: number;
-  speaker_check_recheck_ms?: number;
-  sentence_guard_ms?: number;
-  sentence_incomplete_ms?: number;
-}
-
-export function segmenterOptionsFromConfig(
-  vad: { mode: 'target' | 'any'; threshold: number; close_threshold: number },
-  seg: SegmenterConfig,
-): SegmenterOptions {
-  const atLeastOneFrame = (ms: number) => Math.max(1, msToFrames(ms));
-  return {
-    mode: vad.mode,
-    threshold: vad.threshold,
-    closeThreshold: Math.min(vad.close_threshold, vad.threshold),
-    preRollFrames: msToFrames(seg.pre_roll_ms),
-    trailingFrames: atLeastOneFrame(seg.trailing_ms),
-    maxFrames: atLeastOneFrame(seg.max_segment_ms),
-    minSpeechFrames: atLeastOneFrame(seg.min_speech_ms),
-    listenTimeoutFrames: atLeastOneFrame(seg.listen_timeout_ms),
-    pauseFrames: atLeastOneFrame(seg.pause_ms),
-    holdOtherFrames: msToFrames(seg.hold_other_ms),
-    holdMinTargetFrames: msToFrames(seg.hold_min_target_ms),
-    switchFrames: msToFrames(seg.switch_ms),
-    sentenceGuardFrames: msToFrames(seg.sentence_guard_ms ?? 0),
-    incompleteTrailingFrames: msToFrames(seg.sentence_incomplete_ms ?? 0),
-    check: seg.speaker_check
-      ? {
-          threshold: seg.speaker_check_threshold ?? 0.25,
-          windowFrames: atLeastOneFrame(seg.speaker_check_ms ?? 1600),
-          minFrames: atLeastOneFrame(seg.speaker_check_min_ms ?? 300),
-          onSwitch: seg.speaker_check_switch ?? true,
-          wholeRun: false,
-          recheckFloor: seg.speaker_check_recheck_above ?? 0.1,
-          recheckFrames: msToFrames(seg.speaker_check_recheck_ms ?? 300),
-        }
-      : null,
-  };
+/** Variants of the speaker check that bench/pvad_segments.py measures against the shipped rule; no
+ * configuration key sets them. */
+export interface SpeakerCheckVariants {
+  /** check the run's speech before the disputed part too (up to windowFrames), not only the disputed part */
+  wholeRun?: boolean;
+  /** check switches only in the run that opened the segment (a later run, after a pause, is dropped at once) */
+  switchOpeningOnly?: boolean;
 }
 
 /** The recognizer's answer about a trailing stretch: what was said is a sentence nothing can
@@ -256,7 +204,10 @@ export class Segmenter {
   private sentenceDone = false;
   private sentenceOpen = false;
 
-  constructor(readonly opts: SegmenterOptions) {
+  constructor(
+    readonly opts: SegmenterOptions,
+    private readonly variants: SpeakerCheckVariants = {},
+  ) {
     this.turns = opts.mode === 'target' && (opts.holdOtherFrames > 0 || opts.switchFrames > 0);
   }
 
@@ -446,7 +397,7 @@ export class Segmenter {
         }
       }
     } else if (o.switchFrames > 0 && !run.decided && run.otherRun >= o.switchFrames) {
-      if (check?.onSwitch && !run.failed && (run.opening || !check.switchOpeningOnly)) {
+      if (check?.onSwitch && !run.failed && (run.opening || !this.variants.switchOpeningOnly)) {
         verify(run.prevEnd, run.start);
         return;
       }
@@ -459,7 +410,7 @@ export class Segmenter {
     const c = this.opts.check!;
     const v = run.verify!;
     // the disputed speech (or the whole run), its last windowFrames; at least minFrames of the run
-    let from = Math.max(c.wholeRun ? run.start : v.from, to - c.windowFrames);
+    let from = Math.max(this.variants.wholeRun ? run.start : v.from, to - c.windowFrames);
     if (to - from < c.minFrames) from = Math.max(run.start, to - c.minFrames);
     v.id = this.checkSeq++;
     v.from = from;

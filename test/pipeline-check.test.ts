@@ -11,7 +11,7 @@ import { loadSpeakerEncoder, loadTransducer } from '../daemon/models.js';
 import type { ModelInfo, PvadModel, PvadStream } from '../daemon/native.js';
 import { Pipeline, type FinalSegment } from '../daemon/pipeline.js';
 import type { Profile } from '../daemon/profiles.js';
-import { segmenterOptionsFromConfig } from '../daemon/segmenter.js';
+import { segmenterOptions } from '../daemon/segmenter-options.js';
 import { concat, silence } from './helpers/daemon.js';
 import { repoRoot, tmpDir } from './helpers/tmp.js';
 
@@ -63,7 +63,7 @@ async function transcribe(audio: Float32Array, script: string, segmenter: Record
   const cfg = configSchema.parse({ segmenter });
   const p = new Pipeline(
     { transducer: m.transducer, pvad: scriptedPvad(script), speakerEncoder: m.speakerEncoder },
-    { segmenter: segmenterOptionsFromConfig(cfg.vad, cfg.segmenter), profiles: [m.alice] },
+    { segmenter: segmenterOptions(cfg, { profiles: 1, speakerEncoder: true }), profiles: [m.alice] },
   );
   const finals: FinalSegment[] = [];
   const closes: number[][] = [];

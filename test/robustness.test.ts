@@ -11,7 +11,7 @@ import { validateConfig } from '../daemon/config.js';
 import { loadPvad, loadSpeakerEncoder, loadTransducer, pvadEmbedDim } from '../daemon/models.js';
 import { loadProfile, makeProfile, saveProfile } from '../daemon/profiles.js';
 import { Pipeline } from '../daemon/pipeline.js';
-import { segmenterOptionsFromConfig } from '../daemon/segmenter.js';
+import { segmenterOptions } from '../daemon/segmenter-options.js';
 import { concat, DaemonProcess, Feeder, fixtureModels, silence, speech, writeConfig, writeWav } from './helpers/daemon.js';
 import { freePort, Mosquitto } from './helpers/mosquitto.js';
 import { Subscriber } from './helpers/subscriber.js';
@@ -145,7 +145,10 @@ test('item 2 property: random interleavings of mute/unmute/listen/stop/reload wi
   ]);
   const cfg = validateConfig({ vad: { mode: 'any' }, segmenter: { trailing_ms: 200, listen_timeout_ms: 300 } });
   const make = () =>
-    new Pipeline({ transducer, pvad, speakerEncoder }, { segmenter: segmenterOptionsFromConfig(cfg.vad, cfg.segmenter), profiles: [] });
+    new Pipeline(
+      { transducer, pvad, speakerEncoder },
+      { segmenter: segmenterOptions(cfg, { profiles: 0, speakerEncoder: true }), profiles: [] },
+    );
   const audio = concat(silence(0.3), words, silence(0.5));
   let finals = 0;
   for (let seed = 1; seed <= 40; seed++) {
@@ -402,7 +405,10 @@ test('item 8: a pVAD whose scores go non-finite is restarted and reported for th
     },
   } as typeof pvad;
   const cfg = validateConfig({ vad: { mode: 'any' } });
-  const p = new Pipeline({ transducer, pvad: faulty }, { segmenter: segmenterOptionsFromConfig(cfg.vad, cfg.segmenter), profiles: [] });
+  const p = new Pipeline(
+    { transducer, pvad: faulty },
+    { segmenter: segmenterOptions(cfg, { profiles: 0, speakerEncoder: false }), profiles: [] },
+  );
   const finals: string[] = [];
   p.on('final', (f) => finals.push(f.text));
   const audio = concat(silence(1), words, silence(1));

@@ -1,14 +1,15 @@
 // The segmenter's speaker check (segmenter.speaker_check), on constructed posteriors: the answers
 // (cosines) are given by the test, as the pipeline gives the speaker encoder's.
 import test from 'ava';
-import { configSchema } from '../daemon/config.js';
+import { configSchema, type SegmenterConfig } from '../daemon/config.js';
 import {
   Segmenter,
-  segmenterOptionsFromConfig,
   type SegmentEvent,
   type SegmenterOptions,
   type SpeakerCheckOptions,
+  type SpeakerCheckVariants,
 } from '../daemon/segmenter.js';
+import { segmenterOptions } from '../daemon/segmenter-options.js';
 
 const P: Record<string, [number, number, number]> = { '.': [0.9, 0.05, 0.05], T: [0.05, 0.9, 0.05], O: [0.05, 0.05, 0.9] };
 
@@ -32,7 +33,6 @@ const opts = (check: Partial<SpeakerCheckOptions> | null = {}, over: Partial<Seg
     windowFrames: 30,
     minFrames: 10,
     onSwitch: false,
-    wholeRun: false,
     recheckFloor: 1,
     recheckFrames: 0,
     ...check,
@@ -46,8 +46,8 @@ interface Trace {
 }
 
 /** Feeds the frames; answers each check `delay` frames after it is asked with the next score of `answers`. */
-function run(frames: string, o: SegmenterOptions, answers: (number | null)[] = [], delay = 0): Trace {
-  const s = new Segmenter(o);
+function run(frames: string, o: SegmenterOptions, answers: (number | null)[] = [], delay = 0, variants: SpeakerCheckVariants = {}): Trace {
+  const s = new Segmenter(o, variants);
   const trace: Trace = { events: [], checks: [] };
   const due: [number, number, number | null][] = [];
   const take = (evs: SegmentEvent[], at: number) => {
@@ -138,7 +138,7 @@ test('the check window is the latest disputed speech, at most windowFrames, at l
   );
   // wholeRun: the run's speech from its start
   t.deepEqual(
-    run(frames, opts({ wholeRun: true }), [0.1]).checks.map((c) => [c.fromFrame, c.toFrame]),
+    run(frames, opts(), [0.1], 0, { wholeRun: true }).checks.map((c) => [c.fromFrame, c.toFrame]),
     [[0, 29]],
   );
 });
@@ -174,42 +174,36 @@ test('a later run the switch would drop is kept when the check says it is the ta
 });
 
 test('speaker check keys convert to options; on in the configuration by default', (t) => {
-  const base = {
-    pre_roll_ms: 300,
-    trailing_ms: 300,
-    max_segment_ms: 15000,
-    min_speech_ms: 100,
-    listen_timeout_ms: 5000,
-    pause_ms: 40,
-    hold_other_ms: 1200,
-    hold_min_target_ms: 200,
-    switch_ms: 100,
-  };
-  const vad = { mode: 'target' as const, threshold: 0.5, close_threshold: 0.3 };
-  t.is(segmenterOptionsFromConfig(vad, base).check, null, 'no speaker_check key: off');
   const cfg = configSchema.parse({});
-  t.deepEqual(segmenterOptionsFromConfig(cfg.vad, cfg.segmenter).check, {
+  const withProfile = { profiles: 1, speakerEncoder: true };
+  const segmenter = (keys: Partial<SegmenterConfig>) => ({ vad: cfg.vad, segmenter: { ...cfg.segmenter, ...keys } });
+  t.is(segmenterOptions(segmenter({ speaker_check: false }), withProfile).check, null, 'speaker_check false: off');
+  t.deepEqual(segmenterOptions(cfg, withProfile).check, {
     threshold: 0.25,
     windowFrames: 160,
     minFrames: 30,
     onSwitch: true,
-    wholeRun: false,
     recheckFloor: 0.1,
     recheckFrames: 30,
   });
   t.deepEqual(
-    segmenterOptionsFromConfig(vad, {
-      ...base,
-      speaker_check: true,
-      speaker_check_threshold: 0.3,
-      speaker_check_ms: 1000,
-      speaker_check_min_ms: 400,
-      speaker_check_switch: true,
-      speaker_check_recheck_above: 0.2,
-      speaker_check_recheck_ms: 0,
-    }).check,
-    { threshold: 0.3, windowFrames: 100, minFrames: 40, onSwitch: true, wholeRun: false, recheckFloor: 0.2, recheckFrames: 0 },
+    segmenterOptions(
+      segmenter({
+        speaker_check: true,
+        speaker_check_threshold: 0.3,
+        speaker_check_ms: 1000,
+        speaker_check_min_ms: 400,
+        speaker_check_switch: true,
+        speaker_check_recheck_above: 0.2,
+        speaker_check_recheck_ms: 0,
+      }),
+      withProfile,
+    ).check,
+    { threshold: 0.3, windowFrames: 100, minFrames: 40, onSwitch: true, recheckFloor: 0.2, recheckFrames: 0 },
   );
+  // a check needs a profile to compare with and the speaker encoder to embed the speech
+  t.is(segmenterOptions(cfg, { profiles: 0, speakerEncoder: true }).check, null, 'no profile: off');
+  t.is(segmenterOptions(cfg, { profiles: 1, speakerEncoder: false }).check, null, 'no speaker encoder: off');
 });
 
 test('a near miss gets a second look on longer audio; a clear miss does not', (t) => {

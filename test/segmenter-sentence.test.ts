@@ -4,13 +4,8 @@
 // answers about an earlier pause or arriving after the trailing stretch change nothing.
 import test from 'ava';
 import { configSchema } from '../daemon/config.js';
-import {
-  Segmenter,
-  segmenterOptionsFromConfig,
-  type SegmentEvent,
-  type SegmenterOptions,
-  type SentenceState,
-} from '../daemon/segmenter.js';
+import { Segmenter, type SegmentEvent, type SegmenterOptions, type SentenceState } from '../daemon/segmenter.js';
+import { segmenterOptions } from '../daemon/segmenter-options.js';
 
 // '.' silence, 'T' target speech (one 10 ms frame each)
 const P: Record<string, [number, number, number]> = { '.': [0.9, 0.05, 0.05], T: [0.05, 0.9, 0.05] };
@@ -148,10 +143,11 @@ test('guard 0 turns the rule off: no questions, silence closes', (t) => {
 test('segmenter.sentence_guard_ms and sentence_incomplete_ms: defaults, converted to frames; bounds against trailing_ms', (t) => {
   const cfg = configSchema.parse({});
   t.is(cfg.segmenter.sentence_guard_ms, 100);
-  t.is(segmenterOptionsFromConfig(cfg.vad, cfg.segmenter).sentenceGuardFrames, 10);
-  t.is(segmenterOptionsFromConfig(cfg.vad, { ...cfg.segmenter, sentence_guard_ms: 0 }).sentenceGuardFrames, 0);
+  const use = { profiles: 0, speakerEncoder: false };
+  t.is(segmenterOptions(cfg, use).sentenceGuardFrames, 10);
+  t.is(segmenterOptions({ vad: cfg.vad, segmenter: { ...cfg.segmenter, sentence_guard_ms: 0 } }, use).sentenceGuardFrames, 0);
   t.is(cfg.segmenter.sentence_incomplete_ms, 600);
-  t.is(segmenterOptionsFromConfig(cfg.vad, cfg.segmenter).incompleteTrailingFrames, 60);
+  t.is(segmenterOptions(cfg, use).incompleteTrailingFrames, 60);
   const short = configSchema.safeParse({ segmenter: { trailing_ms: 400, sentence_incomplete_ms: 300 } });
   t.false(short.success);
   t.deepEqual(short.error?.issues[0].path, ['segmenter', 'sentence_incomplete_ms']);

@@ -1,5 +1,7 @@
 import test from 'ava';
-import { Segmenter, segmenterOptionsFromConfig, type SegmentEvent, type SegmenterOptions } from '../daemon/segmenter.js';
+import { configSchema } from '../daemon/config.js';
+import { Segmenter, type SegmentEvent, type SegmenterOptions } from '../daemon/segmenter.js';
+import { segmenterOptions } from '../daemon/segmenter-options.js';
 
 // Posteriors [ns, tss, ntss] per 10 ms frame, written as a string: '.' silence, 'T' target
 // speech, 'O' another speaker's speech, 'n' a noisy pause, each character one frame.
@@ -136,19 +138,27 @@ test('frames skipped while muted keep numbering; a segment cannot be skipped ove
 });
 
 test('options from the configuration are converted to frames', (t) => {
-  const o = segmenterOptionsFromConfig(
-    { mode: 'any', threshold: 0.4, close_threshold: 0.3 },
+  const defaults = configSchema.parse({});
+  const o = segmenterOptions(
     {
-      pre_roll_ms: 300,
-      trailing_ms: 400,
-      max_segment_ms: 15000,
-      min_speech_ms: 100,
-      listen_timeout_ms: 5000,
-      pause_ms: 50,
-      hold_other_ms: 1500,
-      hold_min_target_ms: 200,
-      switch_ms: 0,
+      vad: { ...defaults.vad, mode: 'any', threshold: 0.4, close_threshold: 0.3 },
+      segmenter: {
+        ...defaults.segmenter,
+        pre_roll_ms: 300,
+        trailing_ms: 400,
+        max_segment_ms: 15000,
+        min_speech_ms: 100,
+        listen_timeout_ms: 5000,
+        pause_ms: 50,
+        hold_other_ms: 1500,
+        hold_min_target_ms: 200,
+        switch_ms: 0,
+        speaker_check: false,
+        sentence_guard_ms: 0,
+        sentence_incomplete_ms: 0,
+      },
     },
+    { profiles: 1, speakerEncoder: true },
   );
   t.deepEqual(o, {
     mode: 'any',
@@ -167,6 +177,9 @@ test('options from the configuration are converted to frames', (t) => {
     sentenceGuardFrames: 0,
     incompleteTrailingFrames: 0,
   });
+  // without a profile every voice counts, whatever vad.mode says
+  t.is(segmenterOptions(defaults, { profiles: 0, speakerEncoder: false }).mode, 'any');
+  t.is(segmenterOptions(defaults, { profiles: 1, speakerEncoder: false }).mode, 'target');
 });
 
 test('speaker turns: the pVAD losing the target mid-command does not cut it', (t) => {

@@ -11,7 +11,7 @@ import { loadPvad, loadTransducer } from '../daemon/models.js';
 import type { PvadModel, TransducerModel } from '../daemon/native.js';
 import { Pipeline, type FinalSegment } from '../daemon/pipeline.js';
 import { FRAME_MS } from '../daemon/frames.js';
-import { segmenterOptionsFromConfig } from '../daemon/segmenter.js';
+import { segmenterOptions } from '../daemon/segmenter-options.js';
 import { concat, EARSHOT, silence, speech } from './helpers/daemon.js';
 import { repoRoot } from './helpers/tmp.js';
 
@@ -94,7 +94,7 @@ async function segments(audio: Float32Array, guardMs: number, asks?: { n: number
   const cfg = configSchema.parse({ segmenter: { sentence_guard_ms: guardMs, sentence_incomplete_ms: incompleteMs } });
   const pipeline = new Pipeline(
     { transducer: model, pvad },
-    { segmenter: segmenterOptionsFromConfig({ ...cfg.vad, mode: 'any' }, cfg.segmenter), sentences: home, profiles: [] },
+    { segmenter: segmenterOptions(cfg, { profiles: 0, speakerEncoder: false }), sentences: home, profiles: [] },
   );
   const out: FinalSegment[] = [];
   pipeline.on('final', (s) => out.push(s));
