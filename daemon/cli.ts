@@ -16,7 +16,7 @@ import { Daemon } from './daemon.js';
 import { enroll, GOOD_SPEECH_SECONDS, MIN_SPEECH_SECONDS } from './enroll.js';
 import { logger, setLogLevel } from './log.js';
 import { checkHotPhrases, loadPvad, loadSpeakerEncoder, loadTransducer } from './models.js';
-import { lmLines } from './lm.js';
+import { lmLines, lmSourceOf } from './lm.js';
 import { runTranscribe, runVad } from './offline.js';
 import { installRoot } from './paths.js';
 import { makeProfile, saveProfile } from './profiles.js';
@@ -216,7 +216,8 @@ export function buildProgram(): Command {
       // sentence files and LM texts are read and compiled as the daemon would (exit 2 naming the file and line)
       try {
         if (cfg.recognizer.sentences.length) loadSentences(cfg.recognizer.sentences);
-        if (cfg.recognizer.lm) lmLines({ files: cfg.recognizer.lm.files });
+        const lmSource = lmSourceOf(cfg);
+        if (lmSource) lmLines(lmSource);
       } catch (err) {
         if (err instanceof SentenceError) throw new ConfigError(`recognizer: ${err.message}`, 'recognizer');
         throw err;

@@ -50,13 +50,16 @@ const modelsSchema = z
     transducer: z.string().min(1).default('models/earshot-en-int4.gguf'),
     pvad: z.string().min(1).default('models/pvad.gguf'),
     speaker_encoder: z.string().min(1).default('models/spkenc.gguf'),
+    /** the recognizer's language-model text (training/lm_text.py: its commands, words and digits),
+     * fused when recognizer.lm is on; null: none */
+    lm_text: z.string().min(1).nullable().default('models/earshot-en-lm.txt'),
   })
   .strict()
   .default({});
 
 const recognizerSchema = z
   .object({
-    beam: z.number().int().min(1).max(16).default(1),
+    beam: z.number().int().min(1).max(16).default(4),
     chunk_frames: z.number().int().min(1).max(64).nullable().default(null),
     hot_phrases: z
       .array(z.object({ phrase: z.string().min(1).max(200), boost: z.number().min(0).max(10).default(1.5) }).strict())
@@ -70,10 +73,10 @@ const recognizerSchema = z
     sentence_min_score: z.number().min(0).max(1).default(0.5),
     /** a sentence with fewer characters than this share of the unrestricted text is no intent */
     sentence_min_coverage: z.number().min(0).max(1).default(0.67),
-    /** shallow fusion of a character n-gram model (daemon/lm.ts); null: none */
+    /** shallow fusion of a character n-gram model (daemon/lm.ts) of models.lm_text and these texts; null: none */
     lm: z
       .object({
-        /** text files, one sentence a line */
+        /** text files, one sentence a line, beside models.lm_text */
         files: z.array(z.string().min(1)).default([]),
         /** sentences sampled from recognizer.sentences join the text */
         from_sentences: z.boolean().default(true),
@@ -82,7 +85,7 @@ const recognizerSchema = z
       })
       .strict()
       .nullable()
-      .default(null),
+      .default({}),
   })
   .strict()
   .default({});
@@ -371,6 +374,7 @@ export function validateConfig(doc: unknown, overrides: ConfigOverrides = {}, ba
     transducer: modelPath(cfg.models.transducer),
     pvad: modelPath(cfg.models.pvad),
     speaker_encoder: modelPath(cfg.models.speaker_encoder),
+    lm_text: cfg.models.lm_text === null ? null : modelPath(cfg.models.lm_text),
   };
   cfg.vad.profiles = cfg.vad.profiles.map((p) => ({ ...p, file: rel(p.file)! }));
   cfg.recognizer.sentences = cfg.recognizer.sentences.map((p) => rel(p)!);

@@ -36,12 +36,12 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/broker.js';
 import { hermes } from './mqtt/hermes.js';
 import { homeAssistant } from './mqtt/homeassistant.js';
 import { loadLmFor } from './lm.js';
+import { recognizerOptions } from './recognizer-options.js';
 import { loadSentencesFor, resolveIntent, streamOptions, type SentenceRecognizer } from './intents.js';
 import { excerpt, switchPayload } from './mqtt/payload.js';
 import { linkConfigOf, MqttLink } from './mqtt/link.js';
 import { version } from './version.js';
 import { wyoming } from './wyoming/server.js';
-import { recognizerOptions } from './wyoming/serve.js';
 
 const log = childLogger('daemon');
 
@@ -181,7 +181,9 @@ export class Daemon {
     const engine: Engine = {
       transducer: () => this.models.transducer,
       recognizerOptions: () =>
-        this.sentences ? { ...recognizerOptions(this.cfg), ...streamOptions(this.sentences) } : recognizerOptions(this.cfg),
+        this.sentences
+          ? { ...recognizerOptions(this.cfg, this.lm), ...streamOptions(this.sentences) }
+          : recognizerOptions(this.cfg, this.lm),
       speakerEncoder: () => this.models.speakerEncoder?.encoder,
       profiles: () => this.profiles,
       resolve: (result) => (this.sentences ? resolveIntent(this.sentences, result) : { text: result.text, intent: undefined }),
@@ -333,12 +335,7 @@ export class Daemon {
       { transducer: this.models.transducer, pvad: this.models.pvad, speakerEncoder: this.models.speakerEncoder },
       {
         segmenter: segmenterOptions(cfg, { profiles: this.profiles.length, speakerEncoder: this.models.speakerEncoder !== undefined }),
-        recognizer: {
-          beam: cfg.recognizer.beam,
-          chunkFrames: cfg.recognizer.chunk_frames ?? undefined,
-          hotPhrases: cfg.recognizer.hot_phrases,
-          ...this.lm,
-        },
+        recognizer: recognizerOptions(cfg, this.lm),
         sentences: this.sentences,
         profiles: this.profiles,
         partials: cfg.recognizer.partials,

@@ -46,14 +46,23 @@ export function buildLm(model: TransducerModel, src: LmSource, order: number): {
   return { handle: model.compileLm(lines, order), lines: lines.length };
 }
 
-/** recognizer.lm as createStream options (lm, lmWeight), or undefined when it is off. */
+/** What recognizer.lm fuses: the model's text (models.lm_text), the listed files and, with
+ * from_sentences, the sentence files' grammar. Undefined when recognizer.lm is off. */
+export function lmSourceOf(cfg: Config, sentences?: SentenceRecognizer): LmSource | undefined {
+  const c = cfg.recognizer.lm;
+  if (!c) return undefined;
+  const files = cfg.models.lm_text === null ? c.files : [cfg.models.lm_text, ...c.files];
+  return { files, grammars: c.from_sentences && sentences ? [sentences.grammar] : [] };
+}
+
+/** recognizer.lm as createStream options (lm, lmWeight), or undefined when it is off or has no text. */
 export function loadLmFor(
   cfg: Config,
   model: TransducerModel,
   sentences?: SentenceRecognizer,
 ): { lm: LmHandle; lmWeight: number } | undefined {
-  const c = cfg.recognizer.lm;
-  if (!c) return undefined;
-  const grammars = c.from_sentences && sentences ? [sentences.grammar] : [];
-  return { lm: buildLm(model, { files: c.files, grammars }, c.order).handle, lmWeight: c.weight };
+  const src = lmSourceOf(cfg, sentences);
+  // on by default: with models.lm_text null and nothing else there is nothing to fuse
+  if (!src || (!src.files.length && !src.grammars?.length)) return undefined;
+  return { lm: buildLm(model, src, cfg.recognizer.lm!.order).handle, lmWeight: cfg.recognizer.lm!.weight };
 }

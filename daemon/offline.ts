@@ -9,6 +9,7 @@ import { hasTargetSpeech, Pipeline, scoreSpeakers, type FinalSegment, type Speak
 import { loadProfile, type Profile } from './profiles.js';
 import { loadSentencesFor } from './intents.js';
 import { loadLmFor } from './lm.js';
+import { recognizerOptions } from './recognizer-options.js';
 import type { IntentMatch } from './sentences.js';
 import { Segmenter } from './segmenter.js';
 import { segmenterOptions } from './segmenter-options.js';
@@ -120,12 +121,7 @@ export async function runTranscribe(
       { transducer, pvad, speakerEncoder: encoder },
       {
         segmenter: segmenterOptions(cfg, { profiles: profiles.length, speakerEncoder: encoder !== undefined }),
-        recognizer: {
-          beam: cfg.recognizer.beam,
-          chunkFrames: cfg.recognizer.chunk_frames ?? undefined,
-          hotPhrases: cfg.recognizer.hot_phrases,
-          ...lm,
-        },
+        recognizer: recognizerOptions(cfg, lm),
         sentences,
         profiles,
       },

@@ -5,10 +5,11 @@ import fs from 'node:fs';
 import { loadConfig, type Config } from '../config.js';
 import type { Engine } from '../extension.js';
 import { loadSentencesFor, resolveIntent, streamOptions } from '../intents.js';
+import { loadLmFor } from '../lm.js';
 import { childLogger, setLogLevel } from '../log.js';
 import { loadSpeakerEncoder, loadTransducer, type LoadedSpeakerEncoder } from '../models.js';
-import type { RecognizerOptions } from '../native.js';
 import { loadProfile, type Profile } from '../profiles.js';
+import { recognizerOptions } from '../recognizer-options.js';
 import { version } from '../version.js';
 import { parseUri, WyomingServer } from './server.js';
 
@@ -19,11 +20,6 @@ export interface ServeOptions {
   uri?: string;
   zeroconf?: boolean;
   profile: string[];
-}
-
-/** The recognizer options the configuration asks for (the daemon's pipeline uses the same keys). */
-export function recognizerOptions(cfg: Config): RecognizerOptions {
-  return { beam: cfg.recognizer.beam, chunkFrames: cfg.recognizer.chunk_frames ?? undefined, hotPhrases: cfg.recognizer.hot_phrases };
 }
 
 export async function runServe(o: ServeOptions): Promise<void> {
@@ -45,7 +41,8 @@ export async function runServe(o: ServeOptions): Promise<void> {
   }
   const profiles: Profile[] = profileFiles.map((p) => loadProfile(p.file, encoder, undefined, p.name));
   const sentences = loadSentencesFor(cfg, transducer);
-  const options = sentences ? { ...recognizerOptions(cfg), ...streamOptions(sentences) } : recognizerOptions(cfg);
+  const base = recognizerOptions(cfg, loadLmFor(cfg, transducer, sentences));
+  const options = sentences ? { ...base, ...streamOptions(sentences) } : base;
   transducer.createStream(options).dispose(); // a hot phrase the model cannot spell fails here, not at the first client
   const engine: Engine = {
     transducer: () => transducer,
