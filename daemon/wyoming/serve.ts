@@ -2,7 +2,7 @@
 // the recognizer (the speaker encoder when profiles are given, recognizer.sentences when listed),
 // serves until SIGTERM/SIGINT.
 import fs from 'node:fs';
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig } from '../config.js';
 import type { Engine } from '../extension.js';
 import { loadSentencesFor, resolveIntent, streamOptions } from '../intents.js';
 import { loadLmFor } from '../lm.js';
