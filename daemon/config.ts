@@ -143,11 +143,19 @@ const segmenterSchema = z
     sentence_guard_ms: ms(100),
     /** with recognizer.sentences: in a pause after the beginning of a sentence ("set a timer for"), the trailing stretch is this long instead of trailing_ms (0: trailing_ms) */
     sentence_incomplete_ms: ms(600),
+    /** with a model that has an end-of-utterance head: when no sentence decides, a pause closes the segment after sentence_guard_ms if the head's p(done) is at least this (0: off) */
+    end_of_utterance: z.number().min(0).max(1).default(0.9),
+    /** below this p(done) the speaker has more to say: the trailing stretch is sentence_incomplete_ms (0: never) */
+    end_of_utterance_hold: z.number().min(0).max(1).default(0),
   })
   .strict()
   .refine((s) => s.sentence_guard_ms < s.trailing_ms, {
     message: 'must be shorter than segmenter.trailing_ms (0 turns the sentence rule off)',
     path: ['sentence_guard_ms'],
+  })
+  .refine((s) => s.end_of_utterance_hold <= s.end_of_utterance || s.end_of_utterance === 0, {
+    message: 'must not exceed segmenter.end_of_utterance',
+    path: ['end_of_utterance_hold'],
   })
   .refine((s) => s.sentence_incomplete_ms === 0 || s.sentence_incomplete_ms >= s.trailing_ms, {
     message: 'must be at least segmenter.trailing_ms (0: trailing_ms)',

@@ -36,7 +36,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/broker.js';
 import { hermes } from './mqtt/hermes.js';
 import { homeAssistant } from './mqtt/homeassistant.js';
 import { loadLmFor } from './lm.js';
-import { recognizerOptions } from './recognizer-options.js';
+import { endOfUtteranceOptions, recognizerOptions } from './recognizer-options.js';
 import { loadSentencesFor, resolveIntent, streamOptions, type SentenceRecognizer } from './intents.js';
 import { excerpt, switchPayload } from './mqtt/payload.js';
 import { linkConfigOf, MqttLink } from './mqtt/link.js';
@@ -336,6 +336,7 @@ export class Daemon {
       {
         segmenter: segmenterOptions(cfg, { profiles: this.profiles.length, speakerEncoder: this.models.speakerEncoder !== undefined }),
         recognizer: recognizerOptions(cfg, this.lm),
+        endOfUtterance: endOfUtteranceOptions(cfg, this.models.transducer),
         sentences: this.sentences,
         profiles: this.profiles,
         partials: cfg.recognizer.partials,

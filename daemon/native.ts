@@ -26,6 +26,9 @@ export interface DecodeResult {
   /** with `sentences`: the restricted search's top hypothesis, a whole sentence or a prefix of one
    * (null when empty), with its score as `sentence.score` is computed */
   sentencePrefix?: { text: string; score: number; /** inside a wildcard's free text: anything may follow */ wildcard: boolean } | null;
+  /** with a model that has an end-of-utterance head: p(the utterance is over) at the last encoder
+   * frame of the audio so far (a peek's padding excluded); absent without a head */
+  endOfUtterance?: number;
 }
 
 /** A compiled sentence automaton (TransducerModel.compileSentences); opaque. */

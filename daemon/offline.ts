@@ -9,7 +9,7 @@ import { hasTargetSpeech, Pipeline, scoreSpeakers, type FinalSegment, type Speak
 import { loadProfile, type Profile } from './profiles.js';
 import { loadSentencesFor } from './intents.js';
 import { loadLmFor } from './lm.js';
-import { recognizerOptions } from './recognizer-options.js';
+import { endOfUtteranceOptions, recognizerOptions } from './recognizer-options.js';
 import type { IntentMatch } from './sentences.js';
 import { Segmenter } from './segmenter.js';
 import { segmenterOptions } from './segmenter-options.js';
@@ -122,6 +122,7 @@ export async function runTranscribe(
       {
         segmenter: segmenterOptions(cfg, { profiles: profiles.length, speakerEncoder: encoder !== undefined }),
         recognizer: recognizerOptions(cfg, lm),
+        endOfUtterance: endOfUtteranceOptions(cfg, transducer),
         sentences,
         profiles,
       },

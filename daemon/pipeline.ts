@@ -5,8 +5,18 @@
 import { EventEmitter } from 'node:events';
 import { childLogger } from './log.js';
 import type { LoadedSpeakerEncoder } from './models.js';
-import type { PvadModel, PvadStream, RecognizerOptions, RecognizerStream, SpeakerEncoder, TokenInfo, TransducerModel } from './native.js';
+import type {
+  DecodeResult,
+  PvadModel,
+  PvadStream,
+  RecognizerOptions,
+  RecognizerStream,
+  SpeakerEncoder,
+  TokenInfo,
+  TransducerModel,
+} from './native.js';
 import { cosine, type Profile } from './profiles.js';
+import type { EndOfUtterance } from './recognizer-options.js';
 import { resolveIntent, sentenceAccepted, streamOptions, type SentenceRecognizer } from './intents.js';
 import type { IntentMatch } from './sentences.js';
 import { Segmenter, type CloseReason, type SegmentEvent, type SegmenterOptions, type SentenceState } from './segmenter.js';
@@ -90,6 +100,8 @@ export interface PipelineOptions {
   recognizer?: RecognizerOptions;
   /** decode restricted to sentence files too (daemon/intents.ts) */
   sentences?: SentenceRecognizer;
+  /** the model's end-of-utterance head answers pauses that no sentence decides */
+  endOfUtterance?: EndOfUtterance;
   profiles: Profile[];
   partials?: boolean;
   partialIntervalMs?: number;
@@ -225,7 +237,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       for (const q of posts) if (!q.isFinite(j)) return this.restartPvad();
       if (this.segmenter.frames < frame) this.segmenter.advanceTo(frame);
       this.handle(this.segmenter.push(best.nonSpeech(j), best.target(j), best.other(j)));
-      if (this.open && this.opts.sentences) sentenceQuery ??= this.segmenter.takeSentenceQuery() ?? undefined;
+      if (this.open && (this.opts.sentences || this.opts.endOfUtterance)) sentenceQuery ??= this.segmenter.takeSentenceQuery() ?? undefined;
       this.framesProcessed++;
     }
     if (this.open) this.feedRecognizer(frameToSample(this.nextFrame));
@@ -436,22 +448,31 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
 
   /** The segmenter asks, in a trailing stretch, whether the speech so far is a sentence nothing can
    * continue and that will count as a match (its score at least the sentences' minimum), or the
-   * beginning of one that fits the audio as well. The stream's look-ahead decode answers (silence
-   * padding brings out the last word's tokens, which a streaming model emits some frames late); the
-   * answer is handed back when it comes. */
+   * beginning of one that fits the audio as well; when no sentence decides, the model's
+   * end-of-utterance head answers whether the speaker is done. The stream's look-ahead decode
+   * answers (silence padding brings out the last word's tokens, which a streaming model emits some
+   * frames late); the answer is handed back when it comes. */
   private askSentence(seg: OpenSegment, id: number): void {
     this.sentenceAsks++;
-    const sr = this.opts.sentences!;
+    const sr = this.opts.sentences;
+    const eou = this.opts.endOfUtterance;
+    const bySentence = (p: DecodeResult): SentenceState => {
+      if (!sr) return 'none';
+      // complete, and the sentence that will be taken (the transcript's intent)
+      if (p.sentenceComplete === true && sentenceAccepted(sr, p)) return 'complete';
+      // the beginning of a sentence, not yet one ("set the porch light to forty" may be all the
+      // speaker says), that fits the audio as well as the unrestricted decoding; not inside a
+      // wildcard, which fits any speech
+      const pre = p.sentencePrefix;
+      const covers = pre && (p.text.length ? pre.text.length / p.text.length : 1) >= sr.minCoverage;
+      return pre && !pre.wildcard && pre.score >= sr.minScore && covers && pre.text !== p.sentence?.text ? 'incomplete' : 'none';
+    };
     const asked = seg.stream.peek(SENTENCE_PEEK_PAD_MS).then(
       (p): SentenceState => {
-        // complete, and the sentence that will be taken (the transcript's intent)
-        if (p.sentenceComplete === true && sentenceAccepted(sr, p)) return 'complete';
-        // the beginning of a sentence, not yet one ("set the porch light to forty" may be all the
-        // speaker says), that fits the audio as well as the unrestricted decoding; not inside a
-        // wildcard, which fits any speech
-        const pre = p.sentencePrefix;
-        const covers = pre && (p.text.length ? pre.text.length / p.text.length : 1) >= sr.minCoverage;
-        return pre && !pre.wildcard && pre.score >= sr.minScore && covers && pre.text !== p.sentence?.text ? 'incomplete' : 'none';
+        const state = bySentence(p);
+        if (state !== 'none' || !eou || p.endOfUtterance === undefined) return state;
+        if (p.endOfUtterance >= eou.threshold) return 'end_of_utterance';
+        return p.endOfUtterance < eou.holdBelow ? 'incomplete' : 'none';
       },
       (): SentenceState => 'none', // the segment closed and its stream went meanwhile
     );

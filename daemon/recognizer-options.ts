@@ -1,7 +1,7 @@
 // The recognizer's stream options from the configuration: the daemon's pipeline, its Wyoming
 // server, `earshot serve` and `earshot transcribe` all decode with these.
 import type { Config } from './config.js';
-import type { LmHandle, RecognizerOptions } from './native.js';
+import type { LmHandle, RecognizerOptions, TransducerModel } from './native.js';
 
 /** `lm`: the compiled recognizer.lm (daemon/lm.ts loadLmFor), when it is on. */
 export function recognizerOptions(cfg: Config, lm?: { lm: LmHandle; lmWeight: number }): RecognizerOptions {
@@ -11,4 +11,19 @@ export function recognizerOptions(cfg: Config, lm?: { lm: LmHandle; lmWeight: nu
     hotPhrases: cfg.recognizer.hot_phrases,
     ...lm,
   };
+}
+
+/** The end-of-utterance rule's thresholds (segmenter.end_of_utterance), when the model has the head
+ * and the rule is on. */
+export interface EndOfUtterance {
+  /** p(done) at or above which a pause closes the segment at the guard */
+  threshold: number;
+  /** p(done) below which the speaker has more to say (the longer trailing stretch) */
+  holdBelow: number;
+}
+
+export function endOfUtteranceOptions(cfg: Config, model: TransducerModel): EndOfUtterance | undefined {
+  const threshold = cfg.segmenter.end_of_utterance;
+  if (!threshold || !Number(model.info.metadata.eou_hidden)) return undefined;
+  return { threshold, holdBelow: cfg.segmenter.end_of_utterance_hold };
 }

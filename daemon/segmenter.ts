@@ -45,7 +45,8 @@
 // models/PVAD_CARD.md, "End of segment"; most of the gain comes from checking switches, which is
 // also what holds other speakers longer.
 //
-// Sentence end (`sentenceGuardFrames`; segmenter.sentence_guard_ms, acts only with sentence files):
+// Sentence end (`sentenceGuardFrames`; segmenter.sentence_guard_ms, acts with sentence files or a
+// model with an end-of-utterance head):
 // a little before the trailing stretch reaches the guard, the segmenter asks its owner
 // (takeSentenceQuery()) whether the restricted search's best hypothesis is a sentence that nothing
 // can continue; the answer comes back asynchronously (sentenceState()). If so, the segment closes
@@ -54,11 +55,12 @@
 // length as before, or with `incompleteTrailingFrames` (segmenter.sentence_incomplete_ms) that much
 // longer when the answer is that what was said so far begins a sentence and fits the audio (the
 // speaker stopped mid-command: natural pauses there are longer). An answer about an earlier stretch
-// is ignored. Silence stays the fallback.
+// is ignored. Silence stays the fallback. Without a sentence that decides, the model's
+// end-of-utterance head answers the same question ('end_of_utterance': done; 'incomplete': not done).
 //
 // Each close says which rule made it (`reason`, the transcript's closed_by): silence, speaker_change
 // (the trailing stretch counted from speech the speaker-turn rules gave to another voice),
-// sentence_complete, max_length, listen_timeout, stop, end_of_input.
+// sentence_complete, end_of_utterance, max_length, listen_timeout, stop, end_of_input.
 
 export interface SegmenterOptions {
   mode: 'target' | 'any';
@@ -114,10 +116,13 @@ export interface SpeakerCheckVariants {
 }
 
 /** The recognizer's answer about a trailing stretch: what was said is a sentence nothing can
- * continue, the beginning of one (and it fits the audio), or neither. */
-export type SentenceState = 'complete' | 'incomplete' | 'none';
+ * continue ('complete'), the model's end-of-utterance head says the speaker is done
+ * ('end_of_utterance'), what was said begins a sentence that fits the audio or the head says the
+ * speaker is not done ('incomplete'), or neither. */
+export type SentenceState = 'complete' | 'end_of_utterance' | 'incomplete' | 'none';
 
-export type CloseReason = 'silence' | 'speaker_change' | 'sentence_complete' | 'max_length' | 'listen_timeout' | 'stop' | 'end_of_input';
+export type CloseReason =
+  'silence' | 'speaker_change' | 'sentence_complete' | 'end_of_utterance' | 'max_length' | 'listen_timeout' | 'stop' | 'end_of_input';
 
 export type SegmentEvent =
   | {
@@ -201,7 +206,8 @@ export class Segmenter {
   private trailingSeq = 0;
   /** the stretch the last query was about (-1: none asked in this stretch) and its answer */
   private asked = -1;
-  private sentenceDone = false;
+  /** the answer says the speaker is done: closes at the guard, as this reason */
+  private doneBy: 'sentence_complete' | 'end_of_utterance' | null = null;
   private sentenceOpen = false;
 
   constructor(
@@ -289,7 +295,7 @@ export class Segmenter {
       seg.heardSpeech = true;
       this.trailing = 0;
       this.dropped = false;
-      this.sentenceDone = false; // the next trailing stretch is asked about afresh
+      this.doneBy = null; // the next trailing stretch is asked about afresh
       this.sentenceOpen = false;
       if (run) {
         run.lastTargetEnd = i + 1;
@@ -304,13 +310,13 @@ export class Segmenter {
     } else if (seg.heardSpeech && this.trailing >= this.trailingLimit()) {
       events.push(...this.close(i + 1, this.dropped ? 'speaker_change' : 'silence'));
     } else if (
-      this.sentenceDone &&
+      this.doneBy &&
       seg.heardSpeech &&
       this.opts.sentenceGuardFrames &&
       this.trailing >= this.opts.sentenceGuardFrames &&
       !run?.verify
     ) {
-      events.push(...this.close(i + 1, 'sentence_complete'));
+      events.push(...this.close(i + 1, this.doneBy));
     } else if (i + 1 - seg.start >= this.opts.maxFrames) {
       events.push(...this.close(i + 1, 'max_length'));
       // Speech goes on: the next frame opens a new segment without a fresh burst test.
@@ -481,11 +487,15 @@ export class Segmenter {
   sentenceState(id: number, state: SentenceState): SegmentEvent[] {
     const seg = this.open;
     if (!seg || id !== this.trailingSeq || this.trailing === 0) return [];
-    const complete = state === 'complete';
-    this.sentenceDone = complete;
+    this.doneBy = state === 'complete' ? 'sentence_complete' : state === 'end_of_utterance' ? 'end_of_utterance' : null;
     this.sentenceOpen = state === 'incomplete';
-    if (complete && this.trailing >= (this.opts.sentenceGuardFrames ?? 0) && !this.turn?.verify && this.trailing < this.opts.trailingFrames)
-      return this.close(this.frame, 'sentence_complete');
+    if (
+      this.doneBy &&
+      this.trailing >= (this.opts.sentenceGuardFrames ?? 0) &&
+      !this.turn?.verify &&
+      this.trailing < this.opts.trailingFrames
+    )
+      return this.close(this.frame, this.doneBy);
     return [];
   }
 
@@ -530,7 +540,7 @@ export class Segmenter {
     this.trailing = 0;
     this.turn = null;
     this.dropped = false;
-    this.sentenceDone = false;
+    this.doneBy = null;
     this.sentenceOpen = false;
     this.asked = -1;
     return [

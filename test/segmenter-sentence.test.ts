@@ -35,8 +35,9 @@ interface Trace {
 
 /**
  * Feeds the frames; when the segmenter asks about a pause, the recognizer's answer is `said` at
- * that frame ('c': what was said so far is a sentence nothing can continue, 'i': the beginning of
- * one, else neither) and it comes back `delay` frames later, before that frame's posteriors.
+ * that frame ('c': what was said so far is a sentence nothing can continue, 'e': the model's
+ * end-of-utterance head says the speaker is done, 'i': the beginning of a sentence or the head says
+ * not done, else neither) and it comes back `delay` frames later, before that frame's posteriors.
  */
 function run(frames: string, said: string, o: SegmenterOptions, delay = 1): Trace {
   const s = new Segmenter(o);
@@ -48,7 +49,8 @@ function run(frames: string, said: string, o: SegmenterOptions, delay = 1): Trac
     const id = s.takeSentenceQuery();
     if (id !== null) {
       t.asked.push([i, id]);
-      due.push({ at: i + delay, id, state: said[i] === 'c' ? 'complete' : said[i] === 'i' ? 'incomplete' : 'none' });
+      const state = ({ c: 'complete', e: 'end_of_utterance', i: 'incomplete' } as Record<string, SentenceState>)[said[i]] ?? 'none';
+      due.push({ at: i + delay, id, state });
     }
   }
   t.events.push(...s.finish('end_of_input'));
@@ -68,6 +70,19 @@ test('a complete sentence closes the segment after the guard, not the trailing s
   t.deepEqual(closes(tr), [[0, 30, 40, 'sentence_complete']]);
   // the same speech with the recognizer saying "not a sentence yet": the trailing stretch
   t.deepEqual(closes(run(frames, '-'.repeat(60), opts())), [[0, 30, 45, 'silence']]);
+});
+
+test("the end-of-utterance head's answer closes at the guard too, as end_of_utterance; a late one after the stretch changes nothing", (t) => {
+  const frames = 'T'.repeat(30) + '.'.repeat(30);
+  const tr = run(frames, '-'.repeat(30) + 'e'.repeat(30), opts());
+  t.deepEqual(closes(tr), [[0, 30, 40, 'end_of_utterance']]);
+  // the answer arrives after the guard: it closes at once, at the frame it arrives
+  t.deepEqual(closes(run(frames, '-'.repeat(30) + 'e'.repeat(30), opts(), 8)), [[0, 30, 42, 'end_of_utterance']]);
+  // it arrives after the trailing stretch closed: silence, as without a head
+  t.deepEqual(closes(run(frames, '-'.repeat(30) + 'e'.repeat(30), opts(), 20)), [[0, 30, 45, 'silence']]);
+  // "not done" holds the longer stretch, as a sentence's beginning does
+  const held = run(frames, '-'.repeat(30) + 'i'.repeat(30), opts({ incompleteTrailingFrames: 25 }));
+  t.deepEqual(closes(held), [[0, 30, 55, 'silence']]);
 });
 
 test('an incomplete sentence waits: "set a timer for" ... pause ... "ten minutes" is one segment', (t) => {

@@ -58,6 +58,10 @@ def transducer_tensors(model: Transducer):
     lin("join.out", model.joiner.out)
     if model.cif is not None:
         out.extend([("cif.weight", model.cif.weight, False), ("cif.bias", model.cif.bias, False)])
+    if model.eou is not None:
+        for layer in ("fc1", "fc2"):
+            lin = getattr(model.eou, layer)
+            out.extend([(f"eou.{layer}.weight", lin.weight, False), (f"eou.{layer}.bias", lin.bias, False)])
     return out
 
 
@@ -102,6 +106,8 @@ def export_transducer(
     ):
         w.add_u32(f"earshot.{key}", value)
     w.add("earshot.has_cif", bool(cfg.has_cif))
+    if cfg.eou_hidden:
+        w.add_u32("earshot.eou_hidden", cfg.eou_hidden)
     w.add("earshot.tokens", token_list)
     for tname, tensor, quantizable in transducer_tensors(model):
         w.add_tensor(tname, tensor, WEIGHT_TYPES[weights] if quantizable else "F32")
@@ -134,6 +140,7 @@ def read_transducer(path: str):
             )
         },
         num_mel_bins=meta["earshot.feat.num_mel_bins"],
+        eou_hidden=meta.get("earshot.eou_hidden", 0),
     )
     model = Transducer(cfg)
     with torch.no_grad():

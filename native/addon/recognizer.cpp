@@ -43,6 +43,7 @@ Napi::Object decode_result_to_js(Napi::Env env, const DecodeResult& t) {
   Napi::Array b = Napi::Array::New(env, t.boundaries.size());
   for (size_t i = 0; i < t.boundaries.size(); ++i) b.Set(uint32_t(i), t.boundaries[i]);
   r.Set("boundaries", b);
+  if (t.end_of_utterance >= 0) r.Set("endOfUtterance", t.end_of_utterance);
   if (t.has_grammar) {
     r.Set("sentenceComplete", t.sentence_complete);
     if (t.has_prefix) {
@@ -389,7 +390,8 @@ class TransducerWrap : public Napi::ObjectWrap<TransducerWrap> {
                                                            {"joiner_dim", c.joiner_dim},
                                                            {"chunk_frames", c.chunk_frames},
                                                            {"left_context_frames", c.left_context},
-                                                           {"has_cif", c.has_cif ? 1 : 0}}));
+                                                           {"has_cif", c.has_cif ? 1 : 0},
+                                                           {"eou_hidden", c.eou_hidden}}));
   }
 
  private:

@@ -68,7 +68,9 @@ TransducerStream::TransducerStream(const TransducerStream& o)
       search_(o.search_),
       grammar_search_(o.grammar_search_ ? std::make_unique<Search>(*o.grammar_search_) : nullptr),
       cif_sum_(o.cif_sum_),
-      boundaries_(o.boundaries_) {}
+      boundaries_(o.boundaries_),
+      samples_(o.samples_),
+      eou_(o.eou_) {}
 
 DecodeResult TransducerStream::peek(int pad_ms) const {
   TransducerStream copy(*this);
@@ -77,8 +79,14 @@ DecodeResult TransducerStream::peek(int pad_ms) const {
   return copy.result();
 }
 
-void TransducerStream::accept(const float* samples, size_t n) { fbank_.accept(samples, n); }
-void TransducerStream::accept_int16(const int16_t* samples, size_t n) { fbank_.accept_int16(samples, n); }
+void TransducerStream::accept(const float* samples, size_t n) {
+  fbank_.accept(samples, n);
+  samples_ += int64_t(n);
+}
+void TransducerStream::accept_int16(const int16_t* samples, size_t n) {
+  fbank_.accept_int16(samples, n);
+  samples_ += int64_t(n);
+}
 
 int TransducerStream::decode_ready() {
   size_t old = feats_.size();
@@ -118,6 +126,8 @@ int TransducerStream::decode(int frames) {
       if (std::floor(cif_sum_) > std::floor(before)) boundaries_.push_back((first + t + 1) * model_->frame_seconds());
     }
   }
+  if (model_->has_eou())
+    for (int t = 0; t < frames; ++t) eou_.push_back(model_->eou_prob(&enc_out_[size_t(t) * c.d_model]));
   return frames;
 }
 
@@ -135,6 +145,10 @@ DecodeResult TransducerStream::result() const {
   double free_score = 0;
   r.text = spell(search_.best(&free_score), r.tokens);
   r.boundaries = boundaries_;
+  // the last encoder frame made of accepted audio alone (25 ms fbank window, 10 ms shift)
+  const int64_t fbank_frames = samples_ < 400 ? 0 : 1 + (samples_ - 400) / 160;
+  const int64_t last = std::min<int64_t>(fbank_frames / model_->config().stack, int64_t(eou_.size())) - 1;
+  if (last >= 0) r.end_of_utterance = eou_[size_t(last)];
   if (grammar_search_) {
     r.has_grammar = true;
     double score = -INFINITY;
@@ -165,6 +179,8 @@ void TransducerStream::reset() {
   if (grammar_search_) grammar_search_->reset();
   cif_sum_ = 0;
   boundaries_.clear();
+  samples_ = 0;
+  eou_.clear();
 }
 
 }  // namespace earshot

@@ -51,6 +51,9 @@ struct DecodeResult {
   bool has_prefix = false, prefix_wildcard = false;  // wildcard: inside free text, anything may follow
   std::string prefix;
   double prefix_score = 0;
+  // With an end-of-utterance head: p(the utterance is over) at the last encoder frame of the audio
+  // accepted so far (padding excluded); -1 without a head or before the first frame.
+  float end_of_utterance = -1;
 };
 
 class TransducerStream {
@@ -88,6 +91,8 @@ class TransducerStream {
   std::unique_ptr<Search> grammar_search_;
   double cif_sum_ = 0;
   std::vector<double> boundaries_;
+  int64_t samples_ = 0;     // accepted audio (finalize's padding not counted)
+  std::vector<float> eou_;  // end-of-utterance probability per encoder frame
   std::vector<float> enc_out_;
 };
 

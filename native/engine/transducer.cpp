@@ -38,6 +38,7 @@ TransducerConfig read_transducer_config(const GgufFile& f) {
   c.chunk_frames = f.u32("earshot.chunk_frames");
   c.left_context = f.u32("earshot.left_context_frames");
   c.has_cif = f.boolean("earshot.has_cif", false);
+  c.eou_hidden = f.has("earshot.eou_hidden") ? int(f.u32("earshot.eou_hidden")) : 0;
   c.tokens = f.strings("earshot.tokens");
   return c;
 }
@@ -113,6 +114,13 @@ void TransducerModel::load(const TensorLookup& get) {
   if (c.has_cif) {
     cif_w_ = f32_data(get, "cif.weight", 1, D);
     cif_b_ = f32_data(get, "cif.bias", 1, 1);
+  }
+  require(c.eou_hidden >= 0 && c.eou_hidden <= 4096, where, "bad eou_hidden");
+  if (c.eou_hidden) {
+    eou_w1_ = f32_data(get, "eou.fc1.weight", c.eou_hidden, D);
+    eou_b1_ = f32_data(get, "eou.fc1.bias", 1, c.eou_hidden);
+    eou_w2_ = f32_data(get, "eou.fc2.weight", 1, c.eou_hidden);
+    eou_b2_ = f32_data(get, "eou.fc2.bias", 1, 1);
   }
 }
 
@@ -279,6 +287,19 @@ float TransducerModel::cif_alpha(const float* enc) const {
   if (!cif_w_) return 0.f;
   float s = cif_b_[0];
   for (int d = 0; d < cfg_.d_model; ++d) s += cif_w_[d] * enc[d];
+  return sigmoid(s);
+}
+
+float TransducerModel::eou_prob(const float* enc) const {
+  if (!eou_w1_) return 0.f;
+  const int D = cfg_.d_model;
+  float s = eou_b2_[0];
+  for (int h = 0; h < cfg_.eou_hidden; ++h) {
+    const float* w = eou_w1_ + size_t(h) * D;
+    float a = eou_b1_[h];
+    for (int d = 0; d < D; ++d) a += w[d] * enc[d];
+    s += eou_w2_[h] * std::max(a, 0.f);
+  }
   return sigmoid(s);
 }
 

@@ -18,6 +18,7 @@ struct TransducerConfig {
   int stack = 4, pred_dim = 0, pred_context = 2, joiner_dim = 0;
   int chunk_frames = 16, left_context = 64;
   bool has_cif = false;
+  int eou_hidden = 0;  // end-of-utterance head's hidden units; 0: the file has none
   std::vector<std::string> tokens;
 };
 
@@ -63,6 +64,9 @@ class TransducerModel {
   void joint(const float* join_enc, const float* join_pred, float* logp) const;
   // CIF weight alpha_t for one encoder frame (has_cif only).
   float cif_alpha(const float* enc) const;
+  bool has_eou() const { return cfg_.eou_hidden > 0; }
+  // p(the utterance is over) at one encoder frame: the end-of-utterance head (has_eou only; 0 without).
+  float eou_prob(const float* enc) const;
 
  private:
   struct Block {
@@ -88,6 +92,10 @@ class TransducerModel {
   Linear pred_ctx_, join_enc_, join_pred_, join_out_;
   const float* cif_w_ = nullptr;
   const float* cif_b_ = nullptr;
+  const float* eou_w1_ = nullptr;  // [H, D]
+  const float* eou_b1_ = nullptr;
+  const float* eou_w2_ = nullptr;  // [1, H]
+  const float* eou_b2_ = nullptr;
 };
 
 TransducerConfig read_transducer_config(const GgufFile& f);

@@ -19,7 +19,8 @@ struct RandomTransducer {
   std::shared_ptr<earshot::TransducerModel> model;
 
   // weights: "f32" or "q4_0" for the linear weights; everything else F32.
-  explicit RandomTransducer(const std::string& weights, int left_context = 8, uint32_t seed = 1) {
+  // eou_hidden > 0: with an end-of-utterance head of that many hidden units.
+  explicit RandomTransducer(const std::string& weights, int left_context = 8, uint32_t seed = 1, int eou_hidden = 0) {
     cfg.name = "random";
     cfg.vocab = 29;
     cfg.d_model = 64;
@@ -78,6 +79,13 @@ struct RandomTransducer {
     lin("join.out", cfg.vocab, cfg.joiner_dim);
     vec("cif.weight", 1, D, 0.f, 0.2f);
     vec("cif.bias", 1, 1, -1.f, 0.f);
+    cfg.eou_hidden = eou_hidden;
+    if (eou_hidden) {
+      vec("eou.fc1.weight", eou_hidden, D, 0.f, 1.f / std::sqrt(float(D)));
+      vec("eou.fc1.bias", 1, eou_hidden, 0.f, 0.1f);
+      vec("eou.fc2.weight", 1, eou_hidden, 0.f, 1.f / std::sqrt(float(eou_hidden)));
+      vec("eou.fc2.bias", 1, 1, 0.f, 0.1f);
+    }
     // Scale the joiner output so the random model emits tokens, not only blanks.
     scale_f32("join.out.bias", 3.f);
     model = std::make_shared<earshot::TransducerModel>(cfg, lookup());

@@ -1,6 +1,7 @@
 // Streaming transducer on a random in-memory model: chunk-by-chunk encoding equals whole-utterance
 // encoding under the chunk mask, streams give the masked reference's tokens whatever the audio
 // piece sizes, hot phrases steer beam search, the context graph takes back broken matches.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -210,7 +211,42 @@ static void test_peek() {
   CHECKF(same(peeked.result(), plain.result()), "a peek changed the stream's final result");
 }
 
+// The end-of-utterance head: a peek reports p(done) at the last encoder frame of the accepted
+// audio, computed on the audio plus the peek's silence exactly as encode_audio computes it; the
+// head is the MLP of its tensors; a model without a head reports none.
+static void test_end_of_utterance() {
+  RandomTransducer rt("f32", 1000, 1, 16);
+  const TransducerModel& m = *rt.model;
+  const int D = m.config().d_model, H = m.config().eou_hidden;
+  std::vector<float> audio = test_audio();
+  for (size_t n : {size_t(20800), size_t(20800 + 333), size_t(9000)}) {
+    TransducerStream s(rt.model, StreamOptions{});
+    s.accept(audio.data(), n);
+    s.decode_ready();
+    DecodeResult look = s.peek(300);
+    std::vector<float> padded(audio.begin(), audio.begin() + n);
+    padded.resize(n + 4800, 0.f);
+    std::vector<float> enc = m.encode_audio(padded.data(), padded.size(), m.config().chunk_frames);
+    const int last = int((1 + (n - 400) / 160) / 4) - 1;
+    const float* e = &enc[size_t(last) * D];
+    auto w = [&](const char* name) { return static_cast<const float*>(rt.table.at(name).data); };
+    double logit = w("eou.fc2.bias")[0];
+    for (int h = 0; h < H; ++h) {
+      double a = w("eou.fc1.bias")[h];
+      for (int d = 0; d < D; ++d) a += double(w("eou.fc1.weight")[size_t(h) * D + d]) * e[d];
+      logit += w("eou.fc2.weight")[h] * std::max(a, 0.0);
+    }
+    CHECKF(look.end_of_utterance == m.eou_prob(e), "peek's end of utterance is not the head at the last real frame");
+    CHECKF(std::fabs(look.end_of_utterance - 1 / (1 + std::exp(-logit))) < 1e-5, "eou_prob is not the MLP");
+  }
+  RandomTransducer plain("f32", 1000);
+  TransducerStream s(plain.model, StreamOptions{});
+  s.accept(audio.data(), audio.size());
+  CHECKF(s.peek(300).end_of_utterance == -1.f, "a model without the head reported an end of utterance");
+}
+
 int main() {
+  test_end_of_utterance();
   test_peek();
   test_context_graph();
   test_tokenize();

@@ -35,6 +35,7 @@ class TransducerConfig:
     left_context_frames: int = 64
     has_cif: bool = True
     num_mel_bins: int = 80
+    eou_hidden: int = 0  # end-of-utterance head (training/eou.py); 0: none
 
     def to_dict(self):
         return asdict(self)
@@ -187,6 +188,18 @@ class Joiner(nn.Module):
         return self.out(torch.tanh(enc_proj + pred_proj))
 
 
+class EouHead(nn.Module):
+    """Encoder frame [D] -> logit of p(the utterance is over): the engine's eou_prob."""
+
+    def __init__(self, d_model: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(d_model, hidden)
+        self.fc2 = nn.Linear(hidden, 1)
+
+    def forward(self, enc):
+        return self.fc2(torch.relu(self.fc1(enc))).squeeze(-1)
+
+
 class Transducer(nn.Module):
     def __init__(self, cfg: TransducerConfig):
         super().__init__()
@@ -195,9 +208,15 @@ class Transducer(nn.Module):
         self.predictor = StatelessPredictor(cfg)
         self.joiner = Joiner(cfg)
         self.cif = nn.Linear(cfg.d_model, 1) if cfg.has_cif else None
+        self.eou = EouHead(cfg.d_model, cfg.eou_hidden) if cfg.eou_hidden else None
         self.register_buffer("feat_mean", torch.zeros(cfg.num_mel_bins))
         self.register_buffer("feat_istd", torch.ones(cfg.num_mel_bins))
         self.blank = 0
+
+    def set_eou_head(self, hidden: int) -> None:
+        """A new end-of-utterance head (trained apart, on the frozen encoder)."""
+        self.cfg.eou_hidden = hidden
+        self.eou = EouHead(self.cfg.d_model, hidden)
 
     def set_qat(self, on: bool) -> None:
         for m in self.modules():
