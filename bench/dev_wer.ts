@@ -8,12 +8,18 @@
 //   /usr/bin/python3 -m training.prepare_data --root / --out runs/synth_dev --train 0 --processes 2
 //   /usr/bin/python3 -m training.evaluate --data runs/synth_dev --real runs/real_dev --dump runs/devset
 //
-//   node --import=tsx bench/dev_wer.ts [--devset runs/devset] [--model NAME=FILE ...] [--errors N]
+//   node --import=tsx bench/dev_wer.ts [--devset runs/devset] [--model NAME=FILE ...] [--errors N] [--configured]
+// --configured: each model also decodes as the shipped configuration does (its recognizer options:
+// beam 4 and the language model of models.lm_text), in a column NAME+config.
 // Last line: the results as JSON (also runs/bench/results/dev_wer.json).
 import fs from 'node:fs';
 import path from 'node:path';
 import { readWav16kMono } from '../daemon/audio/wav.js';
+import { validateConfig } from '../daemon/config.js';
+import { loadLmFor } from '../daemon/lm.js';
 import { loadTransducer } from '../daemon/models.js';
+import type { RecognizerOptions, TransducerModel } from '../daemon/native.js';
+import { recognizerOptions } from '../daemon/recognizer-options.js';
 import { models, python, repoRoot, run, sharedData, wer, writeResult } from './lib/common.js';
 
 const GROUPS: Record<string, string[]> = {
@@ -27,6 +33,13 @@ const values = (name: string) => argv.flatMap((a, i) => (a === `--${name}` && ar
 const devset = path.resolve(values('devset')[0] ?? path.join(repoRoot, 'runs', 'devset'));
 const showErrors = Number(values('errors')[0] ?? 0);
 const modelSpecs = values('model').length ? values('model') : [`int4=${models.int4}`, `f32=${models.f32}`];
+const configured = argv.includes('--configured');
+
+/** The shipped configuration's decoder for a model (the defaults, paths from the installation). */
+function configuredOptions(model: TransducerModel): RecognizerOptions {
+  const cfg = validateConfig({}, {}, repoRoot);
+  return recognizerOptions(cfg, loadLmFor(cfg, model));
+}
 
 interface Row {
   set: string;
@@ -58,12 +71,13 @@ function readManifest(): Row[] {
   });
 }
 
-async function decodeAll(modelFile: string, rows: Row[]): Promise<string[]> {
+async function decodeAll(modelFile: string, rows: Row[], asConfigured: boolean): Promise<string[]> {
   const model = await loadTransducer(modelFile);
   const out: string[] = [];
   try {
+    const options = asConfigured ? configuredOptions(model) : {};
     for (const row of rows) {
-      const stream = model.createStream();
+      const stream = model.createStream(options);
       stream.acceptWaveform(readWav16kMono(row.file).samples);
       out.push((await stream.finalize()).text);
       stream.dispose();
@@ -77,10 +91,14 @@ async function decodeAll(modelFile: string, rows: Row[]): Promise<string[]> {
 const rows = readManifest();
 const sets = [...new Set(rows.map((r) => r.set))];
 const results: Record<string, Record<string, ReturnType<typeof wer>>> = {};
-for (const spec of modelSpecs) {
+const decoders = modelSpecs.flatMap((spec) => {
   const [name, file] = spec.includes('=') ? spec.split(/=(.*)/s) : [path.basename(spec), spec];
+  const plain = { name, file, asConfigured: false };
+  return configured ? [plain, { name: `${name}+config`, file, asConfigured: true }] : [plain];
+});
+for (const { name, file, asConfigured } of decoders) {
   const started = process.hrtime.bigint();
-  const hyps = await decodeAll(path.resolve(file), rows);
+  const hyps = await decodeAll(path.resolve(file), rows, asConfigured);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const pairs = rows.map((r, i) => ({ set: r.set, ref: r.text, hyp: hyps[i] }));
   const table: Record<string, ReturnType<typeof wer>> = {};

@@ -18,11 +18,12 @@
 //   node --import=tsx bench/e2e.ts [--sample WAV] [--truth JSON] [--models DIR] [--rss-minutes 120]
 //                                  [--speed 40] [--warmup-minutes 5] [--min-realtime-s 60]
 //                                  [--memory-only] [--no-unit-env]
-//                                  [--sentences FILE] [--guard-ms N] [--incomplete-ms N] [--no-memory]
+//                                  [--sentences FILE] [--guard-ms N] [--incomplete-ms N] [--eou P] [--eou-hold P] [--no-memory]
 //                                  [--name NAME]
 // --sentences: the daemon decodes with that sentence file (recognizer.sentences); --guard-ms sets
 // segmenter.sentence_guard_ms (0: the silence rule alone), --incomplete-ms
-// segmenter.sentence_incomplete_ms (0: off); --no-memory skips the memory run;
+// segmenter.sentence_incomplete_ms (0: off), --eou / --eou-hold segmenter.end_of_utterance /
+// end_of_utterance_hold (the model's end-of-utterance head; 0: off); --no-memory skips the memory run;
 // --name: the result's name (default e2e). bench/sentence_end.ts runs it this way. Each true
 // command also says how many transcripts its speech came out in (more than one: cut, at one of
 // the truth's `pauses` or mid-speech) and which rule closed its last one.
@@ -63,6 +64,8 @@ const noMemory = process.argv.includes('--no-memory');
 const sentencesFile = opt('sentences', '') ? path.resolve(opt('sentences', '')) : '';
 const guardMs = opt('guard-ms', '');
 const incompleteMs = opt('incomplete-ms', '');
+const eou = opt('eou', '');
+const eouHold = opt('eou-hold', '');
 const resultName = opt('name', 'e2e');
 const dir = path.join(workDir, 'e2e');
 /** The memory run feeds audio this many times faster than real time. */
@@ -262,9 +265,11 @@ async function runDaemon(
         ? []
         : ['audio:', '  source: stdin', `  stdin: {sample_rate: ${SAMPLE_RATE}, channels: 1, format: s16le}`]),
       ...(sentencesFile ? ['recognizer:', `  sentences: [${JSON.stringify(sentencesFile)}]`] : []),
-      ...(guardMs || incompleteMs ? ['segmenter:'] : []),
+      ...(guardMs || incompleteMs || eou || eouHold ? ['segmenter:'] : []),
       ...(guardMs ? [`  sentence_guard_ms: ${Number(guardMs)}`] : []),
       ...(incompleteMs ? [`  sentence_incomplete_ms: ${Number(incompleteMs)}`] : []),
+      ...(eou ? [`  end_of_utterance: ${Number(eou)}`] : []),
+      ...(eouHold ? [`  end_of_utterance_hold: ${Number(eouHold)}`] : []),
       '',
     ].join('\n'),
   );
@@ -639,6 +644,8 @@ async function main() {
       sentences: sentencesFile ? path.relative(repoRoot, sentencesFile) : null,
       sentence_guard_ms: guardMs ? Number(guardMs) : null,
       sentence_incomplete_ms: incompleteMs ? Number(incompleteMs) : null,
+      end_of_utterance: eou ? Number(eou) : null,
+      end_of_utterance_hold: eouHold ? Number(eouHold) : null,
       sample: path.relative(repoRoot, sampleWav),
       sample_s: sampleS,
       truth_segments: truth.length,

@@ -7,14 +7,15 @@
 //     porch light to" ... "forty percent"), 1.5 s between commands.
 // Rules: `silence` (sentence files loaded, sentence_guard_ms 0: today's 300 ms trailing stretch),
 // `sentence` (sentence_guard_ms 100), `incomplete` (that, and a pause after the beginning of a
-// sentence holds sentence_incomplete_ms 600), and for the sample `no sentences` (the default daemon).
+// sentence holds sentence_incomplete_ms 600); without sentence files, the silence rule alone and the
+// model's end-of-utterance head (segmenter.end_of_utterance, --eou; --eou-hold).
 // Per rule: end of speech to delivery p50/p90 (the last transcript of each command), commands cut
 // (more than one transcript: at one of the inserted pauses, or mid-speech), the closing rules.
 // Writes runs/bench/results/sentence-end.json; last stdout line: JSON summary; the table for
 // bench/RESULTS.md on stdout before it.
 //
 //   node --import=tsx bench/sentence_end.ts [--plays 3] [--voices en-us,en-gb] [--guard-ms 100]
-//                                           [--incomplete-ms 600]
+//                                           [--incomplete-ms 600] [--eou 0.9] [--eou-hold 0] [--only plain]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,6 +32,10 @@ const plays = Number(opt('plays', '3'));
 const voices = opt('voices', 'en-us,en-gb').split(',');
 const guardMs = Number(opt('guard-ms', '100'));
 const incompleteMs = Number(opt('incomplete-ms', '600'));
+const eou = Number(opt('eou', '0.9'));
+const eouHold = Number(opt('eou-hold', '0'));
+/** --only plain: the rows without sentence files alone (the end-of-utterance head against silence) */
+const onlyPlain = opt('only', '') === 'plain';
 const SENTENCES = path.join(repoRoot, 'test', 'fixtures', 'home-sentences.yaml');
 const dir = path.join(workDir, 'sentence-end');
 const GAP_S = 1.5;
@@ -165,10 +170,23 @@ async function main() {
       ['--guard-ms', String(guardMs), '--incomplete-ms', String(incompleteMs)],
     ],
   ];
-  rows.push(await e2e('sample', 'silence, no sentence files', 'sentence-end-sample-plain', sampleArgs, minSample));
-  for (const [label, key, args] of rules)
+  // without sentence files: the silence rule alone, then the model's end-of-utterance head (the
+  // defaults: done at p >= eou closes at the guard; below eouHold the pause may last incompleteMs)
+  const plain: [string, string, string[]][] = [
+    ['silence, no sentence files', 'plain', ['--eou', '0']],
+    [
+      `end_of_utterance (no sentence files; p >= ${eou}${eouHold ? `, holds below ${eouHold}` : ''})`,
+      'eou',
+      ['--eou', String(eou), '--eou-hold', String(eouHold), '--guard-ms', String(guardMs), '--incomplete-ms', String(incompleteMs)],
+    ],
+  ];
+  for (const [label, key, args] of plain)
+    rows.push(await e2e('sample', label, `sentence-end-sample-${key}`, [...sampleArgs, ...args], minSample));
+  for (const [label, key, args] of onlyPlain ? [] : rules)
     rows.push(await e2e('sample', label, `sentence-end-sample-${key}`, [...sampleArgs, ...withSentences, ...args], minSample));
-  for (const [label, key, args] of rules)
+  for (const [label, key, args] of plain)
+    rows.push(await e2e('espeak-ng', label, `sentence-end-espeak-${key}`, [...synthArgs, ...args], 1));
+  for (const [label, key, args] of onlyPlain ? [] : rules)
     rows.push(await e2e('espeak-ng', label, `sentence-end-espeak-${key}`, [...synthArgs, ...withSentences, ...args], 1));
   const table = [
     '| input | rule | commands | end of speech to delivery p50 / p90 (ms) | cut at a pause | cut mid-speech | closed by | WER |',
@@ -188,6 +206,8 @@ async function main() {
     voices,
     guard_ms: guardMs,
     incomplete_ms: incompleteMs,
+    end_of_utterance: eou,
+    end_of_utterance_hold: eouHold,
     espeak_commands: set.commands,
     espeak_paused: set.paused,
     pauses_s: PAUSES_S,

@@ -331,12 +331,17 @@ export class Daemon {
   }
 
   private makePipeline(cfg: Config): Pipeline {
+    const eou = endOfUtteranceOptions(cfg, this.models.transducer);
     const pipeline = new Pipeline(
       { transducer: this.models.transducer, pvad: this.models.pvad, speakerEncoder: this.models.speakerEncoder },
       {
-        segmenter: segmenterOptions(cfg, { profiles: this.profiles.length, speakerEncoder: this.models.speakerEncoder !== undefined }),
+        segmenter: segmenterOptions(cfg, {
+          profiles: this.profiles.length,
+          speakerEncoder: this.models.speakerEncoder !== undefined,
+          endOfUtterance: eou !== undefined,
+        }),
         recognizer: recognizerOptions(cfg, this.lm),
-        endOfUtterance: endOfUtteranceOptions(cfg, this.models.transducer),
+        endOfUtterance: eou,
         sentences: this.sentences,
         profiles: this.profiles,
         partials: cfg.recognizer.partials,

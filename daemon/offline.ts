@@ -115,14 +115,19 @@ export async function runTranscribe(
   const { profiles, encoder } = await loadProfilesFor(profileFiles, cfg, pvad);
   const sentences = loadSentencesFor(cfg, transducer);
   const lm = loadLmFor(cfg, transducer, sentences);
+  const eou = endOfUtteranceOptions(cfg, transducer);
   const decoded = files.map((f) => ({ file: f, samples: readWav16kMono(f).samples })); // fail early on a bad file
   for (const { file, samples } of decoded) {
     const pipeline = new Pipeline(
       { transducer, pvad, speakerEncoder: encoder },
       {
-        segmenter: segmenterOptions(cfg, { profiles: profiles.length, speakerEncoder: encoder !== undefined }),
+        segmenter: segmenterOptions(cfg, {
+          profiles: profiles.length,
+          speakerEncoder: encoder !== undefined,
+          endOfUtterance: eou !== undefined,
+        }),
         recognizer: recognizerOptions(cfg, lm),
-        endOfUtterance: endOfUtteranceOptions(cfg, transducer),
+        endOfUtterance: eou,
         sentences,
         profiles,
       },

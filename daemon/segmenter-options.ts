@@ -10,7 +10,12 @@ export interface SegmenterUse {
   profiles: number;
   /** a speaker encoder answers the speaker checks (segmenter.speaker_check needs it and a profile) */
   speakerEncoder: boolean;
+  /** the recognizer's end-of-utterance head answers pauses (segmenter.end_of_utterance on, a model with the head) */
+  endOfUtterance?: boolean;
 }
+
+/** How often the end-of-utterance head is asked again in one pause while it is undecided. */
+const EOU_REASK_MS = 50;
 
 export function segmenterOptions(cfg: Pick<Config, 'vad' | 'segmenter'>, use: SegmenterUse): SegmenterOptions {
   const { vad, segmenter: seg } = cfg;
@@ -31,6 +36,7 @@ export function segmenterOptions(cfg: Pick<Config, 'vad' | 'segmenter'>, use: Se
     switchFrames: msToFrames(seg.switch_ms),
     sentenceGuardFrames: msToFrames(seg.sentence_guard_ms),
     incompleteTrailingFrames: msToFrames(seg.sentence_incomplete_ms),
+    reaskFrames: use.endOfUtterance ? msToFrames(EOU_REASK_MS) : 0,
     check: checks
       ? {
           threshold: seg.speaker_check_threshold,

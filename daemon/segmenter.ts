@@ -89,6 +89,9 @@ export interface SegmenterOptions {
   sentenceGuardFrames?: number;
   /** trailing stretch that closes the segment after the beginning of a sentence (sentenceState 'incomplete'; 0: trailingFrames) */
   incompleteTrailingFrames?: number;
+  /** an undecided answer ('none') is asked again this many frames later in the same stretch (0:
+   * once a stretch): the end-of-utterance head grows surer as the quiet goes on */
+  reaskFrames?: number;
 }
 
 export interface SpeakerCheckOptions {
@@ -206,6 +209,9 @@ export class Segmenter {
   private trailingSeq = 0;
   /** the stretch the last query was about (-1: none asked in this stretch) and its answer */
   private asked = -1;
+  /** the trailing stretch's length at the last query, and whether its answer has come */
+  private askedAt = 0;
+  private answered = false;
   /** the answer says the speaker is done: closes at the guard, as this reason */
   private doneBy: 'sentence_complete' | 'end_of_utterance' | null = null;
   private sentenceOpen = false;
@@ -471,9 +477,15 @@ export class Segmenter {
    */
   takeSentenceQuery(): number | null {
     const guard = this.opts.sentenceGuardFrames ?? 0;
-    if (guard <= 0 || !this.open?.heardSpeech || this.asked === this.trailingSeq) return null;
-    if (this.trailing < Math.max(1, guard - SENTENCE_ASK_LEAD)) return null;
+    if (guard <= 0 || !this.open?.heardSpeech) return null;
+    if (this.asked === this.trailingSeq) {
+      // asked already: again only after an undecided answer, reaskFrames on
+      const reask = this.opts.reaskFrames ?? 0;
+      if (!reask || !this.answered || this.doneBy || this.sentenceOpen || this.trailing < this.askedAt + reask) return null;
+    } else if (this.trailing < Math.max(1, guard - SENTENCE_ASK_LEAD)) return null;
     this.asked = this.trailingSeq;
+    this.askedAt = this.trailing;
+    this.answered = false;
     return this.trailingSeq;
   }
 
@@ -487,6 +499,7 @@ export class Segmenter {
   sentenceState(id: number, state: SentenceState): SegmentEvent[] {
     const seg = this.open;
     if (!seg || id !== this.trailingSeq || this.trailing === 0) return [];
+    this.answered = true;
     this.doneBy = state === 'complete' ? 'sentence_complete' : state === 'end_of_utterance' ? 'end_of_utterance' : null;
     this.sentenceOpen = state === 'incomplete';
     if (

@@ -85,6 +85,23 @@ test("the end-of-utterance head's answer closes at the guard too, as end_of_utte
   t.deepEqual(closes(held), [[0, 30, 55, 'silence']]);
 });
 
+test('an undecided answer is asked again reaskFrames later in the same pause; a decided one is not', (t) => {
+  const frames = 'T'.repeat(30) + '.'.repeat(30);
+  // undecided at the pause's 5th and 8th frame, done at its 11th: closed when that answer comes
+  const said = '-'.repeat(30) + '-----' + '-'.repeat(3) + 'e'.repeat(22);
+  const tr = run(frames, said, opts({ reaskFrames: 3 }));
+  t.deepEqual(
+    tr.asked.map(([at]) => at),
+    [34, 37, 40],
+  );
+  t.deepEqual(closes(tr), [[0, 30, 41, 'end_of_utterance']]);
+  // 'incomplete' is an answer: no more questions in that pause
+  const held = run(frames, '-'.repeat(30) + 'i'.repeat(30), opts({ reaskFrames: 3, incompleteTrailingFrames: 25 }));
+  t.deepEqual(held.asked, [[34, 1]]);
+  // without reaskFrames: one question a pause, as before
+  t.is(run(frames, '-'.repeat(60), opts()).asked.length, 1);
+});
+
 test('an incomplete sentence waits: "set a timer for" ... pause ... "ten minutes" is one segment', (t) => {
   // "set a timer for" (25 frames), a 12-frame pause (longer than the guard, shorter than the
   // trailing stretch), "ten minutes" (15 frames), then silence

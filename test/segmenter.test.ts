@@ -176,7 +176,10 @@ test('options from the configuration are converted to frames', (t) => {
     check: null,
     sentenceGuardFrames: 0,
     incompleteTrailingFrames: 0,
+    reaskFrames: 0,
   });
+  // the end-of-utterance head is asked again every 50 ms of a pause while it is undecided
+  t.is(segmenterOptions(defaults, { profiles: 0, speakerEncoder: false, endOfUtterance: true }).reaskFrames, 5);
   // without a profile every voice counts, whatever vad.mode says
   t.is(segmenterOptions(defaults, { profiles: 0, speakerEncoder: false }).mode, 'any');
   t.is(segmenterOptions(defaults, { profiles: 1, speakerEncoder: false }).mode, 'target');

@@ -194,7 +194,7 @@ def cmd_fit(args):
     tr = split == 0
     xt, yt = torch.from_numpy(x[tr]), torch.from_numpy(y[tr])
     head = EouHead(x.shape[1], args.hidden)
-    opt = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=1e-2)
+    opt = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     pos_weight = torch.tensor((1 - yt.mean()) / yt.mean())
     for epoch in range(args.epochs):
         perm = torch.randperm(len(yt))
@@ -213,8 +213,8 @@ def cmd_fit(args):
         ("heldout_voices", (split == 1) & (source == "synth")),
         ("dev_speakers", (split == 1) & (source != "synth")),
     ):
-        report[name] = metrics(p[sel], y[sel], kind[sel], tau_after[sel], args.threshold)
-    torch.save({"state": head.state_dict(), "hidden": args.hidden, "threshold": args.threshold}, f"{args.dir}/head.pt")
+        report[name] = {str(t): metrics(p[sel], y[sel], kind[sel], tau_after[sel], t) for t in (0.5, 0.8, 0.9)}
+    torch.save({"state": head.state_dict(), "hidden": args.hidden}, f"{args.dir}/head.pt")
     with open(f"{args.dir}/fit.json", "w") as f:
         json.dump(report, f, indent=1)
     print(json.dumps(report, indent=1))
@@ -250,10 +250,10 @@ def main(argv=None):
     d.add_argument("--seed", type=int, default=701)
     f = sub.add_parser("fit")
     f.add_argument("--dir", default="runs/eou")
-    f.add_argument("--hidden", type=int, default=64)
-    f.add_argument("--epochs", type=int, default=40)
+    f.add_argument("--hidden", type=int, default=32)
+    f.add_argument("--epochs", type=int, default=10)
     f.add_argument("--lr", type=float, default=2e-3)
-    f.add_argument("--threshold", type=float, default=0.5)
+    f.add_argument("--weight-decay", type=float, default=0.1)
     f.add_argument("--seed", type=int, default=1)
     e = sub.add_parser("export")
     e.add_argument("--dir", default="runs/eou")
