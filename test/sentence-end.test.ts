@@ -3,6 +3,7 @@
 // pipeline closes a segment on it after the guard, and waits through a pause after an incomplete one.
 import './helpers/quiet.js';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { configSchema } from '../daemon/config.js';
@@ -13,7 +14,7 @@ import { Pipeline, type FinalSegment } from '../daemon/pipeline.js';
 import { FRAME_MS } from '../daemon/frames.js';
 import { segmenterOptions } from '../daemon/segmenter-options.js';
 import { concat, EARSHOT, silence, speech } from './helpers/daemon.js';
-import { repoRoot } from './helpers/tmp.js';
+import { repoRoot, tmpDir } from './helpers/tmp.js';
 
 const HOME = path.join(repoRoot, 'test', 'fixtures', 'home-sentences.yaml');
 let model: TransducerModel;
@@ -170,7 +171,7 @@ test('a sentence that can go on falls back to silence', async (t) => {
   t.is(seg.intent?.name, 'HassLightSet');
 });
 
-test('earshot transcribe prints closed_by: sentence_complete with the sentences, silence without', (t) => {
+test('earshot transcribe prints closed_by: sentence_complete with the sentences, end_of_utterance without (the model head), silence with the head off', (t) => {
   const run = (...args: string[]) =>
     execFileSync(process.execPath, [EARSHOT, 'transcribe', ...args, path.join(repoRoot, 'samples', 'sample.wav')], {
       encoding: 'utf8',
@@ -180,5 +181,8 @@ test('earshot transcribe prints closed_by: sentence_complete with the sentences,
       .split('\n')
       .map((l) => JSON.parse(l).closed_by);
   t.deepEqual(run('--sentences', HOME), ['sentence_complete', 'sentence_complete', 'sentence_complete', 'sentence_complete']);
-  t.deepEqual(run(), ['silence', 'silence', 'silence', 'silence']);
+  t.deepEqual(run(), ['end_of_utterance', 'end_of_utterance', 'end_of_utterance', 'end_of_utterance']);
+  const off = path.join(tmpDir('eou-off'), 'earshot.yaml');
+  fs.writeFileSync(off, 'segmenter:\n  end_of_utterance: 0\n');
+  t.deepEqual(run('--config', off), ['silence', 'silence', 'silence', 'silence']);
 });

@@ -246,7 +246,7 @@ def main():
     ap.add_argument("--model", action="append", default=[], help="name=checkpoint[:int4]")
     ap.add_argument("--data", default="/tmp/earshot_data", help="folder with dev_heldout.npz (synthetic voices)")
     ap.add_argument("--real", default="runs/real_dev", help="real_pack store with the dev rows")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", default=None, help="results JSON (needed unless --dump)")
     ap.add_argument("--chunk", type=int, default=None, help="decoding chunk (default: the model's)")
     ap.add_argument("--left", type=int, default=None, help="attention left context (default: the model's)")
     ap.add_argument(
@@ -259,6 +259,8 @@ def main():
     ap.add_argument("--sets", default="", help="comma-separated set names (default: all there are)")
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not args.dump and not args.out:
+        ap.error("--out is needed (or --dump)")
     sets = {k: v for k, v in dev_sets(args.data, args.real).items() if not args.sets or k in args.sets.split(",")}
     if args.dump:
         dump_sets(sets, args.dump)
