@@ -139,14 +139,14 @@ const segmenterSchema = z
     speaker_check_recheck_above: z.number().gt(-1).lt(1).default(0.1),
     /** how much more of the speech the second look waits for */
     speaker_check_recheck_ms: ms(300, 0),
-    /** with recognizer.sentences: a sentence that is complete and that nothing can continue closes the segment after this much non-speech instead of trailing_ms (0: off) */
+    /** with recognizer.sentences (or the model's end-of-utterance head): a sentence that is complete and that nothing can continue (or p(done) >= end_of_utterance) closes the segment after this much non-speech instead of trailing_ms (0: off) */
     sentence_guard_ms: ms(100),
     /** with recognizer.sentences: in a pause after the beginning of a sentence ("set a timer for"), the trailing stretch is this long instead of trailing_ms (0: trailing_ms) */
     sentence_incomplete_ms: ms(600),
     /** with a model that has an end-of-utterance head: when no sentence decides, a pause closes the segment after sentence_guard_ms if the head's p(done) is at least this (0: off) */
-    end_of_utterance: z.number().min(0).max(1).default(0.9),
+    end_of_utterance: z.number().min(0).max(1).default(0.8),
     /** below this p(done) the speaker has more to say: the trailing stretch is sentence_incomplete_ms (0: never) */
-    end_of_utterance_hold: z.number().min(0).max(1).default(0),
+    end_of_utterance_hold: z.number().min(0).max(1).default(0.05),
   })
   .strict()
   .refine((s) => s.sentence_guard_ms < s.trailing_ms, {
