@@ -5,7 +5,7 @@
 // (re)connect and when Home Assistant says `online` (throttled: a flood of those is a handful of
 // announcements), and migrates the per-entity topics earlier versions published, following Home
 // Assistant's `migrate_discovery` procedure (the unique_ids stay, so entities keep their history).
-import type { Extension, Feature } from '../extension.js';
+import type { Extension, Feature, Link } from '../extension.js';
 import { childLogger } from '../log.js';
 import { linkConfigOf } from './link.js';
 import type { Topics } from './topics.js';
@@ -120,17 +120,7 @@ export function deviceDiscovery(opts: DiscoveryOptions): DiscoveryMessage {
 }
 
 /** What the extension needs of the MQTT link. */
-export interface DiscoveryLink {
-  readonly topics: Topics;
-  readonly connected: boolean;
-  on(event: 'connected', fn: () => void): unknown;
-  on(event: 'message', fn: (topic: string, payload: Buffer) => void): unknown;
-  off(event: 'connected', fn: () => void): unknown;
-  off(event: 'message', fn: (topic: string, payload: Buffer) => void): unknown;
-  subscribe(filter: string): void;
-  unsubscribe(filter: string): void;
-  publish(topic: string, payload: string, opts: { qos: 0 | 1; retain: boolean }): void;
-}
+export type DiscoveryLink = Pick<Link, 'topics' | 'connected' | 'on' | 'off' | 'subscribe' | 'unsubscribe' | 'publish'>;
 
 export interface HomeAssistantOptions extends Omit<DiscoveryOptions, 'topics'> {
   /** at most one announcement per this many ms after `homeassistant/status online` (a trailing one

@@ -28,18 +28,22 @@ constexpr double kMaxTokenBonus = 20;  // sentenceTokenBonus, from -20
 constexpr int kMaxPaddingMs = 5000;    // tailPaddingMs and peek's padMs, from 0
 constexpr int kPeekPaddingMs = 300;    // peek's default padMs
 
+Napi::Array tokens_to_js(Napi::Env env, const std::vector<TokenOut>& tokens) {
+  Napi::Array out = Napi::Array::New(env, tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("text", tokens[i].text);
+    o.Set("start", tokens[i].start);
+    o.Set("conf", tokens[i].conf);
+    out.Set(uint32_t(i), o);
+  }
+  return out;
+}
+
 Napi::Object decode_result_to_js(Napi::Env env, const DecodeResult& t) {
   Napi::Object r = Napi::Object::New(env);
   r.Set("text", t.text);
-  Napi::Array toks = Napi::Array::New(env, t.tokens.size());
-  for (size_t i = 0; i < t.tokens.size(); ++i) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("text", t.tokens[i].text);
-    o.Set("start", t.tokens[i].start);
-    o.Set("conf", t.tokens[i].conf);
-    toks.Set(uint32_t(i), o);
-  }
-  r.Set("tokens", toks);
+  r.Set("tokens", tokens_to_js(env, t.tokens));
   Napi::Array b = Napi::Array::New(env, t.boundaries.size());
   for (size_t i = 0; i < t.boundaries.size(); ++i) b.Set(uint32_t(i), t.boundaries[i]);
   r.Set("boundaries", b);
@@ -61,15 +65,7 @@ Napi::Object decode_result_to_js(Napi::Env env, const DecodeResult& t) {
       Napi::Object sen = Napi::Object::New(env);
       sen.Set("text", t.sentence);
       sen.Set("score", t.sentence_score);
-      Napi::Array st = Napi::Array::New(env, t.sentence_tokens.size());
-      for (size_t i = 0; i < t.sentence_tokens.size(); ++i) {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("text", t.sentence_tokens[i].text);
-        o.Set("start", t.sentence_tokens[i].start);
-        o.Set("conf", t.sentence_tokens[i].conf);
-        st.Set(uint32_t(i), o);
-      }
-      sen.Set("tokens", st);
+      sen.Set("tokens", tokens_to_js(env, t.sentence_tokens));
       r.Set("sentence", sen);
     }
   }
