@@ -62,7 +62,7 @@ case $ARCH in
   *) strip --strip-unneeded --remove-section=.comment "$APP/build/Release/earshot.node" ;;
 esac
 shopt -s nullglob
-models=(models/*.gguf)
+models=(models/*.gguf models/*.txt) # the transducer's LM text (models.lm_text) beside the weights
 ((${#models[@]})) && install -m 0644 "${models[@]}" "$APP/models/" || echo "note: no models/*.gguf to ship yet"
 samples=(samples/*.wav)
 ((${#samples[@]})) && install -D -m 0644 -t "$APP/samples" "${samples[@]}"
