@@ -24,6 +24,8 @@ import argparse
 import json
 import os
 import random
+import subprocess
+import wave
 
 import numpy as np
 import torch
@@ -132,7 +134,7 @@ def synth_examples(b: Builder, synth: Synthesizer, gen: TextGenerator, voices, n
         voice, rate, pitch = r.choice(voices), r.uniform(0.8, 1.25), r.uniform(0.75, 1.3)
         try:
             parts = [synth.say(t, voice, rate, pitch) for t in texts]
-        except Exception:  # a voice that fails on a text: another draw
+        except (subprocess.CalledProcessError, OSError, wave.Error):  # a voice that fails on a text: another draw
             continue
         b.add([trim(p, 0.0) for p in parts], split, "synth")
         made += 1
