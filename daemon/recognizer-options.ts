@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 import type { LmHandle, RecognizerOptions, TransducerModel } from './native.js';
 
 /** `lm`: the compiled recognizer.lm (daemon/lm.ts loadLmFor), when it is on. */
-export function recognizerOptions(cfg: Config, lm?: { lm: LmHandle; lmWeight: number }): RecognizerOptions {
+export function recognizerOptions(cfg: Pick<Config, 'recognizer'>, lm?: { lm: LmHandle; lmWeight: number }): RecognizerOptions {
   return {
     beam: cfg.recognizer.beam,
     chunkFrames: cfg.recognizer.chunk_frames ?? undefined,
@@ -22,7 +22,7 @@ export interface EndOfUtterance {
   holdBelow: number;
 }
 
-export function endOfUtteranceOptions(cfg: Config, model: TransducerModel): EndOfUtterance | undefined {
+export function endOfUtteranceOptions(cfg: Pick<Config, 'segmenter'>, model: TransducerModel): EndOfUtterance | undefined {
   const threshold = cfg.segmenter.end_of_utterance;
   if (!threshold || !Number(model.info.metadata.eou_hidden)) return undefined;
   return { threshold, holdBelow: cfg.segmenter.end_of_utterance_hold };

@@ -8,11 +8,11 @@ import test from 'ava';
 import { readWav16kMono } from '../daemon/audio/wav.js';
 import { configSchema } from '../daemon/config.js';
 import { loadSpeakerEncoder, loadTransducer } from '../daemon/models.js';
-import type { ModelInfo, PvadModel, PvadStream } from '../daemon/native.js';
 import { Pipeline, type FinalSegment } from '../daemon/pipeline.js';
 import type { Profile } from '../daemon/profiles.js';
 import { segmenterOptions } from '../daemon/segmenter-options.js';
 import { concat, silence } from './helpers/daemon.js';
+import { scriptedPvad } from './helpers/scripted-pvad.js';
 import { repoRoot, tmpDir } from './helpers/tmp.js';
 
 const libri = path.resolve(repoRoot, '../shared/data/librispeech-speakers/librispeech_train-clean-100');
@@ -22,26 +22,6 @@ function flacPart(file: string, from: number, seconds: number): Float32Array {
   const out = path.join(dir, `${path.basename(file, '.flac')}-${from}-${seconds}.wav`);
   execFileSync('sox', [path.join(libri, file), '-r', '16000', '-c', '1', '-b', '16', out, 'trim', String(from), String(seconds)]);
   return readWav16kMono(out).samples;
-}
-
-const P: Record<string, [number, number, number]> = { '.': [0.9, 0.05, 0.05], T: [0.05, 0.9, 0.05], O: [0.05, 0.05, 0.9] };
-
-/** A pVAD whose posteriors are a script, one character per 10 ms frame ('.' after its end). */
-function scriptedPvad(script: string): PvadModel {
-  const stream = (): PvadStream => {
-    let frame = 0;
-    let pending = 0;
-    const accept = (samples: Int16Array | Float32Array) => {
-      pending += samples.length;
-      const n = Math.floor(pending / 160);
-      pending -= n * 160;
-      const out = new Float32Array(3 * n);
-      for (let k = 0; k < n; k++) out.set(P[script[frame++] ?? '.'], 3 * k);
-      return out;
-    };
-    return { accept, reset: () => (frame = pending = 0) };
-  };
-  return { info: { name: 'scripted', architecture: 'earshot-pvad' } as ModelInfo, createStream: stream, dispose: () => {} };
 }
 
 const models = (async () => {
