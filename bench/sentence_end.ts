@@ -15,7 +15,7 @@
 // bench/RESULTS.md on stdout before it.
 //
 //   node --import=tsx bench/sentence_end.ts [--plays 3] [--voices en-us,en-gb] [--guard-ms 100]
-//                                           [--incomplete-ms 600] [--eou 0.9] [--eou-hold 0] [--only plain]
+//                                           [--incomplete-ms 600] [--eou 0.8] [--eou-hold 0.05] [--only plain]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,8 +32,8 @@ const plays = Number(opt('plays', '3'));
 const voices = opt('voices', 'en-us,en-gb').split(',');
 const guardMs = Number(opt('guard-ms', '100'));
 const incompleteMs = Number(opt('incomplete-ms', '600'));
-const eou = Number(opt('eou', '0.9'));
-const eouHold = Number(opt('eou-hold', '0'));
+const eou = Number(opt('eou', '0.8'));
+const eouHold = Number(opt('eou-hold', '0.05'));
 /** --only plain: the rows without sentence files alone (the end-of-utterance head against silence) */
 const onlyPlain = opt('only', '') === 'plain';
 const SENTENCES = path.join(repoRoot, 'test', 'fixtures', 'home-sentences.yaml');
