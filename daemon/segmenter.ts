@@ -192,6 +192,23 @@ const OTHER_THRESHOLD = 0.5;
  * recognizer's look-ahead decode (RecognizerStream.peek) takes a few ms, longer on a busy core. */
 const SENTENCE_ASK_LEAD = 5;
 
+/** A run of speech inside a segment, not yet judged. */
+function newRun(opening: boolean, start: number, prevEnd: number, targetFrames: number, lastTargetEnd: number): Run {
+  return {
+    opening,
+    start,
+    prevEnd,
+    targetFrames,
+    lastTargetEnd,
+    otherRun: 0,
+    holding: false,
+    decided: false,
+    verify: null,
+    failed: false,
+    rechecked: false,
+  };
+}
+
 export class Segmenter {
   private frame = 0; // index of the next frame
   private run = 0; // consecutive speech frames while idle
@@ -279,19 +296,7 @@ export class Segmenter {
           this.turn = null;
       } else {
         this.pause = 0;
-        this.turn ??= {
-          opening: !seg.heardSpeech,
-          start: i,
-          prevEnd: seg.lastSpeechEnd,
-          targetFrames: 0,
-          lastTargetEnd: -1,
-          otherRun: 0,
-          holding: false,
-          decided: false,
-          verify: null,
-          failed: false,
-          rechecked: false,
-        };
+        this.turn ??= newRun(!seg.heardSpeech, i, seg.lastSpeechEnd, 0, -1);
       }
       run = this.turn;
     }
@@ -334,21 +339,7 @@ export class Segmenter {
   /** Speaker-turn state for a segment opened by a burst of `targetFrames` frames from `speechStart`. */
   private startTurns(speechStart: number, targetFrames: number): void {
     this.pause = 0;
-    this.turn = this.turns
-      ? {
-          opening: true,
-          start: speechStart,
-          prevEnd: speechStart,
-          targetFrames,
-          lastTargetEnd: this.frame,
-          otherRun: 0,
-          holding: false,
-          decided: false,
-          verify: null,
-          failed: false,
-          rechecked: false,
-        }
-      : null;
+    this.turn = this.turns ? newRun(true, speechStart, speechStart, targetFrames, this.frame) : null;
   }
 
   /** Holds the segment through other speech continuing the opening run, or drops a run that turns out to be another speaker's. */
